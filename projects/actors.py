@@ -1,0 +1,37 @@
+"""Who performed an action, for the event log: a console user, the admin, the CLI or the API."""
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: object | None
+    label: str
+    ip: str | None = None
+    user_agent: str = ""
+
+    @classmethod
+    def from_request(cls, request: HttpRequest, *, prefix: str = "") -> "Actor":
+        user = request.user if request.user.is_authenticated else None
+        label = prefix + (user.email if user else "anonymous")
+        return cls(
+            user=user,
+            label=label,
+            ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:256],
+        )
+
+    @classmethod
+    def cli(cls) -> "Actor":
+        return cls(user=None, label="cli")
+
+    @classmethod
+    def api(cls, request: HttpRequest) -> "Actor":
+        return cls(
+            user=None,
+            label="api",
+            ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:256],
+        )

@@ -1,0 +1,18 @@
+from .api_key import ApiKey, ApiKeyQuerySet, Permission
+from .event import KeyEvent
+from .project import Invitation, Membership, Project, Role
+from .question import Question
+from .usage import KeyUsageDay
+
+__all__ = [
+    "ApiKey",
+    "ApiKeyQuerySet",
+    "Invitation",
+    "KeyEvent",
+    "KeyUsageDay",
+    "Membership",
+    "Permission",
+    "Project",
+    "Question",
+    "Role",
+]

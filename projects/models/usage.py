@@ -1,0 +1,21 @@
+from django.db import models
+
+
+class KeyUsageDay(models.Model):
+    """Requests made with a key on one day (UTC), by status class. Written in batches."""
+
+    api_key = models.ForeignKey("projects.ApiKey", on_delete=models.CASCADE, related_name="usage_days")
+    day = models.DateField()
+    success = models.PositiveBigIntegerField(default=0, help_text="1xx–3xx responses")
+    client_error = models.PositiveBigIntegerField(default=0, help_text="4xx responses")
+    server_error = models.PositiveBigIntegerField(default=0, help_text="5xx responses")
+
+    class Meta:
+        verbose_name = "key usage (day)"
+        verbose_name_plural = "key usage (days)"
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["api_key", "day"], name="one_usage_row_per_key_day")]
+
+    @property
+    def total(self) -> int:
+        return self.success + self.client_error + self.server_error

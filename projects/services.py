@@ -1,0 +1,209 @@
+"""Operations on API keys that span several rows and must be atomic.
+
+Views, the admin, the management commands and the runtime API all call these, so the rules
+(question gate, key limit, unique names, one successor per rotation, event log) hold
+everywhere. Each runs in a transaction that first locks the project row: on PostgreSQL that
+serialises concurrent generate / rotate / revoke calls of one project, on SQLite the
+IMMEDIATE transaction mode does.
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import keygen
+from .actors import Actor
+from .errors import DuplicateKeyName, InvalidKeyRequest, KeyLimitReached, KeyNotActive
+from .gate import require_api_keys_unlocked
+from .models import ApiKey, KeyEvent, Project
+from .models.api_key import PERMISSION_ORDER, ExpiryRule, Status
+from .models.event import EventKind
+
+GRACE_PERIODS = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+GRACE_LABELS = {"": "Immediately", "1h": "After 1 hour", "24h": "After 24 hours", "7d": "After 7 days"}
+NAME_MAX_LENGTH = 64
+
+
+def expires_at_for(rule: str, *, on: date | None = None, now: datetime | None = None) -> datetime | None:
+    """When a key made now under `rule` expires. A chosen date means: usable through that day (UTC)."""
+    now = now or timezone.now()
+    if rule == ExpiryRule.NEVER:
+        return None
+    if rule == ExpiryRule.DATE:
+        if on is None:
+            raise InvalidKeyRequest("Choose the expiration date.", field="expires_on")
+        expires = datetime.combine(on + timedelta(days=1), time.min, tzinfo=UTC)
+        if on <= now.date():
+            raise InvalidKeyRequest("The expiration date must be in the future.", field="expires_on")
+        return expires
+    try:
+        return now + timedelta(days=int(rule))
+    except ValueError:
+        raise InvalidKeyRequest("Choose an expiration.", field="expiration") from None
+
+
+def record_event(*, project: Project, key: ApiKey, kind: str, actor: Actor, details: dict | None = None) -> KeyEvent:
+    return KeyEvent.objects.create(
+        project=project,
+        api_key=key if key.pk else None,
+        key_id=key.key_id,
+        key_name=key.name,
+        kind=kind,
+        actor=actor.user,
+        actor_label=actor.label[:254],
+        ip=actor.ip,
+        user_agent=actor.user_agent[:256],
+        details=details or {},
+    )
+
+
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidKeyRequest("Give the key a name, so you can tell it apart later.", field="name")
+    if len(name) > NAME_MAX_LENGTH:
+        raise InvalidKeyRequest(f"Keep the name to {NAME_MAX_LENGTH} characters.", field="name")
+    return name
+
+
+def _clean_permissions(permissions) -> list[str]:
+    chosen = set(permissions or [])
+    unknown = chosen - set(PERMISSION_ORDER)
+    if unknown or not chosen:
+        raise InvalidKeyRequest(
+            "Choose at least one permission: " + ", ".join(PERMISSION_ORDER) + ".", field="permissions"
+        )
+    return [p for p in PERMISSION_ORDER if p in chosen]
+
+
+def _lock_project(project: Project) -> Project:
+    return Project.objects.select_for_update().get(pk=project.pk)
+
+
+def _insert_key(*, project: Project, name: str, permissions: list[str], expiry_rule: str,
+                expires_at: datetime | None, actor: Actor, rate_limit_per_minute: int | None = None,
+                rotated_from: ApiKey | None = None) -> tuple[ApiKey, str]:
+    plaintext = keygen.generate_key()
+    key = ApiKey.objects.create(
+        project=project,
+        name=name,
+        key_hash=keygen.hash_key(plaintext),
+        last4=plaintext[-4:],
+        permissions=permissions,
+        expiry_rule=expiry_rule,
+        expires_at=expires_at,
+        created_by=actor.user,
+        rate_limit_per_minute=rate_limit_per_minute,
+        rotated_from=rotated_from,
+    )
+    return key, plaintext
+
+
+def api_key_create(*, project: Project, name: str, permissions, expiry_rule: str = ExpiryRule.DAYS_90,
+                   expires_on: date | None = None, actor: Actor,
+                   rate_limit_per_minute: int | None = None) -> tuple[ApiKey, str]:
+    """Make a new key. Returns the key and its plaintext, which the caller shows once and forgets."""
+    name = _clean_name(name)
+    permissions = _clean_permissions(permissions)
+    expires_at = expires_at_for(expiry_rule, on=expires_on)
+    with transaction.atomic():
+        project = _lock_project(project)
+        require_api_keys_unlocked(project)
+        live = ApiKey.objects.filter(project=project).counted_toward_limit()
+        if live.count() >= settings.API_KEY_MAX_ACTIVE_PER_PROJECT:
+            raise KeyLimitReached(
+                f"This project already has {settings.API_KEY_MAX_ACTIVE_PER_PROJECT} active keys, the most it can "
+                "have. Revoke or delete one first."
+            )
+        if live.filter(name__iexact=name).exists():
+            raise DuplicateKeyName(f"An active key is already named “{name}”. Choose another name.", field="name")
+        key, plaintext = _insert_key(
+            project=project, name=name, permissions=permissions, expiry_rule=expiry_rule,
+            expires_at=expires_at, actor=actor, rate_limit_per_minute=rate_limit_per_minute,
+        )
+        record_event(project=project, key=key, kind=EventKind.CREATED, actor=actor,
+                     details={"permissions": permissions, "expires_at": expires_at.isoformat() if expires_at else None})
+    return key, plaintext
+
+
+def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKey, str]:
+    """Replace `key` with a new key of the same name, permissions, expiry rule and rate limit.
+
+    The old key stops at once, or at the end of the grace period ("1h", "24h", "7d").
+    Rotating one key twice at once yields one successor: the second call finds it rotated.
+    """
+    if grace and grace not in GRACE_PERIODS:
+        raise InvalidKeyRequest("Choose when the old key stops working.", field="grace")
+    with transaction.atomic():
+        project = _lock_project(key.project)
+        old = ApiKey.objects.select_for_update().get(pk=key.pk)
+        now = timezone.now()
+        if old.revoked_at is not None:
+            raise KeyNotActive("This key was already rotated or revoked.")
+        if old.status_at(now) != Status.ACTIVE:
+            raise KeyNotActive("This key has expired; generate a new key instead.")
+        require_api_keys_unlocked(project)
+        if old.expiry_rule == ExpiryRule.DATE:
+            expires_at = old.expires_at
+        else:
+            expires_at = expires_at_for(old.expiry_rule, now=now)
+        new, plaintext = _insert_key(
+            project=project, name=old.name, permissions=old.sorted_permissions, expiry_rule=old.expiry_rule,
+            expires_at=expires_at, actor=actor, rate_limit_per_minute=old.rate_limit_per_minute,
+            rotated_from=old,
+        )
+        old.revoked_at = now + GRACE_PERIODS[grace] if grace else now
+        old.revoked_by = actor.user
+        old.save(update_fields=["revoked_at", "revoked_by"])
+        record_event(project=project, key=old, kind=EventKind.ROTATED, actor=actor,
+                     details={"new_key_id": new.key_id, "old_key_stops_at": old.revoked_at.isoformat()})
+        record_event(project=project, key=new, kind=EventKind.CREATED, actor=actor,
+                     details={"rotated_from": old.key_id, "permissions": new.permissions,
+                              "expires_at": expires_at.isoformat() if expires_at else None})
+    return new, plaintext
+
+
+def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
+    """Stop a key at once (also one inside a rotation grace period). Never locked by the gate."""
+    with transaction.atomic():
+        project = _lock_project(key.project)
+        locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+        now = timezone.now()
+        if locked.revoked_at is not None and locked.revoked_at <= now:
+            raise KeyNotActive("This key is already revoked.")
+        locked.revoked_at = now
+        locked.revoked_by = actor.user
+        locked.save(update_fields=["revoked_at", "revoked_by"])
+        record_event(project=project, key=locked, kind=EventKind.REVOKED, actor=actor)
+    return locked
+
+
+def api_key_delete(*, key: ApiKey, actor: Actor) -> None:
+    """Remove a key for good. Its events stay in the log with its Key ID and name."""
+    with transaction.atomic():
+        project = _lock_project(key.project)
+        record_event(project=project, key=key, kind=EventKind.DELETED, actor=actor,
+                     details={"status_when_deleted": key.status})
+        ApiKey.objects.filter(pk=key.pk).delete()
+
+
+def project_create(*, name: str, owner, slug: str | None = None) -> Project:
+    from django.utils.text import slugify
+
+    from .models import Membership, Role
+
+    base = slugify(slug or name)[:100] or "project"
+    candidate, n = base, 1
+    while Project.objects.filter(slug=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    with transaction.atomic():
+        project = Project.objects.create(name=name.strip(), slug=candidate, created_by=owner)
+        Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    return project

@@ -1,0 +1,148 @@
+"""Shared fixtures, and the rules that make skipped PostgreSQL / browser tests fail in CI.
+
+With REQUIRE_POSTGRES=1 the run fails unless the database is PostgreSQL and at least one
+`postgres` test passed; with REQUIRE_BROWSER=1 likewise for Chromium and `browser` tests.
+"""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+from tests.factories import PASSWORD, MembershipFactory, ProjectFactory, UserFactory
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
+
+_passed = {"postgres": 0, "browser": 0}
+
+
+def uses_postgres() -> bool:
+    return django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def chromium_available() -> bool:
+    return os.path.exists(CHROMIUM) or shutil.which("chromium") is not None
+
+
+def pytest_collection_modifyitems(config, items):
+    if REQUIRE_POSTGRES and not uses_postgres():
+        raise pytest.UsageError("REQUIRE_POSTGRES=1 but DATABASE_URL does not point at PostgreSQL")
+    if REQUIRE_BROWSER and not chromium_available():
+        raise pytest.UsageError(f"REQUIRE_BROWSER=1 but Chromium is not at {CHROMIUM}")
+    for item in items:
+        if item.get_closest_marker("postgres") and not uses_postgres():
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://..."))
+        if item.get_closest_marker("browser") and not chromium_available():
+            item.add_marker(pytest.mark.skip(reason=f"needs Chromium at {CHROMIUM}"))
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" and report.passed:
+        for marker in ("postgres", "browser"):
+            if marker in report.keywords:
+                _passed[marker] += 1
+
+
+def _full_run(config) -> bool:
+    """Judge the REQUIRE_* rules only on runs not narrowed with -k / -m / paths."""
+    opt = config.option
+    return not opt.keyword and not opt.markexpr and list(config.args) in ([], config.getini("testpaths"))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _full_run(session.config):
+        return
+    problems = []
+    if REQUIRE_POSTGRES and _passed["postgres"] == 0:
+        problems.append("REQUIRE_POSTGRES=1 but no PostgreSQL test passed")
+    if REQUIRE_BROWSER and _passed["browser"] == 0:
+        problems.append("REQUIRE_BROWSER=1 but no browser test passed")
+    for problem in problems:
+        print(f"\nERROR: {problem}")
+    if problems:
+        session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def _plain_http_in_tests(settings):
+    # The production profile (DEBUG off) redirects to HTTPS; the test client and live server
+    # speak plain HTTP. test_deploy_check covers the production settings themselves.
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def project(user):
+    """A project owned by `user`, with its API keys still locked (no questions)."""
+    return ProjectFactory(owner=user)
+
+
+@pytest.fixture
+def unlocked_project(user):
+    """A project owned by `user` with 10 active questions."""
+    return ProjectFactory(owner=user, active_questions=10)
+
+
+@pytest.fixture
+def owner_client(client, user):
+    client.force_login(user)
+    return client
+
+
+def _client_with_role(project, role):
+    from django.test import Client
+
+    member = UserFactory()
+    MembershipFactory(project=project, user=member, role=role)
+    c = Client()
+    c.force_login(member)
+    c.user = member
+    return c
+
+
+@pytest.fixture
+def viewer_client(unlocked_project):
+    return _client_with_role(unlocked_project, "viewer")
+
+
+@pytest.fixture
+def admin_member_client(unlocked_project):
+    return _client_with_role(unlocked_project, "admin")
+
+
+@pytest.fixture
+def stranger_client(db):
+    from django.test import Client
+
+    c = Client()
+    c.force_login(UserFactory())
+    return c
+
+
+@pytest.fixture
+def db_engine():
+    return connection.vendor
