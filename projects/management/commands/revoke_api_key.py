@@ -1,0 +1,24 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from projects.actors import Actor
+from projects.errors import KeyRuleError
+from projects.models import ApiKey
+from projects.services import api_key_revoke
+
+
+class Command(BaseCommand):
+    help = "Revoke an API key at once, by its Key ID (incident response)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("key_id")
+
+    def handle(self, *args, key_id, **options):
+        try:
+            key = ApiKey.objects.select_related("project").get(key_id=key_id)
+        except ApiKey.DoesNotExist:
+            raise CommandError(f"No API key with the Key ID “{key_id}”.") from None
+        try:
+            api_key_revoke(key=key, actor=Actor.cli())
+        except KeyRuleError as exc:
+            raise CommandError(exc.message) from None
+        self.stdout.write(f"Revoked {key.key_id} “{key.name}” in {key.project.slug}.")
