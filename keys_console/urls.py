@@ -11,7 +11,6 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="projects:list", permanent=False)),
     path("accounts/", include("accounts.urls")),
     path("projects/", include("projects.urls")),
-    path("invitations/", include("projects.invitation_urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -28,6 +28,7 @@ GRACE_PERIODS = {
 }
 GRACE_LABELS = {"": "Immediately", "1h": "After 1 hour", "24h": "After 24 hours", "7d": "After 7 days"}
 NAME_MAX_LENGTH = 64
+RESERVED_SLUGS = {"invitations", "new"}  # path segments of the console
 
 
 def expires_at_for(rule: str, *, on: date | None = None, now: datetime | None = None) -> datetime | None:
@@ -200,7 +201,7 @@ def project_create(*, name: str, owner, slug: str | None = None) -> Project:
 
     base = slugify(slug or name)[:100] or "project"
     candidate, n = base, 1
-    while Project.objects.filter(slug=candidate).exists():
+    while candidate in RESERVED_SLUGS or Project.objects.filter(slug=candidate).exists():
         n += 1
         candidate = f"{base}-{n}"
     with transaction.atomic():

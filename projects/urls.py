@@ -1,2 +1,25 @@
+from django.urls import path
+
+from .views import api_keys, events, members, projects, questions
+
 app_name = "projects"
-urlpatterns = []
+
+urlpatterns = [
+    path("", projects.project_list, name="list"),
+    path("invitations/<str:token>/", members.invitation_accept, name="invitation_accept"),
+    path("<slug:slug>/", projects.project_detail, name="detail"),
+    path("<slug:slug>/questions/", questions.questions, name="questions"),
+    path("<slug:slug>/questions/<int:pk>/edit/", questions.question_edit, name="question_edit"),
+    path("<slug:slug>/questions/<int:pk>/toggle/", questions.question_toggle, name="question_toggle"),
+    path("<slug:slug>/questions/<int:pk>/delete/", questions.question_delete, name="question_delete"),
+    path("<slug:slug>/members/", members.members, name="members"),
+    path("<slug:slug>/members/<int:pk>/remove/", members.member_remove, name="member_remove"),
+    path("<slug:slug>/invitations/<int:pk>/cancel/", members.invitation_cancel, name="invitation_cancel"),
+    path("<slug:slug>/keys/", api_keys.api_keys, name="api_keys"),
+    path("<slug:slug>/keys/new/", api_keys.key_new, name="key_new"),
+    path("<slug:slug>/keys/<str:key_id>/", api_keys.key_detail, name="key_detail"),
+    path("<slug:slug>/keys/<str:key_id>/rotate/", api_keys.key_rotate, name="key_rotate"),
+    path("<slug:slug>/keys/<str:key_id>/revoke/", api_keys.key_revoke, name="key_revoke"),
+    path("<slug:slug>/keys/<str:key_id>/delete/", api_keys.key_delete, name="key_delete"),
+    path("<slug:slug>/events/", events.events, name="events"),
+]

@@ -1,0 +1,124 @@
+"""Authentication of runtime API requests by project API key.
+
+The key travels as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Two django-ninja auth
+classes read one header each (so the OpenAPI document shows both schemes); both hand the key to
+`authenticate_key`, which:
+
+1. rejects a malformed key or a bad checksum (`keygen.is_well_formed`) before any query;
+2. finds the key by its hash in one indexed query (the project comes along via a join);
+3. checks the hash once more in constant time;
+4. judges the status at this instant: revoked (also a rotated-out key whose grace period has
+   ended) or expired -> 401, and a security event (at most one per key and hour);
+5. counts the request against the key's rate limit (see `api.ratelimit`).
+
+Key rows are never cached: a revocation takes effect on the very next request, in every worker.
+Every failure is a 401 with its own code and `WWW-Authenticate: Bearer`. The key itself is never
+logged nor stored; only its public Key ID appears in events and log lines.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.http import HttpRequest
+from ninja.security import APIKeyHeader, HttpBearer
+
+from projects import keygen
+from projects.actors import Actor
+from projects.models import ApiKey, KeyEvent
+from projects.models.api_key import Status
+from projects.models.event import EventKind
+from projects.services import record_event
+
+from . import clock, ratelimit
+from .errors import NotAuthenticated
+
+logger = logging.getLogger("api")
+
+SECURITY_EVENT_INTERVAL = 3600  # at most one "revoked/expired key presented" event per key per hour
+
+_HOW_TO = "Send your API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`."
+
+
+def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
+    presented = presented.strip()
+    if not presented:
+        raise NotAuthenticated("missing_api_key", "The API key is empty. " + _HOW_TO)
+    if not keygen.is_well_formed(presented):
+        raise NotAuthenticated(
+            "invalid_api_key",
+            "This is not a valid API key (expected `nbq_live_` and 32 letters or digits, with a valid checksum).",
+        )
+    try:
+        key = ApiKey.objects.select_related("project").get(key_hash=keygen.hash_key(presented))
+    except ApiKey.DoesNotExist:
+        raise NotAuthenticated("invalid_api_key", "Unknown API key.") from None
+    if not keygen.verify_key(presented, key.key_hash):
+        raise NotAuthenticated("invalid_api_key", "Unknown API key.")
+
+    status = key.status_at(clock.now())
+    if status == Status.REVOKED:
+        _security_event(request, key, EventKind.REVOKED_KEY_USED)
+        raise NotAuthenticated("revoked_api_key", f"API key {key.key_id} has been revoked.")
+    if status == Status.EXPIRED:
+        _security_event(request, key, EventKind.EXPIRED_KEY_USED)
+        raise NotAuthenticated("expired_api_key", f"API key {key.key_id} has expired.")
+
+    request.api_key = key  # from here on the request counts as authenticated (headers, usage)
+    ratelimit.check(request, key)
+    return key
+
+
+def _security_event(request: HttpRequest, key: ApiKey, kind: str) -> None:
+    """Log that a dead key is still in use, at most once per key and hour.
+
+    The dedupe is a `cache.add` (atomic, shared by all workers through Redis). If the cache is
+    down, a query for a recent event of the same kind takes its place, so a flood of requests
+    with a revoked key never floods the event log.
+    """
+    try:
+        first = cache.add(f"api:security:{kind}:{key.pk}", 1, timeout=SECURITY_EVENT_INTERVAL)
+    except Exception as exc:  # cache unreachable: fall back to the database
+        logger.warning("API: cache unavailable for security-event dedupe (%s)", type(exc).__name__)
+        since = clock.now() - timedelta(seconds=SECURITY_EVENT_INTERVAL)
+        first = not KeyEvent.objects.filter(api_key=key, kind=kind, created_at__gte=since).exists()
+    if first:
+        record_event(project=key.project, key=key, kind=kind, actor=Actor.api(request),
+                     details={"path": request.path[:200], "method": request.method})
+        logger.warning("API: %s presented: %s (project %s)", kind, key.key_id, key.project.slug)
+
+
+class BearerKey(HttpBearer):
+    """`Authorization: Bearer <key>`."""
+
+    def __call__(self, request: HttpRequest):
+        value = request.META.get("HTTP_AUTHORIZATION")
+        if value is None or not value.strip():
+            return None  # let X-API-Key have a go; none at all -> missing_api_key
+        scheme, _, token = value.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            if request.META.get("HTTP_X_API_KEY"):
+                return None  # e.g. a proxy's Basic auth: the X-API-Key header carries the key
+            raise NotAuthenticated("invalid_api_key", "Unsupported Authorization scheme. " + _HOW_TO)
+        return self.authenticate(request, token)
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey:
+        return authenticate_key(request, token)
+
+
+class HeaderKey(APIKeyHeader):
+    """`X-API-Key: <key>`."""
+
+    param_name = "X-API-Key"
+
+    def __call__(self, request: HttpRequest):
+        value = request.META.get("HTTP_X_API_KEY")
+        if value is None:
+            return None
+        return self.authenticate(request, value)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey:
+        return authenticate_key(request, key or "")
+
+
+API_KEY_AUTH = [BearerKey(), HeaderKey()]

@@ -1,0 +1,389 @@
+"""The benchmark driver behind `make bench` (bench/run.sh installs what it needs, then runs this).
+
+1. Re-creates the bench database (PostgreSQL), migrates it, seeds a project with questions and a
+   DRF key (bench/setup_data.py), and makes the console's keys with `manage.py create_api_key`.
+2. Starts gunicorn (sync workers) on loopback with bench.settings and waits until it answers.
+3. Checks every row once (status and body), warms each row up, then runs wrk for each row, BENCH_REPEAT
+   times, interleaved (row 1..n, then again), so a slow moment of the machine hits all rows alike.
+   During each run it reads PostgreSQL's transaction counter for the bench database (server side).
+4. Stops gunicorn, counts queries and Redis round-trips per request in-process (bench/queries.py).
+5. Prints one table (medians over the repetitions) and the headline ratios; saves raw outputs under
+   bench/results/<timestamp>/ and the table as bench/results/latest.txt.
+
+Knobs (environment): BENCH_DURATION (s, 5), BENCH_REPEAT (3), BENCH_CONNECTIONS (16), BENCH_THREADS (1),
+BENCH_WORKERS (2), BENCH_WARMUP (s, 2), BENCH_PORT (8765), BENCH_DATABASE_URL, BENCH_REDIS_URL,
+BENCH_ROWS (comma-separated row ids, e.g. "1,2,4", default all).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PY = sys.executable
+BIN = Path(PY).parent
+
+DURATION = int(os.environ.get("BENCH_DURATION", "5"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+THREADS = int(os.environ.get("BENCH_THREADS", "1"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
+PORT = int(os.environ.get("BENCH_PORT", "8765"))
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/nbq_bench"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/9"
+BASE = f"http://127.0.0.1:{PORT}"
+# Behind the production proxy every request carries this; the console then treats it as HTTPS
+# (no redirect), exactly as in production. Every row sends it.
+PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
+STATS_SETTLE = 1.2  # s: PostgreSQL backends publish their counters within ~1 s of going idle
+
+ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "bench.settings",
+    "PYTHONPATH": str(ROOT),
+    "BENCH_DATABASE_URL": DATABASE_URL,
+    "BENCH_REDIS_URL": REDIS_URL,
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
+@dataclass
+class Row:
+    id: str
+    label: str
+    path: str
+    headers: dict[str, str]
+    expect: int  # the status every request of this row should get
+    runs: list[dict] = field(default_factory=list)
+    skipped: str = ""  # why the row was not measured
+    queries: dict | None = None
+
+    @property
+    def all_headers(self) -> dict[str, str]:
+        return {**PROXY_HEADERS, **self.headers}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    done = subprocess.run(cmd, cwd=ROOT, env=ENV, text=True, capture_output=True, **kwargs)
+    if done.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd[:4])} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return done
+
+
+# --- database -----------------------------------------------------------------------------------
+def admin_conninfo() -> tuple[str, str]:
+    """(conninfo of the server's `postgres` database, name of the bench database)."""
+    parts = urlsplit(DATABASE_URL)
+    name = parts.path.lstrip("/")
+    if "bench" not in name:
+        sys.exit(f"bench: refusing to drop {name!r}: BENCH_DATABASE_URL must name a database containing 'bench'")
+    return parts._replace(path="/postgres").geturl(), name
+
+
+def reset_database() -> None:
+    conninfo, name = admin_conninfo()
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+class XactCounter:
+    """Transactions committed + rolled back in the bench database, as PostgreSQL counts them.
+
+    With autocommit each statement outside an atomic block is one transaction, so the delta over a
+    run, divided by its requests, is the server's view of database statements per request: it
+    includes the health-check `SELECT 1` that Django's query log never shows.
+    """
+
+    def __init__(self) -> None:
+        conninfo, self.name = admin_conninfo()
+        self.conn = psycopg.connect(conninfo, autocommit=True)
+
+    def read(self) -> int:
+        row = self.conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", [self.name]
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# --- setup --------------------------------------------------------------------------------------
+def create_key(project: str, name: str) -> str:
+    # A huge per-key limit: the limiter still runs on every request (that cost is measured), it
+    # just never answers 429 during the bench.
+    out = run([PY, "manage.py", "create_api_key", project, "--name", name, "--permissions", "read",
+               "--rate-limit", "1000000000", "--expires-days", "0"]).stdout.strip()
+    assert out.startswith("nbq_live_"), out
+    return out
+
+
+def seed() -> dict:
+    log("re-creating the bench database, migrating, seeding")
+    reset_database()
+    run([PY, "manage.py", "migrate", "--noinput", "-v", "0"])
+    data = json.loads(run([PY, "-m", "bench.setup_data"]).stdout)
+    data["key"] = create_key(data["project"], "bench: GET /key")
+    data["questions_key"] = create_key(data["project"], "bench: GET /questions")
+    return data
+
+
+def make_rows(data: dict) -> list[Row]:
+    inv = data["invalid"]
+    return [
+        Row("1", "baseline: plain Django JSON view, no auth", "/bench/baseline", {}, 200),
+        Row("2", "ours: GET /api/v1/key, valid key", "/api/v1/key",
+            {"Authorization": f"Bearer {data['key']}"}, 200),
+        Row("3", "ours: GET /api/v1/questions?limit=10", "/api/v1/questions?limit=10",
+            {"Authorization": f"Bearer {data['questions_key']}"}, 200),
+        Row("4", "peer: DRF + HasAPIKey, same JSON", "/bench/drf",
+            {"Authorization": f"Api-Key {data['drf_key']}"}, 200),
+        Row("5a", "invalid key: malformed", "/api/v1/key", {"Authorization": f"Bearer {inv['malformed']}"}, 401),
+        Row("5b", "invalid key: bad checksum", "/api/v1/key", {"Authorization": f"Bearer {inv['bad_checksum']}"}, 401),
+        Row("5c", "invalid key: well-formed, unknown", "/api/v1/key",
+            {"Authorization": f"Bearer {inv['unknown']}"}, 401),
+    ]
+
+
+# --- server -------------------------------------------------------------------------------------
+class Server:
+    def __init__(self, results: Path) -> None:
+        self.results = results
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        cmd = [
+            str(BIN / "gunicorn"), "keys_console.wsgi:application",
+            "--bind", f"127.0.0.1:{PORT}", "--workers", str(WORKERS), "--worker-class", "sync",
+            "--pid", str(BENCH / "results" / "gunicorn.pid"),
+            "--error-logfile", str(self.results / "gunicorn.log"), "--log-level", "warning",
+        ]
+        log(f"starting gunicorn: {WORKERS} sync workers on 127.0.0.1:{PORT}")
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                sys.exit(f"bench: gunicorn exited with {self.proc.returncode}; see {self.results / 'gunicorn.log'}")
+            try:
+                if fetch("/bench/baseline", PROXY_HEADERS)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        sys.exit("bench: gunicorn did not answer within 30 s")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+
+def fetch(path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(BASE + path, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+# --- load ---------------------------------------------------------------------------------------
+def wrk(row: Row, seconds: int, raw: Path | None) -> dict:
+    cmd = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--timeout", "5s",
+           "-s", str(BENCH / "report.lua")]
+    for name, value in row.all_headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    cmd.append(BASE + row.path)
+    out = subprocess.run(cmd, check=True, text=True, capture_output=True).stdout
+    if raw is not None:
+        raw.write_text(out)
+    line = next(line for line in out.splitlines() if line.startswith("BENCH_JSON "))
+    result = json.loads(line.removeprefix("BENCH_JSON "))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def measure(rows: list[Row], results: Path) -> None:
+    raw_dir = results / "wrk"
+    raw_dir.mkdir()
+    for row in rows:
+        status, body = fetch(row.path, row.all_headers)
+        (raw_dir / f"preflight-{row.id}.txt").write_bytes(f"{status}\n".encode() + body)
+        if status != row.expect:
+            row.skipped = f"got {status}, expected {row.expect}: {body[:120]!r}"
+            log(f"row {row.id} not measured: {row.skipped}")
+    live = [row for row in rows if not row.skipped]
+    log(f"warm-up: {WARMUP} s per row")
+    for row in live:
+        wrk(row, WARMUP, None)
+    counter = XactCounter()
+    try:
+        for rep in range(1, REPEAT + 1):
+            for row in live:
+                time.sleep(STATS_SETTLE)
+                before = counter.read()
+                result = wrk(row, DURATION, raw_dir / f"row{row.id}-rep{rep}.txt")
+                time.sleep(STATS_SETTLE)
+                result["db_xacts"] = counter.read() - before
+                row.runs.append(result)
+                log(f"rep {rep}/{REPEAT} row {row.id:>2}: {result['rps']:8.0f} req/s  "
+                    f"p50 {result['latency_us']['p50'] / 1000:.2f} ms  p99 {result['latency_us']['p99'] / 1000:.2f} ms")
+    finally:
+        counter.close()
+
+
+def count_queries(rows: list[Row], results: Path) -> None:
+    spec = [{"name": r.id, "path": r.path, "headers": r.all_headers, "expect": r.expect}
+            for r in rows if not r.skipped]
+    if not spec:
+        return
+    log("counting queries and Redis round-trips per request (in-process)")
+    out = run([PY, "-m", "bench.queries"], input=json.dumps(spec)).stdout
+    (results / "queries.json").write_text(out)
+    counts = json.loads(out)
+    for row in rows:
+        row.queries = counts.get(row.id)
+
+
+# --- report -------------------------------------------------------------------------------------
+def median(values) -> float:
+    return statistics.median(values)
+
+
+def summarise(row: Row) -> dict:
+    if row.skipped:
+        return {"id": row.id, "label": row.label, "skipped": row.skipped}
+    runs = row.runs
+    requests = sum(r["requests"] for r in runs)
+    non_2xx = sum(r["errors"]["status"] for r in runs)
+    socket = sum(r["errors"][k] for r in runs for k in ("connect", "read", "write", "timeout"))
+    q = row.queries or {}
+    statuses = q.get("statuses", {})
+    return {
+        "id": row.id,
+        "label": row.label,
+        "expect": row.expect,
+        "rps": median(r["rps"] for r in runs),
+        "rps_min": min(r["rps"] for r in runs),
+        "rps_max": max(r["rps"] for r in runs),
+        "p50_ms": median(r["latency_us"]["p50"] for r in runs) / 1000,
+        "p99_ms": median(r["latency_us"]["p99"] for r in runs) / 1000,
+        "requests": requests,
+        "non_2xx": non_2xx,
+        "socket_errors": socket,
+        # Every request of an invalid-key row must be refused: its non-2xx are the expected 401s.
+        "unexpected": (requests - non_2xx) if row.expect >= 400 else non_2xx,
+        "db_xacts_per_request": median(r["db_xacts"] / r["requests"] for r in runs),
+        "queries_per_request": q.get("queries_per_request"),
+        "redis_per_request": q.get("redis_roundtrips_per_request"),
+        "inprocess_statuses_ok": statuses == {str(row.expect): q.get("requests")} if q else None,
+    }
+
+
+def fmt(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def render(summaries: list[dict]) -> str:
+    head = (f"{'#':<3} {'row':<42} {'req/s':>7} {'(min-max)':>11} {'p50 ms':>7} {'p99 ms':>7} "
+            f"{'non-2xx':>9} {'errors':>6} {'SQL/req':>7} {'PG xact/req':>11} {'Redis/req':>9}")
+    lines = [head, "-" * len(head)]
+    for s in summaries:
+        if "skipped" in s:
+            lines.append(f"{s['id']:<3} {s['label']:<42} not measured: {s['skipped']}")
+            continue
+        non_2xx = str(s["non_2xx"])
+        if s["expect"] >= 400:  # the refusals are the point of the row; any 2xx would be a failure
+            non_2xx = "all(401)" if s["unexpected"] == 0 else f"{s['unexpected']} 2xx!"
+        errors = s["socket_errors"] + (s["unexpected"] if s["expect"] < 400 else 0)
+        lines.append(
+            f"{s['id']:<3} {s['label']:<42} {s['rps']:>7.0f} {s['rps_min']:>5.0f}-{s['rps_max']:<5.0f} "
+            f"{s['p50_ms']:>7.2f} {s['p99_ms']:>7.2f} {non_2xx:>9} {errors:>6} "
+            f"{fmt(s['queries_per_request'], '.2f'):>7} {s['db_xacts_per_request']:>11.2f} "
+            f"{fmt(s['redis_per_request'], '.2f'):>9}"
+        )
+    by_id = {s["id"]: s for s in summaries if "skipped" not in s}
+    lines.append("")
+    for num, den, target, text in (("2", "1", 0.90, "ours /key vs bare Django"), ("2", "4", 1.30, "ours /key vs DRF + HasAPIKey")):
+        if num in by_id and den in by_id:
+            ratio = by_id[num]["rps"] / by_id[den]["rps"]
+            verdict = "met" if ratio >= target else "NOT met"
+            lines.append(f"({num})/({den}) {text}: {ratio:.2f}x req/s  (target >= {target:.2f}: {verdict})")
+        else:
+            lines.append(f"({num})/({den}) {text}: n/a (a row was not measured)")
+    lines.append("")
+    lines.append(
+        f"wrk -t{THREADS} -c{CONNECTIONS}, {DURATION} s x {REPEAT} runs per row (median; min-max of req/s), "
+        f"gunicorn {WORKERS} sync workers, {os.cpu_count()} CPUs shared by wrk and the server.\n"
+        "non-2xx / errors: summed over all runs (errors = socket errors + unexpected statuses). "
+        "SQL/req and Redis/req: counted in-process\n(Django query log; Redis round-trips). "
+        "PG xact/req: PostgreSQL's own count during the load runs (includes the health-check SELECT 1\n"
+        "per request that uses the database, and the periodic usage flush)."
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    results = BENCH / "results" / stamp
+    results.mkdir(parents=True)
+    started = time.monotonic()
+    data = seed()
+    rows = make_rows(data)
+    only = os.environ.get("BENCH_ROWS")
+    if only:
+        wanted = {x.strip() for x in only.split(",")}
+        rows = [r for r in rows if r.id in wanted or r.id[0] in wanted]
+    server = Server(results)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        server.start()
+        measure(rows, results)
+    finally:
+        server.stop()
+    count_queries(rows, results)
+    summaries = [summarise(r) for r in rows]
+    for s in summaries:
+        if s.get("inprocess_statuses_ok") is False:
+            log(f"row {s['id']}: the in-process pass got other statuses than {s['expect']}: see queries.json")
+    table = render(summaries)
+    meta = {"started": stamp, "seconds": round(time.monotonic() - started, 1), "duration": DURATION,
+            "repeat": REPEAT, "connections": CONNECTIONS, "threads": THREADS, "workers": WORKERS,
+            "cpus": os.cpu_count()}
+    (results / "summary.json").write_text(json.dumps({"meta": meta, "rows": summaries,
+                                                      "runs": {r.id: r.runs for r in rows}}, indent=2))
+    (results / "table.txt").write_text(table + "\n")
+    (BENCH / "results" / "latest.txt").write_text(f"run {stamp}\n{table}\n")
+    print(table)
+    log(f"done in {meta['seconds']} s; raw outputs in {results.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

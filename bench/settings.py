@@ -1,0 +1,53 @@
+"""Settings for the benchmark: the production profile of the console plus the peer (DRF + its API key app).
+
+Everything comes from keys_console.settings (DATABASE_URL, REDIS_URL, the middleware stack,
+security settings); only what the bench needs is added or pinned here:
+
+- `rest_framework` and `rest_framework_api_key`, installed from the `bench` extra, so the peer row
+  runs in the same process, with the same middleware and the same database;
+- ROOT_URLCONF = "bench.urls": the console's URLs plus /bench/baseline and /bench/drf;
+- DEBUG off (no query log kept in memory), persistent database connections, quiet logging.
+
+SSL redirect stays on, as in production: the load generator sends `X-Forwarded-Proto: https`,
+which the contract says a TLS proxy sets and the console trusts (SECURE_PROXY_SSL_HEADER).
+"""
+
+import os
+
+# The bench has its own database (dropped and re-created by every run) and its own Redis database
+# index, whatever DATABASE_URL / REDIS_URL say for the console: a run never touches other data.
+os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/nbq_bench"
+os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/9"
+os.environ["DEBUG"] = "0"
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-3f9c1a7e5d2b8f4a6c0e9d7b5a3f1c8e")
+
+from keys_console.settings import *  # noqa: E402,F403
+from keys_console.settings import DATABASES, INSTALLED_APPS  # noqa: E402
+
+DEBUG = False
+INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework", "rest_framework_api_key"]
+ROOT_URLCONF = "bench.urls"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+# Persistent connections: a worker keeps its PostgreSQL connection between requests, as a
+# production deployment would. The health check from keys_console.settings stays on (it is what
+# production runs); it costs every request that touches the database one `SELECT 1` round-trip,
+# which Django's query log does not show (the server-side count in the table does).
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE") or 600)
+
+REST_FRAMEWORK = {
+    # JSON only: the browsable API would never be picked by wrk's requests anyway, this just
+    # keeps content negotiation to one candidate. Authentication classes stay DRF's defaults,
+    # as in a typical djangorestframework-api-key deployment.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    # 401s and 404s are the expected answers of some rows: do not log one line per request.
+    "loggers": {"django.request": {"level": "ERROR"}, "django.security": {"level": "ERROR"}},
+}

@@ -1,0 +1,9 @@
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("bench/baseline", views.baseline),
+    path("bench/drf", views.DrfKeyView.as_view()),
+    path("", include("keys_console.urls")),
+]

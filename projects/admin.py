@@ -1,0 +1,171 @@
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+
+from .actors import Actor
+from .errors import KeyRuleError
+from .models import ApiKey, Invitation, KeyEvent, KeyUsageDay, Membership, Project, Question
+from .models.api_key import Status
+from .services import api_key_delete, api_key_revoke
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "created_by", "created_at", "active_questions", "key_count"]
+    search_fields = ["name", "slug", "created_by__email"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["created_at"]
+    inlines = [MembershipInline]
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by").annotate(
+            _active_questions=Count("questions", filter=Q(questions__is_active=True), distinct=True),
+            _keys=Count("api_keys", distinct=True),
+        )
+
+    @admin.display(description="Active questions", ordering="_active_questions")
+    def active_questions(self, obj):
+        return obj._active_questions
+
+    @admin.display(description="API keys", ordering="_keys")
+    def key_count(self, obj):
+        return obj._keys
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "project", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "project__name", "project__slug"]
+    list_select_related = ["user", "project"]
+    autocomplete_fields = ["user", "project"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "project", "role", "status", "invited_by", "created_at", "expires_at"]
+    list_filter = ["role", ("accepted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["email", "project__name"]
+    list_select_related = ["project", "invited_by"]
+    readonly_fields = ["token", "created_at", "accepted_at", "accepted_by", "invited_via_key"]
+    exclude = ["token"]
+
+
+@admin.register(Question)
+class QuestionAdmin(admin.ModelAdmin):
+    list_display = ["text", "project", "priority", "is_active", "updated_at"]
+    list_filter = ["is_active", "project"]
+    search_fields = ["text", "project__name"]
+    list_select_related = ["project"]
+    actions = ["activate", "deactivate"]
+
+    @admin.action(description="Activate selected questions")
+    def activate(self, request, queryset):
+        queryset.update(is_active=True)
+
+    @admin.action(description="Deactivate selected questions")
+    def deactivate(self, request, queryset):
+        queryset.update(is_active=False)
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return Status.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in Status.values:
+            return queryset.with_status(self.value())
+        return queryset
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Oversight of keys. The hash is never shown; keys are generated in the console or the CLI,
+    where the plaintext can be revealed once, so there is no "add" here."""
+
+    list_display = ["name", "key_id", "masked", "project", "permission_list", "status_badge", "created_at",
+                    "last_used_at", "expires_at", "rate_limit_per_minute"]
+    list_filter = [StatusFilter, "project"]
+    search_fields = ["name", "key_id", "project__name", "project__slug"]
+    list_select_related = ["project"]
+    fields = ["project", "name", "key_id", "masked", "permissions", "expiry_rule", "created_by", "created_at",
+              "expires_at", "revoked_at", "revoked_by", "rotated_from", "last_used_at", "last_used_ip",
+              "rate_limit_per_minute"]
+    readonly_fields = ["project", "name", "key_id", "masked", "permissions", "expiry_rule", "created_by",
+                       "created_at", "expires_at", "revoked_at", "revoked_by", "rotated_from", "last_used_at",
+                       "last_used_ip"]
+    actions = ["revoke_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Key")
+    def masked(self, obj):
+        return obj.masked
+
+    @admin.display(description="Permissions")
+    def permission_list(self, obj):
+        return ", ".join(obj.sorted_permissions)
+
+    @admin.display(description="Status")
+    def status_badge(self, obj):
+        return obj.status_label + (" (rotating)" if obj.in_grace_period else "")
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke_selected(self, request, queryset):
+        actor = Actor.from_request(request, prefix="admin: ")
+        revoked = skipped = 0
+        for key in queryset.select_related("project"):
+            try:
+                api_key_revoke(key=key, actor=actor)
+                revoked += 1
+            except KeyRuleError:
+                skipped += 1
+        self.message_user(request, f"Revoked {revoked} key(s)." + (f" {skipped} were already revoked." if skipped else ""),
+                          messages.SUCCESS)
+
+    def delete_model(self, request, obj):
+        api_key_delete(key=obj, actor=Actor.from_request(request, prefix="admin: "))
+
+    def delete_queryset(self, request, queryset):
+        actor = Actor.from_request(request, prefix="admin: ")
+        for key in queryset.select_related("project"):
+            api_key_delete(key=key, actor=actor)
+
+
+@admin.register(KeyEvent)
+class KeyEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "kind", "key_name", "key_id", "project", "actor_label", "ip"]
+    list_filter = ["kind", "project"]
+    search_fields = ["key_id", "key_name", "actor_label", "project__name"]
+    list_select_related = ["project"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(KeyUsageDay)
+class KeyUsageDayAdmin(admin.ModelAdmin):
+    list_display = ["day", "api_key", "success", "client_error", "server_error"]
+    list_filter = ["day"]
+    search_fields = ["api_key__key_id", "api_key__name"]
+    list_select_related = ["api_key"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,113 @@
+from django import forms
+from django.utils import timezone
+
+from .models import Invitation, Project, Question, Role
+from .models.api_key import ExpiryRule, Permission
+from .models.question import PRIORITY_MAX, PRIORITY_MIN, QUESTION_TEXT_MAX
+from .services import GRACE_LABELS, NAME_MAX_LENGTH
+
+
+class ProjectForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name"]
+        labels = {"name": "Project name"}
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the project a name.")
+        return name
+
+
+class QuestionForm(forms.ModelForm):
+    text = forms.CharField(
+        label="Question",
+        max_length=QUESTION_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={
+            "required": "Write the question.",
+            "max_length": f"Keep the question to {QUESTION_TEXT_MAX} characters (it has %(show_value)d).",
+        },
+    )
+    priority = forms.IntegerField(
+        label="Priority",
+        initial=0,
+        min_value=PRIORITY_MIN,
+        max_value=PRIORITY_MAX,
+        help_text="Higher comes first.",
+        error_messages={"invalid": "Priority must be a whole number, e.g. 10 or -5."},
+    )
+
+    class Meta:
+        model = Question
+        fields = ["text", "priority", "is_active"]
+        labels = {"is_active": "Active"}
+
+
+class InvitationForm(forms.ModelForm):
+    role = forms.ChoiceField(choices=[(Role.ADMIN, "Admin"), (Role.VIEWER, "Viewer")], initial=Role.VIEWER)
+
+    class Meta:
+        model = Invitation
+        fields = ["email", "role"]
+        labels = {"email": "Email"}
+
+    def __init__(self, *args, project: Project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if self.project.memberships.filter(user__email__iexact=email).exists():
+            raise forms.ValidationError("This person is already a member.")
+        pending = self.project.invitations.filter(
+            email__iexact=email, accepted_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        if pending.exists():
+            raise forms.ValidationError("An invitation to this address is already pending.")
+        return email
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=NAME_MAX_LENGTH,
+        help_text="What uses this key, e.g. “Production web app”.",
+        error_messages={"required": "Give the key a name, so you can tell it apart later."},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+    )
+    permissions = forms.MultipleChoiceField(
+        label="Permissions",
+        choices=Permission.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[Permission.READ],
+        error_messages={"required": "Choose at least one permission."},
+    )
+    expiration = forms.ChoiceField(label="Expiration", choices=ExpiryRule.choices, initial=ExpiryRule.DAYS_90)
+    expires_on = forms.DateField(
+        label="Expiration date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        rule, on = cleaned.get("expiration"), cleaned.get("expires_on")
+        if rule == ExpiryRule.DATE:
+            if on is None and "expires_on" not in self.errors:
+                self.add_error("expires_on", "Choose the expiration date.")
+            elif on is not None and on <= timezone.now().date():
+                self.add_error("expires_on", "The expiration date must be in the future.")
+        return cleaned
+
+
+class RotateForm(forms.Form):
+    grace = forms.ChoiceField(
+        label="The old key stops working",
+        choices=list(GRACE_LABELS.items()),
+        initial="",
+        required=False,
+        widget=forms.RadioSelect,
+    )

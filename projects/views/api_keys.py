@@ -1,0 +1,185 @@
+"""The API Key tab: one view per action; each answers htmx with fragments, plain posts with pages.
+
+The plaintext of a key exists in exactly one response, the reveal (after generate or rotate):
+that response is `no-store`, the plaintext never enters a URL, the session, `messages` or a
+log, and `sensitive_variables` keeps it out of error reports.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET, require_http_methods
+
+from ..access import membership_for
+from ..actors import Actor
+from ..errors import KeyRuleError
+from ..forms import ApiKeyCreateForm, RotateForm
+from ..gate import question_gate
+from ..models import ApiKey, KeyEvent
+from ..models.api_key import Status
+from ..services import api_key_create, api_key_delete, api_key_revoke, api_key_rotate
+from ..usage_chart import usage_chart
+
+PAGE = "projects/api_keys.html"
+
+
+def _panel_context(membership) -> dict:
+    project = membership.project
+    keys = list(
+        ApiKey.objects.filter(project=project).select_related("created_by", "rotated_from", "rotated_to")
+    )
+    active_count = sum(1 for k in keys if k.revoked_at is None and k.status == Status.ACTIVE)
+    limit = settings.API_KEY_MAX_ACTIVE_PER_PROJECT
+    return {
+        "membership": membership,
+        "project": project,
+        "tab": "api_keys",
+        "keys": keys,
+        "gate": question_gate(project),
+        "active_count": active_count,
+        "key_limit": limit,
+        "at_key_limit": active_count >= limit,
+        "can_manage": membership.can_manage,
+    }
+
+
+def _key_for(membership, key_id: str) -> ApiKey:
+    return get_object_or_404(
+        ApiKey.objects.select_related("project", "created_by", "revoked_by", "rotated_from", "rotated_to"),
+        project=membership.project,
+        key_id=key_id,
+    )
+
+
+def _dialog(request, membership, template: str, context: dict, status: int = 200):
+    """A dialog: the fragment for htmx, or a full page holding it (without JavaScript)."""
+    context = {**_panel_context(membership), **context}
+    if request.htmx:
+        return render(request, template, context, status=status)
+    return render(request, "projects/keys/dialog_page.html", {**context, "dialog_template": template, "as_page": True},
+                  status=status)
+
+
+def _after_change(request, membership, message: str):
+    """After revoke / delete: htmx gets the new key panel (out of band) and an empty modal."""
+    if request.htmx:
+        return render(request, "projects/keys/changed.html", {**_panel_context(membership), "flash": message})
+    messages.success(request, message)
+    return redirect("projects:api_keys", slug=membership.project.slug)
+
+
+@sensitive_variables("plaintext")
+def _reveal(request, membership, key: ApiKey, plaintext: str, *, rotated: ApiKey | None = None):
+    context = {
+        **_panel_context(membership),
+        "new_key": key,
+        "plaintext": plaintext,
+        "rotated": rotated,
+        "curl_url": request.build_absolute_uri("/api/v1/key"),
+    }
+    if request.htmx:
+        return render(request, "projects/keys/reveal_response.html", context)
+    return render(request, PAGE, {**context, "reveal_inline": True})
+
+
+@login_required
+@require_GET
+def api_keys(request, slug):
+    membership = membership_for(request, slug)
+    template = PAGE + "#keys-panel" if request.htmx else PAGE
+    return render(request, template, _panel_context(membership))
+
+
+@never_cache
+@sensitive_variables("plaintext")
+@login_required
+@require_http_methods(["GET", "POST"])
+def key_new(request, slug):
+    membership = membership_for(request, slug, manage=True)
+    form = ApiKeyCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            key, plaintext = api_key_create(
+                project=membership.project,
+                name=data["name"],
+                permissions=data["permissions"],
+                expiry_rule=data["expiration"],
+                expires_on=data["expires_on"],
+                actor=Actor.from_request(request),
+            )
+        except KeyRuleError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            return _reveal(request, membership, key, plaintext)
+    status = 422 if form.errors else 200
+    return _dialog(request, membership, "projects/keys/generate_dialog.html", {"form": form}, status)
+
+
+@login_required
+@require_GET
+def key_detail(request, slug, key_id):
+    membership = membership_for(request, slug)
+    key = _key_for(membership, key_id)
+    context = {
+        "membership": membership,
+        "project": membership.project,
+        "tab": "api_keys",
+        "key": key,
+        "events": KeyEvent.objects.filter(project=membership.project, key_id=key.key_id)[:8],
+        "chart": usage_chart(key),
+    }
+    if request.htmx:
+        return render(request, "projects/keys/details.html", context)
+    return render(request, "projects/keys/detail_page.html", context)
+
+
+@never_cache
+@sensitive_variables("plaintext")
+@login_required
+@require_http_methods(["GET", "POST"])
+def key_rotate(request, slug, key_id):
+    membership = membership_for(request, slug, manage=True)
+    key = _key_for(membership, key_id)
+    form = RotateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new_key, plaintext = api_key_rotate(key=key, actor=Actor.from_request(request),
+                                                grace=form.cleaned_data["grace"])
+        except KeyRuleError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return _reveal(request, membership, new_key, plaintext, rotated=key)
+    status = 422 if form.errors else 200
+    return _dialog(request, membership, "projects/keys/rotate_dialog.html", {"key": key, "form": form}, status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def key_revoke(request, slug, key_id):
+    membership = membership_for(request, slug, manage=True)
+    key = _key_for(membership, key_id)
+    error = None
+    if request.method == "POST":
+        try:
+            api_key_revoke(key=key, actor=Actor.from_request(request))
+        except KeyRuleError as exc:
+            error = exc.message
+        else:
+            return _after_change(request, membership, f"Key “{key.name}” ({key.key_id}) was revoked. It stopped working.")
+    return _dialog(request, membership, "projects/keys/revoke_dialog.html", {"key": key, "error": error},
+                   422 if error else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def key_delete(request, slug, key_id):
+    membership = membership_for(request, slug, manage=True)
+    key = _key_for(membership, key_id)
+    if request.method == "POST":
+        api_key_delete(key=key, actor=Actor.from_request(request))
+        return _after_change(request, membership, f"Key “{key.name}” ({key.key_id}) was deleted.")
+    return _dialog(request, membership, "projects/keys/delete_dialog.html", {"key": key})
