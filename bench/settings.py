@@ -13,6 +13,7 @@ which the contract says a TLS proxy sets and the console trusts (SECURE_PROXY_SS
 """
 
 import os
+import warnings
 
 # The bench has its own database (dropped and re-created by every run) and its own Redis database
 # index, whatever DATABASE_URL / REDIS_URL say for the console: a run never touches other data.
@@ -25,6 +26,9 @@ from keys_console.settings import *  # noqa: E402,F403
 from keys_console.settings import DATABASES, INSTALLED_APPS  # noqa: E402
 
 DEBUG = False
+# whitenoise warns once per worker that STATIC_ROOT does not exist (collectstatic is not run; it
+# serves from the finders): noise in the bench output, nothing the bench measures.
+warnings.filterwarnings("ignore", message="No directory at: ")
 INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework", "rest_framework_api_key"]
 ROOT_URLCONF = "bench.urls"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]

@@ -67,13 +67,17 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
-@pytest.fixture(autouse=True)
-def _plain_http_in_tests(settings):
-    # The production profile (DEBUG off) redirects to HTTPS; the test client and live server
-    # speak plain HTTP. test_deploy_check covers the production settings themselves.
-    settings.SECURE_SSL_REDIRECT = False
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
+@pytest.fixture(autouse=True, scope="session")
+def _plain_http_in_tests():
+    """The production profile (DEBUG off) redirects to HTTPS; the test client and the live server
+    speak plain HTTP. Applied for the whole session, before the live server builds its
+    middleware; tests/test_settings.py checks the production settings themselves."""
+    from django.test.utils import override_settings
+
+    override = override_settings(SECURE_SSL_REDIRECT=False, SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False)
+    override.enable()
+    yield
+    override.disable()
 
 
 @pytest.fixture(autouse=True)

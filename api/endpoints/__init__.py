@@ -1,0 +1,1 @@
+"""The routers of the runtime API, one module per resource."""

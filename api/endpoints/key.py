@@ -1,0 +1,25 @@
+"""GET /key: what the presented key is (any permission)."""
+
+from ninja import Router
+
+from .. import clock
+from ..schemas import ErrorOut, KeyOut
+
+router = Router(tags=["Key"])
+
+
+@router.get("/key", response={200: KeyOut, 401: ErrorOut, 429: ErrorOut}, operation_id="getKey",
+            summary="Describe the API key used for this request")
+def get_key(request):
+    key = request.auth
+    in_grace = key.revoked_at is not None and key.revoked_at > clock.now()
+    return {
+        "id": key.key_id,
+        "name": key.name,
+        "project": {"slug": key.project.slug, "name": key.project.name},
+        "permissions": key.sorted_permissions,
+        "created_at": key.created_at,
+        "expires_at": key.expires_at,
+        "stops_at": key.revoked_at if in_grace else None,
+        "rate_limit_per_minute": key.rate_limit,
+    }

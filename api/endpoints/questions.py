@@ -1,0 +1,92 @@
+"""Questions of the key's project: list, create, read, update, delete, and the next question."""
+
+from ninja import Query, Router
+from ninja.responses import Status
+
+from projects.models import Question
+
+from ..errors import NotFound
+from ..permissions import require
+from ..schemas import ErrorOut, NextQuestionIn, NextQuestionOut, QuestionIn, QuestionList, QuestionOut, QuestionPatch
+
+router = Router(tags=["Questions"])
+
+MAX_ID = 2**63 - 1  # BIGINT: larger ids cannot exist (and would overflow the database driver)
+MAX_OFFSET = 1_000_000_000
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 429: ErrorOut}
+
+
+def _questions(request):
+    return Question.objects.filter(project_id=request.auth.project_id)
+
+
+def _question(request, question_id: int) -> Question:
+    if not 1 <= question_id <= MAX_ID:
+        raise NotFound("No such question.")
+    try:
+        return _questions(request).get(pk=question_id)
+    except Question.DoesNotExist:
+        # Also for another project's question: a key cannot even learn that it exists.
+        raise NotFound("No such question.") from None
+
+
+@router.get("/questions", response={200: QuestionList, **ERRORS}, operation_id="listQuestions",
+            summary="List the project's questions (highest priority first)")
+def list_questions(request, limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=MAX_OFFSET)):
+    require(request, "read")
+    items = list(_questions(request).order_by("-priority", "id")[offset : offset + limit])
+    if len(items) < limit and (items or offset == 0):
+        count = offset + len(items)  # the page reached the end: no COUNT query needed
+    else:
+        count = _questions(request).count()
+    return {"items": items, "count": count}
+
+
+@router.post("/questions", response={201: QuestionOut, **ERRORS}, operation_id="createQuestion",
+             summary="Create a question")
+def create_question(request, payload: QuestionIn):
+    require(request, "create")
+    question = Question.objects.create(project_id=request.auth.project_id, **payload.dict())
+    return Status(201, question)
+
+
+@router.get("/questions/{int:question_id}", response={200: QuestionOut, **ERRORS}, operation_id="getQuestion",
+            summary="Read a question")
+def get_question(request, question_id: int):
+    require(request, "read")
+    return _question(request, question_id)
+
+
+@router.patch("/questions/{int:question_id}", response={200: QuestionOut, **ERRORS}, operation_id="updateQuestion",
+              summary="Change a question (only the fields sent)")
+def update_question(request, question_id: int, payload: QuestionPatch):
+    require(request, "write")
+    question = _question(request, question_id)
+    changes = payload.dict(exclude_unset=True)
+    for field, value in changes.items():
+        setattr(question, field, value)
+    if changes:
+        question.save(update_fields=[*changes, "updated_at"])
+    return question
+
+
+@router.delete("/questions/{int:question_id}", response={204: None, **ERRORS}, operation_id="deleteQuestion",
+               summary="Delete a question")
+def delete_question(request, question_id: int):
+    require(request, "delete")
+    deleted, _ = _questions(request).filter(pk=question_id if question_id <= MAX_ID else 0).delete()
+    if not deleted:
+        raise NotFound("No such question.")
+    return Status(204, None)
+
+
+@router.post("/next-question", response={200: NextQuestionOut, **ERRORS}, operation_id="nextQuestion",
+             summary="The active question of highest priority not yet answered")
+def next_question(request, payload: NextQuestionIn):
+    """Ties in priority go to the lowest id. `{"question": null}` when every active question is answered."""
+    require(request, "read")
+    answered = {i for i in payload.answered if 1 <= i <= MAX_ID}
+    question = (
+        _questions(request).filter(is_active=True).exclude(pk__in=answered).order_by("-priority", "id").first()
+    )
+    return {"question": question}

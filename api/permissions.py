@@ -1,0 +1,14 @@
+"""Per-endpoint permissions of API keys: `require(request, "read")` at the top of a view."""
+
+from django.http import HttpRequest
+
+from .errors import PermissionDenied
+
+
+def require(request: HttpRequest, permission: str) -> None:
+    key = request.auth
+    if not key.has_permission(permission):
+        raise PermissionDenied(
+            f"This API key lacks the “{permission}” permission. "
+            f"Its permissions: {', '.join(key.sorted_permissions)}."
+        )

@@ -1,0 +1,131 @@
+"""Request and response bodies of the runtime API (django-ninja / pydantic schemas)."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from ninja import Field, Schema
+from pydantic import ConfigDict, StrictBool, StrictInt, field_validator
+
+from projects.models.question import PRIORITY_MAX, PRIORITY_MIN, QUESTION_TEXT_MAX
+
+MAX_ANSWERED = 10_000
+EMAIL_MAX_LENGTH = 254
+
+Priority = Annotated[StrictInt, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX, description="Higher comes first.")]
+QuestionText = Annotated[str, Field(min_length=1, max_length=QUESTION_TEXT_MAX)]
+
+
+def _clean_text(value):
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            raise ValueError("The question text must not be blank.")
+    return value
+
+
+class ErrorDetail(Schema):
+    code: str
+    message: str
+    fields: dict[str, str] | None = None
+
+
+class ErrorOut(Schema):
+    error: ErrorDetail
+
+
+# --- key introspection ------------------------------------------------------------------------
+class ProjectOut(Schema):
+    slug: str
+    name: str
+
+
+class KeyOut(Schema):
+    id: str = Field(description="The public Key ID (not derived from the secret).")
+    name: str
+    project: ProjectOut
+    permissions: list[str]
+    created_at: datetime
+    expires_at: datetime | None = Field(description="null: the key does not expire.")
+    stops_at: datetime | None = Field(
+        description="Set while the key is being rotated out: it stops working at this time."
+    )
+    rate_limit_per_minute: int
+
+
+# --- questions --------------------------------------------------------------------------------
+class QuestionOut(Schema):
+    id: int
+    text: str
+    priority: int
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class QuestionList(Schema):
+    items: list[QuestionOut]
+    count: int = Field(description="All questions of the project, regardless of limit and offset.")
+
+
+class QuestionIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    text: QuestionText
+    priority: Priority = 0
+    is_active: StrictBool = True
+
+    _strip_text = field_validator("text", mode="before")(_clean_text)
+
+
+class QuestionPatch(Schema):
+    """Only the fields sent change. `null` is not a value for any of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: QuestionText = None
+    priority: Priority = None
+    is_active: StrictBool = None
+
+    _strip_text = field_validator("text", mode="before")(_clean_text)
+
+
+class NextQuestionIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    answered: list[int] = Field(
+        default_factory=list, max_length=MAX_ANSWERED,
+        description=f"Ids of the questions already answered (at most {MAX_ANSWERED}).",
+    )
+
+
+class NextQuestionOut(Schema):
+    question: QuestionOut | None
+
+
+# --- invitations ------------------------------------------------------------------------------
+class InvitationIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(max_length=EMAIL_MAX_LENGTH, examples=["ada@example.com"])
+    role: Literal["admin", "viewer"] = "viewer"
+
+    @field_validator("email")
+    @classmethod
+    def _valid_email(cls, value: str) -> str:
+        value = value.strip().lower()
+        try:
+            validate_email(value)
+        except DjangoValidationError:
+            raise ValueError("Enter a valid email address.") from None
+        return value
+
+
+class InvitationOut(Schema):
+    id: int
+    email: str
+    role: str
+    status: str
+    created_at: datetime
+    expires_at: datetime
