@@ -158,7 +158,8 @@ USE_TZ = True
 # --- Static files (served by whitenoise, straight from the repo) -------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Whitenoise serves the files from STATICFILES_DIRS and the apps directly (no collectstatic needed).
+STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 
 # --- Security ---------------------------------------------------------------------------------
