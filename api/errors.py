@@ -90,19 +90,25 @@ def _field_name(loc, param_names: set[str]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in _LOCATIONS:
         parts = parts[1:]
-    # A single schema parameter (e.g. `payload: QuestionIn`) appears in the location: drop it.
-    if len(parts) > 1 and parts[0] in param_names:
+    # A schema parameter (e.g. `payload: QuestionIn`) appears in the location: drop it.
+    if parts and parts[0] in param_names:
         parts = parts[1:]
     return ".".join(parts) or "body"
 
 
+def _message(error: dict) -> str:
+    message = str(error.get("msg") or "Invalid value.")
+    return message.removeprefix("Value error, ")
+
+
 def validation_fields(errors: list[dict], param_names: set[str] = frozenset({"payload"})) -> dict[str, str]:
+    """django-ninja's error list as {"field": "message"} (first message per field)."""
     fields: dict[str, str] = {}
     for error in errors:
         name = _field_name(error.get("loc", ()), param_names)
-        message = error.get("msg", "Invalid value.")
-        if name in {"payload", "body"} and error.get("type") == "missing":
-            message = "A JSON object is required."
+        message = _message(error)
+        if name == "body" and error.get("type") in {"missing", "model_attributes_type", "dict_type"}:
+            message = "The body must be a JSON object."
         fields.setdefault(name, message)
     return fields
 

@@ -6,14 +6,28 @@ from typing import Annotated, Literal
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from ninja import Field, Schema
-from pydantic import ConfigDict, StrictBool, StrictInt, field_validator
+from pydantic import BeforeValidator, ConfigDict, StrictBool, field_validator
 
 from projects.models.question import PRIORITY_MAX, PRIORITY_MIN, QUESTION_TEXT_MAX
 
 MAX_ANSWERED = 10_000
 EMAIL_MAX_LENGTH = 254
 
-Priority = Annotated[StrictInt, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX, description="Higher comes first.")]
+
+
+def _whole_number(value):
+    """JSON integers, also written as 3.0 (JSON Schema counts that as an integer); never true/"3"/3.5."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("Must be a whole number.")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("Must be a whole number.")
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+Priority = Annotated[WholeNumber, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX, description="Higher comes first.")]
 QuestionText = Annotated[str, Field(min_length=1, max_length=QUESTION_TEXT_MAX)]
 
 
@@ -94,7 +108,7 @@ class QuestionPatch(Schema):
 class NextQuestionIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    answered: list[int] = Field(
+    answered: list[WholeNumber] = Field(
         default_factory=list, max_length=MAX_ANSWERED,
         description=f"Ids of the questions already answered (at most {MAX_ANSWERED}).",
     )

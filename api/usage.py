@@ -18,7 +18,7 @@ What a crash can lose: the counts a process gathered since its last flush, i.e. 
 shutdown flushes them). These are statistics for a chart, not billing: losing a few seconds of
 counts on a rare crash is a fair price for keeping a write off every request.
 A flush never breaks a request: on a database error the counts go back into the buffer for
-the next try; counts of keys deleted meanwhile are dropped.
+the next try; counts of keys deleted meanwhile are skipped by the statement itself.
 """
 
 import atexit
@@ -30,7 +30,7 @@ from datetime import date, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 
@@ -119,19 +119,12 @@ def flush_usage() -> int:
         logger.warning("API usage: dropping %d counts recorded against another database", len(pending))
         return 0
     try:
-        try:
-            _upsert(pending)
-        except IntegrityError:
-            # A key was deleted since its requests were counted: keep the counts of the others.
-            alive = set(ApiKey.objects.filter(pk__in={k for k, _ in pending}).values_list("pk", flat=True))
-            pending = {(k, d): c for (k, d), c in pending.items() if k in alive}
-            _upsert(pending)
+        return _upsert(pending)
     except DatabaseError as exc:
         logger.warning("API usage: flush failed (%s); keeping %d counts for the next try",
                        type(exc).__name__, len(pending))
         _restore(pending, database)
         return 0
-    return len(pending)
 
 
 def _restore(pending: dict, database: str | None) -> None:
@@ -145,28 +138,36 @@ def _restore(pending: dict, database: str | None) -> None:
                 current[i] += counts[i]
 
 
-def _upsert(pending: dict[tuple[int, date], list[int]]) -> None:
-    if not pending:
-        return
+def _upsert(pending: dict[tuple[int, date], list[int]]) -> int:
+    """One INSERT ... ON CONFLICT DO UPDATE per 500 (key, day) rows, in one transaction.
+
+    `WHERE EXISTS` skips the counts of keys deleted since their requests were counted, so such
+    counts cannot make the whole batch fail. Returns the number of rows inserted or updated.
+    """
     table = connection.ops.quote_name(KeyUsageDay._meta.db_table)
+    keys_table = connection.ops.quote_name(ApiKey._meta.db_table)
     rows = sorted(pending.items())  # a stable order keeps concurrent flushes from deadlocking
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            for start in range(0, len(rows), ROWS_PER_STATEMENT):
-                chunk = rows[start : start + ROWS_PER_STATEMENT]
-                params = []
-                for (key_pk, day), (success, client_error, server_error) in chunk:
-                    params += [key_pk, connection.ops.adapt_datefield_value(day), success, client_error, server_error]
-                values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-                cursor.execute(
-                    f"INSERT INTO {table} (api_key_id, day, success, client_error, server_error) "
-                    f"VALUES {values} "
-                    "ON CONFLICT (api_key_id, day) DO UPDATE SET "
-                    f"success = {table}.success + excluded.success, "
-                    f"client_error = {table}.client_error + excluded.client_error, "
-                    f"server_error = {table}.server_error + excluded.server_error",
-                    params,
-                )
+    written = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            params = []
+            for (key_pk, day), (success, client_error, server_error) in chunk:
+                params += [key_pk, connection.ops.adapt_datefield_value(day), success, client_error, server_error]
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+            # VALUES columns are named column1..column5 by both PostgreSQL and SQLite.
+            cursor.execute(
+                f"INSERT INTO {table} (api_key_id, day, success, client_error, server_error) "
+                f"SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES {values}) AS v "
+                f"WHERE EXISTS (SELECT 1 FROM {keys_table} AS k WHERE k.id = v.column1) "
+                "ON CONFLICT (api_key_id, day) DO UPDATE SET "
+                f"success = {table}.success + excluded.success, "
+                f"client_error = {table}.client_error + excluded.client_error, "
+                f"server_error = {table}.server_error + excluded.server_error",
+                params,
+            )
+            written += max(cursor.rowcount, 0)
+    return written
 
 
 def pending_counts() -> dict[tuple[int, date], tuple[int, int, int]]:

@@ -107,26 +107,70 @@ def reset_database() -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-class XactCounter:
-    """Transactions committed + rolled back in the bench database, as PostgreSQL counts them.
+class Probe:
+    """What the server side spent during a run, read from PostgreSQL and /proc (never from the app).
 
-    With autocommit each statement outside an atomic block is one transaction, so the delta over a
-    run, divided by its requests, is the server's view of database statements per request: it
-    includes the health-check `SELECT 1` that Django's query log never shows.
+    - PostgreSQL transactions (commit + rollback) in the bench database: with autocommit each
+      statement outside an atomic block is one transaction, so the delta divided by the requests is
+      the server's view of database statements per request. It includes the health-check
+      `SELECT 1` that Django's query log never shows.
+    - CPU time (user + system) of the gunicorn workers and of the PostgreSQL backends serving the
+      bench database, from /proc/<pid>/stat. CPU per request is far steadier than requests/s when
+      other processes share the machine, and it says where the work goes.
+    - Redis CPU time (INFO cpu); the Redis server may be shared, so it is kept in the raw output only.
     """
 
-    def __init__(self) -> None:
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, master_pid: int) -> None:
+        import redis
+
         conninfo, self.name = admin_conninfo()
         self.conn = psycopg.connect(conninfo, autocommit=True)
+        self.master_pid = master_pid
+        self.redis = redis.Redis.from_url(REDIS_URL)
 
-    def read(self) -> int:
-        row = self.conn.execute(
+    def _cpu(self, pids) -> dict[int, float]:
+        result = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            result[pid] = (int(fields[11]) + int(fields[12])) / self.TICK  # utime, stime
+        return result
+
+    def _workers(self) -> list[int]:
+        try:
+            return [int(p) for p in Path(f"/proc/{self.master_pid}/task/{self.master_pid}/children").read_text().split()]
+        except OSError:
+            return []
+
+    def snapshot(self) -> dict:
+        xacts = self.conn.execute(
             "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", [self.name]
         ).fetchone()
-        return int(row[0]) if row else 0
+        backends = [r[0] for r in self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.name]).fetchall()]
+        cpu = self.redis.info("cpu")
+        return {
+            "xacts": int(xacts[0]) if xacts else 0,
+            "app": self._cpu(self._workers()),
+            "pg": self._cpu(backends),
+            "redis": float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]),
+        }
+
+    @staticmethod
+    def delta(before: dict, after: dict) -> dict:
+        def cpu(kind):  # processes that appeared during the run count from zero
+            return sum(t - before[kind].get(pid, 0.0) for pid, t in after[kind].items())
+
+        return {"db_xacts": after["xacts"] - before["xacts"], "app_cpu_s": cpu("app"), "pg_cpu_s": cpu("pg"),
+                "redis_cpu_s": after["redis"] - before["redis"]}
 
     def close(self) -> None:
         self.conn.close()
+        self.redis.close()
 
 
 # --- setup --------------------------------------------------------------------------------------
@@ -152,8 +196,8 @@ def seed() -> dict:
 def make_rows(data: dict) -> list[Row]:
     inv = data["invalid"]
     return [
-        Row("1", "baseline: plain Django JSON view, no auth", "/bench/baseline", {}, 200),
-        Row("2", "ours: GET /api/v1/key, valid key", "/api/v1/key",
+        Row("1", "baseline: Django JSON view, no auth", "/bench/baseline", {}, 200),
+        Row("2", "ours: GET /api/v1/key", "/api/v1/key",
             {"Authorization": f"Bearer {data['key']}"}, 200),
         Row("3", "ours: GET /api/v1/questions?limit=10", "/api/v1/questions?limit=10",
             {"Authorization": f"Bearer {data['questions_key']}"}, 200),
@@ -161,7 +205,7 @@ def make_rows(data: dict) -> list[Row]:
             {"Authorization": f"Api-Key {data['drf_key']}"}, 200),
         Row("5a", "invalid key: malformed", "/api/v1/key", {"Authorization": f"Bearer {inv['malformed']}"}, 401),
         Row("5b", "invalid key: bad checksum", "/api/v1/key", {"Authorization": f"Bearer {inv['bad_checksum']}"}, 401),
-        Row("5c", "invalid key: well-formed, unknown", "/api/v1/key",
+        Row("5c", "invalid key: unknown (well-formed)", "/api/v1/key",
             {"Authorization": f"Bearer {inv['unknown']}"}, 401),
     ]
 
@@ -230,7 +274,7 @@ def wrk(row: Row, seconds: int, raw: Path | None) -> dict:
     return result
 
 
-def measure(rows: list[Row], results: Path) -> None:
+def measure(rows: list[Row], results: Path, server: "Server") -> None:
     raw_dir = results / "wrk"
     raw_dir.mkdir()
     for row in rows:
@@ -243,21 +287,24 @@ def measure(rows: list[Row], results: Path) -> None:
     log(f"warm-up: {WARMUP} s per row")
     for row in live:
         wrk(row, WARMUP, None)
-    counter = XactCounter()
+    probe = Probe(server.proc.pid)
     try:
         time.sleep(STATS_SETTLE)
-        before = counter.read()
+        before = probe.snapshot()
         for rep in range(1, REPEAT + 1):
             for row in live:
                 result = wrk(row, DURATION, raw_dir / f"row{row.id}-rep{rep}.txt")
                 time.sleep(STATS_SETTLE)  # also lets the machine settle before the next run
-                after = counter.read()
-                result["db_xacts"], before = after - before, after
+                after = probe.snapshot()
+                result.update(probe.delta(before, after))
+                before = after
                 row.runs.append(result)
                 log(f"rep {rep}/{REPEAT} row {row.id:>2}: {result['rps']:8.0f} req/s  "
-                    f"p50 {result['latency_us']['p50'] / 1000:.2f} ms  p99 {result['latency_us']['p99'] / 1000:.2f} ms")
+                    f"p50 {result['latency_us']['p50'] / 1000:.2f} ms  p99 {result['latency_us']['p99'] / 1000:.2f} ms  "
+                    f"CPU/req app {result['app_cpu_s'] / result['requests'] * 1000:.3f} ms "
+                    f"PG {result['pg_cpu_s'] / result['requests'] * 1000:.3f} ms")
     finally:
-        counter.close()
+        probe.close()
 
 
 def count_queries(rows: list[Row], results: Path) -> None:
@@ -302,6 +349,9 @@ def summarise(row: Row) -> dict:
         # Every request of an invalid-key row must be refused: its non-2xx are the expected 401s.
         "unexpected": (requests - non_2xx) if row.expect >= 400 else non_2xx,
         "db_xacts_per_request": median(r["db_xacts"] / r["requests"] for r in runs),
+        "app_cpu_ms": median(r["app_cpu_s"] / r["requests"] * 1000 for r in runs),
+        "pg_cpu_ms": median(r["pg_cpu_s"] / r["requests"] * 1000 for r in runs),
+        "redis_cpu_ms": median(r["redis_cpu_s"] / r["requests"] * 1000 for r in runs),
         "queries_per_request": q.get("queries_per_request"),
         "redis_per_request": q.get("redis_roundtrips_per_request"),
         "inprocess_statuses_ok": statuses == {str(row.expect): q.get("requests")} if q else None,
@@ -312,42 +362,51 @@ def fmt(value, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def render(summaries: list[dict]) -> str:
-    head = (f"{'#':<3} {'row':<42} {'req/s':>7} {'(min-max)':>11} {'p50 ms':>7} {'p99 ms':>7} "
-            f"{'non-2xx':>9} {'errors':>6} {'SQL/req':>7} {'PG xact/req':>11} {'Redis/req':>9}")
-    lines = [head, "-" * len(head)]
+def render(summaries: list[dict], load_before: str) -> str:
+    head = (f"{'#':<3} {'row':<36} {'req/s':>6} {'(min-max)':>11} {'p50 ms':>6} {'p99 ms':>6} {'non-2xx':>8} "
+            f"{'errors':>6} {'SQL/req':>7} {'PG xact':>7} {'Redis':>5} {'CPU ms/req':>14}")
+    sub = f"{'':<3} {'':<36} {'':>6} {'':>11} {'':>6} {'':>6} {'':>8} {'':>6} {'':>7} {'/req':>7} {'RT/req':>5} {'app':>7}{'PG':>7}"
+    lines = [head, sub, "-" * len(head)]
     for s in summaries:
         if "skipped" in s:
-            lines.append(f"{s['id']:<3} {s['label']:<42} not measured: {s['skipped']}")
+            lines.append(f"{s['id']:<3} {s['label']:<36} not measured: {s['skipped']}")
             continue
         non_2xx = str(s["non_2xx"])
         if s["expect"] >= 400:  # the refusals are the point of the row; any 2xx would be a failure
-            non_2xx = "all(401)" if s["unexpected"] == 0 else f"{s['unexpected']} 2xx!"
+            non_2xx = "all 401" if s["unexpected"] == 0 else f"{s['unexpected']} 2xx!"
         errors = s["socket_errors"] + (s["unexpected"] if s["expect"] < 400 else 0)
+        spread = f"{s['rps_min']:.0f}-{s['rps_max']:.0f}"
         lines.append(
-            f"{s['id']:<3} {s['label']:<42} {s['rps']:>7.0f} {s['rps_min']:>5.0f}-{s['rps_max']:<5.0f} "
-            f"{s['p50_ms']:>7.2f} {s['p99_ms']:>7.2f} {non_2xx:>9} {errors:>6} "
-            f"{fmt(s['queries_per_request'], '.2f'):>7} {s['db_xacts_per_request']:>11.2f} "
-            f"{fmt(s['redis_per_request'], '.2f'):>9}"
+            f"{s['id']:<3} {s['label']:<36} {s['rps']:>6.0f} {spread:>11} {s['p50_ms']:>6.2f} {s['p99_ms']:>6.2f} "
+            f"{non_2xx:>8} {errors:>6} {fmt(s['queries_per_request'], '.2f'):>7} {s['db_xacts_per_request']:>7.2f} "
+            f"{fmt(s['redis_per_request'], '.2f'):>5} {s['app_cpu_ms']:>7.3f}{s['pg_cpu_ms']:>7.3f}"
         )
     by_id = {s["id"]: s for s in summaries if "skipped" not in s}
     lines.append("")
-    for num, den, target, text in (("2", "1", 0.90, "ours /key vs bare Django"), ("2", "4", 1.30, "ours /key vs DRF + HasAPIKey")):
+    for num, den, target, text in (("2", "1", 0.90, "ours /key vs bare Django"),
+                                   ("2", "4", 1.30, "ours /key vs DRF + HasAPIKey")):
         if num in by_id and den in by_id:
-            ratio = by_id[num]["rps"] / by_id[den]["rps"]
+            n, d = by_id[num], by_id[den]
+            ratio = n["rps"] / d["rps"]
+            cost = (d["app_cpu_ms"] + d["pg_cpu_ms"]) / (n["app_cpu_ms"] + n["pg_cpu_ms"])
             verdict = "met" if ratio >= target else "NOT met"
-            lines.append(f"({num})/({den}) {text}: {ratio:.2f}x req/s  (target >= {target:.2f}: {verdict})")
+            lines.append(f"({num})/({den}) {text}: {ratio:.2f}x req/s (target >= {target:.2f}: {verdict}); "
+                         f"server CPU per request {cost:.2f}x as cheap")
         else:
             lines.append(f"({num})/({den}) {text}: n/a (a row was not measured)")
     lines.append("")
     lines.append(
-        f"wrk -t{THREADS} -c{CONNECTIONS}, {DURATION} s x {REPEAT} runs per row (median; min-max of req/s), "
-        f"gunicorn {WORKERS} sync workers, {os.cpu_count()} CPUs shared by wrk and the server.\n"
-        "non-2xx / errors: summed over all runs (errors = socket errors + unexpected statuses). "
-        "SQL/req and Redis/req: counted in-process\n(Django query log; Redis round-trips). "
-        "PG xact/req: PostgreSQL's own count during the load runs (includes the health-check SELECT 1\n"
-        "per request that uses the database, and the periodic usage flush)."
+        f"wrk -t{THREADS} -c{CONNECTIONS}, {DURATION} s x {REPEAT} runs per row, interleaved; medians (req/s spread: "
+        f"min-max). gunicorn {WORKERS} sync workers;\n"
+        f"{os.cpu_count()} CPUs shared by wrk, gunicorn, PostgreSQL and Redis. non-2xx, errors: sums over all runs "
+        "(errors = socket errors + unexpected statuses).\n"
+        "SQL/req, Redis RT/req: counted in-process (Django query log; Redis round-trips). PG xact/req: PostgreSQL's "
+        "count during the runs\n(includes the per-request health-check SELECT 1 and the periodic usage flush). "
+        "CPU ms/req: user+system time of the gunicorn workers (app)\nand of the PostgreSQL backends (PG), from /proc."
     )
+    if float(load_before.split()[0]) > 0.5:
+        lines.append(f"WARNING: load average before the run was {load_before.split()[0]}: other processes were using "
+                     "the CPUs; req/s are noisy, CPU ms/req less so.")
     return "\n".join(lines)
 
 
@@ -362,11 +421,12 @@ def main() -> None:
     if only:
         wanted = {x.strip() for x in only.split(",")}
         rows = [r for r in rows if r.id in wanted or r.id[0] in wanted]
+    load_before = Path("/proc/loadavg").read_text()
     server = Server(results)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         server.start()
-        measure(rows, results)
+        measure(rows, results, server)
     finally:
         server.stop()
     count_queries(rows, results)
@@ -374,10 +434,10 @@ def main() -> None:
     for s in summaries:
         if s.get("inprocess_statuses_ok") is False:
             log(f"row {s['id']}: the in-process pass got other statuses than {s['expect']}: see queries.json")
-    table = render(summaries)
+    table = render(summaries, load_before)
     meta = {"started": stamp, "seconds": round(time.monotonic() - started, 1), "duration": DURATION,
             "repeat": REPEAT, "connections": CONNECTIONS, "threads": THREADS, "workers": WORKERS,
-            "cpus": os.cpu_count()}
+            "cpus": os.cpu_count(), "loadavg_before": load_before.strip()}
     (results / "summary.json").write_text(json.dumps({"meta": meta, "rows": summaries,
                                                       "runs": {r.id: r.runs for r in rows}}, indent=2))
     (results / "table.txt").write_text(table + "\n")

@@ -82,10 +82,11 @@ def delete_question(request, question_id: int):
 
 @router.post("/next-question", response={200: NextQuestionOut, **ERRORS}, operation_id="nextQuestion",
              summary="The active question of highest priority not yet answered")
-def next_question(request, payload: NextQuestionIn):
-    """Ties in priority go to the lowest id. `{"question": null}` when every active question is answered."""
+def next_question(request, payload: NextQuestionIn | None = None):
+    """Ties in priority go to the lowest id. `{"question": null}` when every active question is answered.
+    Without a body, nothing counts as answered."""
     require(request, "read")
-    answered = {i for i in payload.answered if 1 <= i <= MAX_ID}
+    answered = {i for i in (payload.answered if payload else ()) if 1 <= i <= MAX_ID}
     question = (
         _questions(request).filter(is_active=True).exclude(pk__in=answered).order_by("-priority", "id").first()
     )

@@ -152,7 +152,9 @@ def key_rotate(request, slug, key_id):
         except KeyRuleError as exc:
             form.add_error(None, exc.message)
         else:
-            return _reveal(request, membership, new_key, plaintext, rotated=key)
+            # new_key.rotated_from is the old key as the rotation left it (revoked_at / grace end set);
+            # `key` was read before and would claim the old key already stopped working.
+            return _reveal(request, membership, new_key, plaintext, rotated=new_key.rotated_from)
     status = 422 if form.errors else 200
     return _dialog(request, membership, "projects/keys/rotate_dialog.html", {"key": key, "form": form}, status)
 

@@ -1,16 +1,15 @@
 """Fixtures of the runtime API tests: keys with chosen permissions, a controllable clock,
 and a clean slate of process-global API state (usage buffer, rate-limit breaker) per test."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from api import ratelimit, usage
 from tests.factories import ApiKeyFactory, ProjectFactory
 
 ALL_PERMISSIONS = ["create", "read", "write", "delete", "invite"]
-# A fixed instant in the middle of a rate-limit window (second 30 of a minute).
-T0 = datetime(2026, 11, 24, 12, 0, 30, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +23,8 @@ def _clean_api_state(settings):
 
 
 class Clock:
-    """Stands in for `api.clock.now`: `clock.at(t)`, `clock.advance(seconds=…)`."""
+    """Stands in for `api.clock.now`: frozen at the real time it was made, then moved by hand
+    (`clock.at(t)`, `clock.advance(seconds=…)`, `clock.mid_window()`)."""
 
     def __init__(self, start: datetime):
         self.current = start
@@ -40,10 +40,15 @@ class Clock:
         self.current += timedelta(**delta)
         return self
 
+    def mid_window(self) -> "Clock":
+        """Second 30 of the current minute: 30 s left in the rate-limit window."""
+        self.current = self.current.replace(second=30, microsecond=0)
+        return self
+
 
 @pytest.fixture
 def clock(monkeypatch):
-    c = Clock(T0)
+    c = Clock(timezone.now())
     monkeypatch.setattr("api.clock.now", c)
     return c
 

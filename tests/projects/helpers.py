@@ -15,7 +15,8 @@ def page_text(response) -> str:
     body = response.content.decode()
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
     body = re.sub(r"<[^>]+>", " ", body)
-    return re.sub(r"\s+", " ", html.unescape(body)).strip()
+    text = re.sub(r"\s+", " ", html.unescape(body)).strip()
+    return re.sub(r" ([.,:;!?])", r"\1", text)  # "<strong>9 questions</strong>." reads "9 questions."
 
 
 def revealed_key(response) -> str:

@@ -1,5 +1,3 @@
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from projects.actors import Actor
@@ -43,6 +41,7 @@ class Command(BaseCommand):
             )
         except KeyRuleError as exc:
             raise CommandError(exc.message) from None
-        sys.stdout.write(plaintext + "\n")
-        sys.stdout.flush()
+        # Through self.stdout (not sys.stdout), so call_command(stdout=...) and scripts capture it alike.
+        self.stdout.write(plaintext)
+        self.stdout.flush()
         self.stderr.write(f"Created {key.key_id} “{key.name}” in {project.slug}. It will not be shown again.")

@@ -1,0 +1,51 @@
+"""The OpenAPI document and its docs page: no key needed, and nothing loaded from outside."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+CONTRACT_OPERATIONS = {
+    ("get", "/api/v1/key"), ("get", "/api/v1/questions"), ("post", "/api/v1/questions"),
+    ("get", "/api/v1/questions/{question_id}"), ("patch", "/api/v1/questions/{question_id}"),
+    ("delete", "/api/v1/questions/{question_id}"), ("post", "/api/v1/next-question"),
+    ("post", "/api/v1/invitations"),
+}
+
+
+def test_openapi_document(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    operations = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert operations == CONTRACT_OPERATIONS
+    schemes = document["components"]["securitySchemes"]
+    assert {"type": "http", "scheme": "bearer"}.items() <= schemes["BearerKey"].items()
+    assert {"type": "apiKey", "in": "header", "name": "X-API-Key"}.items() <= schemes["HeaderKey"].items()
+    get_key = document["paths"]["/api/v1/key"]["get"]
+    assert {"BearerKey": []} in get_key["security"] and {"HeaderKey": []} in get_key["security"]
+    question = document["components"]["schemas"]["QuestionOut"]["properties"]
+    assert set(question) == {"id", "text", "priority", "is_active", "created_at", "updated_at"}
+    assert "X-RateLimit-Limit" in document["info"]["description"]
+
+
+def test_docs_page_works_offline(client):
+    response = client.get("/api/v1/docs")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert not re.search(r"https?://", html), re.findall(r"https?://[^\s\"'<>]+", html)
+    assert re.search(r'"validatorUrl":\s*null', html)  # no badge fetched from validator.swagger.io
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets)
+    for asset in assets:
+        assert asset.startswith("/"), asset
+        asset_response = client.get(asset)
+        assert asset_response.status_code == 200, asset
+        body = b"".join(asset_response.streaming_content) if asset_response.streaming else asset_response.content
+        assert body
+
+
+def test_docs_need_no_key_but_the_api_does(client):
+    assert client.get("/api/v1/openapi.json").status_code == 200
+    assert client.get("/api/v1/key").status_code == 401

@@ -1,0 +1,55 @@
+"""The hot path stays lean: an authenticated GET /api/v1/key in steady state is one query."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from projects.models import Question
+from tests.api.conftest import bearer
+
+pytestmark = pytest.mark.django_db
+
+
+def warm(client, key, path="/api/v1/key"):
+    """The first request of a minute records last use; after it the key is in steady state."""
+    assert client.get(path, headers=bearer(key)).status_code == 200
+
+
+def test_get_key_is_one_query(client, key, django_assert_num_queries):
+    warm(client, key)
+    for headers in (bearer(key), {"X-API-Key": key.plaintext}):
+        with django_assert_num_queries(1):
+            assert client.get("/api/v1/key", headers=headers).status_code == 200
+
+
+def test_the_one_query_is_an_indexed_lookup_by_hash(client, key):
+    warm(client, key)
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/api/v1/key", headers=bearer(key))
+    (query,) = queries.captured_queries
+    sql = query["sql"]
+    assert '"key_hash" =' in sql and "JOIN" in sql and key.plaintext not in sql
+    assert key.key_hash in sql  # the stored form, never the key
+
+
+def test_list_questions_is_two_queries_when_the_page_holds_everything(client, key, django_assert_num_queries):
+    warm(client, key)
+    with django_assert_num_queries(2):  # key, page (count derived from the short page)
+        assert client.get("/api/v1/questions", headers=bearer(key)).json()["count"] == 12
+
+
+def test_list_questions_is_three_queries_for_a_partial_page(client, key, project, django_assert_num_queries):
+    Question.objects.bulk_create(Question(project=project, text=f"Q{i}") for i in range(100))
+    warm(client, key)
+    with django_assert_num_queries(3):  # key, page, count
+        assert client.get("/api/v1/questions", headers=bearer(key)).json()["count"] == 112
+
+
+def test_other_endpoints(client, key, project, django_assert_num_queries):
+    warm(client, key)
+    question = project.questions.first()
+    with django_assert_num_queries(2):
+        client.get(f"/api/v1/questions/{question.pk}", headers=bearer(key))
+    with django_assert_num_queries(2):
+        client.post("/api/v1/next-question", {"answered": [question.pk]}, content_type="application/json",
+                    headers=bearer(key))

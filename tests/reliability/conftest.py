@@ -1,0 +1,78 @@
+"""Fixtures of the reliability tests: gunicorn on the test database, Redis, and the figures.
+
+The live tests run the app the way production does (gunicorn, several workers, DEBUG=0,
+PostgreSQL, Redis) against pytest-django's test database; they use `transaction=True` so that
+what a test writes is committed and visible to the workers. A missing Redis skips them with a
+reason, unless REQUIRE_POSTGRES=1 (CI): then it fails them.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REQUIRE_POSTGRES
+
+from . import live
+
+REDIS_URL = os.environ.get("RELIABILITY_REDIS_URL", "redis://127.0.0.1:6379/14")
+FIGURES_DIR = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliability"
+
+
+@pytest.fixture(autouse=True)
+def _clean_api_state():
+    """In-process API requests leave usage counts and a rate-limiter pause behind: drop them."""
+    from api import ratelimit, usage
+
+    usage.discard_pending()
+    ratelimit.reset_state()
+    yield
+    usage.discard_pending()
+    ratelimit.reset_state()
+
+
+@pytest.fixture
+def redis_url():
+    """The shared Redis the workers use for rate limits (flushed before and after the test)."""
+    problem = live.redis_available(REDIS_URL)
+    if problem:
+        message = f"needs Redis at {REDIS_URL} ({problem})"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message + " and REQUIRE_POSTGRES=1")
+        pytest.skip(message)
+    live.flush_redis(REDIS_URL)
+    yield REDIS_URL
+    live.flush_redis(REDIS_URL)
+
+
+@pytest.fixture
+def start_gunicorn(transactional_db, tmp_path):
+    """start_gunicorn(redis_url=..., workers=3, env={...}) -> a running live.Gunicorn on the test DB.
+
+    Depends on `transactional_db`, so each server is stopped (finalizer) before the database is
+    flushed at the end of the test."""
+    servers: list[live.Gunicorn] = []
+
+    def start(*, redis_url: str | None, workers: int = 3, env: dict | None = None,
+              database_url: str | None = None) -> live.Gunicorn:
+        server = live.Gunicorn(database_url=database_url or live.database_url(), redis_url=redis_url,
+                               workers=workers, env=env or {}, log_dir=tmp_path)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def figures(request):
+    """A dict a test fills with its figures; printed and saved to test-artifacts/reliability/."""
+    data: dict = {}
+    yield data
+    if data:
+        FIGURES_DIR.mkdir(parents=True, exist_ok=True)
+        name = request.node.name.replace("/", "_")
+        (FIGURES_DIR / f"{name}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+        print(f"\nFIGURES {name}: " + json.dumps(data, default=str))

@@ -1,0 +1,254 @@
+"""Faults during traffic, against gunicorn (3 workers, DEBUG=0, CONN_MAX_AGE=60):
+
+- PostgreSQL stopped and started again: while it is down the API answers 503 with a JSON error
+  and `Retry-After` at once (no hang, no HTML 500); when it is back the same workers serve 200
+  again, without a restart; usage counts gathered during the outage are not lost.
+- Redis killed and started again: the rate limiter fails open (200s go on, no 5xx), and counts
+  again once Redis is back.
+- A worker killed (SIGKILL, a crash): the arbiter replaces it; no 5xx; the usage counts lost
+  stay within the documented bound (what that worker served in its last flush interval).
+
+The database of these tests is a private PostgreSQL cluster on a free port (initdb'd, migrated and
+seeded here), so stopping it disturbs neither pytest's own test database nor anything else on
+the machine. Redis, too, is a private redis-server. Needs the PostgreSQL server binaries
+(/usr/lib/postgresql/*/bin) and redis-server.
+"""
+
+import os
+import shutil
+import signal
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from tests.conftest import REQUIRE_POSTGRES
+
+from . import live
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+WORKERS = 3
+FLUSH_SECONDS = 3  # API_USAGE_FLUSH_SECONDS of the servers here: the crash-loss bound
+
+
+def _missing_tools() -> str | None:
+    if live._pg_bin() is None:
+        return "PostgreSQL server binaries (/usr/lib/postgresql/*/bin)"
+    if shutil.which("redis-server") is None:
+        return "redis-server"
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        return "runuser (to run initdb as postgres)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A private PostgreSQL, migrated, with the demo project (12 active questions)."""
+    missing = _missing_tools()
+    if missing:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"fault tests need {missing} (REQUIRE_POSTGRES=1)")
+        pytest.skip(f"fault tests need {missing}")
+    pg = live.PrivatePostgres()
+    try:
+        pg.start()
+        live.manage(pg.url, "migrate", "--noinput")
+        live.manage(pg.url, "seed_demo", env={"DEBUG": "1"})
+        yield pg
+    finally:
+        pg.destroy()
+
+
+@pytest.fixture
+def private_redis():
+    redis = live.PrivateRedis()
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture
+def server_on(request):
+    """server_on(cluster, redis_url) -> a running gunicorn; stopped by the finalizer."""
+    servers = []
+
+    def start(pg, redis_url, **env):
+        server = live.Gunicorn(database_url=pg.url, redis_url=redis_url, workers=WORKERS,
+                               env={"API_USAGE_FLUSH_SECONDS": FLUSH_SECONDS,
+                                    "API_KEY_RATE_LIMIT_PER_MINUTE": 100_000_000, **env},
+                               log_dir=request.getfixturevalue("tmp_path"))
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def new_key(pg, name: str, rate_limit: int | None = None) -> str:
+    args = ["create_api_key", "demo", "--name", name, "--permissions", "read"]
+    if rate_limit:
+        args += ["--rate-limit", str(rate_limit)]
+    return live.manage(pg.url, *args).stdout.strip()
+
+
+def stored_usage(pg, name: str) -> int:
+    with psycopg.connect(pg.url.replace("postgres://", "postgresql://"), connect_timeout=5) as conn:
+        row = conn.execute(
+            "SELECT COALESCE(SUM(u.success + u.client_error + u.server_error), 0) FROM projects_keyusageday u "
+            "JOIN projects_apikey k ON k.id = u.api_key_id WHERE k.name = %s", [name]).fetchone()
+    return int(row[0])
+
+
+class Traffic:
+    """N threads sending GETs with one key until stopped; every reply (or transport error) is kept."""
+
+    def __init__(self, server, plaintext, threads=8, path="/api/v1/questions", timeout=20):
+        self.server, self.plaintext, self.path, self.timeout = server, plaintext, path, timeout
+        self.replies: list[live.Reply] = []
+        self.errors: list[tuple[float, str]] = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run) for _ in range(threads)]
+
+    def _run(self):
+        while not self.stop.is_set():
+            started = time.time()
+            try:
+                self.replies.append(self.server.get(self.path, headers=live.bearer(self.plaintext),
+                                                    timeout=self.timeout))
+            except OSError as exc:
+                self.errors.append((started, f"{type(exc).__name__}: {exc}"))
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+    def between(self, start: float, end: float) -> list[live.Reply]:
+        return [r for r in self.replies if start <= r.started <= end]
+
+
+def test_postgres_restart_during_traffic(cluster, server_on, private_redis, figures):
+    plaintext = new_key(cluster, "pg-restart")
+    server = server_on(cluster, private_redis.url)
+    with Traffic(server, plaintext) as traffic:
+        time.sleep(3)
+        down_at = time.time()
+        cluster.stop("fast")  # terminates the workers' persistent connections too
+        stopped_at = time.time()
+        time.sleep(4)
+        up_at = time.time()
+        cluster.start()
+        started_at = time.time()
+        time.sleep(4)
+    end = time.time()
+
+    statuses = Counter(r.status for r in traffic.replies)
+    assert set(statuses) <= {200, 503}, statuses
+    assert not traffic.errors, traffic.errors[:5]
+    outage = traffic.between(stopped_at + 0.2, up_at)
+    assert outage and {r.status for r in outage} == {503}, Counter(r.status for r in outage)
+    for r in (r for r in traffic.replies if r.status == 503):
+        assert r.headers["content-type"].startswith("application/json"), r.body[:200]
+        assert r.error_code == "service_unavailable"
+        assert r.headers["retry-after"] == "5"
+    slowest_503 = max(r.finished - r.started for r in traffic.replies if r.status == 503)
+    assert slowest_503 < 5, "an outage answer must come at once (connect timeout 3 s), not hang"
+    before = [r for r in traffic.replies if r.finished < down_at]  # (those in flight at the stop may 503)
+    assert before and {r.status for r in before} == {200}
+    recovered = [r for r in traffic.replies if r.started >= started_at and r.status == 200]
+    assert recovered, "no 200 after PostgreSQL came back"
+    first_ok = min(r.finished for r in recovered) - started_at
+    tail = traffic.between(started_at + 1.0, end)
+    assert tail and {r.status for r in tail} == {200}, Counter(r.status for r in tail)
+    # Same workers throughout: nothing crashed or was restarted to recover.
+    log = server.log_text()
+    assert server.booted_pids() == server.worker_pids(), "a worker was replaced"
+    assert "Traceback" not in log and "WORKER TIMEOUT" not in log
+
+    server.stop()
+    ok = statuses[200]
+    stored = stored_usage(cluster, "pg-restart")
+    # Counted: every 200, plus any 503 raised after authentication (a server_error). None lost:
+    # a flush that fails during the outage keeps its counts for the next try.
+    assert ok <= stored <= ok + statuses[503], (ok, statuses[503], stored)
+    figures.update(requests=len(traffic.replies), statuses=dict(statuses), outage_seconds=round(up_at - down_at, 1),
+                   answers_during_outage=len(outage), slowest_503_ms=round(slowest_503 * 1000),
+                   first_200_after_restart_ms=round(first_ok * 1000), usage_stored=stored, usage_ok_responses=ok,
+                   usage_lost=max(0, ok - stored), transport_errors=len(traffic.errors))
+
+
+def test_redis_killed_during_traffic(cluster, server_on, private_redis, figures):
+    busy = new_key(cluster, "redis-busy")
+    limited = new_key(cluster, "redis-limited", rate_limit=5)
+    server = server_on(cluster, private_redis.url)
+    with Traffic(server, busy, threads=6, path="/api/v1/key") as traffic:
+        time.sleep(2)
+        killed_at = time.time()
+        private_redis.stop()
+        time.sleep(3)
+        # Fail open: a key far over its limit is served while the counter is gone.
+        with ThreadPoolExecutor(5) as pool:
+            unthrottled = list(pool.map(lambda _: server.get("/api/v1/key", headers=live.bearer(limited)), range(15)))
+        restarted_at = time.time()
+        private_redis.start()
+        time.sleep(live_pause := 6)  # > CACHE_PAUSE_SECONDS: each worker tries Redis again
+    statuses = Counter(r.status for r in traffic.replies)
+    assert set(statuses) == {200}, statuses
+    assert not traffic.errors, traffic.errors[:5]
+    during = traffic.between(killed_at + 0.2, restarted_at)
+    assert during and all(r.finished - r.started < 2 for r in during), "a dead Redis must not stall requests"
+    assert [r.status for r in unthrottled] == [200] * 15
+    assert "rate limit: cache unavailable" in server.log_text()
+
+    # Back on: the limit counts again (a fresh Redis, so a fresh window budget).
+    left = 60 - time.time() % 60
+    if left < 6:
+        time.sleep(left + 0.2)
+    with ThreadPoolExecutor(5) as pool:
+        burst = list(pool.map(lambda _: server.get("/api/v1/key", headers=live.bearer(limited)), range(15)))
+    assert Counter(r.status for r in burst) == {200: 5, 429: 10}, Counter(r.status for r in burst)
+    assert "Traceback" not in server.log_text()
+    figures.update(requests=len(traffic.replies) + 30, statuses=dict(statuses), redis_down_seconds=round(
+        restarted_at - killed_at, 1), over_limit_served_while_down=15, limited_after_recovery=10,
+        slowest_while_down_ms=round(max(r.finished - r.started for r in during) * 1000), pause_s=live_pause)
+
+
+def test_worker_crash_during_traffic(cluster, server_on, private_redis, figures):
+    plaintext = new_key(cluster, "crash")
+    server = server_on(cluster, private_redis.url)
+    with Traffic(server, plaintext, threads=8) as traffic:
+        time.sleep(FLUSH_SECONDS * 2 + 1)
+        victim = sorted(server.worker_pids())[0]
+        os.kill(victim, signal.SIGKILL)  # a worker of the gunicorn this test started
+        killed_at = time.time()
+        time.sleep(4)
+    replacement = server.worker_pids()
+    assert victim not in replacement and len(replacement) == WORKERS, "the arbiter did not replace the worker"
+    statuses = Counter(r.status for r in traffic.replies)
+    assert set(statuses) == {200}, statuses
+    # The request the worker was serving when it died loses its connection; nothing else does.
+    assert len(traffic.errors) <= 1, traffic.errors
+    after = traffic.between(killed_at + 1, time.time())
+    assert after and {r.status for r in after} == {200}
+
+    server.stop()
+    served = statuses[200]
+    stored = stored_usage(cluster, "crash")
+    lost = served - stored
+    by_victim = [p for p, pid in server.pids_for(traffic.replies, wait=1).items() if pid == victim]
+    victim_replies = [r for r in traffic.replies if r.probe in set(by_victim)]
+    recent = [r for r in victim_replies if r.finished >= killed_at - FLUSH_SECONDS - 0.5]
+    assert 0 <= lost <= len(recent), (served, stored, len(recent))
+    figures.update(requests=len(traffic.replies), transport_errors=len(traffic.errors), usage_lost=lost,
+                   loss_bound=len(recent), served_by_crashed_worker=len(victim_replies),
+                   flush_seconds=FLUSH_SECONDS)

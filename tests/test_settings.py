@@ -1,0 +1,113 @@
+"""The production profile: `check --deploy` is clean with a real SECRET_KEY, security headers are sent,
+and a request from the TLS-terminating proxy (X-Forwarded-Proto: https) is not redirected."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from tests.factories import UserFactory
+
+
+def _check_deploy(**env_overrides):
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT",
+                        "CSRF_TRUSTED_ORIGINS"}}
+    env.update(env_overrides)
+    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                          cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_check_deploy_is_clean_with_debug_off_and_a_real_secret_key():
+    done = _check_deploy(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="keys.example.com")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "System check identified no issues" in done.stdout
+    assert "security." not in done.stdout + done.stderr
+
+
+def test_check_deploy_flags_the_development_secret_key():
+    done = _check_deploy(DEBUG="0")
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "security.W009" in output
+    # that is the only complaint
+    assert output.count("(security.") == 1
+
+
+def test_check_deploy_flags_debug_on():
+    done = _check_deploy(DEBUG="1", SECRET_KEY=secrets.token_urlsafe(50))
+    assert done.returncode != 0
+    assert "security.W018" in done.stdout + done.stderr
+
+
+@pytest.mark.django_db
+def test_security_headers(client):
+    response = client.get(reverse("accounts:login"))
+    assert response.status_code == 200
+    assert response["X-Frame-Options"] == "DENY"
+    csp = response["Content-Security-Policy"]
+    directives = {part.split()[0]: part.split()[1:] for part in csp.split(";") if part.strip()}
+    assert directives["script-src"] == ["'self'"]
+    assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.django_db
+def test_pages_load_htmx_from_the_project_not_a_cdn(client):
+    body = client.get(reverse("accounts:login")).content.decode()
+    assert '<script src="/static/js/vendor/htmx.min.js" defer></script>' in body
+    assert "unpkg" not in body and "cdn" not in body.lower()
+    assert client.get("/static/js/vendor/htmx.min.js").status_code == 200
+
+
+@pytest.mark.django_db
+def test_debug_off_redirects_plain_http_but_not_requests_from_the_tls_proxy(settings, client):
+    settings.DEBUG = False
+    settings.SECURE_SSL_REDIRECT = True  # the production value (the test suite turns it off elsewhere)
+    plain = client.get(reverse("accounts:login"))
+    assert plain.status_code == 301
+    assert plain.url.startswith("https://")
+
+    proxied = client.get(reverse("accounts:login"), headers={"X-Forwarded-Proto": "https"})
+    assert proxied.status_code == 200
+    assert "Log in" in proxied.content.decode()
+    assert proxied.wsgi_request.is_secure()
+    assert proxied["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+@pytest.mark.django_db
+def test_secure_cookies_behind_the_proxy(settings, client):
+    settings.DEBUG = False
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SESSION_COOKIE_SECURE = True
+    settings.CSRF_COOKIE_SECURE = True
+    user = UserFactory()
+    client.force_login(user)
+    response = client.get(reverse("projects:list"), headers={"X-Forwarded-Proto": "https"})
+    assert response.status_code == 200
+    login = client.post(reverse("accounts:login"), {"username": user.email, "password": "x"},
+                        headers={"X-Forwarded-Proto": "https"})
+    assert login.status_code in (200, 302)
+    for cookie in client.cookies.values():
+        if cookie.key in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
+            assert cookie["secure"], cookie.key
+
+
+def test_production_settings_module_values():
+    """Settings read from the environment when the module loads (checked in a fresh process)."""
+    code = ("from django.conf import settings as s; "
+            "print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+            "s.SECURE_PROXY_SSL_HEADER, s.ALLOWED_HOSTS)")
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT"}}
+    env.update(DEBUG="0", DJANGO_SETTINGS_MODULE="keys_console.settings", ALLOWED_HOSTS="a.example, b.example")
+    done = subprocess.run([sys.executable, "-c", "import django; django.setup(); " + code], cwd=settings.BASE_DIR,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ("False True True True ('HTTP_X_FORWARDED_PROTO', 'https') "
+                                   "['a.example', 'b.example']")
