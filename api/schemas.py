@@ -27,7 +27,9 @@ def _whole_number(value):
 
 
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
-Priority = Annotated[WholeNumber, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX, description="Higher comes first.")]
+# The constraints come first, so that they land in the JSON schema (minimum / maximum).
+Priority = Annotated[int, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX, description="Higher comes first."),
+                     BeforeValidator(_whole_number)]
 QuestionText = Annotated[str, Field(min_length=1, max_length=QUESTION_TEXT_MAX)]
 
 
@@ -36,6 +38,8 @@ def _clean_text(value):
         value = value.strip()
         if not value:
             raise ValueError("The question text must not be blank.")
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL (the driver raises: a 500)
+            raise ValueError("The question text must not contain NUL characters.")
     return value
 
 

@@ -12,7 +12,7 @@
 
 Knobs (environment): BENCH_DURATION (s, 5), BENCH_REPEAT (3), BENCH_CONNECTIONS (16), BENCH_THREADS (1),
 BENCH_WORKERS (2), BENCH_WARMUP (s, 2), BENCH_PORT (8765), BENCH_DATABASE_URL, BENCH_REDIS_URL,
-BENCH_ROWS (comma-separated row ids, e.g. "1,2,4", default all).
+BENCH_ROWS (comma-separated row ids, e.g. "1,2,4", default all), BENCH_WHATIF (see bench/whatif.py).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ BASE = f"http://127.0.0.1:{PORT}"
 # Behind the production proxy every request carries this; the console then treats it as HTTPS
 # (no redirect), exactly as in production. Every row sends it.
 PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
-STATS_SETTLE = 0.6  # s: PostgreSQL backends publish their counters when they go idle (measured: at once)
+STATS_SETTLE = 1.2  # s: a PostgreSQL backend publishes its counters at most once a second, when idle
 
 ENV = {
     **os.environ,
@@ -218,7 +218,8 @@ class Server:
 
     def start(self) -> None:
         cmd = [
-            str(BIN / "gunicorn"), "keys_console.wsgi:application",
+            # bench.wsgi = keys_console.wsgi plus the BENCH_WHATIF variants (none by default).
+            str(BIN / "gunicorn"), "bench.wsgi:application",
             "--bind", f"127.0.0.1:{PORT}", "--workers", str(WORKERS), "--worker-class", "sync",
             "--pid", str(BENCH / "results" / "gunicorn.pid"),
             "--error-logfile", str(self.results / "gunicorn.log"), "--log-level", "warning",
@@ -404,6 +405,9 @@ def render(summaries: list[dict], load_before: str) -> str:
         "count during the runs\n(includes the per-request health-check SELECT 1 and the periodic usage flush). "
         "CPU ms/req: user+system time of the gunicorn workers (app)\nand of the PostgreSQL backends (PG), from /proc."
     )
+    whatif = os.environ.get("BENCH_WHATIF")
+    if whatif:
+        lines.append(f"WHAT-IF RUN (BENCH_WHATIF={whatif}): the hot path was modified at run time; see bench/whatif.py.")
     if float(load_before.split()[0]) > 0.5:
         lines.append(f"WARNING: load average before the run was {load_before.split()[0]}: other processes were using "
                      "the CPUs; req/s are noisy, CPU ms/req less so.")
@@ -437,7 +441,8 @@ def main() -> None:
     table = render(summaries, load_before)
     meta = {"started": stamp, "seconds": round(time.monotonic() - started, 1), "duration": DURATION,
             "repeat": REPEAT, "connections": CONNECTIONS, "threads": THREADS, "workers": WORKERS,
-            "cpus": os.cpu_count(), "loadavg_before": load_before.strip()}
+            "cpus": os.cpu_count(), "loadavg_before": load_before.strip(),
+            "whatif": os.environ.get("BENCH_WHATIF", "")}
     (results / "summary.json").write_text(json.dumps({"meta": meta, "rows": summaries,
                                                       "runs": {r.id: r.runs for r in rows}}, indent=2))
     (results / "table.txt").write_text(table + "\n")

@@ -21,6 +21,10 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 django.setup()
 
+from bench import whatif  # noqa: E402
+
+whatif.apply()  # the same BENCH_WHATIF variants as the server, if any
+
 import redis.connection  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402

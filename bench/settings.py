@@ -38,6 +38,8 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 # production runs); it costs every request that touches the database one `SELECT 1` round-trip,
 # which Django's query log does not show (the server-side count in the table does).
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE") or 600)
+if "nohealth" in os.environ.get("BENCH_WHATIF", ""):  # a what-if variant: see bench/whatif.py
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
 REST_FRAMEWORK = {
     # JSON only: the browsable API would never be picked by wrk's requests anyway, this just

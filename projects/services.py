@@ -39,13 +39,15 @@ def expires_at_for(rule: str, *, on: date | None = None, now: datetime | None = 
     if rule == ExpiryRule.DATE:
         if on is None:
             raise InvalidKeyRequest("Choose the expiration date.", field="expires_on")
-        expires = datetime.combine(on + timedelta(days=1), time.min, tzinfo=UTC)
         if on <= now.date():
             raise InvalidKeyRequest("The expiration date must be in the future.", field="expires_on")
-        return expires
+        try:
+            return datetime.combine(on + timedelta(days=1), time.min, tzinfo=UTC)
+        except OverflowError:  # 9999-12-31: the day after it does not exist
+            raise InvalidKeyRequest("Choose an earlier expiration date.", field="expires_on") from None
     try:
         return now + timedelta(days=int(rule))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InvalidKeyRequest("Choose an expiration.", field="expiration") from None
 
 

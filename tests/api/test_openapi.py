@@ -28,6 +28,8 @@ def test_openapi_document(client):
     question = document["components"]["schemas"]["QuestionOut"]["properties"]
     assert set(question) == {"id", "text", "priority", "is_active", "created_at", "updated_at"}
     assert "X-RateLimit-Limit" in document["info"]["description"]
+    priority = document["components"]["schemas"]["QuestionIn"]["properties"]["priority"]
+    assert (priority["type"], priority["minimum"], priority["maximum"]) == ("integer", -1_000_000, 1_000_000)
 
 
 def test_docs_page_works_offline(client):

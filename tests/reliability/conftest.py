@@ -1,5 +1,9 @@
 """Fixtures of the reliability tests: gunicorn on the test database, Redis, and the figures.
 
+Long runs (`slow`: load, faults, schemathesis; about two minutes) are skipped on a full run of
+the suite (`make test` without arguments) unless RUN_SLOW=1; naming them runs them
+(`pytest tests/reliability`). `.ci/run` runs them as a step of its own after `make test`.
+
 The live tests run the app the way production does (gunicorn, several workers, DEBUG=0,
 PostgreSQL, Redis) against pytest-django's test database; they use `transaction=True` so that
 what a test writes is committed and visible to the workers. A missing Redis skips them with a
@@ -12,12 +16,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REQUIRE_POSTGRES
+from tests.conftest import REQUIRE_POSTGRES, _full_run
 
 from . import live
 
+RUN_SLOW = os.environ.get("RUN_SLOW") == "1"
 REDIS_URL = os.environ.get("RELIABILITY_REDIS_URL", "redis://127.0.0.1:6379/14")
 FIGURES_DIR = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliability"
+
+
+def pytest_collection_modifyitems(config, items):
+    if RUN_SLOW or not _full_run(config):
+        return
+    skip = pytest.mark.skip(reason="long reliability run: `.ci/run` runs it on its own "
+                                   "(pytest tests/reliability, or RUN_SLOW=1 make test)")
+    for item in items:
+        if item.nodeid.startswith("tests/reliability/") and item.get_closest_marker("slow"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

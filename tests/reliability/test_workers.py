@@ -60,6 +60,45 @@ def wait_for_fresh_window(margin: float = 8.0) -> None:
         time.sleep(left + 0.2)
 
 
+# --- the console over HTTP (CSRF behind a TLS proxy) -------------------------------------------
+class Browser:
+    """Just enough of a browser for the console's forms: cookies, the CSRF token, Referer/Origin."""
+
+    def __init__(self, server):
+        self.server, self.cookies = server, {}
+
+    def _remember(self, reply):
+        for cookie in reply.set_cookies:
+            name, _, value = cookie.split(";", 1)[0].partition("=")
+            self.cookies[name.strip()] = value.strip()
+
+    def _headers(self, extra=None):
+        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return {"Cookie": cookie, **(extra or {})} if cookie else dict(extra or {})
+
+    def get(self, path):
+        reply = self.server.get(path, headers=self._headers())
+        self._remember(reply)
+        return reply
+
+    def submit(self, path, fields: dict, form_page: str | None = None):
+        """GET the page holding the form (for its CSRF token), then POST the form as a browser would."""
+        page = self.get(form_page or path)
+        assert page.status == 200, (page.status, page.body[:300])
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body).group(1).decode()
+        origin = f"https://127.0.0.1:{self.server.port}"
+        reply = self.server.request(
+            "POST", path, body=urlencode({"csrfmiddlewaretoken": token, **fields}, doseq=True).encode(),
+            headers=self._headers({"Content-Type": "application/x-www-form-urlencoded",
+                                   "Referer": origin + (form_page or path), "Origin": origin}),
+        )
+        self._remember(reply)
+        return reply
+
+    def login(self, email, password):
+        return self.submit("/accounts/login/", {"username": email, "password": password})
+
+
 @pytest.fixture
 def owner(db):
     return UserFactory()
@@ -76,10 +115,27 @@ def console(client, owner):
     return client
 
 
-def test_console_revocation_is_refused_by_every_worker(start_gunicorn, redis_url, project, console, figures):
-    plaintext = generate_through_console(console, project, "Worker test")
-    key = ApiKey.objects.get(project=project, name="Worker test")
+def test_console_revocation_is_refused_by_every_worker(start_gunicorn, redis_url, project, owner, figures):
+    """Generate and revoke through the console served by gunicorn itself (DEBUG=0, behind the proxy
+    header): the reveal and the revocation travel the production path."""
     server = start_gunicorn(redis_url=redis_url, workers=WORKERS)
+    browser = Browser(server)
+    login = browser.login(owner.email, PASSWORD)
+    assert login.status == 302
+    session_cookie = next(c for c in login.set_cookies if c.startswith("sessionid="))
+    assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+    reveal = browser.submit(f"/projects/{project.slug}/keys/new/",
+                            {"name": "Worker test", "permissions": ["read"], "expiration": "90"})
+    assert reveal.status == 200, reveal.body[:300]
+    found = live.find_keys(reveal.body.decode())
+    assert len(found) == 1
+    plaintext = found.pop()
+    # The production profile, as served: the reveal is not stored anywhere on the way.
+    assert "no-store" in reveal.headers["cache-control"]
+    assert reveal.headers["strict-transport-security"].startswith("max-age=31536000")
+    assert reveal.headers["x-frame-options"] == "DENY"
+    assert "script-src 'self'" in reveal.headers["content-security-policy"]
+    key = ApiKey.objects.get(project=project, name="Worker test")
 
     def send():
         return server.get("/api/v1/key", headers=live.bearer(plaintext))
@@ -88,8 +144,8 @@ def test_console_revocation_is_refused_by_every_worker(start_gunicorn, redis_url
     assert {r.status for r in before} == {200}, [r.body for r in before if r.status != 200][:3]
     assert {r.json()["id"] for r in before} == {key.key_id}
 
-    response = console.post(reverse("projects:key_revoke", args=[project.slug, key.key_id]))
-    assert response.status_code == 302
+    revoke = browser.submit(f"/projects/{project.slug}/keys/{key.key_id}/revoke/", {})
+    assert revoke.status == 302, (revoke.status, revoke.body[:300])
     revoked_at = time.time()
 
     after = until_every_worker(server, send)
@@ -135,42 +191,6 @@ def test_rate_limit_is_one_budget_across_workers(start_gunicorn, redis_url, proj
     server.stop()
     figures.update(limit=limit, requests=total, accepted=statuses.count(200), limited=statuses.count(429),
                    workers_reached=len(pids))
-
-
-# --- the console over HTTP (CSRF behind a TLS proxy) -------------------------------------------
-class Browser:
-    """Just enough of a browser for the login form: cookies, the CSRF token, a Referer."""
-
-    def __init__(self, server):
-        self.server, self.cookies = server, {}
-
-    def _remember(self, reply):
-        for cookie in reply.set_cookies:
-            name, _, value = cookie.split(";", 1)[0].partition("=")
-            self.cookies[name.strip()] = value.strip()
-
-    def _headers(self, extra=None):
-        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        return {"Cookie": cookie, **(extra or {})} if cookie else dict(extra or {})
-
-    def get(self, path):
-        reply = self.server.get(path, headers=self._headers())
-        self._remember(reply)
-        return reply
-
-    def login(self, email, password):
-        page = self.get("/accounts/login/")
-        assert page.status == 200, page.body[:300]
-        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body).group(1).decode()
-        origin = f"https://127.0.0.1:{self.server.port}"
-        reply = self.server.request(
-            "POST", "/accounts/login/",
-            body=urlencode({"csrfmiddlewaretoken": token, "username": email, "password": password}).encode(),
-            headers=self._headers({"Content-Type": "application/x-www-form-urlencoded",
-                                   "Referer": origin + "/accounts/login/", "Origin": origin}),
-        )
-        self._remember(reply)
-        return reply
 
 
 def test_login_throttle_is_shared_across_workers(start_gunicorn, redis_url, owner, settings, figures):

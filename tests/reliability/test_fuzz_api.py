@@ -1,0 +1,64 @@
+"""Schemathesis against the live OpenAPI document: gunicorn (DEBUG=0) on PostgreSQL and Redis, a key
+with every permission, all of schemathesis' phases (examples, coverage, fuzzing, stateful).
+
+Checks: every check schemathesis has (no 5xx, documented status codes, content types, headers
+and response schemas, negative data rejected, ...) except `positive_data_acceptance`: the API
+refuses some schema-valid requests on purpose, by state — a second invitation to an address
+with one pending is a 400 `invalid_request` (the contract's code for it), not a 2xx.
+
+RELIABILITY_FUZZ_EXAMPLES (default 60 per operation) and RELIABILITY_FUZZ_SEED (default: random,
+printed) bound and reproduce the run.
+"""
+
+import os
+import random
+import re
+import subprocess
+import time
+
+import pytest
+
+from projects.actors import Actor
+from projects.services import api_key_create
+from tests.conftest import REQUIRE_POSTGRES
+from tests.factories import ProjectFactory, UserFactory
+
+from . import live
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+EXAMPLES = int(os.environ.get("RELIABILITY_FUZZ_EXAMPLES", "60"))
+SEED = int(os.environ.get("RELIABILITY_FUZZ_SEED") or random.randrange(1, 2**31))
+
+
+def test_schemathesis_finds_no_5xx_and_no_schema_violation(start_gunicorn, redis_url, tmp_path, figures):
+    binary = live.VENV_BIN / "schemathesis"
+    if not binary.exists():
+        message = "schemathesis is not installed (pip install -e '.[dev]')"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message)
+        pytest.skip(message)
+    project = ProjectFactory(owner=UserFactory(), active_questions=12)
+    ProjectFactory(active_questions=12)  # another project: its questions must stay out of reach
+    _, plaintext = api_key_create(project=project, name="fuzz", actor=Actor.cli(),
+                                  permissions=["create", "read", "write", "delete", "invite"])
+    server = start_gunicorn(redis_url=redis_url, workers=2, env={"API_KEY_RATE_LIMIT_PER_MINUTE": 100_000_000})
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(binary), "run", f"http://127.0.0.1:{server.port}/api/v1/openapi.json",
+         "-H", f"Authorization: Bearer {plaintext}", "-H", "X-Forwarded-Proto: https",
+         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
+         "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--no-color", "--request-timeout", "20"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+    )
+    elapsed = time.monotonic() - started
+    output = result.stdout + result.stderr
+    server.stop()
+    print(output[-2500:])
+    assert result.returncode == 0, f"schemathesis (seed {SEED}) found failures:\n{output[-6000:]}"
+    log = server.log_text()
+    assert "Traceback" not in log and "unhandled error" not in log, log[-3000:]
+    generated = re.search(r"(\d+) generated", output)
+    live.assert_no_secrets({plaintext}, database=live.dump_database(), logs=log)
+    figures.update(seed=SEED, max_examples_per_operation=EXAMPLES, test_cases=int(generated.group(1)) if generated
+                   else None, seconds=round(elapsed, 1), failures=0)
