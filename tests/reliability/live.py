@@ -37,6 +37,16 @@ ACCESS_LOG_FORMAT = 'ACCESS pid=%(p)s status=%(s)s method=%(m)s path=%(U)s probe
 PROXY_HEADERS = {"X-Forwarded-Proto": "https"}  # a TLS proxy in front, as in production
 
 
+# What the test process may carry that a production server must not inherit (the browser tests
+# set DJANGO_ALLOW_ASYNC_UNSAFE, which `check --deploy` rightly flags).
+NOT_INHERITED = {"REDIS_URL", "DATABASE_URL", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE", "PYTEST_CURRENT_TEST",
+                 "API_KEY_RATE_LIMIT_PER_MINUTE", "API_USAGE_FLUSH_SECONDS", "CONN_MAX_AGE", "ALLOWED_HOSTS"}
+
+
+def clean_env() -> dict:
+    return {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -118,8 +128,7 @@ class Gunicorn:
         self.port = free_port()
         self.log_dir = Path(self.log_dir or tempfile.mkdtemp(prefix="nbq-gunicorn-"))
         self.log_path = self.log_dir / f"gunicorn-{self.port}.log"
-        env = {k: v for k, v in os.environ.items()
-               if k not in {"REDIS_URL", "DATABASE_URL", "DEBUG", "SECRET_KEY", "PYTEST_CURRENT_TEST"}}
+        env = clean_env()
         env.update({
             "DEBUG": "0",
             "SECRET_KEY": secrets.token_urlsafe(50),
@@ -256,8 +265,8 @@ class PrivatePostgres:
         opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.dir / "server.log"), "-w", "start")
 
-    def stop(self, mode: str = "fast"):
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+    def stop(self, mode: str = "fast") -> subprocess.CompletedProcess:
+        return self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
 
     def is_running(self) -> bool:
         return self._run("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0
@@ -322,7 +331,7 @@ def flush_redis(url: str) -> None:
 
 def manage(database_url: str, *args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """`python manage.py ...` against another database (e.g. a private cluster)."""
-    full_env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+    full_env = clean_env()
     full_env.update({"DATABASE_URL": database_url, "DEBUG": "0", **(env or {})})
     return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=full_env, capture_output=True,
                           text=True, timeout=timeout, check=True)

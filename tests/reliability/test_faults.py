@@ -143,7 +143,7 @@ def test_postgres_restart_during_traffic(cluster, server_on, private_redis, figu
     with Traffic(server, plaintext) as traffic:
         time.sleep(3)
         down_at = time.time()
-        cluster.stop("fast")  # terminates the workers' persistent connections too
+        stopped = cluster.stop("fast")  # terminates the workers' persistent connections too
         stopped_at = time.time()
         time.sleep(4)
         up_at = time.time()
@@ -152,11 +152,14 @@ def test_postgres_restart_during_traffic(cluster, server_on, private_redis, figu
         time.sleep(4)
     end = time.time()
 
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     statuses = Counter(r.status for r in traffic.replies)
     assert set(statuses) <= {200, 503}, statuses
     assert not traffic.errors, traffic.errors[:5]
     outage = traffic.between(stopped_at + 0.2, up_at)
-    assert outage and {r.status for r in outage} == {503}, Counter(r.status for r in outage)
+    assert outage and {r.status for r in outage} == {503}, (
+        Counter(r.status for r in outage), [(round(r.started - stopped_at, 3), round(r.finished - stopped_at, 3),
+                                             r.status) for r in outage if r.status != 503])
     for r in (r for r in traffic.replies if r.status == 503):
         assert r.headers["content-type"].startswith("application/json"), r.body[:200]
         assert r.error_code == "service_unavailable"
