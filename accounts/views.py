@@ -18,7 +18,7 @@ class LoginView(auth_views.LoginView):
 def signup(request):
     if request.user.is_authenticated:
         return redirect("projects:list")
-    form = SignupForm(request.POST or None)
+    form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -153,11 +154,15 @@ class Probe:
         backends = [r[0] for r in self.conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.name]).fetchall()]
         cpu = self.redis.info("cpu")
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # finished wrk runs
         return {
             "xacts": int(xacts[0]) if xacts else 0,
             "app": self._cpu(self._workers()),
             "pg": self._cpu(backends),
             "redis": float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]),
+            "wrk": children.ru_utime + children.ru_stime,
+            "machine": machine_busy_seconds(),
+            "at": time.monotonic(),
         }
 
     @staticmethod
@@ -165,12 +170,32 @@ class Probe:
         def cpu(kind):  # processes that appeared during the run count from zero
             return sum(t - before[kind].get(pid, 0.0) for pid, t in after[kind].items())
 
-        return {"db_xacts": after["xacts"] - before["xacts"], "app_cpu_s": cpu("app"), "pg_cpu_s": cpu("pg"),
-                "redis_cpu_s": after["redis"] - before["redis"]}
+        result = {"db_xacts": after["xacts"] - before["xacts"], "app_cpu_s": cpu("app"), "pg_cpu_s": cpu("pg"),
+                  "redis_cpu_s": after["redis"] - before["redis"], "wrk_cpu_s": after["wrk"] - before["wrk"]}
+        # Whatever the machine's CPUs did besides this benchmark (other people's jobs): noise.
+        busy = after["machine"] - before["machine"]
+        ours = result["app_cpu_s"] + result["pg_cpu_s"] + result["redis_cpu_s"] + result["wrk_cpu_s"]
+        capacity = (after["at"] - before["at"]) * (os.cpu_count() or 1)
+        result["foreign_cpu_share"] = max(0.0, busy - ours) / capacity
+        return result
 
     def close(self) -> None:
         self.conn.close()
         self.redis.close()
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all CPUs spent not idle since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def foreign_load(seconds: float = 2.0) -> float:
+    """Share of the machine's CPU busy right now (before the bench starts anything)."""
+    start = machine_busy_seconds()
+    time.sleep(seconds)
+    return (machine_busy_seconds() - start) / (seconds * (os.cpu_count() or 1))
 
 
 # --- setup --------------------------------------------------------------------------------------
@@ -355,6 +380,7 @@ def summarise(row: Row) -> dict:
         "redis_cpu_ms": median(r["redis_cpu_s"] / r["requests"] * 1000 for r in runs),
         "queries_per_request": q.get("queries_per_request"),
         "redis_per_request": q.get("redis_roundtrips_per_request"),
+        "foreign_cpu_shares": [round(r["foreign_cpu_share"], 3) for r in runs],
         "inprocess_statuses_ok": statuses == {str(row.expect): q.get("requests")} if q else None,
     }
 
@@ -363,7 +389,7 @@ def fmt(value, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def render(summaries: list[dict], load_before: str) -> str:
+def render(summaries: list[dict], busy_before: float) -> str:
     head = (f"{'#':<3} {'row':<36} {'req/s':>6} {'(min-max)':>11} {'p50 ms':>6} {'p99 ms':>6} {'non-2xx':>8} "
             f"{'errors':>6} {'SQL/req':>7} {'PG xact':>7} {'Redis':>5} {'CPU ms/req':>14}")
     sub = f"{'':<3} {'':<36} {'':>6} {'':>11} {'':>6} {'':>6} {'':>8} {'':>6} {'':>7} {'/req':>7} {'RT/req':>5} {'app':>7}{'PG':>7}"
@@ -408,9 +434,13 @@ def render(summaries: list[dict], load_before: str) -> str:
     whatif = os.environ.get("BENCH_WHATIF")
     if whatif:
         lines.append(f"WHAT-IF RUN (BENCH_WHATIF={whatif}): the hot path was modified at run time; see bench/whatif.py.")
-    if float(load_before.split()[0]) > 0.5:
-        lines.append(f"WARNING: load average before the run was {load_before.split()[0]}: other processes were using "
-                     "the CPUs; req/s are noisy, CPU ms/req less so.")
+    foreign = [x for s in summaries for x in s.get("foreign_cpu_shares", [])]
+    if foreign:
+        lines.append(f"Other processes on the machine: {100 * busy_before:.0f}% of its CPU before the run; during the "
+                     f"runs median {100 * statistics.median(foreign):.0f}%, max {100 * max(foreign):.0f}%.")
+        if statistics.median(foreign) > 0.10 or busy_before > 0.10:
+            lines.append("WARNING: other processes were using the CPUs: req/s are noisy (see the spread); "
+                         "CPU ms/req much less so.")
     return "\n".join(lines)
 
 
@@ -425,7 +455,7 @@ def main() -> None:
     if only:
         wanted = {x.strip() for x in only.split(",")}
         rows = [r for r in rows if r.id in wanted or r.id[0] in wanted]
-    load_before = Path("/proc/loadavg").read_text()
+    busy_before = foreign_load()
     server = Server(results)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
@@ -438,10 +468,10 @@ def main() -> None:
     for s in summaries:
         if s.get("inprocess_statuses_ok") is False:
             log(f"row {s['id']}: the in-process pass got other statuses than {s['expect']}: see queries.json")
-    table = render(summaries, load_before)
+    table = render(summaries, busy_before)
     meta = {"started": stamp, "seconds": round(time.monotonic() - started, 1), "duration": DURATION,
             "repeat": REPEAT, "connections": CONNECTIONS, "threads": THREADS, "workers": WORKERS,
-            "cpus": os.cpu_count(), "loadavg_before": load_before.strip(),
+            "cpus": os.cpu_count(), "other_cpu_share_before": round(busy_before, 3),
             "whatif": os.environ.get("BENCH_WHATIF", "")}
     (results / "summary.json").write_text(json.dumps({"meta": meta, "rows": summaries,
                                                       "runs": {r.id: r.runs for r in rows}}, indent=2))

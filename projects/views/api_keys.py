@@ -99,7 +99,7 @@ def api_keys(request, slug):
 @require_http_methods(["GET", "POST"])
 def key_new(request, slug):
     membership = membership_for(request, slug, manage=True)
-    form = ApiKeyCreateForm(request.POST or None)
+    form = ApiKeyCreateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -144,7 +144,7 @@ def key_detail(request, slug, key_id):
 def key_rotate(request, slug, key_id):
     membership = membership_for(request, slug, manage=True)
     key = _key_for(membership, key_id)
-    form = RotateForm(request.POST or None)
+    form = RotateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             new_key, plaintext = api_key_rotate(key=key, actor=Actor.from_request(request),

@@ -17,7 +17,7 @@ from ..models import Invitation, Membership, Role
 def members(request, slug):
     membership = membership_for(request, slug, manage=request.method == "POST")
     project = membership.project
-    form = InvitationForm(request.POST or None, project=project)
+    form = InvitationForm(request.POST if request.method == "POST" else None, project=project)
     if request.method == "POST" and form.is_valid():
         invitation = form.save(commit=False)
         invitation.project = project

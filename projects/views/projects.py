@@ -12,7 +12,7 @@ from ..services import project_create
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_list(request):
-    form = ProjectForm(request.POST or None)
+    form = ProjectForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         project = project_create(name=form.cleaned_data["name"], owner=request.user)
         return redirect(project)

@@ -26,7 +26,7 @@ def _render_tab(request, membership, form, status=200):
 @require_http_methods(["GET", "POST"])
 def questions(request, slug):
     membership = membership_for(request, slug, manage=request.method == "POST")
-    form = QuestionForm(request.POST or None, initial={"is_active": True})
+    form = QuestionForm(request.POST if request.method == "POST" else None, initial={"is_active": True})
     if request.method == "POST":
         if form.is_valid():
             question = form.save(commit=False)
@@ -43,7 +43,7 @@ def questions(request, slug):
 def question_edit(request, slug, pk):
     membership = membership_for(request, slug, manage=True)
     question = get_object_or_404(Question, pk=pk, project=membership.project)
-    form = QuestionForm(request.POST or None, instance=question)
+    form = QuestionForm(request.POST if request.method == "POST" else None, instance=question)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Question saved.")

@@ -112,6 +112,13 @@ def bearer(plaintext: str) -> dict:
 
 
 # --- gunicorn -----------------------------------------------------------------------------------
+def _gunicorn_extra_args() -> list[str]:
+    """gunicorn >= 27 opens a control socket at ~/.gunicorn/gunicorn.ctl, one path for every
+    server of the user: the test servers must not take it from another gunicorn on the machine."""
+    help_text = subprocess.run([str(GUNICORN), "--help"], capture_output=True, text=True, check=False).stdout
+    return ["--no-control-socket"] if "--no-control-socket" in help_text else []
+
+
 @dataclass
 class Gunicorn:
     """`gunicorn keys_console.wsgi -w N` on a free loopback port, DEBUG=0, logs to a file."""
@@ -144,7 +151,7 @@ class Gunicorn:
         self.process = subprocess.Popen(
             [str(GUNICORN), "keys_console.wsgi", "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
              "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT, "--error-logfile", "-",
-             "--graceful-timeout", "20", "--timeout", "60", "--backlog", "2048"],
+             "--graceful-timeout", "20", "--timeout", "60", "--backlog", "2048", *_gunicorn_extra_args()],
             cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout

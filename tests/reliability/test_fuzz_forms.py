@@ -11,12 +11,15 @@ the form again instead of its errors — harmless, and allowed here.
 """
 
 import os
+import re
 from datetime import date
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from django.test import Client
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from projects.actors import Actor
 from projects.services import api_key_create
@@ -170,6 +173,14 @@ def test_signup_form(db):
     run()
 
 
+def stays_on_site(location: str) -> bool:
+    """Where a browser would go from /accounts/login/: browsers drop tabs and newlines, strip
+    leading controls and spaces, and read a backslash as a slash."""
+    cleaned = re.sub(r"[\t\n\r]", "", location).lstrip("".join(map(chr, range(0x21)))).replace("\\", "/")
+    target = urlsplit(urljoin("https://testserver/accounts/login/", cleaned))
+    return target.netloc == "testserver"
+
+
 def test_login_form(user):
     email = st.one_of(values, st.just(user.email), st.emails().map(str))
 
@@ -178,7 +189,7 @@ def test_login_form(user):
     def run(data):
         response = post(Client(), reverse("accounts:login"), data, {200, 302}, "LoginForm")
         if response.status_code == 302:  # wherever `next` pointed, the redirect stays on this site
-            assert response["Location"].startswith("/") and not response["Location"].startswith(("//", "/\\"))
+            assert stays_on_site(response["Location"]), response["Location"]
 
     run()
 
