@@ -2,6 +2,8 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
+from keys_console.client_ip import client_ip
+
 from .models import User
 from .throttle import clear_login_failures, login_is_throttled, record_login_failure
 
@@ -18,7 +20,7 @@ class LoginForm(AuthenticationForm):
     }
 
     def _client_ip(self) -> str | None:
-        return self.request.META.get("REMOTE_ADDR") if self.request else None
+        return client_ip(self.request) if self.request else None
 
     def clean(self):
         email = self.cleaned_data.get("username") or ""

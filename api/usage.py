@@ -34,6 +34,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 
+from keys_console.client_ip import client_ip
 from projects.models import ApiKey, KeyUsageDay
 
 from . import clock
@@ -66,10 +67,6 @@ def _database_name() -> str:
 
 
 # --- last use ---------------------------------------------------------------------------------
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def touch_last_used(key: ApiKey, request: HttpRequest) -> bool:
     """Record the key's last use if the stored value is over a minute old. True if it wrote."""
     now = clock.now()

@@ -476,7 +476,8 @@ def main() -> None:
     (results / "summary.json").write_text(json.dumps({"meta": meta, "rows": summaries,
                                                       "runs": {r.id: r.runs for r in rows}}, indent=2))
     (results / "table.txt").write_text(table + "\n")
-    (BENCH / "results" / "latest.txt").write_text(f"run {stamp}\n{table}\n")
+    if not os.environ.get("BENCH_WHATIF") and not only:  # latest.txt: the last full, unmodified run
+        (BENCH / "results" / "latest.txt").write_text(f"run {stamp}\n{table}\n")
     print(table)
     log(f"done in {meta['seconds']} s; raw outputs in {results.relative_to(ROOT)}")
 

@@ -37,7 +37,7 @@ FRAME = re.compile(r"^(?P<func>.*) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
 # (component, test on the file path), checked in order against the innermost non-stdlib frame.
 COMPONENTS = [
     ("PostgreSQL: psycopg (send, wait, parse)", lambda f: "/psycopg" in f),
-    ("Django ORM (build SQL, make objects)", lambda f: "/django/db/" in f),
+    ("Django ORM + db layer (build SQL, make objects)", lambda f: "/django/db/" in f),
     ("Redis: redis-py (send, wait, parse)", lambda f: "/redis/" in f),
     ("Django cache layer", lambda f: "/django/core/cache/" in f),
     ("django-ninja + pydantic", lambda f: "/ninja/" in f or "/pydantic" in f),
@@ -47,7 +47,7 @@ COMPONENTS = [
     ("app: api/", lambda f: f.startswith(str(bench.ROOT / "api") + "/")),
     ("app: projects/ (keygen, models)", lambda f: f.startswith(str(bench.ROOT / "projects") + "/")),
     ("passlib", lambda f: "/passlib/" in f),
-    ("bench views", lambda f: f.startswith(str(bench.BENCH) + "/")),
+    ("bench/ (views, what-if code)", lambda f: f.startswith(str(bench.BENCH) + "/")),
 ]
 
 

@@ -180,6 +180,8 @@ SECURE_CSP = {
 }
 # A proxy terminates TLS and sets X-Forwarded-Proto; such requests count as secure.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front of the app append to X-Forwarded-For (0: trust REMOTE_ADDR only).
+TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 
+from keys_console.client_ip import client_ip
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -19,7 +21,7 @@ class Actor:
         return cls(
             user=user,
             label=label,
-            ip=request.META.get("REMOTE_ADDR") or None,
+            ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:256],
         )
 
@@ -32,6 +34,6 @@ class Actor:
         return cls(
             user=None,
             label="api",
-            ip=request.META.get("REMOTE_ADDR") or None,
+            ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:256],
         )
