@@ -418,7 +418,7 @@ def render(summaries: list[dict], busy_before: float) -> str:
             cost = (d["app_cpu_ms"] + d["pg_cpu_ms"]) / (n["app_cpu_ms"] + n["pg_cpu_ms"])
             verdict = "met" if ratio >= target else "NOT met"
             lines.append(f"({num})/({den}) {text}: {ratio:.2f}x req/s (target >= {target:.2f}: {verdict}); "
-                         f"server CPU per request {cost:.2f}x as cheap")
+                         f"by server CPU per request: {cost:.2f}x")
         else:
             lines.append(f"({num})/({den}) {text}: n/a (a row was not measured)")
     lines.append("")

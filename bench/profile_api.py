@@ -1,6 +1,6 @@
 """Where a request's time goes under gunicorn: py-spy samples one worker while wrk drives one row.
 
-    .venv/bin/python bench/profile.py [--rows 2,4] [--seconds 10] [--rate 997] [--connections 4]
+    .venv/bin/python bench/profile_api.py [--rows 2,4] [--seconds 10] [--rate 997] [--connections 4]
 
 Seeds a fresh bench database and starts gunicorn with ONE sync worker (one process to sample), then
 for each row: wrk keeps that worker busy while `py-spy record --idle --nonblocking` samples it, so
