@@ -5,8 +5,10 @@ classes read one header each (so the OpenAPI document shows both schemes); both 
 `authenticate_key`, which:
 
 1. rejects a malformed key or a bad checksum (`keygen.is_well_formed`) before any query;
-2. finds the key by its hash in one indexed query (the project comes along via a join);
-3. checks the hash once more in constant time;
+2. asks the shared cache, in one round trip, for the key's record, its rate-limit count and
+   whether this is its first use this minute (`api.keycache`: revocation-safe tombstones);
+3. without a cached record: finds the key by its hash in one indexed query (the project comes
+   along via a join), checks the hash once more in constant time, and caches the record;
 4. judges the status at this instant: revoked (also a rotated-out key whose grace period has
    ended) or expired -> 401, and a security event (at most one per key and hour);
 5. counts the request against the key's rate limit (see `api.ratelimit`).
@@ -30,7 +32,7 @@ from projects.models.api_key import Status
 from projects.models.event import EventKind
 from projects.services import record_event
 
-from . import clock, ratelimit
+from . import clock, keycache, ratelimit
 from .errors import NotAuthenticated
 
 logger = logging.getLogger("api")
@@ -49,14 +51,22 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
             "invalid_api_key",
             "This is not a valid API key (expected `nbq_live_` and 32 letters or digits, with a valid checksum).",
         )
-    try:
-        key = ApiKey.objects.select_related("project").get(key_hash=keygen.hash_key(presented))
-    except ApiKey.DoesNotExist:
-        raise NotAuthenticated("invalid_api_key", "Unknown API key.") from None
-    if not keygen.verify_key(presented, key.key_hash):
-        raise NotAuthenticated("invalid_api_key", "Unknown API key.")
+    key_hash = keygen.hash_key(presented)
+    now = clock.now()
+    snapshot = keycache.fetch(key_hash, now)  # one round trip: record, rate count, last-use marker
+    if snapshot is not None and snapshot.record is not None:
+        key = keycache.key_from_record(snapshot.record, key_hash)
+    else:
+        try:
+            key = ApiKey.objects.select_related("project").get(key_hash=key_hash)
+        except ApiKey.DoesNotExist:
+            raise NotAuthenticated("invalid_api_key", "Unknown API key.") from None
+        if not keygen.verify_key(presented, key.key_hash):
+            raise NotAuthenticated("invalid_api_key", "Unknown API key.")
+        if snapshot is not None and key.status_at(now) == Status.ACTIVE:
+            keycache.remember(key_hash, keycache.record_of(key))
 
-    status = key.status_at(clock.now())
+    status = key.status_at(now)
     if status == Status.REVOKED:
         _security_event(request, key, EventKind.REVOKED_KEY_USED)
         raise NotAuthenticated("revoked_api_key", f"API key {key.key_id} has been revoked.")
@@ -65,7 +75,8 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
         raise NotAuthenticated("expired_api_key", f"API key {key.key_id} has expired.")
 
     request.api_key = key  # from here on the request counts as authenticated (headers, usage)
-    ratelimit.check(request, key)
+    request.first_use_this_minute = snapshot.first_use_this_minute if snapshot is not None else None
+    ratelimit.check(request, key, count=snapshot.count if snapshot is not None else None, now=now)
     return key
 
 

@@ -1,7 +1,7 @@
 """Per-key rate limit: a fixed one-minute window counted in Django's cache.
 
-The counter for a key and a minute lives under `api:rl:<key pk>:<minute number>`; each request
-increments it (`incr`, or `add` when it is the first of the window). With `REDIS_URL` the cache
+The counter for a key and a minute lives under `api:rl:<key hash>:<minute number>`; each request
+increments it, in the same cache round trip that fetches the key's record (`api.keycache`). With `REDIS_URL` the cache
 is Redis, so all processes share one budget; the default local-memory cache gives each process
 its own budget (fine for a single `runserver`). The limit is `ApiKey.rate_limit`: the key's
 override, else `settings.API_KEY_RATE_LIMIT_PER_MINUTE`.
@@ -22,10 +22,8 @@ a hanging Redis costs one timeout per process per pause instead of one per reque
 
 import logging
 import math
-import time
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponseBase
 
 from projects.actors import Actor
@@ -33,14 +31,12 @@ from projects.models import ApiKey
 from projects.models.event import EventKind
 from projects.services import record_event
 
-from . import clock
+from . import keycache
 from .errors import RateLimited
 
 logger = logging.getLogger("api")
 
-WINDOW_SECONDS = 60
-CACHE_PAUSE_SECONDS = 5.0  # after a cache failure, serve without counting for this long
-_cache_paused_until = 0.0  # time.monotonic() value; process-local
+WINDOW_SECONDS = keycache.WINDOW_SECONDS
 
 
 @dataclass(frozen=True)
@@ -58,14 +54,15 @@ class Budget:
         }
 
 
-def check(request: HttpRequest, key: ApiKey) -> Budget:
-    """Count this request; remember the budget on the request; raise RateLimited over the limit."""
-    now = clock.now().timestamp()
+def check(request: HttpRequest, key: ApiKey, *, count: int | None, now) -> Budget:
+    """Judge this request's number in the key's window (counted by `api.keycache.fetch`, None
+    when the cache is down: fail open); remember the budget on the request; raise RateLimited
+    over the limit."""
+    now = now.timestamp()
     window = int(now // WINDOW_SECONDS)
     reset_at = (window + 1) * WINDOW_SECONDS
     retry_after = max(1, math.ceil(reset_at - now))
     limit = key.rate_limit
-    count = _count(key.pk, window)
     if count is None:  # cache down: fail open
         budget = Budget(limit=limit, remaining=limit, reset_at=reset_at, retry_after=retry_after)
         request.rate_budget = budget
@@ -91,31 +88,6 @@ def add_headers(response: HttpResponseBase, request: HttpRequest) -> None:
             response[name] = value
 
 
-def _count(key_pk: int, window: int) -> int | None:
-    """Increment and return this window's counter, or None if the cache is unavailable."""
-    global _cache_paused_until
-    if time.monotonic() < _cache_paused_until:
-        return None
-    cache_key = f"api:rl:{key_pk}:{window}"
-    try:
-        try:
-            return cache.incr(cache_key)
-        except ValueError:  # first request of the window (or the counter just expired)
-            if cache.add(cache_key, 1, timeout=WINDOW_SECONDS + 5):
-                return 1
-            return cache.incr(cache_key)
-    except ValueError:
-        return 1
-    except Exception as exc:  # connection refused, timeout, ...: fail open (see module docstring)
-        _cache_paused_until = time.monotonic() + CACHE_PAUSE_SECONDS
-        logger.warning(
-            "API rate limit: cache unavailable (%s: %s); serving without rate limiting for %.0f s",
-            type(exc).__name__, exc, CACHE_PAUSE_SECONDS,
-        )
-        return None
-
-
 def reset_state() -> None:
     """Forget a cache failure (tests)."""
-    global _cache_paused_until
-    _cache_paused_until = 0.0
+    keycache.reset_state()

@@ -68,10 +68,16 @@ def _database_name() -> str:
 
 # --- last use ---------------------------------------------------------------------------------
 def touch_last_used(key: ApiKey, request: HttpRequest) -> bool:
-    """Record the key's last use if the stored value is over a minute old. True if it wrote."""
+    """Record the key's last use if the stored value is over a minute old. True if it wrote.
+
+    The cache says whether this is the key's first use this minute (`api.keycache`); without
+    the cache, the row's own `last_used_at` decides. The UPDATE is conditional either way."""
     now = clock.now()
     threshold = now - LAST_USED_RESOLUTION
-    if key.last_used_at is not None and key.last_used_at >= threshold:
+    first_use = getattr(request, "first_use_this_minute", None)
+    if first_use is False:
+        return False
+    if first_use is None and key.last_used_at is not None and key.last_used_at >= threshold:
         return False
     ip = client_ip(request)
     try:

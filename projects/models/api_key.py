@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .. import keygen
@@ -46,7 +47,22 @@ def _not_expired(now):
     return models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
 
 
+# Sent with `key_hashes` whenever key rows change other than through save() / delete() (which
+# send Django's own post_save / post_delete): the runtime API drops its cached records.
+key_rows_changed = Signal()
+BOOKKEEPING_FIELDS = {"last_used_at", "last_used_ip"}
+
+
 class ApiKeyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        if set(kwargs) <= BOOKKEEPING_FIELDS:
+            return super().update(**kwargs)
+        hashes = list(self.values_list("key_hash", flat=True))
+        key_rows_changed.send(sender=ApiKey, key_hashes=hashes)
+        updated = super().update(**kwargs)
+        key_rows_changed.send(sender=ApiKey, key_hashes=hashes)
+        return updated
+
     def usable(self, now=None):
         """Keys that authenticate right now (including old keys inside a rotation grace period)."""
         now = now or timezone.now()

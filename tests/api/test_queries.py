@@ -1,4 +1,6 @@
-"""The hot path stays lean: an authenticated GET /api/v1/key in steady state is one query."""
+"""The hot path stays lean: an authenticated GET /api/v1/key in steady state makes no query (the
+key's record comes from the shared cache, with the rate-limit count, in one round trip); a cold
+or invalidated key costs one indexed query."""
 
 import pytest
 from django.db import connection
@@ -15,18 +17,28 @@ def warm(client, key, path="/api/v1/key"):
     assert client.get(path, headers=bearer(key)).status_code == 200
 
 
-def test_get_key_is_one_query(client, key, django_assert_num_queries):
+def test_get_key_in_steady_state_makes_no_query(client, key, django_assert_num_queries):
     warm(client, key)
     for headers in (bearer(key), {"X-API-Key": key.plaintext}):
-        with django_assert_num_queries(1):
+        with django_assert_num_queries(0):
             assert client.get("/api/v1/key", headers=headers).status_code == 200
 
 
-def test_the_one_query_is_an_indexed_lookup_by_hash(client, key):
+def test_a_revocation_sends_the_next_request_to_the_database(client, key, django_assert_num_queries):
+    from projects.actors import Actor
+    from projects.services import api_key_revoke
+
     warm(client, key)
+    api_key_revoke(key=key, actor=Actor.cli())
+    with django_assert_num_queries(2):  # the lookup, then the security event
+        response = client.get("/api/v1/key", headers=bearer(key))
+    assert response.status_code == 401 and response.json()["error"]["code"] == "revoked_api_key"
+
+
+def test_a_cold_key_is_one_indexed_lookup_by_hash(client, key):
     with CaptureQueriesContext(connection) as queries:
         client.get("/api/v1/key", headers=bearer(key))
-    (query,) = queries.captured_queries
+    query, _last_use = queries.captured_queries  # first use: the lookup, then last use
     sql = query["sql"]
     assert '"key_hash" =' in sql and "JOIN" in sql and key.plaintext not in sql
     assert key.key_hash in sql  # the stored form, never the key
@@ -34,22 +46,22 @@ def test_the_one_query_is_an_indexed_lookup_by_hash(client, key):
 
 def test_list_questions_is_two_queries_when_the_page_holds_everything(client, key, django_assert_num_queries):
     warm(client, key)
-    with django_assert_num_queries(2):  # key, page (count derived from the short page)
+    with django_assert_num_queries(1):  # the page (count derived from the short page)
         assert client.get("/api/v1/questions", headers=bearer(key)).json()["count"] == 12
 
 
 def test_list_questions_is_three_queries_for_a_partial_page(client, key, project, django_assert_num_queries):
     Question.objects.bulk_create(Question(project=project, text=f"Q{i}") for i in range(100))
     warm(client, key)
-    with django_assert_num_queries(3):  # key, page, count
+    with django_assert_num_queries(2):  # page, count
         assert client.get("/api/v1/questions", headers=bearer(key)).json()["count"] == 112
 
 
 def test_other_endpoints(client, key, project, django_assert_num_queries):
     warm(client, key)
     question = project.questions.first()
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         client.get(f"/api/v1/questions/{question.pk}", headers=bearer(key))
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         client.post("/api/v1/next-question", {"answered": [question.pk]}, content_type="application/json",
                     headers=bearer(key))

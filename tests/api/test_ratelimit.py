@@ -104,8 +104,8 @@ def test_fails_open_when_the_cache_is_down(client, make_key, clock, monkeypatch,
     def down(*args, **kwargs):
         raise ConnectionError("Error 111 connecting to redis")
 
-    monkeypatch.setattr("api.ratelimit.cache.incr", down)
-    monkeypatch.setattr("api.ratelimit.cache.add", down)
+    for operation in ("get", "incr", "add"):
+        monkeypatch.setattr(f"api.keycache.cache.{operation}", down)
     with caplog.at_level("WARNING", logger="api"):
         for _ in range(3):  # over the limit of 1, yet served
             response = get_key(client, key)
@@ -140,7 +140,7 @@ def test_counts_in_redis_shared_by_all_processes(client, make_key, clock, settin
     clock.mid_window()
     key = make_key(rate_limit_per_minute=2)
     server = redis.Redis.from_url("redis://127.0.0.1:6379/15")
-    pattern = f"nbq-api-test:*:api:rl:{key.pk}:*"
+    pattern = f"nbq-api-test:*:api:rl:{key.key_hash[-40:]}:*"
     for stale in server.scan_iter(pattern):
         server.delete(stale)
     try:

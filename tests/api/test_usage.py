@@ -22,27 +22,30 @@ def counts(key) -> dict[date, tuple[int, int, int]]:
 
 def test_last_use_is_written_at_most_once_a_minute(client, key, clock, django_assert_num_queries):
     assert key.last_used_at is None
+    clock.at(clock.current.replace(second=0, microsecond=0))
+    first_use = clock.current
     with django_assert_num_queries(2):  # the key lookup + the first last-use UPDATE
         client.get("/api/v1/key", headers=bearer(key), REMOTE_ADDR="203.0.113.7")
     key.refresh_from_db()
-    assert key.last_used_at == clock.current and key.last_used_ip == "203.0.113.7"
+    assert key.last_used_at == first_use and key.last_used_ip == "203.0.113.7"
 
-    first_use = clock.current
-    for seconds in (1, 30, 59):
+    for seconds in (1, 30, 59):  # same minute: the cache says "used already", no query at all
         clock.at(first_use + timedelta(seconds=seconds))
-        with django_assert_num_queries(1):  # the key lookup only
+        with django_assert_num_queries(0):
             client.get("/api/v1/key", headers=bearer(key), REMOTE_ADDR="198.51.100.1")
     key.refresh_from_db()
     assert key.last_used_at == first_use and key.last_used_ip == "203.0.113.7"
 
-    clock.at(first_use + timedelta(seconds=60))  # not yet *older* than a minute
-    with django_assert_num_queries(1):
-        client.get("/api/v1/key", headers=bearer(key), REMOTE_ADDR="198.51.100.1")
-    clock.at(first_use + timedelta(seconds=61))
-    with django_assert_num_queries(2):
+    clock.at(first_use + timedelta(seconds=60))  # a new minute, but the value is not yet *older* than one
+    with django_assert_num_queries(1):  # the conditional UPDATE, which changes nothing
         client.get("/api/v1/key", headers=bearer(key), REMOTE_ADDR="198.51.100.1")
     key.refresh_from_db()
-    assert key.last_used_at == first_use + timedelta(seconds=61) and key.last_used_ip == "198.51.100.1"
+    assert key.last_used_at == first_use
+    clock.at(first_use + timedelta(seconds=121))
+    with django_assert_num_queries(1):
+        client.get("/api/v1/key", headers=bearer(key), REMOTE_ADDR="198.51.100.1")
+    key.refresh_from_db()
+    assert key.last_used_at == first_use + timedelta(seconds=121) and key.last_used_ip == "198.51.100.1"
 
 
 def test_the_conditional_update_skips_a_fresher_value_written_by_another_worker(key, clock, rf):

@@ -1,0 +1,199 @@
+"""The hot path's one round trip: key record, rate-limit counter and last-use marker together.
+
+Looking a key up in PostgreSQL costs more than the rest of an API request (docs/performance.md),
+so an authenticated request asks the shared cache, in ONE round trip (a Redis pipeline), for:
+
+- the key's record (`api:key:<hash>`: what authentication needs, never the secret);
+- the next value of its rate-limit counter for this minute (`api:rl:<hash>:<window>`);
+- whether it is the key's first use in this minute (`api:lu:<hash>:<window>`, set-if-absent);
+  only then is last use written to the database (a conditional UPDATE: at most once a minute).
+
+Revocation stays immediate in every worker. Every write to a key row (save, delete, and
+`ApiKeyQuerySet.update` of anything but last use) puts a *tombstone* in place of the record,
+inside the transaction and again after commit (`invalidate`). Records are only ever *added*
+(set-if-absent), so a request that read the row before a revocation cannot write a stale record
+over the tombstone; a tombstone sends readers to the database for TOMBSTONE_TTL seconds, far
+longer than any request lives. Records also expire after RECORD_TTL seconds.
+
+If the cache is unreachable the request falls back to the database (one indexed query), the rate
+limit fails open (see `api.ratelimit`), and the cache is left alone for a few seconds.
+Without REDIS_URL the same operations run on Django's local-memory cache (one process).
+"""
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+
+logger = logging.getLogger("api")
+
+RECORD_TTL = 300
+TOMBSTONE_TTL = 120
+WINDOW_SECONDS = 60
+TOMBSTONE = b"-"
+PAUSE_SECONDS = 5.0
+_paused_until = 0.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    record: dict | None  # None: not cached (or a tombstone): ask the database
+    count: int  # this request's number in the key's current rate-limit window
+    first_use_this_minute: bool
+
+
+def _names(key_hash: str, window: int) -> tuple[str, str, str]:
+    h = key_hash[-40:]
+    return f"api:key:{h}", f"api:rl:{h}:{window}", f"api:lu:{h}:{window}"
+
+
+def _decode(raw) -> dict | None:
+    if raw is None or raw == TOMBSTONE or raw == TOMBSTONE.decode():
+        return None
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+class _RedisStore:
+    """Django's RedisCache underneath, reached through one redis-py client per process."""
+
+    def __init__(self):
+        self._backend = None
+        self._client = None
+
+    def bind(self, backend: RedisCache) -> None:
+        if backend is not self._backend:  # a new process, thread or settings override
+            self._backend, self._client = backend, backend._cache.get_client(write=True)
+
+    def client(self):
+        return self._client
+
+    def fetch(self, key_hash: str, window: int) -> Snapshot:
+        record, counter, last_used = (cache.make_key(n) for n in _names(key_hash, window))
+        pipe = self.client().pipeline(transaction=False)
+        pipe.get(record)
+        pipe.incr(counter)
+        pipe.expire(counter, WINDOW_SECONDS + 5, nx=True)
+        pipe.set(last_used, 1, nx=True, ex=WINDOW_SECONDS + 5)
+        raw, count, _, first = pipe.execute()
+        return Snapshot(record=_decode(raw), count=int(count), first_use_this_minute=bool(first))
+
+    def remember(self, key_hash: str, record: dict) -> None:
+        self.client().set(cache.make_key(_names(key_hash, 0)[0]), json.dumps(record), nx=True, ex=RECORD_TTL)
+
+    def tombstone(self, key_hash: str) -> None:
+        self.client().set(cache.make_key(_names(key_hash, 0)[0]), TOMBSTONE, ex=TOMBSTONE_TTL)
+
+
+class _DjangoStore:
+    """Any other Django cache (local memory by default): the same operations, several calls."""
+
+    def fetch(self, key_hash: str, window: int) -> Snapshot:
+        record, counter, last_used = _names(key_hash, window)
+        raw = cache.get(record)
+        if cache.add(counter, 1, timeout=WINDOW_SECONDS + 5):
+            count = 1
+        else:
+            try:
+                count = cache.incr(counter)
+            except ValueError:  # expired in between
+                cache.add(counter, 1, timeout=WINDOW_SECONDS + 5)
+                count = 1
+        first = cache.add(last_used, 1, timeout=WINDOW_SECONDS + 5)
+        return Snapshot(record=_decode(raw), count=count, first_use_this_minute=first)
+
+    def remember(self, key_hash: str, record: dict) -> None:
+        cache.add(_names(key_hash, 0)[0], json.dumps(record), timeout=RECORD_TTL)
+
+    def tombstone(self, key_hash: str) -> None:
+        cache.set(_names(key_hash, 0)[0], TOMBSTONE.decode(), timeout=TOMBSTONE_TTL)
+
+
+_redis_store = _RedisStore()
+_django_store = _DjangoStore()
+
+
+def _backend():
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        _redis_store.bind(backend)
+        return _redis_store
+    return _django_store
+
+
+def _with_breaker(operation, *args):
+    """Run a cache operation; on failure pause the cache for a few seconds and return None."""
+    global _paused_until
+    if time.monotonic() < _paused_until:
+        return None
+    try:
+        return operation(*args)
+    except Exception as exc:  # connection refused, timeout, ...
+        _paused_until = time.monotonic() + PAUSE_SECONDS
+        logger.warning("API: cache unavailable (%s: %s); using the database, rate limits off for %.0f s",
+                       type(exc).__name__, exc, PAUSE_SECONDS)
+        return None
+
+
+def fetch(key_hash: str, now: datetime) -> Snapshot | None:
+    """The cached state of a key for this request, or None if the cache is unavailable."""
+    store = _backend()
+    return _with_breaker(store.fetch, key_hash, int(now.timestamp() // WINDOW_SECONDS))
+
+
+def remember(key_hash: str, record: dict) -> None:
+    _with_breaker(_backend().remember, key_hash, record)
+
+
+def invalidate(key_hash: str) -> None:
+    """Put a tombstone over the key's record. Never skipped by the breaker: revocation matters."""
+    if not key_hash:
+        return
+    try:
+        _backend().tombstone(key_hash)
+    except Exception as exc:
+        logger.error("API: could not invalidate a cached key record (%s: %s)", type(exc).__name__, exc)
+
+
+def reset_state() -> None:
+    """Forget a cache failure (tests)."""
+    global _paused_until
+    _paused_until = 0.0
+
+
+# --- records: what authentication needs of a key, never its secret ----------------------------
+def record_of(key) -> dict:
+    def iso(value):
+        return value.isoformat() if value else None
+
+    return {
+        "pk": key.pk, "key_id": key.key_id, "name": key.name, "permissions": key.permissions,
+        "expiry_rule": key.expiry_rule, "created_at": iso(key.created_at), "expires_at": iso(key.expires_at),
+        "revoked_at": iso(key.revoked_at), "rate_limit_per_minute": key.rate_limit_per_minute,
+        "project": {"pk": key.project.pk, "slug": key.project.slug, "name": key.project.name},
+    }
+
+
+def key_from_record(record: dict, key_hash: str):
+    """An ApiKey instance (as if loaded from the database) built from a cached record."""
+    from projects.models import ApiKey, Project
+
+    def when(value):
+        return datetime.fromisoformat(value) if value else None
+
+    project = Project(id=record["project"]["pk"], slug=record["project"]["slug"], name=record["project"]["name"])
+    key = ApiKey(
+        id=record["pk"], project=project, key_id=record["key_id"], name=record["name"], key_hash=key_hash,
+        permissions=record["permissions"], expiry_rule=record["expiry_rule"], created_at=when(record["created_at"]),
+        expires_at=when(record["expires_at"]), revoked_at=when(record["revoked_at"]),
+        rate_limit_per_minute=record["rate_limit_per_minute"],
+    )
+    for instance in (key, project):
+        instance._state.adding, instance._state.db = False, "default"
+    return key
