@@ -8,12 +8,14 @@ so an authenticated request asks the shared cache, in ONE round trip (a Redis pi
 - whether it is the key's first use in this minute (`api:lu:<hash>:<window>`, set-if-absent);
   only then is last use written to the database (a conditional UPDATE: at most once a minute).
 
-Revocation stays immediate in every worker. Every write to a key row (save, delete, and
+The record part is on only with a shared cache (Redis: settings.API_KEY_RECORD_CACHE_SECONDS,
+10 s by default with REDIS_URL, off without). Revocation stays immediate in every worker. Every write to a key row (save, delete, and
 `ApiKeyQuerySet.update` of anything but last use) puts a *tombstone* in place of the record,
 inside the transaction and again after commit (`invalidate`). Records are only ever *added*
 (set-if-absent), so a request that read the row before a revocation cannot write a stale record
 over the tombstone; a tombstone sends readers to the database for TOMBSTONE_TTL seconds, far
-longer than any request lives. Records also expire after RECORD_TTL seconds.
+longer than any request lives. Records also expire after API_KEY_RECORD_CACHE_SECONDS, which
+bounds the harm if a process that revokes keys was started without the API's REDIS_URL.
 
 If the cache is unreachable the request falls back to the database (one indexed query), the rate
 limit fails open (see `api.ratelimit`), and the cache is left alone for a few seconds.
@@ -26,12 +28,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
 logger = logging.getLogger("api")
 
-RECORD_TTL = 300
 TOMBSTONE_TTL = 120
 WINDOW_SECONDS = 60
 TOMBSTONE = b"-"
@@ -84,8 +86,8 @@ class _RedisStore:
         raw, count, _, first = pipe.execute()
         return Snapshot(record=_decode(raw), count=int(count), first_use_this_minute=bool(first))
 
-    def remember(self, key_hash: str, record: dict) -> None:
-        self.client().set(cache.make_key(_names(key_hash, 0)[0]), json.dumps(record), nx=True, ex=RECORD_TTL)
+    def remember(self, key_hash: str, record: dict, ttl: int) -> None:
+        self.client().set(cache.make_key(_names(key_hash, 0)[0]), json.dumps(record), nx=True, ex=ttl)
 
     def tombstone(self, key_hash: str) -> None:
         self.client().set(cache.make_key(_names(key_hash, 0)[0]), TOMBSTONE, ex=TOMBSTONE_TTL)
@@ -108,8 +110,8 @@ class _DjangoStore:
         first = cache.add(last_used, 1, timeout=WINDOW_SECONDS + 5)
         return Snapshot(record=_decode(raw), count=count, first_use_this_minute=first)
 
-    def remember(self, key_hash: str, record: dict) -> None:
-        cache.add(_names(key_hash, 0)[0], json.dumps(record), timeout=RECORD_TTL)
+    def remember(self, key_hash: str, record: dict, ttl: int) -> None:
+        cache.add(_names(key_hash, 0)[0], json.dumps(record), timeout=ttl)
 
     def tombstone(self, key_hash: str) -> None:
         cache.set(_names(key_hash, 0)[0], TOMBSTONE.decode(), timeout=TOMBSTONE_TTL)
@@ -148,7 +150,9 @@ def fetch(key_hash: str, now: datetime) -> Snapshot | None:
 
 
 def remember(key_hash: str, record: dict) -> None:
-    _with_breaker(_backend().remember, key_hash, record)
+    ttl = settings.API_KEY_RECORD_CACHE_SECONDS
+    if ttl > 0:
+        _with_breaker(_backend().remember, key_hash, record, ttl)
 
 
 def invalidate(key_hash: str) -> None:

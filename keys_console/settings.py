@@ -146,6 +146,11 @@ API_KEY_CRYPT_CONTEXT = CryptContext(schemes=["hex_sha256"])
 API_KEY_RATE_LIMIT_PER_MINUTE = int(os.environ.get("API_KEY_RATE_LIMIT_PER_MINUTE", "600"))
 API_KEY_MAX_ACTIVE_PER_PROJECT = 10
 API_KEY_REQUIRED_ACTIVE_QUESTIONS = 10
+# Seconds a key's record may be served from the shared cache (api/keycache.py). Only with Redis:
+# a per-process cache could not be invalidated by a revocation made in another process. Every
+# process that can revoke keys (web, API, manage.py) must share REDIS_URL; this TTL bounds the
+# damage if one does not. 0 turns the record cache off (one indexed query per request).
+API_KEY_RECORD_CACHE_SECONDS = int(os.environ.get("API_KEY_RECORD_CACHE_SECONDS", "10" if REDIS_URL else "0"))
 # Usage counters are buffered in each process and written at most this often (seconds).
 API_USAGE_FLUSH_SECONDS = float(os.environ.get("API_USAGE_FLUSH_SECONDS", "10"))
 

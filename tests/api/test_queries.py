@@ -12,19 +12,33 @@ from tests.api.conftest import bearer
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def record_cache(settings):
+    """Key records served from the cache, as with REDIS_URL in production."""
+    settings.API_KEY_RECORD_CACHE_SECONDS = 10
+
+
 def warm(client, key, path="/api/v1/key"):
     """The first request of a minute records last use; after it the key is in steady state."""
     assert client.get(path, headers=bearer(key)).status_code == 200
 
 
-def test_get_key_in_steady_state_makes_no_query(client, key, django_assert_num_queries):
+def test_get_key_without_the_record_cache_is_one_query(client, key, django_assert_num_queries):
+    warm(client, key)
+    for headers in (bearer(key), {"X-API-Key": key.plaintext}):
+        with django_assert_num_queries(1):
+            assert client.get("/api/v1/key", headers=headers).status_code == 200
+
+
+def test_get_key_in_steady_state_makes_no_query(client, key, record_cache, django_assert_num_queries):
     warm(client, key)
     for headers in (bearer(key), {"X-API-Key": key.plaintext}):
         with django_assert_num_queries(0):
             assert client.get("/api/v1/key", headers=headers).status_code == 200
 
 
-def test_a_revocation_sends_the_next_request_to_the_database(client, key, django_assert_num_queries):
+def test_a_revocation_sends_the_next_request_to_the_database(client, key, record_cache,
+                                                             django_assert_num_queries):
     from projects.actors import Actor
     from projects.services import api_key_revoke
 
@@ -44,20 +58,20 @@ def test_a_cold_key_is_one_indexed_lookup_by_hash(client, key):
     assert key.key_hash in sql  # the stored form, never the key
 
 
-def test_list_questions_is_two_queries_when_the_page_holds_everything(client, key, django_assert_num_queries):
+def test_list_questions_is_one_query_when_the_page_holds_everything(client, key, record_cache, django_assert_num_queries):
     warm(client, key)
     with django_assert_num_queries(1):  # the page (count derived from the short page)
         assert client.get("/api/v1/questions", headers=bearer(key)).json()["count"] == 12
 
 
-def test_list_questions_is_three_queries_for_a_partial_page(client, key, project, django_assert_num_queries):
+def test_list_questions_is_two_queries_for_a_partial_page(client, key, record_cache, project, django_assert_num_queries):
     Question.objects.bulk_create(Question(project=project, text=f"Q{i}") for i in range(100))
     warm(client, key)
     with django_assert_num_queries(2):  # page, count
         assert client.get("/api/v1/questions", headers=bearer(key)).json()["count"] == 112
 
 
-def test_other_endpoints(client, key, project, django_assert_num_queries):
+def test_other_endpoints(client, key, record_cache, project, django_assert_num_queries):
     warm(client, key)
     question = project.questions.first()
     with django_assert_num_queries(1):

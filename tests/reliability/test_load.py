@@ -83,7 +83,10 @@ def churn(project, keys: Keys, stop: threading.Event, log: list):
         connection.close()
 
 
-def test_load_with_key_churn(start_gunicorn, redis_url, figures):
+def test_load_with_key_churn(start_gunicorn, redis_url, figures, settings):
+    # The revoking process shares the API's cache, as the console and manage.py do in production:
+    # its tombstones must reach the workers' cached key records.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}}
     project = ProjectFactory(owner=UserFactory(), active_questions=30)
     keys = Keys()
     for i in range(LIVE_KEYS):

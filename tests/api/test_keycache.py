@@ -1,0 +1,79 @@
+"""Cached key records never outlive a revocation (api/keycache.py, api/invalidation.py)."""
+
+import socket
+
+import pytest
+from django.utils import timezone
+
+from api import keycache
+from projects.actors import Actor
+from projects.models import ApiKey
+from projects.services import api_key_revoke, api_key_rotate
+from tests.api.conftest import bearer
+
+pytestmark = pytest.mark.django_db
+
+
+def _redis_reachable() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["locmem", "redis"])
+def record_cache(request, settings):
+    settings.API_KEY_RECORD_CACHE_SECONDS = 10
+    if request.param == "redis":
+        if not _redis_reachable():
+            pytest.skip("needs Redis on 127.0.0.1:6379")
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                       "LOCATION": "redis://127.0.0.1:6379/15", "KEY_PREFIX": "nbq-keycache-test"}}
+        from django.core.cache import cache
+
+        cache.clear()
+    return request.param
+
+
+def get_key(client, key):
+    return client.get("/api/v1/key", headers=bearer(key))
+
+
+def test_a_revoked_key_is_refused_on_the_next_request(client, key, record_cache):
+    assert get_key(client, key).status_code == 200
+    assert keycache.fetch(key.key_hash, timezone.now()).record is not None  # served from the cache now
+    api_key_revoke(key=key, actor=Actor.cli())
+    response = get_key(client, key)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "revoked_api_key"
+
+
+def test_a_stale_record_cannot_overwrite_a_tombstone(key, record_cache):
+    stale = keycache.record_of(ApiKey.objects.select_related("project").get(pk=key.pk))  # read before...
+    api_key_revoke(key=key, actor=Actor.cli())  # ...the revocation, which leaves a tombstone
+    keycache.remember(key.key_hash, stale)  # the slow reader tries to cache what it read
+    assert keycache.fetch(key.key_hash, timezone.now()).record is None
+
+
+@pytest.mark.parametrize("change", ["update", "rotate", "delete"])
+def test_every_write_to_a_key_drops_its_record(client, key, record_cache, change):
+    assert get_key(client, key).status_code == 200
+    if change == "update":
+        ApiKey.objects.filter(pk=key.pk).update(rate_limit_per_minute=1)
+    elif change == "rotate":
+        api_key_rotate(key=key, actor=Actor.cli())
+    else:
+        ApiKey.objects.filter(pk=key.pk).delete()
+    assert keycache.fetch(key.key_hash, timezone.now()).record is None
+
+
+def test_last_use_updates_leave_the_record_alone(client, key, record_cache):
+    assert get_key(client, key).status_code == 200
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+    assert keycache.fetch(key.key_hash, timezone.now()).record is not None
+
+
+def test_without_the_setting_records_are_not_cached(client, key, settings):
+    settings.API_KEY_RECORD_CACHE_SECONDS = 0
+    assert get_key(client, key).status_code == 200
+    assert keycache.fetch(key.key_hash, timezone.now()).record is None
