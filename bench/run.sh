@@ -51,3 +51,4 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 "$PY" bench/bench.py "$@"
+"$PY" bench/console.py

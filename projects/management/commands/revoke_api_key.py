@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from projects.actors import Actor
@@ -22,3 +23,9 @@ class Command(BaseCommand):
         except KeyRuleError as exc:
             raise CommandError(exc.message) from None
         self.stdout.write(f"Revoked {key.key_id} “{key.name}” in {key.project.slug}.")
+        if not settings.REDIS_URL:
+            self.stderr.write(
+                "Note: REDIS_URL is not set in this shell. If the API runs with Redis, run this command with the "
+                "API's REDIS_URL: otherwise the API may serve its cached copy of the key for up to "
+                "API_KEY_RECORD_CACHE_SECONDS (default 10 s)."
+            )
