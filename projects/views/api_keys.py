@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
@@ -61,6 +62,32 @@ def _dialog(request, membership, template: str, context: dict, status: int = 200
         return render(request, template, context, status=status)
     return render(request, "projects/keys/dialog_page.html", {**context, "dialog_template": template, "as_page": True},
                   status=status)
+
+
+CONFIRMATIONS = {
+    "revoke": (
+        "Revoke “{name}”?",
+        "Applications using {masked} ({key_id}) will be refused from their next request. Revoking cannot be "
+        "undone; the key stays in the list as Revoked.",
+        "Revoke key",
+    ),
+    "delete": (
+        "Delete “{name}”?",
+        "The key {masked} ({key_id}) is removed for good{stops}. Its events stay in the event log.",
+        "Delete key",
+    ),
+}
+
+
+def _confirm(request, membership, key: ApiKey, action: str, *, error: str | None = None):
+    """The confirmation dialog of a revoke or a delete."""
+    title, body, button = CONFIRMATIONS[action]
+    facts = {"name": key.name, "masked": key.masked, "key_id": key.key_id,
+             "stops": " and stops working at once" if key.status == Status.ACTIVE else ""}
+    confirm = {"title": title.format(**facts), "body": body.format(**facts), "button": button,
+               "url": reverse(f"projects:key_{action}", args=[membership.project.slug, key.key_id])}
+    return _dialog(request, membership, "projects/keys/confirm_dialog.html",
+                   {"key": key, "action": action, "confirm": confirm, "error": error}, 422 if error else 200)
 
 
 def _after_change(request, membership, message: str):
@@ -172,8 +199,7 @@ def key_revoke(request, slug, key_id):
             error = exc.message
         else:
             return _after_change(request, membership, f"Key “{key.name}” ({key.key_id}) was revoked. It stopped working.")
-    return _dialog(request, membership, "projects/keys/revoke_dialog.html", {"key": key, "error": error},
-                   422 if error else 200)
+    return _confirm(request, membership, key, "revoke", error=error)
 
 
 @login_required
@@ -184,4 +210,4 @@ def key_delete(request, slug, key_id):
     if request.method == "POST":
         api_key_delete(key=key, actor=Actor.from_request(request))
         return _after_change(request, membership, f"Key “{key.name}” ({key.key_id}) was deleted.")
-    return _dialog(request, membership, "projects/keys/delete_dialog.html", {"key": key})
+    return _confirm(request, membership, key, "delete")

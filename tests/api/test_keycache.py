@@ -1,7 +1,5 @@
 """Cached key records never outlive a revocation (api/keycache.py, api/invalidation.py)."""
 
-import socket
-
 import pytest
 from django.utils import timezone
 
@@ -10,16 +8,9 @@ from projects.actors import Actor
 from projects.models import ApiKey
 from projects.services import api_key_revoke, api_key_rotate
 from tests.api.conftest import bearer
+from tests.api.test_ratelimit import _redis_reachable
 
 pytestmark = pytest.mark.django_db
-
-
-def _redis_reachable() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(params=["locmem", "redis"])
