@@ -56,6 +56,7 @@ def test_key_lifecycle_with_htmx_never_reloads(page, live_server, owner, keys_ur
     dialog.get_by_label("Read").check()
     dialog.get_by_label("Write").check()
     dialog.get_by_label("Expiration", exact=True).select_option(label="30 days")
+    expect(dialog.get_by_role("button", name="Generate")).to_be_visible()
     page.screenshot(path=screenshot_dir / "1-generate-dialog.png")
     dialog.get_by_role("button", name="Generate").click()
 
@@ -117,6 +118,7 @@ def test_key_lifecycle_with_htmx_never_reloads(page, live_server, owner, keys_ur
 
     # Revoke, after a confirmation: the badge changes at once, the API refuses the key.
     new_row.get_by_role("link", name="Revoke").click()
+    expect(page.get_by_role("dialog").get_by_role("button", name="Revoke key")).to_be_visible()
     page.screenshot(path=screenshot_dir / "4-revoke-dialog.png")
     page.get_by_role("dialog").get_by_role("button", name="Revoke key").click()
     expect(new_row.locator(".badge")).to_have_text("Revoked")
@@ -126,6 +128,7 @@ def test_key_lifecycle_with_htmx_never_reloads(page, live_server, owner, keys_ur
 
     # Delete, after a confirmation: the row disappears; its events stay in the log.
     new_row.get_by_role("link", name="Delete").click()
+    expect(page.get_by_role("dialog").get_by_role("button", name="Delete key")).to_be_visible()
     page.screenshot(path=screenshot_dir / "5-delete-dialog.png")
     page.get_by_role("dialog").get_by_role("button", name="Delete key").click()
     expect(page.locator(f"#key-{successor.key_id}")).to_have_count(0)
