@@ -22,7 +22,7 @@ import subprocess
 import sys
 import sysconfig
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 

@@ -1,6 +1,7 @@
 from django import forms
 from django.utils import timezone
 
+from .invitations import invitation_problem
 from .models import Invitation, Project, Question, Role
 from .models.api_key import ExpiryRule, Permission
 from .models.question import PRIORITY_MAX, PRIORITY_MIN, QUESTION_TEXT_MAX
@@ -59,13 +60,9 @@ class InvitationForm(forms.ModelForm):
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
-        if self.project.memberships.filter(user__email__iexact=email).exists():
-            raise forms.ValidationError("This person is already a member.")
-        pending = self.project.invitations.filter(
-            email__iexact=email, accepted_at__isnull=True, expires_at__gt=timezone.now()
-        )
-        if pending.exists():
-            raise forms.ValidationError("An invitation to this address is already pending.")
+        problem = invitation_problem(self.project, email)
+        if problem:
+            raise forms.ValidationError(problem)
         return email
 
 

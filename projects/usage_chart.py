@@ -38,8 +38,9 @@ def usage_chart(key, *, days: int = CHART_DAYS) -> UsageChart:
     bars = []
     for i, d in enumerate(series):
         errors = d.client_error + d.server_error
+        height = round(HEIGHT * d.total / peak)
         bars.append(Bar(day=d.day, total=d.total, errors=errors, x=i * (BAR_WIDTH + GAP),
-                        y=HEIGHT - round(HEIGHT * d.total / peak), height=round(HEIGHT * d.total / peak),
+                        y=HEIGHT - height, height=height,
                         error_height=round(HEIGHT * errors / peak)))
     return UsageChart(bars=bars, total=sum(d.total for d in series),
                       errors=sum(b.errors for b in bars), width=days * (BAR_WIDTH + GAP))

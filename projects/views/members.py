@@ -1,7 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -9,6 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ..access import membership_for
 from ..forms import InvitationForm
+from ..invitations import InvitationRefused, invitation_create
 from ..models import Invitation, Membership, Role
 
 
@@ -19,20 +19,17 @@ def members(request, slug):
     project = membership.project
     form = InvitationForm(request.POST if request.method == "POST" else None, project=project)
     if request.method == "POST" and form.is_valid():
-        invitation = form.save(commit=False)
-        invitation.project = project
-        invitation.invited_by = request.user
-        invitation.save()
-        link = request.build_absolute_uri(invitation.get_absolute_url())
-        send_mail(
-            f"You are invited to {project.name} on NBQ Keys Console",
-            f"{request.user.email} invited you to join {project.name} as {invitation.get_role_display()}.\n\n"
-            f"Accept: {link}\n\nThe link works for 7 days.",
-            None,
-            [invitation.email],
-        )
-        messages.success(request, f"Invitation sent to {invitation.email}.")
-        return redirect("projects:members", slug=slug)
+        try:
+            invitation = invitation_create(
+                project=project, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
+                inviter=request.user.email, invited_by=request.user,
+                accept_url=lambda inv: request.build_absolute_uri(inv.get_absolute_url()),
+            )
+        except InvitationRefused as exc:  # raced with another invitation since the form's check
+            form.add_error("email", exc.message)
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            return redirect("projects:members", slug=slug)
     context = {
         "membership": membership,
         "project": project,

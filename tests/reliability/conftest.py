@@ -18,6 +18,8 @@ import pytest
 
 from tests.conftest import REQUIRE_POSTGRES, _full_run
 
+from tests.factories import ProjectFactory, UserFactory
+
 from . import live
 
 RUN_SLOW = os.environ.get("RUN_SLOW") == "1"
@@ -33,6 +35,35 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.nodeid.startswith("tests/reliability/") and item.get_closest_marker("slow"):
             item.add_marker(skip)
+
+
+def write_figures(name: str, figures: dict) -> None:
+    """Save a test module's figures as test-artifacts/reliability/<name>.json (docs/reliability.md)."""
+    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
+    (FIGURES_DIR / f"{name}.json").write_text(json.dumps(figures) + "\n")
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    """MD5 for in-process logins and sign-ups (PBKDF2: ~0.3 s each). Not for tests whose gunicorn
+    workers check passwords: they run with the default hashers."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def project(owner):
+    return ProjectFactory(owner=owner, active_questions=10)
+
+
+@pytest.fixture
+def console(client, owner):
+    client.force_login(owner)
+    return client
 
 
 @pytest.fixture(autouse=True)

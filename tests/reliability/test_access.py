@@ -29,25 +29,16 @@ from projects.models import ApiKey, Invitation, KeyEvent, KeyUsageDay, Role
 from projects.services import api_key_create
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+from .conftest import write_figures
 
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _figures():
     """Save how many requests the sweep sent and how many URL patterns it covered."""
     yield
-    import json
-
-    from .conftest import FIGURES_DIR
-
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
-    patterns = sum(1 for _ in walk())
-    (FIGURES_DIR / "access.json").write_text(json.dumps({"url_patterns": patterns, **REQUESTS}) + "\n")
+    write_figures("access", {"url_patterns": sum(1 for _ in walk()), **REQUESTS})
 
 HX = {"HTTP_HX_REQUEST": "true"}
 METHODS = ["GET", "POST", "PUT", "DELETE"]

@@ -23,9 +23,11 @@ from hypothesis import strategies as st
 
 from projects.actors import Actor
 from projects.services import api_key_create
-from tests.factories import PASSWORD, ProjectFactory, QuestionFactory, UserFactory
+from tests.factories import PASSWORD, QuestionFactory
 
-pytestmark = pytest.mark.django_db
+from .conftest import write_figures
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 EXAMPLES = int(os.environ.get("RELIABILITY_FORM_EXAMPLES", "100"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
@@ -50,21 +52,10 @@ value = st.one_of(text, huge, st.integers(-(10**30), 10**30).map(str),
 values = st.one_of(value, st.lists(value, min_size=0, max_size=3))  # a field sent 0, 1 or many times
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    """Every login and sign-up hashes a password: MD5 here keeps the examples fast (PBKDF2: ~0.3 s each)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture(autouse=True, scope="module")
 def _figures():
     yield
-    import json
-
-    from .conftest import FIGURES_DIR
-
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
-    (FIGURES_DIR / "forms.json").write_text(json.dumps({"examples": TRIED, "total": sum(TRIED.values())}) + "\n")
+    write_figures("forms", {"examples": TRIED, "total": sum(TRIED.values())})
 
 
 def form(**fields):
@@ -76,23 +67,6 @@ def post(client, url, data, allowed, name):
     response = client.post(url, data)
     assert response.status_code in allowed, (response.status_code, data)
     return response
-
-
-@pytest.fixture
-def owner(db):
-    return UserFactory()
-
-
-@pytest.fixture
-def project(owner):
-    return ProjectFactory(owner=owner, active_questions=10)
-
-
-@pytest.fixture
-def console(owner):
-    c = Client()
-    c.force_login(owner)
-    return c
 
 
 def test_project_form(console):

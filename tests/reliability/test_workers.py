@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from projects.models import ApiKey, KeyEvent
 from projects.models.event import EventKind
-from tests.factories import PASSWORD, ProjectFactory, UserFactory
+from tests.factories import PASSWORD
 
 from . import live
 
@@ -97,22 +97,6 @@ class Browser:
 
     def login(self, email, password):
         return self.submit("/accounts/login/", {"username": email, "password": password})
-
-
-@pytest.fixture
-def owner(db):
-    return UserFactory()
-
-
-@pytest.fixture
-def project(owner):
-    return ProjectFactory(owner=owner, active_questions=10)
-
-
-@pytest.fixture
-def console(client, owner):
-    client.force_login(owner)
-    return client
 
 
 def test_console_revocation_is_refused_by_every_worker(start_gunicorn, redis_url, project, owner, figures):
