@@ -6,8 +6,12 @@ errors.py (the JSON error shape), response_hooks.py (headers and bookkeeping on 
 response), schemas.py, endpoints/ (the routers).
 """
 
+import re
+
 from django.urls import re_path
 from ninja import NinjaAPI, Swagger
+from ninja.openapi.schema import OpenAPISchema
+from ninja.utils import normalize_path
 
 from .auth import API_KEY_AUTH
 from .endpoints import invitations, key, questions
@@ -15,8 +19,17 @@ from .errors import install_error_handlers
 from .response_hooks import finish_api_response, not_found
 
 DESCRIPTION = """\
-The runtime API of NBQ Keys Console. Authenticate with a project API key, either as
-`Authorization: Bearer <key>` or as `X-API-Key: <key>`. A key sees its own project only.
+The runtime API of NBQ Keys Console. Authenticate with an API key, either as
+`Authorization: Bearer <key>` or as `X-API-Key: <key>`.
+
+Every route exists in two forms: the short one (`/api/v1/questions`) and the project-addressed one
+(`/api/v1/projects/{slug}/questions`). A **project key** (made on a project's API Key tab) acts on
+its own project only, with either form (another slug: 404). An **account key** (made under
+Account → API keys) must use the project-addressed form (the short form answers 400
+`project_required`; `GET /api/v1/key` excepted): it acts on the projects of its scope while its
+holder is a member there, with no more than their role allows (viewer: read only; 403
+`insufficient_permission`), and is refused with 403 `project_locked` by a project with fewer than
+10 active questions. A project outside the scope, or not the holder's, is a 404.
 
 Errors are JSON: `{"error": {"code": "...", "message": "..."}}` (400 responses add `fields`).
 401 responses carry `WWW-Authenticate: Bearer`.
@@ -27,8 +40,55 @@ in seconds, at which the window ends). Over the limit: 429 `rate_limited` with `
 """
 
 
+PROJECT_PREFIX = "/projects/{slug}"
+SLUG_PARAMETER = {
+    "in": "path", "name": "slug", "required": True, "schema": {"type": "string", "title": "Slug"},
+    "description": "The project this request acts on (required for account keys).",
+}
+
+
+class RuntimeSchema(OpenAPISchema):
+    """The OpenAPI document with both forms of every route: the project-addressed copies get the
+    `slug` path parameter and an operationId of their own (`…InProject`)."""
+
+    def get_paths(self):
+        result = {}
+        for bound_router in self.api._get_bound_routers():
+            in_project = PROJECT_PREFIX in bound_router.prefix
+            for path, path_view in bound_router.path_operations.items():
+                full_path = normalize_path("/" + self.path_prefix + "/".join(i for i in (bound_router.prefix, path) if i))
+                full_path = re.sub(r"{[^}:]+:", "{", full_path)
+                methods = {}
+                for op in path_view.operations:
+                    if not op.include_in_schema:
+                        continue
+                    details = self.operation_details(op, in_project=in_project)
+                    for method in op.methods:
+                        methods[method.lower()] = details
+                if methods:
+                    result.setdefault(full_path, {}).update(methods)
+        return result
+
+    def operation_details(self, operation, in_project: bool = False):
+        if not in_project:
+            return super().operation_details(operation)
+        original = operation.operation_id
+        operation.operation_id = (original or self.api.get_openapi_operation_id(operation)) + "InProject"
+        try:
+            details = super().operation_details(operation)
+        finally:
+            operation.operation_id = original
+        details["parameters"] = [SLUG_PARAMETER, *details.get("parameters", [])]
+        return details
+
+
 class RuntimeApi(NinjaAPI):
     """A NinjaAPI whose views all go through `finish_api_response`, plus a JSON 404 for unknown paths."""
+
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        return RuntimeSchema(api=self, path_prefix=path_prefix)
 
     def _get_urls(self):
         patterns = super()._get_urls()
@@ -49,6 +109,7 @@ api = RuntimeApi(
     docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": False}),
 )
 install_error_handlers(api)
-api.add_router("", key.router)
-api.add_router("", questions.router)
-api.add_router("", invitations.router)
+# Each router twice: the short form and the project-addressed form (`api.acting` decides the project).
+for router in (key.router, questions.router, invitations.router):
+    api.add_router("", router)
+    api.add_router(PROJECT_PREFIX, router, url_name_prefix="in-project")

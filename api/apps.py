@@ -8,11 +8,26 @@ class ApiConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete, post_save
 
-        from projects.models import ApiKey
+        from projects.models import ApiKey, Membership, Project, Question
         from projects.models.api_key import key_rows_changed
 
-        from .invalidation import on_key_deleted, on_key_rows_changed, on_key_saved
+        from .invalidation import (
+            on_key_deleted,
+            on_key_rows_changed,
+            on_key_saved,
+            on_membership_changed,
+            on_project_deleted,
+            on_project_saved,
+            on_question_changed,
+        )
 
         post_save.connect(on_key_saved, sender=ApiKey, dispatch_uid="api-keycache-save")
         post_delete.connect(on_key_deleted, sender=ApiKey, dispatch_uid="api-keycache-delete")
         key_rows_changed.connect(on_key_rows_changed, sender=ApiKey, dispatch_uid="api-keycache-update")
+        # Account keys: what they reach is checked at each request, from records these keep fresh.
+        post_save.connect(on_membership_changed, sender=Membership, dispatch_uid="api-keycache-membership-save")
+        post_delete.connect(on_membership_changed, sender=Membership, dispatch_uid="api-keycache-membership-delete")
+        post_save.connect(on_question_changed, sender=Question, dispatch_uid="api-keycache-question-save")
+        post_delete.connect(on_question_changed, sender=Question, dispatch_uid="api-keycache-question-delete")
+        post_save.connect(on_project_saved, sender=Project, dispatch_uid="api-keycache-project-save")
+        post_delete.connect(on_project_deleted, sender=Project, dispatch_uid="api-keycache-project-delete")

@@ -1,4 +1,4 @@
-"""Authentication of runtime API requests by project API key.
+"""Authentication of runtime API requests by API key (project keys and account keys).
 
 The key travels as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Two django-ninja auth
 classes read one header each (so the OpenAPI document shows both schemes); both hand the key to
@@ -11,7 +11,8 @@ classes read one header each (so the OpenAPI document shows both schemes); both 
    along via a join), checks the hash once more in constant time, and caches the record;
 4. judges the status at this instant: revoked (also a rotated-out key whose grace period has
    ended) or expired -> 401, and a security event (at most one per key and hour);
-5. counts the request against the key's rate limit (see `api.ratelimit`).
+5. counts the request against the key's rate limit (see `api.ratelimit`);
+6. decides the project the request acts on (`api.acting.bind`: scope, membership, role, gate).
 
 Key rows are never cached: a revocation takes effect on the very next request, in every worker.
 Every failure is a 401 with its own code and `WWW-Authenticate: Bearer`. The key itself is never
@@ -32,7 +33,7 @@ from projects.models.api_key import Status
 from projects.models.event import EventKind
 from projects.services import record_event
 
-from . import clock, keycache, ratelimit
+from . import acting, clock, keycache, ratelimit
 from .errors import NotAuthenticated
 
 logger = logging.getLogger("api")
@@ -53,7 +54,8 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
         )
     key_hash = keygen.hash_key(presented)
     now = clock.now()
-    snapshot = keycache.fetch(key_hash, now)  # one round trip: record, rate count, last-use marker
+    # One round trip: record, rate count, last-use marker (and the addressed project's record).
+    snapshot = keycache.fetch(key_hash, now, acting.requested_slug(request))
     if snapshot is not None and snapshot.record is not None:
         key = keycache.key_from_record(snapshot.record, key_hash)
     else:
@@ -63,6 +65,8 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
             raise NotAuthenticated("invalid_api_key", "Unknown API key.") from None
         if not keygen.verify_key(presented, key.key_hash):
             raise NotAuthenticated("invalid_api_key", "Unknown API key.")
+        if key.is_account_key and key.status_at(now) == Status.ACTIVE:
+            key.access = acting.load_access(key)
         if snapshot is not None and key.status_at(now) == Status.ACTIVE:
             keycache.remember(key_hash, keycache.record_of(key))
 
@@ -77,6 +81,7 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
     request.api_key = key  # from here on the request counts as authenticated (headers, usage)
     request.first_use_this_minute = snapshot.first_use_this_minute if snapshot is not None else None
     ratelimit.check(request, key, count=snapshot.count if snapshot is not None else None, now=now)
+    acting.bind(request, key, snapshot)  # the project this request acts on, checked now
     return key
 
 
@@ -87,16 +92,34 @@ def _security_event(request: HttpRequest, key: ApiKey, kind: str) -> None:
     down, a query for a recent event of the same kind takes its place, so a flood of requests
     with a revoked key never floods the event log.
     """
+    where = acting.requested_slug(request) if key.is_account_key else None
     try:
-        first = cache.add(f"api:security:{kind}:{key.pk}", 1, timeout=SECURITY_EVENT_INTERVAL)
+        first = cache.add(f"api:security:{kind}:{key.pk}:{where or ''}", 1, timeout=SECURITY_EVENT_INTERVAL)
     except Exception as exc:  # cache unreachable: fall back to the database
         logger.warning("API: cache unavailable for security-event dedupe (%s)", type(exc).__name__)
         since = clock.now() - timedelta(seconds=SECURITY_EVENT_INTERVAL)
         first = not KeyEvent.objects.filter(api_key=key, kind=kind, created_at__gte=since).exists()
     if first:
-        record_event(project=key.project, key=key, kind=kind, actor=Actor.api(request),
+        record_event(project=_dead_key_project(request, key), key=key, kind=kind, actor=Actor.api(request),
                      details={"path": request.path[:200], "method": request.method})
-        logger.warning("API: %s presented: %s (project %s)", kind, key.key_id, key.project.slug)
+        logger.warning("API: %s presented: %s (%s)", kind, key.key_id,
+                       f"account of user {key.owner_id}" if key.is_account_key else f"project {key.project.slug}")
+
+
+def _dead_key_project(request: HttpRequest, key: ApiKey):
+    """Where a dead key was presented: its project, or for an account key the addressed project
+    if the key's scope reached it (so that project's log shows the attempt too)."""
+    if not key.is_account_key:
+        return key.project
+    slug = acting.requested_slug(request)
+    if slug is None:
+        return None
+    from projects.models import Project
+
+    reached = Project.objects.filter(slug=slug, memberships__user_id=key.owner_id)
+    if not key.all_projects:
+        reached = reached.filter(scoped_account_keys=key)
+    return reached.first()
 
 
 class BearerKey(HttpBearer):

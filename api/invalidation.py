@@ -29,3 +29,62 @@ def on_key_deleted(sender, instance, **kwargs):
 def on_key_rows_changed(sender, key_hashes, **kwargs):
     for key_hash in key_hashes:
         _invalidate(key_hash)
+
+
+# --- what an account key may reach: memberships, projects, question gates ----------------------
+_slugs: dict[int, str] = {}  # project pk -> slug (a pk's slug only changes through Project.save)
+
+
+def _project_slug(project_id: int) -> str | None:
+    from projects.models import Project
+
+    if project_id not in _slugs:
+        slug = Project.objects.filter(pk=project_id).values_list("slug", flat=True).first()
+        if slug is None:
+            return None
+        _slugs[project_id] = slug
+    return _slugs[project_id]
+
+
+def _invalidate_project(slug: str) -> None:
+    keycache.invalidate_project(slug)
+    transaction.on_commit(lambda: keycache.invalidate_project(slug))
+
+
+def invalidate_account_keys(user_ids) -> None:
+    """Tombstone the records of these people's account keys (their reach changed)."""
+    from projects.models import ApiKey
+
+    for key_hash in ApiKey.objects.filter(owner_id__in=list(user_ids)).values_list("key_hash", flat=True):
+        _invalidate(key_hash)
+
+
+def on_membership_changed(sender, instance, **kwargs):
+    """Joined, left, role changed, or the project went away: the next request sees it."""
+    update_fields = kwargs.get("update_fields")
+    if update_fields is not None and "role" not in update_fields:
+        return
+    invalidate_account_keys([instance.user_id])
+
+
+def on_question_changed(sender, instance, created=False, update_fields=None, **kwargs):
+    """A question was added, removed or (de)activated: the project's question gate may have moved."""
+    if update_fields is not None and "is_active" not in update_fields:
+        return
+    slug = _project_slug(instance.project_id)
+    if slug is not None:
+        _invalidate_project(slug)
+
+
+def on_project_saved(sender, instance, created=False, **kwargs):
+    if created:
+        return
+    old = _slugs.pop(instance.pk, None)
+    for slug in {old, instance.slug} - {None}:
+        _invalidate_project(slug)
+    invalidate_account_keys(instance.memberships.values_list("user_id", flat=True))
+
+
+def on_project_deleted(sender, instance, **kwargs):
+    _slugs.pop(instance.pk, None)
+    _invalidate_project(instance.slug)

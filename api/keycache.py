@@ -46,6 +46,11 @@ class Snapshot:
     record: dict | None  # None: not cached (or a tombstone): ask the database
     count: int  # this request's number in the key's current rate-limit window
     first_use_this_minute: bool
+    project: dict | None = None  # the addressed project's record (`api:proj:<slug>`), when asked for
+
+
+def _project_name(slug: str) -> str:
+    return f"api:proj:{slug[:120]}"
 
 
 def _names(key_hash: str, window: int) -> tuple[str, str, str]:
@@ -76,27 +81,36 @@ class _RedisStore:
     def client(self):
         return self._client
 
-    def fetch(self, key_hash: str, window: int) -> Snapshot:
+    def fetch(self, key_hash: str, window: int, slug: str | None = None) -> Snapshot:
         record, counter, last_used = (cache.make_key(n) for n in _names(key_hash, window))
         pipe = self.client().pipeline(transaction=False)
         pipe.get(record)
         pipe.incr(counter)
         pipe.expire(counter, WINDOW_SECONDS + 5, nx=True)
         pipe.set(last_used, 1, nx=True, ex=WINDOW_SECONDS + 5)
-        raw, count, _, first = pipe.execute()
-        return Snapshot(record=_decode(raw), count=int(count), first_use_this_minute=bool(first))
+        if slug is not None:  # same round trip: the addressed project's record
+            pipe.get(cache.make_key(_project_name(slug)))
+        raw, count, _, first, *project = pipe.execute()
+        return Snapshot(record=_decode(raw), count=int(count), first_use_this_minute=bool(first),
+                        project=_decode(project[0]) if project else None)
 
     def remember(self, key_hash: str, record: dict, ttl: int) -> None:
-        self.client().set(cache.make_key(_names(key_hash, 0)[0]), json.dumps(record), nx=True, ex=ttl)
+        self.remember_name(_names(key_hash, 0)[0], record, ttl)
+
+    def remember_name(self, name: str, record: dict, ttl: int) -> None:
+        self.client().set(cache.make_key(name), json.dumps(record), nx=True, ex=ttl)
 
     def tombstone(self, key_hash: str) -> None:
-        self.client().set(cache.make_key(_names(key_hash, 0)[0]), TOMBSTONE, ex=TOMBSTONE_TTL)
+        self.tombstone_name(_names(key_hash, 0)[0])
+
+    def tombstone_name(self, name: str) -> None:
+        self.client().set(cache.make_key(name), TOMBSTONE, ex=TOMBSTONE_TTL)
 
 
 class _DjangoStore:
     """Any other Django cache (local memory by default): the same operations, several calls."""
 
-    def fetch(self, key_hash: str, window: int) -> Snapshot:
+    def fetch(self, key_hash: str, window: int, slug: str | None = None) -> Snapshot:
         record, counter, last_used = _names(key_hash, window)
         raw = cache.get(record)
         if cache.add(counter, 1, timeout=WINDOW_SECONDS + 5):
@@ -108,13 +122,20 @@ class _DjangoStore:
                 cache.add(counter, 1, timeout=WINDOW_SECONDS + 5)
                 count = 1
         first = cache.add(last_used, 1, timeout=WINDOW_SECONDS + 5)
-        return Snapshot(record=_decode(raw), count=count, first_use_this_minute=first)
+        project = _decode(cache.get(_project_name(slug))) if slug is not None else None
+        return Snapshot(record=_decode(raw), count=count, first_use_this_minute=first, project=project)
 
     def remember(self, key_hash: str, record: dict, ttl: int) -> None:
-        cache.add(_names(key_hash, 0)[0], json.dumps(record), timeout=ttl)
+        self.remember_name(_names(key_hash, 0)[0], record, ttl)
+
+    def remember_name(self, name: str, record: dict, ttl: int) -> None:
+        cache.add(name, json.dumps(record), timeout=ttl)
 
     def tombstone(self, key_hash: str) -> None:
-        cache.set(_names(key_hash, 0)[0], TOMBSTONE.decode(), timeout=TOMBSTONE_TTL)
+        self.tombstone_name(_names(key_hash, 0)[0])
+
+    def tombstone_name(self, name: str) -> None:
+        cache.set(name, TOMBSTONE.decode(), timeout=TOMBSTONE_TTL)
 
 
 _redis_store = _RedisStore()
@@ -143,16 +164,32 @@ def _with_breaker(operation, *args):
         return None
 
 
-def fetch(key_hash: str, now: datetime) -> Snapshot | None:
-    """The cached state of a key for this request, or None if the cache is unavailable."""
+def fetch(key_hash: str, now: datetime, slug: str | None = None) -> Snapshot | None:
+    """The cached state of a key for this request, or None if the cache is unavailable.
+
+    With `slug` (a project-addressed route) the same round trip also reads that project's record."""
     store = _backend()
-    return _with_breaker(store.fetch, key_hash, int(now.timestamp() // WINDOW_SECONDS))
+    return _with_breaker(store.fetch, key_hash, int(now.timestamp() // WINDOW_SECONDS), slug)
 
 
 def remember(key_hash: str, record: dict) -> None:
     ttl = settings.API_KEY_RECORD_CACHE_SECONDS
     if ttl > 0:
         _with_breaker(_backend().remember, key_hash, record, ttl)
+
+
+def remember_project(slug: str, record: dict) -> None:
+    ttl = settings.API_KEY_RECORD_CACHE_SECONDS
+    if ttl > 0:
+        _with_breaker(_backend().remember_name, _project_name(slug), record, ttl)
+
+
+def invalidate_project(slug: str) -> None:
+    """Put a tombstone over a project's record (its question gate changed, or it was deleted)."""
+    try:
+        _backend().tombstone_name(_project_name(slug))
+    except Exception as exc:
+        logger.error("API: could not invalidate a cached project record (%s: %s)", type(exc).__name__, exc)
 
 
 def invalidate(key_hash: str) -> None:
@@ -176,12 +213,17 @@ def record_of(key) -> dict:
     def iso(value):
         return value.isoformat() if value else None
 
-    return {
+    record = {
         "pk": key.pk, "key_id": key.key_id, "name": key.name, "permissions": key.permissions,
         "expiry_rule": key.expiry_rule, "created_at": iso(key.created_at), "expires_at": iso(key.expires_at),
         "revoked_at": iso(key.revoked_at), "rate_limit_per_minute": key.rate_limit_per_minute,
-        "project": {"pk": key.project.pk, "slug": key.project.slug, "name": key.project.name},
     }
+    if key.is_account_key:  # the holder's reach, as of now: invalidated on every membership change
+        record["owner"] = key.owner_id
+        record["access"] = key.access
+    else:
+        record["project"] = {"pk": key.project.pk, "slug": key.project.slug, "name": key.project.name}
+    return record
 
 
 def key_from_record(record: dict, key_hash: str):
@@ -191,13 +233,18 @@ def key_from_record(record: dict, key_hash: str):
     def when(value):
         return datetime.fromisoformat(value) if value else None
 
-    project = Project(id=record["project"]["pk"], slug=record["project"]["slug"], name=record["project"]["name"])
+    project = None
+    if record.get("project"):
+        project = Project(id=record["project"]["pk"], slug=record["project"]["slug"], name=record["project"]["name"])
     key = ApiKey(
         id=record["pk"], project=project, key_id=record["key_id"], name=record["name"], key_hash=key_hash,
         permissions=record["permissions"], expiry_rule=record["expiry_rule"], created_at=when(record["created_at"]),
         expires_at=when(record["expires_at"]), revoked_at=when(record["revoked_at"]),
-        rate_limit_per_minute=record["rate_limit_per_minute"],
+        rate_limit_per_minute=record["rate_limit_per_minute"], owner_id=record.get("owner"),
     )
+    if key.is_account_key:
+        key.access = record["access"]
     for instance in (key, project):
-        instance._state.adding, instance._state.db = False, "default"
+        if instance is not None:
+            instance._state.adding, instance._state.db = False, "default"
     return key

@@ -62,8 +62,18 @@ class ProjectOut(Schema):
 class KeyOut(Schema):
     id: str = Field(description="The public Key ID (not derived from the secret).")
     name: str
-    project: ProjectOut
-    permissions: list[str]
+    kind: Literal["project", "account"] = Field(
+        description="`project`: a project's key; `account`: a person's key, for the projects of its scope."
+    )
+    project: ProjectOut | None = Field(
+        description="Project keys: their project. Account keys: the project named in the path (null on /key)."
+    )
+    scope: Literal["all"] | list[str] | None = Field(
+        default=None, description="Account keys: `\"all\"` (all the holder's projects) or the chosen projects' slugs."
+    )
+    permissions: list[str] = Field(
+        description="What the key may do; for an account key in a project, capped by the holder's role there."
+    )
     created_at: datetime
     expires_at: datetime | None = Field(description="null: the key does not expire.")
     stops_at: datetime | None = Field(

@@ -145,6 +145,7 @@ DEFAULT_FROM_EMAIL = "NBQ Keys Console <no-reply@nbq.invalid>"
 API_KEY_CRYPT_CONTEXT = CryptContext(schemes=["hex_sha256"])
 API_KEY_RATE_LIMIT_PER_MINUTE = int(os.environ.get("API_KEY_RATE_LIMIT_PER_MINUTE", "600"))
 API_KEY_MAX_ACTIVE_PER_PROJECT = 10
+API_KEY_MAX_ACTIVE_PER_ACCOUNT = 10  # account keys of one person (same slot rule as a project's)
 API_KEY_REQUIRED_ACTIVE_QUESTIONS = 10
 # Seconds a key's record may be served from the shared cache (api/keycache.py). Only with Redis:
 # a per-process cache could not be invalidated by a revocation made in another process. Every

@@ -67,11 +67,20 @@ class QuestionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Activate selected questions")
     def activate(self, request, queryset):
-        queryset.update(is_active=True)
+        self._set_active(queryset, True)
 
     @admin.action(description="Deactivate selected questions")
     def deactivate(self, request, queryset):
-        queryset.update(is_active=False)
+        self._set_active(queryset, False)
+
+    @staticmethod
+    def _set_active(queryset, active: bool) -> None:
+        from api.invalidation import on_question_changed
+
+        changed = list(queryset.only("pk", "project_id"))
+        queryset.update(is_active=active)
+        for project_id in {q.project_id for q in changed}:  # the question gate may have moved
+            on_question_changed(Question, changed[0].__class__(project_id=project_id))
 
 
 class StatusFilter(admin.SimpleListFilter):

@@ -10,6 +10,7 @@ IMMEDIATE transaction mode does.
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -51,9 +52,10 @@ def expires_at_for(rule: str, *, on: date | None = None, now: datetime | None = 
         raise InvalidKeyRequest("Choose an expiration.", field="expiration") from None
 
 
-def record_event(*, project: Project, key: ApiKey, kind: str, actor: Actor, details: dict | None = None) -> KeyEvent:
+def _event(*, project, account_id, key: ApiKey, kind: str, actor: Actor, details: dict) -> KeyEvent:
     return KeyEvent.objects.create(
         project=project,
+        account_id=account_id,
         api_key=key if key.pk else None,
         key_id=key.key_id,
         key_name=key.name,
@@ -62,8 +64,40 @@ def record_event(*, project: Project, key: ApiKey, kind: str, actor: Actor, deta
         actor_label=actor.label[:254],
         ip=actor.ip,
         user_agent=actor.user_agent[:256],
-        details=details or {},
+        details=details,
     )
+
+
+LIFECYCLE_EVENTS = {EventKind.CREATED, EventKind.ROTATED, EventKind.REVOKED, EventKind.DELETED}
+
+
+def record_event(*, key: ApiKey, kind: str, actor: Actor, details: dict | None = None,
+                 project: Project | None = None) -> KeyEvent:
+    """One line in the log(s) the event belongs to.
+
+    A project key's event goes to its project's log. An account key's event goes to its holder's
+    Security log; with `project` (something happened in that project: a dead key presented there,
+    a call refused) the same line shows in that project's log; without it (created, rotated,
+    revoked, deleted) a copy goes to the log of every project the key's scope reaches now.
+    """
+    details = details or {}
+    if not key.is_account_key:
+        return _event(project=project or key.project, account_id=None, key=key, kind=kind, actor=actor,
+                      details=details)
+    event = _event(project=project, account_id=key.owner_id, key=key, kind=kind, actor=actor, details=details)
+    if project is None and kind in LIFECYCLE_EVENTS:
+        for reached in projects_in_scope(key):
+            _event(project=reached, account_id=None, key=key, kind=kind, actor=actor,
+                   details={**details, "account_key_of": key.owner.email if key.owner else ""})
+    return event
+
+
+def projects_in_scope(key: ApiKey):
+    """The projects an account key reaches now: its scope, among its holder's memberships."""
+    projects = Project.objects.filter(memberships__user_id=key.owner_id)
+    if not key.all_projects:
+        projects = projects.filter(scoped_account_keys=key)
+    return projects.order_by("name", "pk")
 
 
 def _clean_name(name: str) -> str:
@@ -89,12 +123,44 @@ def _lock_project(project: Project) -> Project:
     return Project.objects.select_for_update().get(pk=project.pk)
 
 
-def _insert_key(*, project: Project, name: str, permissions: list[str], expiry_rule: str,
+def _lock_holder(key: ApiKey):
+    """Lock the key's holder row (its project, or its person), serialising that holder's key changes."""
+    if key.is_account_key:
+        return get_user_model().objects.select_for_update().get(pk=key.owner_id)
+    return _lock_project(key.project)
+
+
+def _require_slot(live, *, limit: int, holder: str, name: str) -> None:
+    if live.count() >= limit:
+        raise KeyLimitReached(
+            f"{holder} already has {limit} active keys, the most it can have. Revoke or delete one first."
+        )
+    if live.filter(name__iexact=name).exists():
+        raise DuplicateKeyName(f"An active key is already named “{name}”. Choose another name.", field="name")
+
+
+def _clean_scope(owner, all_projects: bool, projects) -> list[Project]:
+    """The chosen projects of an account key: at least one, each one the person is a member of."""
+    if all_projects:
+        return []
+    chosen = list(projects or [])
+    if not chosen:
+        raise InvalidKeyRequest("Choose at least one project, or “All my projects”.", field="projects")
+    mine = set(Project.objects.filter(memberships__user=owner).values_list("pk", flat=True))
+    if any(p.pk not in mine for p in chosen):
+        raise InvalidKeyRequest("Choose among the projects you are a member of.", field="projects")
+    return chosen
+
+
+def _insert_key(*, project: Project | None, name: str, permissions: list[str], expiry_rule: str,
                 expires_at: datetime | None, actor: Actor, rate_limit_per_minute: int | None = None,
-                rotated_from: ApiKey | None = None) -> tuple[ApiKey, str]:
+                rotated_from: ApiKey | None = None, owner=None, all_projects: bool = False,
+                scope_projects=()) -> tuple[ApiKey, str]:
     plaintext = keygen.generate_key()
     key = ApiKey.objects.create(
         project=project,
+        owner=owner,
+        all_projects=all_projects,
         name=name,
         key_hash=keygen.hash_key(plaintext),
         last4=plaintext[-4:],
@@ -105,34 +171,53 @@ def _insert_key(*, project: Project, name: str, permissions: list[str], expiry_r
         rate_limit_per_minute=rate_limit_per_minute,
         rotated_from=rotated_from,
     )
+    if scope_projects:
+        key.scope_projects.set(scope_projects)
     return key, plaintext
 
 
-def api_key_create(*, project: Project, name: str, permissions, expiry_rule: str = ExpiryRule.DAYS_90,
-                   expires_on: date | None = None, actor: Actor,
-                   rate_limit_per_minute: int | None = None) -> tuple[ApiKey, str]:
-    """Make a new key. Returns the key and its plaintext, which the caller shows once and forgets."""
+def api_key_create(*, project: Project | None = None, name: str, permissions,
+                   expiry_rule: str = ExpiryRule.DAYS_90, expires_on: date | None = None, actor: Actor,
+                   rate_limit_per_minute: int | None = None, owner=None, all_projects: bool = False,
+                   projects=None) -> tuple[ApiKey, str]:
+    """Make a new key. Returns the key and its plaintext, which the caller shows once and forgets.
+
+    A project key: `project=`. An account key: `owner=` (the person) with `all_projects=True` or
+    `projects=[...]` (projects the person is a member of).
+    """
+    if (project is None) == (owner is None):
+        raise InvalidKeyRequest("A key belongs either to a project or to a person.")
     name = _clean_name(name)
     permissions = _clean_permissions(permissions)
     expires_at = expires_at_for(expiry_rule, on=expires_on)
     with transaction.atomic():
-        project = _lock_project(project)
-        require_api_keys_unlocked(project)
-        live = ApiKey.objects.filter(project=project).counted_toward_limit()
-        if live.count() >= settings.API_KEY_MAX_ACTIVE_PER_PROJECT:
-            raise KeyLimitReached(
-                f"This project already has {settings.API_KEY_MAX_ACTIVE_PER_PROJECT} active keys, the most it can "
-                "have. Revoke or delete one first."
-            )
-        if live.filter(name__iexact=name).exists():
-            raise DuplicateKeyName(f"An active key is already named “{name}”. Choose another name.", field="name")
+        if owner is not None:
+            owner = get_user_model().objects.select_for_update().get(pk=owner.pk)
+            scope = _clean_scope(owner, all_projects, projects)
+            live = ApiKey.objects.filter(owner=owner).counted_toward_limit()
+            _require_slot(live, limit=settings.API_KEY_MAX_ACTIVE_PER_ACCOUNT, holder="Your account", name=name)
+        else:
+            project = _lock_project(project)
+            require_api_keys_unlocked(project)
+            scope = []
+            live = ApiKey.objects.filter(project=project).counted_toward_limit()
+            _require_slot(live, limit=settings.API_KEY_MAX_ACTIVE_PER_PROJECT, holder="This project", name=name)
         key, plaintext = _insert_key(
             project=project, name=name, permissions=permissions, expiry_rule=expiry_rule,
             expires_at=expires_at, actor=actor, rate_limit_per_minute=rate_limit_per_minute,
+            owner=owner, all_projects=bool(owner is not None and all_projects), scope_projects=scope,
         )
-        record_event(project=project, key=key, kind=EventKind.CREATED, actor=actor,
-                     details={"permissions": permissions, "expires_at": expires_at.isoformat() if expires_at else None})
+        record_event(key=key, kind=EventKind.CREATED, actor=actor,
+                     details={"permissions": permissions, "expires_at": expires_at.isoformat() if expires_at else None,
+                              **({"scope": scope_label(key)} if key.is_account_key else {})})
     return key, plaintext
+
+
+def scope_label(key: ApiKey):
+    """An account key's scope as the API shows it: "all" or the chosen projects' slugs."""
+    if key.all_projects:
+        return "all"
+    return sorted(key.scope_projects.values_list("slug", flat=True))
 
 
 def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKey, str]:
@@ -144,29 +229,31 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
     if grace and grace not in GRACE_PERIODS:
         raise InvalidKeyRequest("Choose when the old key stops working.", field="grace")
     with transaction.atomic():
-        project = _lock_project(key.project)
+        _lock_holder(key)
         old = ApiKey.objects.select_for_update().get(pk=key.pk)
         now = timezone.now()
         if old.revoked_at is not None:
             raise KeyNotActive("This key was already rotated or revoked.")
         if old.status_at(now) != Status.ACTIVE:
             raise KeyNotActive("This key has expired; generate a new key instead.")
-        require_api_keys_unlocked(project)
+        if not old.is_account_key:
+            require_api_keys_unlocked(old.project)
         if old.expiry_rule == ExpiryRule.DATE:
             expires_at = old.expires_at
         else:
             expires_at = expires_at_for(old.expiry_rule, now=now)
         new, plaintext = _insert_key(
-            project=project, name=old.name, permissions=old.sorted_permissions, expiry_rule=old.expiry_rule,
+            project=old.project, name=old.name, permissions=old.sorted_permissions, expiry_rule=old.expiry_rule,
             expires_at=expires_at, actor=actor, rate_limit_per_minute=old.rate_limit_per_minute,
-            rotated_from=old,
+            rotated_from=old, owner=old.owner, all_projects=old.all_projects,
+            scope_projects=list(old.scope_projects.all()) if old.is_account_key else (),
         )
         old.revoked_at = now + GRACE_PERIODS[grace] if grace else now
         old.revoked_by = actor.user
         old.save(update_fields=["revoked_at", "revoked_by"])
-        record_event(project=project, key=old, kind=EventKind.ROTATED, actor=actor,
+        record_event(key=old, kind=EventKind.ROTATED, actor=actor,
                      details={"new_key_id": new.key_id, "old_key_stops_at": old.revoked_at.isoformat()})
-        record_event(project=project, key=new, kind=EventKind.CREATED, actor=actor,
+        record_event(key=new, kind=EventKind.CREATED, actor=actor,
                      details={"rotated_from": old.key_id, "permissions": new.permissions,
                               "expires_at": expires_at.isoformat() if expires_at else None})
     return new, plaintext
@@ -175,7 +262,7 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
 def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
     """Stop a key at once (also one inside a rotation grace period). Never locked by the gate."""
     with transaction.atomic():
-        project = _lock_project(key.project)
+        _lock_holder(key)
         locked = ApiKey.objects.select_for_update().get(pk=key.pk)
         now = timezone.now()
         if locked.revoked_at is not None and locked.revoked_at <= now:
@@ -183,15 +270,15 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
         locked.revoked_at = now
         locked.revoked_by = actor.user
         locked.save(update_fields=["revoked_at", "revoked_by"])
-        record_event(project=project, key=locked, kind=EventKind.REVOKED, actor=actor)
+        record_event(key=locked, kind=EventKind.REVOKED, actor=actor)
     return locked
 
 
 def api_key_delete(*, key: ApiKey, actor: Actor) -> None:
     """Remove a key for good. Its events stay in the log with its Key ID and name."""
     with transaction.atomic():
-        project = _lock_project(key.project)
-        record_event(project=project, key=key, kind=EventKind.DELETED, actor=actor,
+        _lock_holder(key)
+        record_event(key=key, kind=EventKind.DELETED, actor=actor,
                      details={"status_when_deleted": key.status})
         ApiKey.objects.filter(pk=key.pk).delete()
 

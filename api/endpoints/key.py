@@ -16,7 +16,9 @@ def get_key(request):
     return {
         "id": key.key_id,
         "name": key.name,
-        "project": {"slug": key.project.slug, "name": key.project.name},
+        "kind": key.kind,
+        "project": {"slug": key.project.slug, "name": key.project.name} if key.project is not None else None,
+        "scope": key.access["scope"] if key.is_account_key else None,
         "permissions": key.sorted_permissions,
         "created_at": key.created_at,
         "expires_at": key.expires_at,

@@ -82,10 +82,33 @@ class ApiKeyQuerySet(models.QuerySet):
         return self.usable(now)
 
 
-class ApiKey(models.Model):
-    """An API key of a project. Only a hash of the secret is stored; the plaintext is shown once."""
+class Kind(models.TextChoices):
+    PROJECT = "project", "Project key"
+    ACCOUNT = "account", "Account key"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
+
+class ApiKey(models.Model):
+    """An API key. Only a hash of the secret is stored; the plaintext is shown once.
+
+    A key belongs either to a project (a *project key*: acts on that project only) or to a person
+    (an *account key*: acts on the projects of its scope, `all_projects` or `scope_projects`, while
+    the person is a member there, with no more than their role allows). A check constraint says
+    exactly one holder. Everything else (services, record cache, rate limits, usage, events) is
+    shared by both kinds.
+    """
+
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="account_keys",
+        help_text="The person holding an account key (empty for a project key).",
+    )
+    all_projects = models.BooleanField(
+        default=False, help_text="Account keys: act on all of the holder's projects (else on scope_projects)."
+    )
+    scope_projects = models.ManyToManyField(
+        Project, blank=True, related_name="scoped_account_keys",
+        help_text="Account keys: the chosen projects (when not all_projects).",
+    )
     name = models.CharField(max_length=64)
     key_id = models.CharField("Key ID", max_length=32, unique=True, default=keygen.new_key_id, editable=False)
     key_hash = models.CharField(max_length=128, unique=True, editable=False)
@@ -118,13 +141,34 @@ class ApiKey(models.Model):
         verbose_name = "API key"
         verbose_name_plural = "API keys"
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["project", "-created_at"], name="apikey_project_created_idx")]
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="apikey_project_created_idx"),
+            models.Index(fields=["owner", "-created_at"], name="apikey_owner_created_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~models.Q(permissions=[]), name="apikey_has_permissions"),
+            models.CheckConstraint(
+                condition=(models.Q(project__isnull=False, owner__isnull=True)
+                           | models.Q(project__isnull=True, owner__isnull=False)),
+                name="apikey_one_holder",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key_id})"
+
+    # --- kind and holder -------------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        return Kind.ACCOUNT if self.owner_id is not None else Kind.PROJECT
+
+    @property
+    def is_account_key(self) -> bool:
+        return self.owner_id is not None
+
+    def holder_filter(self) -> dict:
+        """Keyword filter for the keys of the same holder (project or person)."""
+        return {"owner_id": self.owner_id} if self.is_account_key else {"project_id": self.project_id}
 
     # --- status, judged at the moment of use -----------------------------------------------
     def status_at(self, now) -> str:

@@ -13,12 +13,18 @@ class EventKind(models.TextChoices):
     REVOKED_KEY_USED = "revoked_key_used", "Revoked key presented"
     EXPIRED_KEY_USED = "expired_key_used", "Expired key presented"
     RATE_LIMITED = "rate_limited", "Rate limit reached"
+    PROJECT_LOCKED = "project_locked", "Call refused: project locked"
 
 
 class KeyEvent(models.Model):
     """One line of a project's event log. Keeps the key's id and name after the key is deleted."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    # Account keys: the person whose Security log shows the line (empty for project keys' events and
+    # for the copies of an account key's lifecycle events in the projects of its scope).
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="key_events"
+    )
     api_key = models.ForeignKey(
         "projects.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
     )
@@ -41,6 +47,7 @@ class KeyEvent(models.Model):
         indexes = [
             models.Index(fields=["project", "-created_at", "-id"], name="event_project_time_idx"),
             models.Index(fields=["project", "kind", "-created_at"], name="event_project_kind_idx"),
+            models.Index(fields=["account", "-created_at", "-id"], name="event_account_time_idx"),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,8 @@ CONTRACT_OPERATIONS = {
     ("delete", "/api/v1/questions/{question_id}"), ("post", "/api/v1/next-question"),
     ("post", "/api/v1/invitations"),
 }
+# Every route also under /api/v1/projects/{slug}/ (account keys must use that form).
+CONTRACT_OPERATIONS |= {(method, path.replace("/api/v1/", "/api/v1/projects/{slug}/")) for method, path in CONTRACT_OPERATIONS}
 
 
 def test_openapi_document(client):
@@ -25,6 +27,13 @@ def test_openapi_document(client):
     assert {"type": "apiKey", "in": "header", "name": "X-API-Key"}.items() <= schemes["HeaderKey"].items()
     get_key = document["paths"]["/api/v1/key"]["get"]
     assert {"BearerKey": []} in get_key["security"] and {"HeaderKey": []} in get_key["security"]
+    in_project = document["paths"]["/api/v1/projects/{slug}/questions/{question_id}"]["patch"]
+    assert {"in": "path", "name": "slug", "required": True}.items() <= in_project["parameters"][0].items()
+    operation_ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
+    assert len(operation_ids) == len(set(operation_ids)) == 16
+    assert in_project["operationId"] == "updateQuestionInProject"
+    key_out = document["components"]["schemas"]["KeyOut"]["properties"]
+    assert {"kind", "scope", "project"} <= set(key_out)
     question = document["components"]["schemas"]["QuestionOut"]["properties"]
     assert set(question) == {"id", "text", "priority", "is_active", "created_at", "updated_at"}
     assert "X-RateLimit-Limit" in document["info"]["description"]

@@ -1,0 +1,132 @@
+"""The project a runtime API request acts on: one function for every route.
+
+Every route exists twice: the short form (`/api/v1/questions`) and the project-addressed form
+(`/api/v1/projects/{slug}/questions`). Authentication (`api.auth`) calls `bind` once the key is
+known to be alive; `bind` decides the project and leaves it on the key as `key.project`, so the
+endpoint bodies read `request.auth.project` / `project_id` whatever the kind of key:
+
+- a **project key** acts on its own project; under `/projects/{slug}/` another slug is a 404;
+- an **account key** must name the project (`/projects/{slug}/…`; the short form is 400
+  `project_required`, except `GET /key`, which describes the key). The project must be in the
+  key's scope and the holder a member of it *now* (else 404, as for a project that does not
+  exist); the holder's role there caps the key (viewer: read only; see `ROLE_PERMISSIONS`); and the
+  project must have its 10 active questions (else 403 `project_locked`).
+
+"Now" without a query per request: the account key's cached record carries its holder's
+memberships within the scope (`access`), and a tombstone replaces it whenever one of those
+memberships changes (`api.invalidation`); the project's question gate is a record of its own
+(`api:proj:<slug>`), read in the same cache round trip as the key and tombstoned by every
+question write. Without the cache, both come from the database.
+"""
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.http import HttpRequest
+
+from projects.actors import Actor
+from projects.models import Membership, Project, Role
+from projects.models.api_key import PERMISSION_ORDER
+from projects.models.event import EventKind
+
+from . import keycache
+from .errors import ApiError, NotFound
+
+# What each role lets an account key do in a project (intersected with the key's permissions).
+ROLE_PERMISSIONS = {
+    Role.OWNER: set(PERMISSION_ORDER),
+    Role.ADMIN: set(PERMISSION_ORDER),
+    Role.VIEWER: {"read"},
+}
+SHORT_FORM_ALLOWED = {"/key"}  # routes an account key may call without naming a project
+
+
+class ProjectRequired(ApiError):
+    status, code = 400, "project_required"
+
+
+class ProjectLocked(ApiError):
+    status, code = 403, "project_locked"
+
+
+def requested_slug(request: HttpRequest) -> str | None:
+    """The `{slug}` of a project-addressed route, None on the short form."""
+    match = getattr(request, "resolver_match", None)
+    return match.kwargs.get("slug") if match is not None else None
+
+
+# --- an account key's reach --------------------------------------------------------------------
+def load_access(key) -> dict:
+    """From the database: the key's scope and its holder's memberships within it (two queries)."""
+    memberships = Membership.objects.filter(user_id=key.owner_id)
+    if not key.all_projects:
+        memberships = memberships.filter(project__scoped_account_keys=key)
+    projects = {
+        slug: {"pk": pk, "name": name, "role": role}
+        for slug, pk, name, role in memberships.values_list("project__slug", "project_id", "project__name", "role")
+    }
+    scope = "all" if key.all_projects else sorted(key.scope_projects.values_list("slug", flat=True))
+    return {"scope": scope, "projects": projects}
+
+
+def project_gate(slug: str, snapshot) -> dict | None:
+    """The addressed project's record: pk, name and whether its question gate is open."""
+    if snapshot is not None and snapshot.project is not None:
+        return snapshot.project
+    row = (
+        Project.objects.filter(slug=slug)
+        .annotate(active=Count("questions", filter=Q(questions__is_active=True)))
+        .values_list("pk", "name", "active")
+        .first()
+    )
+    if row is None:
+        return None
+    record = {"pk": row[0], "name": row[1], "unlocked": row[2] >= settings.API_KEY_REQUIRED_ACTIVE_QUESTIONS}
+    if snapshot is not None:
+        keycache.remember_project(slug, record)
+    return record
+
+
+def bind(request: HttpRequest, key, snapshot) -> None:
+    """Decide the project this request acts on and set it as `key.project` (raises the API's errors)."""
+    slug = requested_slug(request)
+    if not key.is_account_key:
+        if slug is not None and slug != key.project.slug:
+            raise NotFound("No such project.")
+        return
+    if slug is None:
+        if request.path.removeprefix("/api/v1") in SHORT_FORM_ALLOWED:
+            return
+        raise ProjectRequired(
+            f"API key {key.key_id} is an account key: name the project in the path, "
+            f"e.g. /api/v1/projects/<slug>{request.path.removeprefix('/api/v1')}."
+        )
+    reach = key.access["projects"].get(slug)
+    gate = project_gate(slug, snapshot) if reach is not None else None
+    if reach is None or gate is None or gate["pk"] != reach["pk"]:
+        raise NotFound("No such project.")  # outside the scope, not a member, or gone: all look alike
+    project = Project(id=reach["pk"], slug=slug, name=reach["name"])
+    project._state.adding, project._state.db = False, "default"
+    key.project = project
+    key.role = reach["role"]
+    allowed = ROLE_PERMISSIONS.get(reach["role"], set())
+    key.permissions = [p for p in key.permissions if p in allowed]
+    if not gate["unlocked"]:
+        _locked_event(request, key, project)
+        raise ProjectLocked(
+            f"Project {slug} has fewer than {settings.API_KEY_REQUIRED_ACTIVE_QUESTIONS} active questions; "
+            "account keys are refused until it has them again."
+        )
+
+
+def _locked_event(request: HttpRequest, key, project) -> None:
+    from django.core.cache import cache
+
+    from projects.services import record_event
+
+    try:
+        first = cache.add(f"api:locked:{key.pk}:{project.pk}", 1, timeout=3600)
+    except Exception:  # cache down: log every refusal rather than none
+        first = True
+    if first:
+        record_event(key=key, kind=EventKind.PROJECT_LOCKED, actor=Actor.api(request), project=project,
+                     details={"path": request.path[:200], "method": request.method})
