@@ -29,7 +29,7 @@ from ninja.security import APIKeyHeader, HttpBearer
 from projects import keygen
 from projects.actors import Actor
 from projects.models import ApiKey, KeyEvent
-from projects.models.api_key import Status
+from projects.models.api_key import AUTHENTICATING, Status
 from projects.models.event import EventKind
 from projects.services import record_event
 
@@ -65,9 +65,9 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
             raise NotAuthenticated("invalid_api_key", "Unknown API key.") from None
         if not keygen.verify_key(presented, key.key_hash):
             raise NotAuthenticated("invalid_api_key", "Unknown API key.")
-        if key.is_account_key and key.status_at(now) == Status.ACTIVE:
+        if key.is_account_key and key.status_at(now) in AUTHENTICATING:
             key.access = acting.load_access(key)
-        if snapshot is not None and key.status_at(now) == Status.ACTIVE:
+        if snapshot is not None and key.status_at(now) in AUTHENTICATING:
             keycache.remember(key_hash, keycache.record_of(key))
 
     status = key.status_at(now)

@@ -25,6 +25,7 @@ Without REDIS_URL the same operations run on Django's local-memory cache (one pr
 import json
 import logging
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,7 +56,7 @@ def _project_name(slug: str) -> str:
 
 def _names(key_hash: str, window: int) -> tuple[str, str, str]:
     h = key_hash[-40:]
-    return f"api:key:{h}", f"api:rl:{h}:{window}", f"api:lu:{h}:{window}"
+    return f"api:key:{record_version()}:{h}", f"api:rl:{h}:{window}", f"api:lu:{h}:{window}"
 
 
 def _decode(raw) -> dict | None:
@@ -209,42 +210,69 @@ def reset_state() -> None:
 
 
 # --- records: what authentication needs of a key, never its secret ----------------------------
-def record_of(key) -> dict:
-    def iso(value):
-        return value.isoformat() if value else None
+# ONE declared schema. Every concrete field of ApiKey is either in RECORD_FIELDS (cached) or in
+# NOT_CACHED (with the reason); tests/api/test_keycache.py fails when ApiKey gains a field that is
+# in neither. A record becomes an ApiKey through `Model.from_db`: the fields not cached are
+# deferred, so reading one loads it from the database (never a silent default).
+RECORD_FIELDS = (
+    "id", "project_id", "key_id", "name", "permissions", "expiry_rule", "created_at", "expires_at",
+    "state", "stops_at", "rate_limit_per_minute", "owner_id", "all_projects",
+)
+NOT_CACHED = {
+    "key_hash": "the lookup key of the record itself (not stored inside it)",
+    "last4": "display only (console)",
+    "created_by_id": "console and admin only",
+    "revoked_at": "informational; the state decides",
+    "revoked_by_id": "console and admin only",
+    "rotated_from_id": "console and admin only",
+    "last_used_at": "written by the API, never read by it",
+    "last_used_ip": "written by the API, never read by it",
+}
+PROJECT_FIELDS = ("id", "slug", "name")
 
-    record = {
-        "pk": key.pk, "key_id": key.key_id, "name": key.name, "permissions": key.permissions,
-        "expiry_rule": key.expiry_rule, "created_at": iso(key.created_at), "expires_at": iso(key.expires_at),
-        "revoked_at": iso(key.revoked_at), "rate_limit_per_minute": key.rate_limit_per_minute,
+
+def record_version() -> str:
+    """Part of the record's cache key: a changed schema never reads records of the old one."""
+    return format(zlib.crc32(",".join(RECORD_FIELDS + ("|",) + PROJECT_FIELDS).encode()), "x")
+
+
+def _field_map(model, names) -> dict:
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    return {name: fields[name] for name in names}
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def record_of(key) -> dict:
+    """The cached record of a key: RECORD_FIELDS of the key and PROJECT_FIELDS of its project;
+    for an account key, instead of a project, its `access` (`api.acting.load_access`: its scope
+    and its holder's memberships within it, tombstoned on every change of those memberships)."""
+    record = {"key": {name: _jsonable(getattr(key, name)) for name in RECORD_FIELDS}}
     }
-    if key.is_account_key:  # the holder's reach, as of now: invalidated on every membership change
-        record["owner"] = key.owner_id
+    if key.is_account_key:
         record["access"] = key.access
     else:
-        record["project"] = {"pk": key.project.pk, "slug": key.project.slug, "name": key.project.name}
+        record["project"] = {name: _jsonable(getattr(key.project, name)) for name in PROJECT_FIELDS}
     return record
 
 
+def _from_record(model, names, values: dict, **extra):
+    fields = _field_map(model, names)
+    loaded = {name: fields[name].to_python(values[name]) for name in names}
+    loaded.update(extra)
+    ordered = [f.attname for f in model._meta.concrete_fields if f.attname in loaded]
+    return model.from_db("default", ordered, [loaded[name] for name in ordered])
+
+
 def key_from_record(record: dict, key_hash: str):
-    """An ApiKey instance (as if loaded from the database) built from a cached record."""
+    """An ApiKey instance, as if loaded from the database, built from a cached record."""
     from projects.models import ApiKey, Project
 
-    def when(value):
-        return datetime.fromisoformat(value) if value else None
-
-    project = None
-    if record.get("project"):
-        project = Project(id=record["project"]["pk"], slug=record["project"]["slug"], name=record["project"]["name"])
-    key = ApiKey(
-        id=record["pk"], project=project, key_id=record["key_id"], name=record["name"], key_hash=key_hash,
-        permissions=record["permissions"], expiry_rule=record["expiry_rule"], created_at=when(record["created_at"]),
-        expires_at=when(record["expires_at"]), revoked_at=when(record["revoked_at"]),
-        rate_limit_per_minute=record["rate_limit_per_minute"], owner_id=record.get("owner"),
-    )
+    project = _from_record(Project, PROJECT_FIELDS, record["project"]) if record.get("project") else None
+    key = _from_record(ApiKey, RECORD_FIELDS, record["key"], key_hash=key_hash)
+    key.project = project
     if key.is_account_key:
         key.access = record["access"]
-    for instance in (key, project):
-        if instance is not None:
-            instance._state.adding, instance._state.db = False, "default"
     return key

@@ -19,7 +19,7 @@ from .actors import Actor
 from .errors import DuplicateKeyName, InvalidKeyRequest, KeyLimitReached, KeyNotActive
 from .gate import require_api_keys_unlocked
 from .models import ApiKey, KeyEvent, Project
-from .models.api_key import PERMISSION_ORDER, ExpiryRule, Status
+from .models.api_key import PERMISSION_ORDER, ExpiryRule, KeyState, Status
 from .models.event import EventKind
 
 GRACE_PERIODS = {
@@ -232,10 +232,11 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
         _lock_holder(key)
         old = ApiKey.objects.select_for_update().get(pk=key.pk)
         now = timezone.now()
-        if old.revoked_at is not None:
-            raise KeyNotActive("This key was already rotated or revoked.")
-        if old.status_at(now) != Status.ACTIVE:
+        status = old.status_at(now)
+        if status == Status.EXPIRED:
             raise KeyNotActive("This key has expired; generate a new key instead.")
+        if status != Status.ACTIVE:
+            raise KeyNotActive("This key was already rotated or revoked.")
         if not old.is_account_key:
             require_api_keys_unlocked(old.project)
         if old.expiry_rule == ExpiryRule.DATE:
@@ -248,15 +249,31 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
             rotated_from=old, owner=old.owner, all_projects=old.all_projects,
             scope_projects=list(old.scope_projects.all()) if old.is_account_key else (),
         )
-        old.revoked_at = now + GRACE_PERIODS[grace] if grace else now
+        # The old key and its successor share one place under the limit; a lineage never has more
+        # than two keys that authenticate: a predecessor still inside its grace period ends now.
+        if old.rotated_from_id is not None:
+            predecessor = ApiKey.objects.select_for_update().get(pk=old.rotated_from_id)
+            if predecessor.status_at(now) == Status.ROTATING:
+                _revoke(predecessor, actor=actor, now=now)
+                record_event(key=predecessor, kind=EventKind.REVOKED, actor=actor,
+                             details={"reason": "grace_period_ended_by_rotation", "successor": old.key_id})
         old.revoked_by = actor.user
-        old.save(update_fields=["revoked_at", "revoked_by"])
+        if grace:
+            old.stops_at = now + GRACE_PERIODS[grace]
+            old.save(update_fields=["stops_at", "revoked_by"])
+        else:
+            _revoke(old, actor=actor, now=now)
         record_event(key=old, kind=EventKind.ROTATED, actor=actor,
-                     details={"new_key_id": new.key_id, "old_key_stops_at": old.revoked_at.isoformat()})
+                     details={"new_key_id": new.key_id, "old_key_stops_at": (old.stops_at or now).isoformat()})
         record_event(key=new, kind=EventKind.CREATED, actor=actor,
                      details={"rotated_from": old.key_id, "permissions": new.permissions,
                               "expires_at": expires_at.isoformat() if expires_at else None})
     return new, plaintext
+
+
+def _revoke(key: ApiKey, *, actor: Actor, now: datetime) -> None:
+    key.state, key.revoked_at, key.revoked_by = KeyState.REVOKED, now, actor.user
+    key.save(update_fields=["state", "revoked_at", "revoked_by"])
 
 
 def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
@@ -265,11 +282,9 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
         _lock_holder(key)
         locked = ApiKey.objects.select_for_update().get(pk=key.pk)
         now = timezone.now()
-        if locked.revoked_at is not None and locked.revoked_at <= now:
+        if locked.status_at(now) == Status.REVOKED:
             raise KeyNotActive("This key is already revoked.")
-        locked.revoked_at = now
-        locked.revoked_by = actor.user
-        locked.save(update_fields=["revoked_at", "revoked_by"])
+        _revoke(locked, actor=actor, now=now)
         record_event(key=locked, kind=EventKind.REVOKED, actor=actor)
     return locked
 

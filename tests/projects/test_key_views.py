@@ -221,7 +221,7 @@ def test_generate_never_expiring(owner_client, unlocked_project):
 def test_generate_is_disabled_and_explained_at_ten_active_keys(owner_client, unlocked_project):
     for i in range(10):
         ApiKeyFactory(project=unlocked_project, name=f"k{i}")
-    ApiKeyFactory(project=unlocked_project, name="gone", revoked_at=timezone.now() - timedelta(days=1))
+    ApiKeyFactory(project=unlocked_project, name="gone", state="revoked", revoked_at=timezone.now() - timedelta(days=1))
     response = owner_client.get(_url("api_keys", unlocked_project))
     body, text = response.content.decode(), page_text(response)
     assert "10 of 10 active keys" in text
@@ -242,7 +242,7 @@ def test_generate_is_disabled_and_explained_at_ten_active_keys(owner_client, unl
 def test_counter_counts_only_active_keys(owner_client, unlocked_project):
     now = timezone.now()
     ApiKeyFactory.create_batch(3, project=unlocked_project)
-    ApiKeyFactory(project=unlocked_project, revoked_at=now - timedelta(seconds=5))
+    ApiKeyFactory(project=unlocked_project, state="revoked", revoked_at=now - timedelta(seconds=5))
     ApiKeyFactory(project=unlocked_project, expires_at=now - timedelta(seconds=5))
     ApiKeyFactory(project=ProjectFactory())
     assert "3 of 10 active keys" in page_text(owner_client.get(_url("api_keys", unlocked_project)))
@@ -257,7 +257,7 @@ def _row(response, key):
 def test_status_badges_and_actions(owner_client, unlocked_project):
     now = timezone.now()
     active = ApiKeyFactory(project=unlocked_project, name="active one")
-    revoked = ApiKeyFactory(project=unlocked_project, name="revoked one", revoked_at=now - timedelta(hours=1))
+    revoked = ApiKeyFactory(project=unlocked_project, name="revoked one", state="revoked", revoked_at=now - timedelta(hours=1))
     expired = ApiKeyFactory(project=unlocked_project, name="expired one", expires_at=now - timedelta(hours=1))
     response = owner_client.get(_url("api_keys", unlocked_project))
     assert '<span class="badge badge-active">Active</span>' in _row(response, active)
@@ -278,7 +278,7 @@ def test_stale_badge_for_keys_older_than_90_days(owner_client, unlocked_project,
 
 def test_no_stale_badge_on_revoked_or_expired_keys(owner_client, unlocked_project):
     old = timezone.now() - timedelta(days=200)
-    ApiKeyFactory(project=unlocked_project, created_at=old, revoked_at=old + timedelta(days=1))
+    ApiKeyFactory(project=unlocked_project, created_at=old, state="revoked", revoked_at=old + timedelta(days=1))
     ApiKeyFactory(project=unlocked_project, created_at=old, expires_at=old + timedelta(days=90))
     assert "consider rotating" not in page_text(owner_client.get(_url("api_keys", unlocked_project)))
 
@@ -383,7 +383,7 @@ def test_revoke_without_htmx_redirects_with_a_message(owner_client, unlocked_pro
 
 
 def test_revoking_a_revoked_key_is_422(owner_client, unlocked_project):
-    key = ApiKeyFactory(project=unlocked_project, revoked_at=timezone.now() - timedelta(minutes=1))
+    key = ApiKeyFactory(project=unlocked_project, state="revoked", revoked_at=timezone.now() - timedelta(minutes=1))
     response = owner_client.post(_url("key_revoke", unlocked_project, key.key_id), **HX)
     assert response.status_code == 422
     assert "This key is already revoked." in page_text(response)
@@ -455,7 +455,7 @@ def _make_keys(project, user, n):
             api_key_rotate(key=key, actor=actor, grace="1h")
             made += 1
         elif kind == 2:
-            ApiKeyFactory(project=project, created_by=UserFactory(), revoked_at=now - timedelta(days=1),
+            ApiKeyFactory(project=project, created_by=UserFactory(), state="revoked", revoked_at=now - timedelta(days=1),
                           revoked_by=user)
         else:
             ApiKeyFactory(project=project, expires_at=now - timedelta(days=1), created_at=now - timedelta(days=200))
