@@ -250,7 +250,6 @@ def record_of(key) -> dict:
     for an account key, instead of a project, its `access` (`api.acting.load_access`: its scope
     and its holder's memberships within it, tombstoned on every change of those memberships)."""
     record = {"key": {name: _jsonable(getattr(key, name)) for name in RECORD_FIELDS}}
-    }
     if key.is_account_key:
         record["access"] = key.access
     else:
