@@ -1,0 +1,214 @@
+"""Account keys on the runtime API: scope, membership and role checked at the moment of each request.
+
+Run with the record cache off (every request reads the database), on (local memory) and on Redis:
+the cached record must learn about membership and question changes as it learns about key changes.
+"""
+
+import pytest
+from django.utils import timezone
+
+from api import keycache
+from projects.actors import Actor
+from projects.models import KeyEvent, Membership, Question, Role
+from projects.models.event import EventKind
+from projects.services import api_key_create, api_key_revoke, api_key_rotate
+from tests.api.conftest import bearer, error_code
+from tests.api.test_ratelimit import _redis_reachable
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ALL = ["create", "read", "write", "delete", "invite"]
+
+
+@pytest.fixture(params=["no-cache", "locmem", "redis"])
+def record_cache(request, settings):
+    if request.param == "no-cache":
+        settings.API_KEY_RECORD_CACHE_SECONDS = 0
+        return request.param
+    settings.API_KEY_RECORD_CACHE_SECONDS = 10
+    if request.param == "redis":
+        if not _redis_reachable():
+            pytest.skip("needs Redis on 127.0.0.1:6379")
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                       "LOCATION": "redis://127.0.0.1:6379/15", "KEY_PREFIX": "nbq-acctkeys-test"}}
+        from django.core.cache import cache
+
+        cache.clear()
+    return request.param
+
+
+@pytest.fixture
+def person(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def projects(person):
+    """A and B (scope), C (a member, outside the scope), D (not a member): all unlocked."""
+    a, b, c, d = (ProjectFactory(slug=s, name=s.upper(), active_questions=12) for s in ("a", "b", "c", "d"))
+    for p in (a, b, c):
+        MembershipFactory(project=p, user=person, role=Role.ADMIN)
+    return {"a": a, "b": b, "c": c, "d": d}
+
+
+def account_key(person, projects=None, permissions=ALL, all_projects=False, name="script"):
+    key, plaintext = api_key_create(owner=person, name=name, permissions=permissions, actor=Actor.cli(),
+                                    all_projects=all_projects, projects=projects)
+    key.plaintext = plaintext
+    return key
+
+
+def get(client, key, path):
+    return client.get(path, headers=bearer(key))
+
+
+def test_scoped_key_reads_its_projects_and_nothing_else(client, person, projects, record_cache):
+    key = account_key(person, [projects["a"], projects["b"]])
+    for slug in ("a", "b"):
+        response = get(client, key, f"/api/v1/projects/{slug}/questions")
+        assert response.status_code == 200, response.content
+        assert response.json()["count"] == 12
+        assert {q["id"] for q in response.json()["items"]} == set(
+            Question.objects.filter(project=projects[slug]).values_list("pk", flat=True))
+    for slug in ("c", "d", "no-such-project"):  # outside the scope / not a member / missing: alike
+        response = get(client, key, f"/api/v1/projects/{slug}/questions")
+        assert response.status_code == 404 and error_code(response) == "not_found"
+
+
+def test_account_key_on_the_short_form_is_project_required(client, person, projects, record_cache):
+    key = account_key(person, [projects["a"]])
+    for method, path in [("get", "/api/v1/questions"), ("post", "/api/v1/next-question")]:
+        response = getattr(client, method)(path, headers=bearer(key), content_type="application/json")
+        assert response.status_code == 400 and error_code(response) == "project_required"
+        assert "/api/v1/projects/" in response.json()["error"]["message"]
+
+
+def test_get_key_tells_kind_and_scope(client, person, projects, record_cache):
+    key = account_key(person, [projects["b"], projects["a"]], permissions=["read"])
+    body = get(client, key, "/api/v1/key").json()
+    assert (body["kind"], body["scope"], body["project"]) == ("account", ["a", "b"], None)
+    body = get(client, key, "/api/v1/projects/a/key").json()
+    assert body["project"] == {"slug": "a", "name": "A"}
+    every = account_key(person, all_projects=True, permissions=["read"], name="other")
+    assert get(client, every, "/api/v1/key").json()["scope"] == "all"
+
+
+def test_project_key_works_on_its_own_slug_only(client, projects, record_cache):
+    from tests.factories import ApiKeyFactory
+
+    key = ApiKeyFactory(project=projects["a"], permissions=["read"])
+    assert get(client, key, "/api/v1/key").json()["kind"] == "project"
+    assert get(client, key, "/api/v1/projects/a/questions").status_code == 200
+    response = get(client, key, "/api/v1/projects/b/questions")
+    assert response.status_code == 404 and error_code(response) == "not_found"
+
+
+def test_losing_a_membership_is_a_404_on_the_next_request(client, person, projects, record_cache):
+    key = account_key(person, [projects["a"], projects["b"]])
+    assert get(client, key, "/api/v1/projects/b/questions").status_code == 200
+    if record_cache != "no-cache":
+        assert keycache.fetch(key.key_hash, timezone.now()).record is not None  # served from the cache
+    Membership.objects.get(project=projects["b"], user=person).delete()
+    assert get(client, key, "/api/v1/projects/b/questions").status_code == 404
+    assert get(client, key, "/api/v1/projects/a/questions").status_code == 200
+
+
+def test_a_viewer_reads_but_cannot_write_at_once(client, person, projects, record_cache):
+    key = account_key(person, [projects["a"]])
+    created = client.post("/api/v1/projects/a/questions", {"text": "Before?", "priority": 1},
+                          headers=bearer(key), content_type="application/json")
+    assert created.status_code == 201
+    membership = Membership.objects.get(project=projects["a"], user=person)
+    membership.role = Role.VIEWER
+    membership.save()
+    response = client.post("/api/v1/projects/a/questions", {"text": "After?", "priority": 1},
+                           headers=bearer(key), content_type="application/json")
+    assert response.status_code == 403 and error_code(response) == "insufficient_permission"
+    patch = client.patch(f"/api/v1/projects/a/questions/{created.json()['id']}", {"text": "x?"},
+                         headers=bearer(key), content_type="application/json")
+    assert patch.status_code == 403
+    assert get(client, key, "/api/v1/projects/a/questions").status_code == 200
+    assert get(client, key, "/api/v1/projects/a/key").json()["permissions"] == ["read"]
+
+
+def test_below_ten_active_questions_is_project_locked(client, person, projects, record_cache):
+    key = account_key(person, [projects["a"]])
+    assert get(client, key, "/api/v1/projects/a/questions").status_code == 200
+    question = Question.objects.filter(project=projects["a"]).first()
+    for extra in Question.objects.filter(project=projects["a"]).exclude(pk=question.pk)[:2]:
+        extra.delete()  # 12 -> 10 active
+    assert get(client, key, "/api/v1/projects/a/questions").status_code == 200
+    question.is_active = False
+    question.save()  # 9 active
+    response = get(client, key, "/api/v1/projects/a/questions")
+    assert response.status_code == 403 and error_code(response) == "project_locked"
+    # The refusal is the project's business and the account's: one line in both logs.
+    event = KeyEvent.objects.get(kind=EventKind.PROJECT_LOCKED)
+    assert (event.project_id, event.account_id, event.key_id) == (projects["a"].pk, person.pk, key.key_id)
+    question.is_active = True
+    question.save()
+    assert get(client, key, "/api/v1/projects/a/questions").status_code == 200
+
+
+def test_all_my_projects_picks_up_a_project_joined_later(client, person, projects, record_cache):
+    key = account_key(person, all_projects=True, permissions=["read"])
+    assert get(client, key, "/api/v1/projects/a/questions").status_code == 200
+    assert get(client, key, "/api/v1/projects/d/questions").status_code == 404
+    MembershipFactory(project=projects["d"], user=person, role=Role.VIEWER)
+    assert get(client, key, "/api/v1/projects/d/questions").status_code == 200
+
+
+def test_a_deleted_project_is_a_404_on_the_next_request(client, person, projects, record_cache):
+    key = account_key(person, all_projects=True, permissions=["read"])
+    assert get(client, key, "/api/v1/projects/b/questions").status_code == 200
+    projects["b"].delete()
+    assert get(client, key, "/api/v1/projects/b/questions").status_code == 404
+
+
+def test_a_new_project_under_an_old_slug_is_not_reached(client, person, projects, record_cache):
+    """A scope names projects, not slugs: a project re-created under a deleted one's slug is not in it."""
+    key = account_key(person, [projects["b"]], permissions=["read"])
+    assert get(client, key, "/api/v1/projects/b/questions").status_code == 200
+    projects["b"].delete()
+    reborn = ProjectFactory(slug="b", active_questions=12)
+    MembershipFactory(project=reborn, user=person, role=Role.OWNER)
+    assert get(client, key, "/api/v1/projects/b/questions").status_code == 404
+
+
+def test_objects_of_another_project_stay_hidden(client, person, projects, record_cache):
+    key = account_key(person, [projects["a"], projects["b"]])
+    in_b = Question.objects.filter(project=projects["b"]).first()
+    response = get(client, key, f"/api/v1/projects/a/questions/{in_b.pk}")
+    assert response.status_code == 404
+    assert get(client, key, f"/api/v1/projects/b/questions/{in_b.pk}").status_code == 200
+
+
+def test_invitation_through_an_account_key_lands_in_the_addressed_project(client, person, projects, record_cache):
+    key = account_key(person, [projects["a"]], permissions=["invite"])
+    response = client.post("/api/v1/projects/a/invitations", {"email": "new@example.com", "role": "viewer"},
+                           headers=bearer(key), content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert projects["a"].invitations.get().invited_via_key_id == key.pk
+
+
+def test_revoked_account_key_presented_to_a_project_logs_there_and_in_the_account(client, person, projects,
+                                                                                  record_cache):
+    key = account_key(person, [projects["a"]], permissions=["read"])
+    api_key_revoke(key=key, actor=Actor.cli())
+    response = get(client, key, "/api/v1/projects/a/questions")
+    assert response.status_code == 401 and error_code(response) == "revoked_api_key"
+    event = KeyEvent.objects.get(kind=EventKind.REVOKED_KEY_USED)
+    assert (event.project_id, event.account_id) == (projects["a"].pk, person.pk)
+    # Presented to a project outside its scope: the account's log only.
+    get(client, key, "/api/v1/projects/d/questions")
+    assert KeyEvent.objects.filter(kind=EventKind.REVOKED_KEY_USED, project=projects["d"]).count() == 0
+
+
+def test_rotated_account_key_keeps_its_scope_and_grace(client, person, projects, record_cache):
+    key = account_key(person, [projects["a"]], permissions=["read"])
+    new, plaintext = api_key_rotate(key=key, actor=Actor.cli(), grace="1h")
+    assert new.owner_id == person.pk and list(new.scope_projects.all()) == [projects["a"]]
+    assert get(client, key, "/api/v1/projects/a/questions").status_code == 200  # in its grace period
+    assert get(client, plaintext, "/api/v1/projects/a/questions").status_code == 200
+    assert get(client, plaintext, "/api/v1/projects/b/questions").status_code == 404
