@@ -32,7 +32,9 @@ def on_key_rows_changed(sender, key_hashes, **kwargs):
 
 
 # --- what an account key may reach: memberships, projects, question gates ----------------------
-_slugs: dict[int, str] = {}  # project pk -> slug (a pk's slug only changes through Project.save)
+# project pk -> slug, kept by Project's post_save / post_delete (a pk's slug only changes through
+# Project.save, and a pk is never handed out twice, except after a rollback: created sets it again).
+_slugs: dict[int, str] = {}
 
 
 def _project_slug(project_id: int) -> str | None:
@@ -77,9 +79,10 @@ def on_question_changed(sender, instance, created=False, update_fields=None, **k
 
 
 def on_project_saved(sender, instance, created=False, **kwargs):
+    old = _slugs.get(instance.pk)
+    _slugs[instance.pk] = instance.slug
     if created:
         return
-    old = _slugs.pop(instance.pk, None)
     for slug in {old, instance.slug} - {None}:
         _invalidate_project(slug)
     invalidate_account_keys(instance.memberships.values_list("user_id", flat=True))

@@ -10,6 +10,7 @@ admin.site.site_title = "NBQ Keys Console admin"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="projects:list", permanent=False)),
     path("accounts/", include("accounts.urls")),
+    path("account/", include("projects.account_urls")),
     path("projects/", include("projects.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -108,3 +108,31 @@ class RotateForm(forms.Form):
         required=False,
         widget=forms.RadioSelect,
     )
+
+
+class AccountKeyCreateForm(ApiKeyCreateForm):
+    """The Generate a key dialog of Account → API keys: the project one's plus Scope."""
+
+    SCOPE_ALL, SCOPE_CHOSEN = "all", "chosen"
+    scope = forms.ChoiceField(
+        label="Scope",
+        choices=[(SCOPE_ALL, "All my projects"), (SCOPE_CHOSEN, "Chosen projects")],
+        initial=SCOPE_CHOSEN,
+        widget=forms.RadioSelect,
+    )
+    projects = forms.ModelMultipleChoiceField(
+        label="Projects",
+        queryset=Project.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["projects"].queryset = Project.objects.for_user(user).order_by("name", "pk")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("scope") == self.SCOPE_CHOSEN and not cleaned.get("projects") and "projects" not in self.errors:
+            self.add_error("projects", "Choose at least one project, or “All my projects”.")
+        return cleaned
