@@ -7,6 +7,7 @@ serialises concurrent generate / rotate / revoke calls of one project, on SQLite
 IMMEDIATE transaction mode does.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
@@ -27,7 +28,7 @@ GRACE_PERIODS = {
     "7d": timedelta(days=7),
 }
 GRACE_LABELS = {"": "Immediately", "1h": "After 1 hour", "24h": "After 24 hours", "7d": "After 7 days"}
-NAME_MAX_LENGTH = 64
+NAME_MAX_LENGTH = ApiKey._meta.get_field("name").max_length  # the column's size: 64
 RESERVED_SLUGS = {"invitations", "new"}  # path segments of the console
 
 
@@ -66,23 +67,39 @@ def record_event(*, project: Project, key: ApiKey, kind: str, actor: Actor, deta
     )
 
 
-def _clean_name(name: str) -> str:
+@dataclass(frozen=True)
+class KeyRequest:
+    name: str
+    permissions: list[str]
+    expiry_rule: str
+    expires_at: datetime | None
+
+
+def clean_key_request(*, name, permissions, expiry_rule, expires_on: date | None = None,
+                      now: datetime | None = None) -> KeyRequest:
+    """THE validation of a key's name, permissions and expiry (views, admin, CLI and API present
+    its errors). Raises InvalidKeyRequest with every field's error at once."""
+    errors: dict[str | None, str] = {}
     name = (name or "").strip()
     if not name:
-        raise InvalidKeyRequest("Give the key a name, so you can tell it apart later.", field="name")
-    if len(name) > NAME_MAX_LENGTH:
-        raise InvalidKeyRequest(f"Keep the name to {NAME_MAX_LENGTH} characters.", field="name")
-    return name
-
-
-def _clean_permissions(permissions) -> list[str]:
+        errors["name"] = "Give the key a name, so you can tell it apart later."
+    elif len(name) > NAME_MAX_LENGTH:
+        errors["name"] = f"Keep the name to {NAME_MAX_LENGTH} characters."
     chosen = set(permissions or [])
-    unknown = chosen - set(PERMISSION_ORDER)
-    if unknown or not chosen:
-        raise InvalidKeyRequest(
-            "Choose at least one permission: " + ", ".join(PERMISSION_ORDER) + ".", field="permissions"
-        )
-    return [p for p in PERMISSION_ORDER if p in chosen]
+    if not chosen or chosen - set(PERMISSION_ORDER):
+        errors["permissions"] = "Choose at least one permission: " + ", ".join(PERMISSION_ORDER) + "."
+    expires_at = None
+    if expiry_rule not in ExpiryRule.values:
+        errors["expiration"] = "Choose an expiration."
+    else:
+        try:
+            expires_at = expires_at_for(expiry_rule, on=expires_on, now=now)
+        except InvalidKeyRequest as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise InvalidKeyRequest(errors=errors)
+    return KeyRequest(name=name, permissions=[p for p in PERMISSION_ORDER if p in chosen],
+                      expiry_rule=expiry_rule, expires_at=expires_at)
 
 
 def _lock_project(project: Project) -> Project:
@@ -112,9 +129,8 @@ def api_key_create(*, project: Project, name: str, permissions, expiry_rule: str
                    expires_on: date | None = None, actor: Actor,
                    rate_limit_per_minute: int | None = None) -> tuple[ApiKey, str]:
     """Make a new key. Returns the key and its plaintext, which the caller shows once and forgets."""
-    name = _clean_name(name)
-    permissions = _clean_permissions(permissions)
-    expires_at = expires_at_for(expiry_rule, on=expires_on)
+    request = clean_key_request(name=name, permissions=permissions, expiry_rule=expiry_rule, expires_on=expires_on)
+    name, permissions, expires_at = request.name, request.permissions, request.expires_at
     with transaction.atomic():
         project = _lock_project(project)
         require_api_keys_unlocked(project)
