@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import keygen
@@ -227,17 +227,38 @@ def api_key_delete(*, key: ApiKey, actor: Actor) -> None:
         ApiKey.objects.filter(pk=key.pk).delete()
 
 
+SLUG_ATTEMPTS = 10
+
+
+def _free_slug(base: str) -> str:
+    """The first free slug of `base`, `base-2`, `base-3`, ...: ONE query, however many clash."""
+    taken = {1 if slug == base else int(slug.rsplit("-", 1)[1])
+             for slug in Project.objects.filter(slug__regex=rf"^{base}(-[0-9]+)?$").values_list("slug", flat=True)}
+    if base in RESERVED_SLUGS:
+        taken.add(1)
+    if 1 not in taken:
+        return base
+    return f"{base}-{max(taken) + 1}"
+
+
 def project_create(*, name: str, owner, slug: str | None = None) -> Project:
+    """A new project owned by `owner`. Its slug comes from the name (or `slug`); if another
+    request takes the same slug at the same moment, the unique constraint refuses one insert and
+    that one picks the next free slug (never a 500)."""
     from django.utils.text import slugify
 
     from .models import Membership, Role
 
-    base = slugify(slug or name)[:100] or "project"
-    candidate, n = base, 1
-    while candidate in RESERVED_SLUGS or Project.objects.filter(slug=candidate).exists():
-        n += 1
-        candidate = f"{base}-{n}"
-    with transaction.atomic():
-        project = Project.objects.create(name=name.strip(), slug=candidate, created_by=owner)
-        Membership.objects.create(project=project, user=owner, role=Role.OWNER)
-    return project
+    base = slugify(slug or name)[:100].strip("-") or "project"
+    for attempt in range(SLUG_ATTEMPTS):
+        candidate = _free_slug(base)
+        try:
+            with transaction.atomic():
+                project = Project.objects.create(name=name.strip(), slug=candidate, created_by=owner)
+                Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+        except IntegrityError:
+            if attempt == SLUG_ATTEMPTS - 1 or not Project.objects.filter(slug=candidate).exists():
+                raise  # not a slug taken meanwhile
+            continue
+        return project
+    raise AssertionError("unreachable")
