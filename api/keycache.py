@@ -6,7 +6,12 @@ so an authenticated request asks the shared cache, in ONE round trip (a Redis pi
 - the key's record (`api:key:<hash>`: what authentication needs, never the secret);
 - the next value of its rate-limit counter for this minute (`api:rl:<hash>:<window>`);
 - whether it is the key's first use in this minute (`api:lu:<hash>:<window>`, set-if-absent);
-  only then is last use written to the database (a conditional UPDATE: at most once a minute).
+  only then is last use written to the database (a conditional UPDATE: at most once a minute);
+- the client address's failed authentications this minute (`api:af:<address>:<window>`) and
+  whether the hash ever authenticated (`api:ok:<hash>`): see `api.auth` (failed-auth throttle).
+
+The record holds the key's STATE (active / revoked) and grace end, never a revocation time to
+compare with a clock; it is built from one declared schema (RECORD_FIELDS below).
 
 The record part is on only with a shared cache (Redis: settings.API_KEY_RECORD_CACHE_SECONDS,
 10 s by default with REDIS_URL, off without). Revocation stays immediate in every worker. Every write to a key row (save, delete, and
@@ -29,6 +34,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
+import redis
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -42,11 +48,16 @@ PAUSE_SECONDS = 5.0
 _paused_until = 0.0
 
 
+KNOWN_KEY_TTL = 24 * 3600
+
+
 @dataclass(frozen=True)
 class Snapshot:
     record: dict | None  # None: not cached (or a tombstone): ask the database
     count: int  # this request's number in the key's current rate-limit window
     first_use_this_minute: bool
+    failures: int = 0  # failed authentications from this client address in the current window
+    known_key: bool = False  # this hash authenticated before (it exists in the database)
     project: dict | None = None  # the addressed project's record (`api:proj:<slug>`), when asked for
 
 
@@ -59,6 +70,14 @@ def _names(key_hash: str, window: int) -> tuple[str, str, str]:
     return f"api:key:{record_version()}:{h}", f"api:rl:{h}:{window}", f"api:lu:{h}:{window}"
 
 
+def _failures_name(client: str, window: int) -> str:
+    return f"api:af:{client}:{window}"
+
+
+def _known_name(key_hash: str) -> str:
+    return f"api:ok:{key_hash[-40:]}"
+
+
 def _decode(raw) -> dict | None:
     if raw is None or raw == TOMBSTONE or raw == TOMBSTONE.decode():
         return None
@@ -69,31 +88,56 @@ def _decode(raw) -> dict | None:
 
 
 class _RedisStore:
-    """Django's RedisCache underneath, reached through one redis-py client per process."""
+    """The Redis server of Django's RedisCache, reached through redis-py's public client (one
+    connection pool per process and server, thread-safe). Key names go through the cache's own
+    `make_key`, so they share its prefix and version."""
 
     def __init__(self):
-        self._backend = None
-        self._client = None
+        self._clients: dict[tuple, redis.Redis] = {}
+        self._current: redis.Redis | None = None
 
-    def bind(self, backend: RedisCache) -> None:
-        if backend is not self._backend:  # a new process, thread or settings override
-            self._backend, self._client = backend, backend._cache.get_client(write=True)
+    def bind(self, config: dict) -> None:
+        location = config["LOCATION"]
+        if not isinstance(location, str):
+            location = location[0]
+        location = location.split(",")[0].strip()  # the first server is the one Django writes to
+        options = config.get("OPTIONS", {})
+        timeouts = {name: options[name] for name in ("socket_connect_timeout", "socket_timeout") if name in options}
+        ident = (location, tuple(sorted(timeouts.items())))
+        client = self._clients.get(ident)
+        if client is None:
+            client = self._clients[ident] = redis.Redis.from_url(location, **timeouts)
+        self._current = client
 
-    def client(self):
-        return self._client
+    def client(self) -> redis.Redis:
+        return self._current
 
-    def fetch(self, key_hash: str, window: int, slug: str | None = None) -> Snapshot:
+    def fetch(self, key_hash: str, window: int, client: str, slug: str | None = None) -> Snapshot:
         record, counter, last_used = (cache.make_key(n) for n in _names(key_hash, window))
         pipe = self.client().pipeline(transaction=False)
         pipe.get(record)
         pipe.incr(counter)
         pipe.expire(counter, WINDOW_SECONDS + 5, nx=True)
         pipe.set(last_used, 1, nx=True, ex=WINDOW_SECONDS + 5)
+        pipe.get(cache.make_key(_failures_name(client, window)))
+        pipe.exists(cache.make_key(_known_name(key_hash)))
         if slug is not None:  # same round trip: the addressed project's record
             pipe.get(cache.make_key(_project_name(slug)))
-        raw, count, _, first, *project = pipe.execute()
+        raw, count, _, first, failures, known, *project = pipe.execute()
         return Snapshot(record=_decode(raw), count=int(count), first_use_this_minute=bool(first),
+                        failures=int(failures or 0), known_key=bool(known),
                         project=_decode(project[0]) if project else None)
+
+    def count_failure(self, client: str, window: int) -> int:
+        name = cache.make_key(_failures_name(client, window))
+        pipe = self.client().pipeline(transaction=False)
+        pipe.incr(name)
+        pipe.expire(name, WINDOW_SECONDS + 5, nx=True)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def mark_known(self, key_hash: str) -> None:
+        self.client().set(cache.make_key(_known_name(key_hash)), 1, ex=KNOWN_KEY_TTL)
 
     def remember(self, key_hash: str, record: dict, ttl: int) -> None:
         self.remember_name(_names(key_hash, 0)[0], record, ttl)
@@ -111,20 +155,32 @@ class _RedisStore:
 class _DjangoStore:
     """Any other Django cache (local memory by default): the same operations, several calls."""
 
-    def fetch(self, key_hash: str, window: int, slug: str | None = None) -> Snapshot:
+    def fetch(self, key_hash: str, window: int, client: str, slug: str | None = None) -> Snapshot:
         record, counter, last_used = _names(key_hash, window)
         raw = cache.get(record)
-        if cache.add(counter, 1, timeout=WINDOW_SECONDS + 5):
-            count = 1
-        else:
-            try:
-                count = cache.incr(counter)
-            except ValueError:  # expired in between
-                cache.add(counter, 1, timeout=WINDOW_SECONDS + 5)
-                count = 1
+        count = self._incr(counter)
         first = cache.add(last_used, 1, timeout=WINDOW_SECONDS + 5)
+        failures = cache.get(_failures_name(client, window), 0)
+        known = cache.get(_known_name(key_hash)) is not None
         project = _decode(cache.get(_project_name(slug))) if slug is not None else None
-        return Snapshot(record=_decode(raw), count=count, first_use_this_minute=first, project=project)
+        return Snapshot(record=_decode(raw), count=count, first_use_this_minute=first, failures=failures,
+                        known_key=known, project=project)
+
+    @staticmethod
+    def _incr(name: str) -> int:
+        if cache.add(name, 1, timeout=WINDOW_SECONDS + 5):
+            return 1
+        try:
+            return cache.incr(name)
+        except ValueError:  # expired in between
+            cache.add(name, 1, timeout=WINDOW_SECONDS + 5)
+            return 1
+
+    def count_failure(self, client: str, window: int) -> int:
+        return self._incr(_failures_name(client, window))
+
+    def mark_known(self, key_hash: str) -> None:
+        cache.set(_known_name(key_hash), 1, timeout=KNOWN_KEY_TTL)
 
     def remember(self, key_hash: str, record: dict, ttl: int) -> None:
         self.remember_name(_names(key_hash, 0)[0], record, ttl)
@@ -144,9 +200,8 @@ _django_store = _DjangoStore()
 
 
 def _backend():
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        _redis_store.bind(backend)
+    if isinstance(caches["default"], RedisCache):
+        _redis_store.bind(settings.CACHES["default"])
         return _redis_store
     return _django_store
 
@@ -165,12 +220,27 @@ def _with_breaker(operation, *args):
         return None
 
 
-def fetch(key_hash: str, now: datetime, slug: str | None = None) -> Snapshot | None:
-    """The cached state of a key for this request, or None if the cache is unavailable.
+def window_of(now: datetime) -> int:
+    return int(now.timestamp() // WINDOW_SECONDS)
 
-    With `slug` (a project-addressed route) the same round trip also reads that project's record."""
+
+def fetch(key_hash: str, now: datetime, client: str = "-", slug: str | None = None) -> Snapshot | None:
+    """The cached state of a key (and of the client address's failed authentications) for this
+    request, or None if the cache is unavailable. With `slug` (a project-addressed route) the same
+    round trip also reads that project's record (`api.acting`)."""
     store = _backend()
-    return _with_breaker(store.fetch, key_hash, int(now.timestamp() // WINDOW_SECONDS), slug)
+    return _with_breaker(store.fetch, key_hash, window_of(now), client, slug)
+
+
+def count_failure(client: str, now: datetime) -> int | None:
+    """Count a failed authentication from `client`; its number in this window (None: cache down)."""
+    return _with_breaker(_backend().count_failure, client, window_of(now))
+
+
+def mark_known(key_hash: str) -> None:
+    """Remember that this hash authenticated: a throttled address may still be judged on it. Holds
+    no state of the key (the database or the record decides), so it needs no invalidation."""
+    _with_breaker(_backend().mark_known, key_hash)
 
 
 def remember(key_hash: str, record: dict) -> None:

@@ -7,11 +7,12 @@ serialises concurrent generate / rotate / revoke calls of one project, on SQLite
 IMMEDIATE transaction mode does.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import keygen
@@ -28,7 +29,7 @@ GRACE_PERIODS = {
     "7d": timedelta(days=7),
 }
 GRACE_LABELS = {"": "Immediately", "1h": "After 1 hour", "24h": "After 24 hours", "7d": "After 7 days"}
-NAME_MAX_LENGTH = 64
+NAME_MAX_LENGTH = ApiKey._meta.get_field("name").max_length  # the column's size: 64
 RESERVED_SLUGS = {"invitations", "new"}  # path segments of the console
 
 
@@ -100,23 +101,39 @@ def projects_in_scope(key: ApiKey):
     return projects.order_by("name", "pk")
 
 
-def _clean_name(name: str) -> str:
+@dataclass(frozen=True)
+class KeyRequest:
+    name: str
+    permissions: list[str]
+    expiry_rule: str
+    expires_at: datetime | None
+
+
+def clean_key_request(*, name, permissions, expiry_rule, expires_on: date | None = None,
+                      now: datetime | None = None) -> KeyRequest:
+    """THE validation of a key's name, permissions and expiry (views, admin, CLI and API present
+    its errors). Raises InvalidKeyRequest with every field's error at once."""
+    errors: dict[str | None, str] = {}
     name = (name or "").strip()
     if not name:
-        raise InvalidKeyRequest("Give the key a name, so you can tell it apart later.", field="name")
-    if len(name) > NAME_MAX_LENGTH:
-        raise InvalidKeyRequest(f"Keep the name to {NAME_MAX_LENGTH} characters.", field="name")
-    return name
-
-
-def _clean_permissions(permissions) -> list[str]:
+        errors["name"] = "Give the key a name, so you can tell it apart later."
+    elif len(name) > NAME_MAX_LENGTH:
+        errors["name"] = f"Keep the name to {NAME_MAX_LENGTH} characters."
     chosen = set(permissions or [])
-    unknown = chosen - set(PERMISSION_ORDER)
-    if unknown or not chosen:
-        raise InvalidKeyRequest(
-            "Choose at least one permission: " + ", ".join(PERMISSION_ORDER) + ".", field="permissions"
-        )
-    return [p for p in PERMISSION_ORDER if p in chosen]
+    if not chosen or chosen - set(PERMISSION_ORDER):
+        errors["permissions"] = "Choose at least one permission: " + ", ".join(PERMISSION_ORDER) + "."
+    expires_at = None
+    if expiry_rule not in ExpiryRule.values:
+        errors["expiration"] = "Choose an expiration."
+    else:
+        try:
+            expires_at = expires_at_for(expiry_rule, on=expires_on, now=now)
+        except InvalidKeyRequest as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise InvalidKeyRequest(errors=errors)
+    return KeyRequest(name=name, permissions=[p for p in PERMISSION_ORDER if p in chosen],
+                      expiry_rule=expiry_rule, expires_at=expires_at)
 
 
 def _lock_project(project: Project) -> Project:
@@ -187,9 +204,8 @@ def api_key_create(*, project: Project | None = None, name: str, permissions,
     """
     if (project is None) == (owner is None):
         raise InvalidKeyRequest("A key belongs either to a project or to a person.")
-    name = _clean_name(name)
-    permissions = _clean_permissions(permissions)
-    expires_at = expires_at_for(expiry_rule, on=expires_on)
+    request = clean_key_request(name=name, permissions=permissions, expiry_rule=expiry_rule, expires_on=expires_on)
+    name, permissions, expires_at = request.name, request.permissions, request.expires_at
     with transaction.atomic():
         if owner is not None:
             owner = get_user_model().objects.select_for_update().get(pk=owner.pk)
@@ -298,17 +314,38 @@ def api_key_delete(*, key: ApiKey, actor: Actor) -> None:
         ApiKey.objects.filter(pk=key.pk).delete()
 
 
+SLUG_ATTEMPTS = 10
+
+
+def _free_slug(base: str) -> str:
+    """The first free slug of `base`, `base-2`, `base-3`, ...: ONE query, however many clash."""
+    taken = {1 if slug == base else int(slug.rsplit("-", 1)[1])
+             for slug in Project.objects.filter(slug__regex=rf"^{base}(-[0-9]+)?$").values_list("slug", flat=True)}
+    if base in RESERVED_SLUGS:
+        taken.add(1)
+    if 1 not in taken:
+        return base
+    return f"{base}-{max(taken) + 1}"
+
+
 def project_create(*, name: str, owner, slug: str | None = None) -> Project:
+    """A new project owned by `owner`. Its slug comes from the name (or `slug`); if another
+    request takes the same slug at the same moment, the unique constraint refuses one insert and
+    that one picks the next free slug (never a 500)."""
     from django.utils.text import slugify
 
     from .models import Membership, Role
 
-    base = slugify(slug or name)[:100] or "project"
-    candidate, n = base, 1
-    while candidate in RESERVED_SLUGS or Project.objects.filter(slug=candidate).exists():
-        n += 1
-        candidate = f"{base}-{n}"
-    with transaction.atomic():
-        project = Project.objects.create(name=name.strip(), slug=candidate, created_by=owner)
-        Membership.objects.create(project=project, user=owner, role=Role.OWNER)
-    return project
+    base = slugify(slug or name)[:100].strip("-") or "project"
+    for attempt in range(SLUG_ATTEMPTS):
+        candidate = _free_slug(base)
+        try:
+            with transaction.atomic():
+                project = Project.objects.create(name=name.strip(), slug=candidate, created_by=owner)
+                Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+        except IntegrityError:
+            if attempt == SLUG_ATTEMPTS - 1 or not Project.objects.filter(slug=candidate).exists():
+                raise  # not a slug taken meanwhile
+            continue
+        return project
+    raise AssertionError("unreachable")

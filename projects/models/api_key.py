@@ -276,11 +276,6 @@ class ApiKey(models.Model):
     def rate_limit(self) -> int:
         return self.rate_limit_per_minute or settings.API_KEY_RATE_LIMIT_PER_MINUTE
 
-    def clean(self) -> None:
-        unknown = set(self.permissions or []) - set(PERMISSION_ORDER)
-        if not self.permissions or unknown:
-            raise ValidationError({"permissions": "Choose at least one of: " + ", ".join(PERMISSION_ORDER) + "."})
-
     def save(self, *args, **kwargs):
         # Revocation is final: a revoked key never comes back.
         if self.pk and self.state != KeyState.REVOKED:

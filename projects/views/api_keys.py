@@ -140,7 +140,7 @@ def key_new(request, slug):
                 actor=Actor.from_request(request),
             )
         except KeyRuleError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            form.add_rule_errors(exc)
         else:
             return _reveal(request, membership, key, plaintext)
     status = 422 if form.errors else 200

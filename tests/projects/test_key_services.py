@@ -390,3 +390,13 @@ def test_failed_operations_record_no_event(create, actor, unlocked_project):
     with pytest.raises(InvalidKeyRequest):
         create(name="x", permissions=())
     assert KeyEvent.objects.count() == 1
+
+
+def test_clean_key_request_is_the_one_validation_and_reports_every_field():
+    from projects.services import clean_key_request
+
+    with pytest.raises(InvalidKeyRequest) as err:
+        clean_key_request(name="", permissions=["nope"], expiry_rule="12")
+    assert set(err.value.errors) == {"name", "permissions", "expiration"}
+    request = clean_key_request(name=" ci ", permissions=["write", "read", "read"], expiry_rule="never")
+    assert (request.name, request.permissions, request.expires_at) == ("ci", ["read", "write"], None)
