@@ -4,7 +4,7 @@ from django.db.models import Count, Q
 from .actors import Actor
 from .errors import KeyRuleError
 from .models import ApiKey, Invitation, KeyEvent, KeyUsageDay, Membership, Project, Question
-from .models.api_key import Status
+from .models.api_key import Kind, Status
 from .services import api_key_delete, api_key_revoke
 
 
@@ -96,20 +96,35 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+class KindFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return Kind.choices
+
+    def queryset(self, request, queryset):
+        if self.value() == Kind.ACCOUNT:
+            return queryset.filter(owner__isnull=False)
+        if self.value() == Kind.PROJECT:
+            return queryset.filter(project__isnull=False)
+        return queryset
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     """Oversight of keys. The hash is never shown; keys are generated in the console or the CLI,
     where the plaintext can be revealed once, so there is no "add" here."""
 
-    list_display = ["name", "key_id", "masked", "project", "permission_list", "status_badge", "created_at",
-                    "last_used_at", "expires_at", "rate_limit_per_minute"]
-    list_filter = [StatusFilter, "project"]
-    search_fields = ["name", "key_id", "project__name", "project__slug"]
-    list_select_related = ["project"]
-    fields = ["project", "name", "key_id", "masked", "permissions", "expiry_rule", "created_by", "created_at",
+    list_display = ["name", "key_id", "masked", "kind_label", "project", "owner", "scope", "permission_list",
+                    "status_badge", "created_at", "last_used_at", "expires_at", "rate_limit_per_minute"]
+    list_filter = [StatusFilter, KindFilter, "project"]
+    search_fields = ["name", "key_id", "project__name", "project__slug", "owner__email"]
+    list_select_related = ["project", "owner"]
+    fields = ["project", "owner", "all_projects", "scope", "name", "key_id", "masked", "permissions", "expiry_rule", "created_by", "created_at",
               "expires_at", "state", "stops_at", "revoked_at", "revoked_by", "rotated_from", "last_used_at",
               "last_used_ip", "rate_limit_per_minute"]
-    readonly_fields = ["project", "name", "key_id", "masked", "permissions", "expiry_rule", "created_by",
+    readonly_fields = ["project", "owner", "all_projects", "scope", "name", "key_id", "masked", "permissions", "expiry_rule", "created_by",
                        "created_at", "expires_at", "state", "stops_at", "revoked_at", "revoked_by", "rotated_from",
                        "last_used_at",
                        "last_used_ip"]
@@ -117,6 +132,21 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("scope_projects")
+
+    @admin.display(description="Kind")
+    def kind_label(self, obj):
+        return Kind(obj.kind).label
+
+    @admin.display(description="Scope")
+    def scope(self, obj):
+        if not obj.is_account_key:
+            return "—"
+        if obj.all_projects:
+            return "All their projects"
+        return ", ".join(p.slug for p in obj.scope_projects.all()) or "—"
 
     @admin.display(description="Key")
     def masked(self, obj):
@@ -134,7 +164,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke_selected(self, request, queryset):
         actor = Actor.from_request(request, prefix="admin: ")
         revoked = skipped = 0
-        for key in queryset.select_related("project"):
+        for key in queryset.select_related("project", "owner"):
             try:
                 api_key_revoke(key=key, actor=actor)
                 revoked += 1
@@ -154,10 +184,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 @admin.register(KeyEvent)
 class KeyEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "kind", "key_name", "key_id", "project", "actor_label", "ip"]
+    list_display = ["created_at", "kind", "key_name", "key_id", "project", "account", "actor_label", "ip"]
     list_filter = ["kind", "project"]
-    search_fields = ["key_id", "key_name", "actor_label", "project__name"]
-    list_select_related = ["project"]
+    search_fields = ["key_id", "key_name", "actor_label", "project__name", "account__email"]
+    list_select_related = ["project", "account"]
     date_hierarchy = "created_at"
 
     def has_add_permission(self, request):

@@ -15,14 +15,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, key_id, **options):
         try:
-            key = ApiKey.objects.select_related("project").get(key_id=key_id)
+            key = ApiKey.objects.select_related("project", "owner").get(key_id=key_id)
         except ApiKey.DoesNotExist:
             raise CommandError(f"No API key with the Key ID “{key_id}”.") from None
         try:
             api_key_revoke(key=key, actor=Actor.cli())
         except KeyRuleError as exc:
             raise CommandError(exc.message) from None
-        self.stdout.write(f"Revoked {key.key_id} “{key.name}” in {key.project.slug}.")
+        where = f"in {key.project.slug}" if key.project else f"(account key of {key.owner.email})"
+        self.stdout.write(f"Revoked {key.key_id} “{key.name}” {where}.")
         if not settings.REDIS_URL:
             self.stderr.write(
                 "Note: REDIS_URL is not set in this shell. If the API runs with Redis, run this command with the "
