@@ -4,6 +4,8 @@ Run with the record cache off (every request reads the database), on (local memo
 the cached record must learn about membership and question changes as it learns about key changes.
 """
 
+import os
+
 import pytest
 from django.utils import timezone
 
@@ -30,8 +32,9 @@ def record_cache(request, settings):
     if request.param == "redis":
         if not _redis_reachable():
             pytest.skip("needs Redis on 127.0.0.1:6379")
+        location = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                       "LOCATION": "redis://127.0.0.1:6379/15", "KEY_PREFIX": "nbq-acctkeys-test"}}
+                                       "LOCATION": location, "KEY_PREFIX": "nbq-acctkeys-test"}}
         from django.core.cache import cache
 
         cache.clear()
@@ -212,3 +215,52 @@ def test_rotated_account_key_keeps_its_scope_and_grace(client, person, projects,
     assert get(client, key, "/api/v1/projects/a/questions").status_code == 200  # in its grace period
     assert get(client, plaintext, "/api/v1/projects/a/questions").status_code == 200
     assert get(client, plaintext, "/api/v1/projects/b/questions").status_code == 404
+
+
+# --- never a project its holder never belonged to (hypothesis, PostgreSQL) ----------------------
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
+
+SLUGS = ["p0", "p1", "p2", "p3"]
+ROLES = [None, Role.VIEWER, Role.ADMIN, Role.OWNER]  # None: never a member
+
+
+@pytest.mark.postgres
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    roles=st.lists(st.sampled_from(ROLES), min_size=len(SLUGS), max_size=len(SLUGS)),
+    scope=st.one_of(st.just("all"), st.sets(st.sampled_from(SLUGS))),
+    permissions=st.sets(st.sampled_from(ALL), min_size=1),
+    removed=st.sets(st.sampled_from(SLUGS)),
+)
+def test_an_account_key_never_acts_beyond_its_holder_memberships(client, roles, scope, permissions, removed):
+    """Whatever the memberships, scope and permissions, and whichever memberships end later: a read
+    succeeds exactly where the person is a member now and the scope reaches; a create, exactly
+    there and as an admin or owner with the create permission. Everywhere else: 404 (or 403)."""
+    person = UserFactory()
+    projects = {s: ProjectFactory(slug=f"{s}-{person.pk}", active_questions=10) for s in SLUGS}
+    for slug, role in zip(SLUGS, roles, strict=True):
+        if role is not None:
+            MembershipFactory(project=projects[slug], user=person, role=role)
+    member_of = {s for s, r in zip(SLUGS, roles, strict=True) if r is not None}
+    chosen = [projects[s] for s in sorted(scope & member_of)] if scope != "all" else None
+    if scope != "all" and not chosen:
+        return  # the console refuses an empty scope; nothing to call with
+    key = account_key(person, chosen, permissions=sorted(permissions), all_projects=scope == "all")
+    Membership.objects.filter(user=person, project__in=[projects[s] for s in removed]).delete()
+    writable = set()
+    for slug, role in zip(SLUGS, roles, strict=True):
+        reachable = role is not None and slug not in removed and (scope == "all" or slug in scope)
+        path = f"/api/v1/projects/{projects[slug].slug}/questions"
+        read = get(client, key, path)
+        if not reachable:
+            assert read.status_code == 404, (slug, role, scope, read.content)
+        else:
+            assert read.status_code == (200 if "read" in permissions else 403)
+        write = client.post(path, {"text": "New?", "priority": 1}, headers=bearer(key),
+                            content_type="application/json")
+        may_create = reachable and role != Role.VIEWER and "create" in permissions
+        assert write.status_code == (201 if may_create else 403 if reachable else 404), (slug, role, write.content)
+        if may_create:
+            writable.add(projects[slug].pk)
+    written = Question.objects.filter(text="New?", project__in=list(projects.values()))
+    assert set(written.values_list("project_id", flat=True)) == writable
