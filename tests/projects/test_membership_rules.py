@@ -139,7 +139,7 @@ def test_viewer_sees_members_without_invite_form(viewer_client, world):
 def test_anonymous_is_sent_to_login(client, world, name):
     response = client.get(_urls(world)[name])
     assert response.status_code == 302
-    assert response.url.startswith(reverse("accounts:login"))
+    assert response.url.startswith(reverse("account_login"))
 
 
 @pytest.mark.parametrize("client_fixture", ["owner_client", "admin_member_client"])

@@ -96,7 +96,7 @@ class Browser:
         return reply
 
     def login(self, email, password):
-        return self.submit("/accounts/login/", {"username": email, "password": password})
+        return self.submit("/accounts/login/", {"login": email, "password": password})
 
 
 def test_console_revocation_is_refused_by_every_worker(start_gunicorn, redis_url, project, owner, figures):
