@@ -6,7 +6,9 @@ app_name = "projects"
 
 urlpatterns = [
     path("", projects.project_list, name="list"),
-    path("invitations/<str:token>/", members.invitation_accept, name="invitation_accept"),
+    path("invitations/accept/", members.invitation, name="invitation"),
+    path("invitations/<int:pk>/join/", members.invitation_join, name="invitation_join"),
+    path("invitations/<str:token>/", members.invitation_open, name="invitation_open"),
     path("<slug:slug>/", projects.project_detail, name="detail"),
     path("<slug:slug>/questions/", questions.questions, name="questions"),
     path("<slug:slug>/questions/<int:pk>/edit/", questions.question_edit, name="question_edit"),
