@@ -16,6 +16,7 @@ urlpatterns = [
     path("<slug:slug>/questions/<int:pk>/delete/", questions.question_delete, name="question_delete"),
     path("<slug:slug>/members/", members.members, name="members"),
     path("<slug:slug>/members/<int:pk>/remove/", members.member_remove, name="member_remove"),
+    path("<slug:slug>/members/<int:pk>/role/", members.member_role, name="member_role"),
     path("<slug:slug>/invitations/<int:pk>/cancel/", members.invitation_cancel, name="invitation_cancel"),
     path("<slug:slug>/keys/", api_keys.api_keys, name="api_keys"),
     path("<slug:slug>/keys/new/", api_keys.key_new, name="key_new"),

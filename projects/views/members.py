@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.reauth import confirm_access_required
+
 from ..access import membership_for
 from ..forms import InvitationForm
 from ..invitations import InvitationRefused, acceptance_problem, invitation_accept, invitation_create
@@ -51,6 +53,25 @@ def member_remove(request, slug, pk):
         raise PermissionDenied("The owner cannot be removed.")
     target.delete()
     messages.success(request, f"{target.user.email} was removed from the project.")
+    return redirect("projects:members", slug=slug)
+
+
+@login_required
+@confirm_access_required
+@require_POST
+def member_role(request, slug, pk):
+    """Make a member an admin or a viewer (owners and admins; not the owner; Confirm access first)."""
+    membership = membership_for(request, slug, manage=True)
+    target = get_object_or_404(Membership.objects.select_related("user"), pk=pk, project=membership.project)
+    role = request.POST.get("role")
+    if target.role == Role.OWNER:
+        raise PermissionDenied("The owner's role cannot be changed.")
+    if role not in (Role.ADMIN, Role.VIEWER):
+        messages.error(request, "Choose Admin or Viewer.")
+    elif role != target.role:
+        target.role = role
+        target.save(update_fields=["role"])
+        messages.success(request, f"{target.user.email} is now {target.get_role_display()}.")
     return redirect("projects:members", slug=slug)
 
 

@@ -53,6 +53,7 @@ CONSOLE = {
     "question_delete": ({"POST"}, "change"),
     "members": ({"GET", "POST"}, {"GET": "read", "POST": "change"}),
     "member_remove": ({"POST"}, "change"),
+    "member_role": ({"POST"}, "change"),
     "invitation_cancel": ({"POST"}, "change"),
     "api_keys": ({"GET"}, "read"),
     "key_new": ({"GET", "POST"}, "change"),
