@@ -44,3 +44,8 @@ def confirm_access_required(view):
     """Ask for the password again (Confirm access) unless the last login or confirmation is recent."""
     guarded = reauthentication_required(view, enabled=lambda request: not recently_logged_in(request))
     return wraps(view)(guarded)
+
+
+def context(request) -> dict:
+    """Template context processor: the Confirm access window, for its wording."""
+    return {"confirm_access_minutes": settings.ACCOUNT_REAUTHENTICATION_TIMEOUT // 60}

@@ -72,6 +72,8 @@ def test_stale_login_asks_confirm_access_then_goes_on_no_js(client, owner, proje
     assert re.search(r'<label for="id_password">Password:?</label>', body)
     assert re.search(r'<button type="submit"[^>]*>Confirm</button>', body)
     assert "<html" in body  # a full page without JavaScript
+    assert "hx-post" not in body  # and with JavaScript the page posts as a page (not into a dialog)
+    assert "15 minutes" in text
 
     wrong = client.post(response.url, {"password": "nope", "next": url})
     assert "Incorrect password." in page_text(wrong)

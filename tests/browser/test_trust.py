@@ -153,6 +153,9 @@ def test_two_factor_enrolment_and_login_with_a_code(page, live_server, owner, sc
     if "reauthenticate" in page.url:  # allauth asks to confirm access before changing 2FA
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Confirm").click()
+        page.wait_for_url("**/2fa/totp/activate/")
+    expect(page.get_by_role("heading", name="Confirm access")).to_have_count(0)  # a page, not a page in a page
+    expect(page.locator("header.topbar")).to_have_count(1)
     secret = page.locator("#authenticator_secret").input_value()
     page.get_by_label("Authenticator code").fill(totp_code(secret))
     page.screenshot(path=screenshot_dir / "trust-5-2fa-activate.png")
