@@ -339,3 +339,11 @@ def test_createsuperuser_account_is_confirmed_and_can_log_in(client, monkeypatch
 def test_factory_users_can_log_in(client):
     user = UserFactory()
     assert client.login(email=user.email, password=PASSWORD)
+
+
+@pytest.mark.parametrize("url", [LOGIN, SIGNUP, reverse("account_reset_password")])
+def test_account_pages_point_aria_describedby_at_real_ids(client, url):
+    body = client.get(url).content.decode()
+    for ids in re.findall(r'aria-describedby="([^"]+)"', body):
+        for target in ids.split():
+            assert f'id="{target}"' in body, target

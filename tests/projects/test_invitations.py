@@ -154,7 +154,7 @@ def test_finding7_invitation_mails_are_limited_per_project_across_inviters(clien
 
 def test_finding7_names_in_the_mail_are_quoted_cut_and_not_links(client, user, mailoutbox):
     project = ProjectFactory(owner=user, active_questions=10,
-                             name="URGENT: reset password at http://evil.example/reset now " + "x" * 80)
+                             name="URGENT: reset password at http://evil.example/reset now " + "x" * 40)  # 97 of 100
     key, plaintext = api_key_create(project=project, name="Visit www.evil.example\nURGENT", permissions=["invite"],
                                     actor=Actor.cli())
     assert _api_invite(client, plaintext, {"email": "target@example.com"}).status_code == 201
