@@ -16,6 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.reauth import confirm_access_required
+
 from ..actors import Actor
 from ..errors import KeyRuleError
 from ..forms import AccountKeyCreateForm, RotateForm
@@ -25,7 +27,7 @@ from ..services import api_key_create, api_key_delete, api_key_revoke, api_key_r
 from ..usage_chart import usage_chart
 from .api_keys import CONFIRMATIONS
 
-PAGE = "account/api_keys.html"
+PAGE = "account_keys/api_keys.html"
 OPEN_GATE = {"unlocked": True}  # account keys are not gated at generation; each call is (project_locked)
 
 
@@ -62,7 +64,7 @@ def _dialog(request, template: str, context: dict, status: int = 200):
     context = {**_panel_context(request), **context}
     if request.htmx:
         return render(request, template, context, status=status)
-    return render(request, "account/dialog_page.html", {**context, "dialog_template": template, "as_page": True},
+    return render(request, "account_keys/dialog_page.html", {**context, "dialog_template": template, "as_page": True},
                   status=status)
 
 
@@ -109,6 +111,7 @@ def api_keys(request):
 @never_cache
 @sensitive_variables("plaintext")
 @login_required
+@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def key_new(request):
     form = AccountKeyCreateForm(request.POST if request.method == "POST" else None, user=request.user)
@@ -151,12 +154,13 @@ def key_detail(request, key_id):
     }
     if request.htmx:
         return render(request, "projects/keys/details.html", context)
-    return render(request, "account/detail_page.html", context)
+    return render(request, "account_keys/detail_page.html", context)
 
 
 @never_cache
 @sensitive_variables("plaintext")
 @login_required
+@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def key_rotate(request, key_id):
     key = _key_for(request, key_id)
@@ -205,6 +209,6 @@ def security_log(request):
     key_filter = request.GET.get("key", "").strip()[:32]
     if key_filter:
         events = events.filter(key_id=key_filter)
-    return render(request, "account/security_log.html", {
+    return render(request, "account_keys/security_log.html", {
         "title": "Security log", "tab": "security_log", "events": events[:200], "key_filter": key_filter,
     })

@@ -15,6 +15,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.reauth import confirm_access_required
+
 from ..access import membership_for
 from ..actors import Actor
 from ..errors import KeyRuleError
@@ -124,6 +126,7 @@ def api_keys(request, slug):
 @never_cache
 @sensitive_variables("plaintext")
 @login_required
+@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def key_new(request, slug):
     membership = membership_for(request, slug, manage=True)
@@ -168,6 +171,7 @@ def key_detail(request, slug, key_id):
 @never_cache
 @sensitive_variables("plaintext")
 @login_required
+@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def key_rotate(request, slug, key_id):
     membership = membership_for(request, slug, manage=True)

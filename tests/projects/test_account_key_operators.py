@@ -85,7 +85,9 @@ def test_admin_lists_account_keys_with_owner_and_scope_and_revokes_them(admin_cl
     text = page_text(admin_client.get(changelist + "?kind=account"))
     assert "ops@example.com" in text and "All their projects" in text and "demo" in text
     assert page_text(admin_client.get(reverse("admin:projects_apikey_change", args=[scoped.pk])))
-    response = admin_client.post(changelist, {"action": "revoke_selected",
-                                              "_selected_action": [str(scoped.pk), str(every.pk)]}, follow=True)
+    selected = {"action": "revoke_selected", "_selected_action": [str(scoped.pk), str(every.pk)]}
+    confirmation = page_text(admin_client.post(changelist, selected))
+    assert scoped.key_id in confirmation and every.key_id in confirmation
+    response = admin_client.post(changelist, {**selected, "post": "yes"}, follow=True)
     assert "Revoked 2 key(s)." in page_text(response)
     assert {k.status for k in ApiKey.objects.filter(owner=person)} == {Status.REVOKED}

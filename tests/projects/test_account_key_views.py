@@ -129,3 +129,30 @@ def test_someone_elses_account_key_is_a_404(client, user, two_projects):
 def test_pages_need_a_login(client):
     response = client.get(_url("api_keys"))
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+@pytest.mark.parametrize("action", ["generate", "rotate"])
+def test_generate_and_rotate_ask_confirm_access_when_the_login_is_stale(client, user, two_projects, action):
+    import time
+
+    from accounts.reauth import LOGGED_IN_AT
+    from tests.factories import PASSWORD
+
+    a, _ = two_projects
+    client.force_login(user)
+    session = client.session
+    session[LOGGED_IN_AT] = time.time() - 16 * 60
+    session.save()
+    if action == "generate":
+        url, form = _url("key_new"), {"name": "late", "permissions": ["read"], "expiration": "30",
+                                      "scope": "chosen", "projects": [a.pk]}
+    else:
+        key, _ = api_key_create(owner=user, projects=[a], name="late", permissions=["read"], actor=Actor.cli())
+        url, form = _url("key_rotate", key.key_id), {"grace": ""}
+    before = ApiKey.objects.count()
+    response = client.post(url, form)
+    assert response.status_code == 302 and response.url.startswith(reverse("account_reauthenticate"))
+    assert ApiKey.objects.count() == before
+    done = client.post(response.url, {"password": PASSWORD, "next": url})
+    assert done.status_code == 200 and revealed_key(done)
+    assert ApiKey.objects.count() == before + 1
