@@ -57,7 +57,8 @@ def requested_slug(request: HttpRequest) -> str | None:
 # --- an account key's reach --------------------------------------------------------------------
 def load_access(key) -> dict:
     """From the database: the key's scope and its holder's memberships within it (two queries)."""
-    memberships = Membership.objects.filter(user_id=key.owner_id)
+    # A deactivated person reaches nothing (their keys stay for the record; revoking is one click).
+    memberships = Membership.objects.filter(user_id=key.owner_id, user__is_active=True)
     if not key.all_projects:
         memberships = memberships.filter(project__scoped_account_keys=key)
     projects = {

@@ -19,6 +19,7 @@ class ApiConfig(AppConfig):
             on_project_deleted,
             on_project_saved,
             on_question_changed,
+            on_user_saved,
         )
 
         post_save.connect(on_key_saved, sender=ApiKey, dispatch_uid="api-keycache-save")
@@ -31,3 +32,6 @@ class ApiConfig(AppConfig):
         post_delete.connect(on_question_changed, sender=Question, dispatch_uid="api-keycache-question-delete")
         post_save.connect(on_project_saved, sender=Project, dispatch_uid="api-keycache-project-save")
         post_delete.connect(on_project_deleted, sender=Project, dispatch_uid="api-keycache-project-delete")
+        from django.contrib.auth import get_user_model
+
+        post_save.connect(on_user_saved, sender=get_user_model(), dispatch_uid="api-keycache-user-save")

@@ -91,3 +91,10 @@ def on_project_saved(sender, instance, created=False, **kwargs):
 def on_project_deleted(sender, instance, **kwargs):
     _slugs.pop(instance.pk, None)
     _invalidate_project(instance.slug)
+
+
+def on_user_saved(sender, instance, created=False, update_fields=None, **kwargs):
+    """A person deactivated (or reactivated): their account keys' reach changed."""
+    if created or (update_fields is not None and "is_active" not in update_fields):
+        return
+    invalidate_account_keys([instance.pk])

@@ -264,3 +264,11 @@ def test_an_account_key_never_acts_beyond_its_holder_memberships(client, roles, 
             writable.add(projects[slug].pk)
     written = Question.objects.filter(text="New?", project__in=list(projects.values()))
     assert set(written.values_list("project_id", flat=True)) == writable
+
+
+def test_a_deactivated_person_reaches_nothing(client, person, projects, record_cache):
+    key = account_key(person, all_projects=True, permissions=["read"], name="until-deactivated")
+    assert get(client, key, "/api/v1/projects/a/questions").status_code == 200
+    person.is_active = False
+    person.save()
+    assert get(client, key, "/api/v1/projects/a/questions").status_code == 404

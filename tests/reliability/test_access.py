@@ -103,7 +103,7 @@ def concrete(route: str, world: dict, slug: str | None = None) -> str:
         pk = {"questions": world["question"], "members": world["member"], "invitations": world["invitation"]}
         if segment:
             url = url.replace("<int:pk>", str(pk[segment.group(1) or segment.group(2)].pk))
-        url = (url.replace("<slug:slug>", slug or world["project"].slug)
+        url = (url.replace("<slug:slug>", slug or world["project"].slug).replace("<slug>", slug or world["project"].slug)
                .replace("<str:key_id>", world["key"].key_id)
                .replace("<str:token>", world["token"])
                .replace("<int:question_id>", str(world["question"].pk))
