@@ -35,7 +35,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 
 from keys_console.client_ip import client_ip
-from projects.models import ApiKey, KeyUsageDay
+from projects.models import ApiKey, KeyProjectUsageDay, KeyUsageDay, Project
 
 from . import clock
 
@@ -48,6 +48,8 @@ SUCCESS, CLIENT_ERROR, SERVER_ERROR = 0, 1, 2
 
 _lock = threading.Lock()
 _buffer: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0, 0, 0])
+# Account keys: requests per (key, project, day), written with the rest (KeyProjectUsageDay).
+_project_buffer: dict[tuple[int, int, date], int] = defaultdict(int)
 # The database the buffered counts belong to: counts are never written to another one
 # (e.g. after a test run has swapped the test database back for the real one).
 _buffer_database: str | None = None
@@ -101,6 +103,8 @@ def count_request(key: ApiKey, status: int) -> None:
         if not _buffer:
             _buffer_database = _database_name()
         _buffer[(key.pk, day)][status_class(status)] += 1
+        if key.is_account_key and key.project is not None:
+            _project_buffer[(key.pk, key.project.pk, day)] += 1
 
 
 def flush_if_due() -> None:
@@ -110,31 +114,39 @@ def flush_if_due() -> None:
 
 def flush_usage() -> int:
     """Write the buffered counts now. Returns the number of (key, day) rows written."""
-    global _buffer, _last_flush, _buffer_database
+    global _buffer, _last_flush, _buffer_database, _project_buffer
     with _lock:
         _last_flush = time.monotonic()
         if not _buffer:
             return 0
         pending, database = dict(_buffer), _buffer_database
+        per_project = dict(_project_buffer)
         _buffer = defaultdict(lambda: [0, 0, 0])
+        _project_buffer = defaultdict(int)
         _buffer_database = None
     if database != _database_name():
         logger.warning("API usage: dropping %d counts recorded against another database", len(pending))
         return 0
     try:
-        return _upsert(pending)
+        with transaction.atomic():
+            written = _upsert(pending)
+            if per_project:
+                _upsert_per_project(per_project)
+        return written
     except DatabaseError as exc:
         logger.warning("API usage: flush failed (%s); keeping %d counts for the next try",
                        type(exc).__name__, len(pending))
-        _restore(pending, database)
+        _restore(pending, database, per_project)
         return 0
 
 
-def _restore(pending: dict, database: str | None) -> None:
+def _restore(pending: dict, database: str | None, per_project: dict | None = None) -> None:
     global _buffer_database
     with _lock:
         if not _buffer:
             _buffer_database = database
+        for slot, count in (per_project or {}).items():
+            _project_buffer[slot] += count
         for slot, counts in pending.items():
             current = _buffer[slot]
             for i in range(3):
@@ -173,6 +185,42 @@ def _upsert(pending: dict[tuple[int, date], list[int]]) -> int:
     return written
 
 
+def _upsert_per_project(pending: dict[tuple[int, int, date], int]) -> None:
+    """Account keys' requests per project and day: the same upsert as `_upsert`, one more column."""
+    table = connection.ops.quote_name(KeyProjectUsageDay._meta.db_table)
+    keys_table = connection.ops.quote_name(ApiKey._meta.db_table)
+    projects_table = connection.ops.quote_name(Project._meta.db_table)
+    rows = sorted(pending.items())
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            params = []
+            for (key_pk, project_pk, day), requests in chunk:
+                params += [key_pk, project_pk, connection.ops.adapt_datefield_value(day), requests]
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} (api_key_id, project_id, day, requests) "
+                f"SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES {values}) AS v "
+                f"WHERE EXISTS (SELECT 1 FROM {keys_table} AS k WHERE k.id = v.column1) "
+                f"AND EXISTS (SELECT 1 FROM {projects_table} AS p WHERE p.id = v.column2) "
+                "ON CONFLICT (api_key_id, project_id, day) DO UPDATE SET "
+                f"requests = {table}.requests + excluded.requests",
+                params,
+            )
+
+
+def usage_by_project(key: ApiKey, days: int = 30, *, today: date | None = None) -> list[tuple[str, int]]:
+    """An account key's requests per project over the last `days` days: [(project name, requests)]."""
+    from django.db.models import Sum
+
+    today = today or clock.now().date()
+    rows = (
+        KeyProjectUsageDay.objects.filter(api_key=key, day__gte=today - timedelta(days=days - 1), day__lte=today)
+        .values("project__name").annotate(total=Sum("requests")).order_by("-total", "project__name")
+    )
+    return [(row["project__name"], row["total"]) for row in rows]
+
+
 def pending_counts() -> dict[tuple[int, date], tuple[int, int, int]]:
     """A copy of the unflushed counts (for tests and diagnostics)."""
     with _lock:
@@ -181,9 +229,10 @@ def pending_counts() -> dict[tuple[int, date], tuple[int, int, int]]:
 
 def discard_pending() -> None:
     """Drop the unflushed counts and restart the flush interval (tests)."""
-    global _buffer, _buffer_database, _last_flush
+    global _buffer, _buffer_database, _last_flush, _project_buffer
     with _lock:
         _buffer = defaultdict(lambda: [0, 0, 0])
+        _project_buffer = defaultdict(int)
         _buffer_database = None
         _last_flush = time.monotonic()
 

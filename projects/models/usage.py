@@ -19,3 +19,23 @@ class KeyUsageDay(models.Model):
     @property
     def total(self) -> int:
         return self.success + self.client_error + self.server_error
+
+
+class KeyProjectUsageDay(models.Model):
+    """Requests an account key made in one project on one day (UTC): its usage per project.
+
+    Written in the same batches as KeyUsageDay (api/usage.py); a project key's requests need no
+    such split (they are all in its project)."""
+
+    api_key = models.ForeignKey("projects.ApiKey", on_delete=models.CASCADE, related_name="project_usage_days")
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    requests = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "account key usage (project, day)"
+        verbose_name_plural = "account key usage (project, days)"
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "project", "day"], name="one_usage_row_per_key_project_day"),
+        ]

@@ -17,6 +17,7 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.reauth import confirm_access_required
+from api.usage import usage_by_project
 
 from ..actors import Actor
 from ..errors import KeyRuleError
@@ -151,6 +152,7 @@ def key_detail(request, key_id):
         "reach": reach,
         "events": KeyEvent.objects.filter(account=request.user, key_id=key.key_id).select_related("project")[:8],
         "chart": usage_chart(key),
+        "project_usage": usage_by_project(key),
     }
     if request.htmx:
         return render(request, "projects/keys/details.html", context)

@@ -272,3 +272,18 @@ def test_a_deactivated_person_reaches_nothing(client, person, projects, record_c
     person.is_active = False
     person.save()
     assert get(client, key, "/api/v1/projects/a/questions").status_code == 404
+
+
+def test_usage_is_counted_per_project_for_account_keys(client, person, projects):
+    from api import usage
+    from projects.models import KeyProjectUsageDay, KeyUsageDay
+
+    key = account_key(person, [projects["a"], projects["b"]], permissions=["read"], name="counted")
+    for slug, times in (("a", 3), ("b", 2), ("c", 1)):  # c: outside the scope (404), not a project's use
+        for _ in range(times):
+            get(client, key, f"/api/v1/projects/{slug}/questions")
+    usage.flush_usage()
+    assert KeyUsageDay.objects.get(api_key=key).total == 6
+    per_project = {(r.project.slug, r.requests) for r in KeyProjectUsageDay.objects.filter(api_key=key)}
+    assert per_project == {("a", 3), ("b", 2)}
+    assert usage.usage_by_project(key) == [("A", 3), ("B", 2)]

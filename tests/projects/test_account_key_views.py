@@ -115,6 +115,7 @@ def test_details_show_scope_and_reach(owner_client, user, two_projects):
     text = page_text(owner_client.get(_url("key_detail", key.key_id), **HX))
     assert "All my projects" in text and "Alpha" in text and "Beta" in text
     assert "locked" in text  # Beta has 3 active questions
+    assert "Requests per project, last 30 days" in text
 
 
 def test_someone_elses_account_key_is_a_404(client, user, two_projects):
