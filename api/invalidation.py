@@ -86,6 +86,8 @@ def on_project_saved(sender, instance, created=False, **kwargs):
     for slug in {old, instance.slug} - {None}:
         _invalidate_project(slug)
     invalidate_account_keys(instance.memberships.values_list("user_id", flat=True))
+    for key_hash in instance.api_keys.values_list("key_hash", flat=True):  # their records carry the slug
+        _invalidate(key_hash)
 
 
 def on_project_deleted(sender, instance, **kwargs):
