@@ -3,9 +3,10 @@ from django.utils import timezone
 
 from .invitations import invitation_problem
 from .models import Invitation, Project, Question, Role
-from .models.api_key import ExpiryRule, Permission
+from .errors import KeyRuleError
+from .models.api_key import PERMISSION_HELP, ExpiryRule, Permission
 from .models.question import PRIORITY_MAX, PRIORITY_MIN, QUESTION_TEXT_MAX
-from .services import GRACE_LABELS, NAME_MAX_LENGTH
+from .services import GRACE_LABELS, NAME_MAX_LENGTH, RATE_LIMIT_MAX, expires_at_for
 
 
 class ProjectForm(forms.ModelForm):
@@ -66,7 +67,14 @@ class InvitationForm(forms.ModelForm):
         return email
 
 
-class ApiKeyCreateForm(forms.Form):
+class PermissionChoicesMixin:
+    """Each permission checkbox with the sentence that says what it allows."""
+
+    def permission_choices(self):
+        return [(choice, PERMISSION_HELP[choice.data["value"]]) for choice in self["permissions"]]
+
+
+class ApiKeyCreateForm(PermissionChoicesMixin, forms.Form):
     name = forms.CharField(
         label="Name",
         max_length=NAME_MAX_LENGTH,
@@ -89,6 +97,26 @@ class ApiKeyCreateForm(forms.Form):
         error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
     )
 
+    def expiry_previews(self) -> list[tuple[str, str]]:
+        """(rule, sentence) for each expiration choice: the date a key generated now would get."""
+        previews = []
+        for rule, label in ExpiryRule.choices:
+            if rule == ExpiryRule.NEVER:
+                text = "The key never expires. Prefer an expiration and rotate instead."
+            elif rule == ExpiryRule.DATE:
+                text = "The key works through the date you choose (UTC)."
+            else:
+                try:
+                    text = f"The key expires on {expires_at_for(rule):%a %-d %b %Y, %H:%M} UTC ({label.lower()} from now)."
+                except KeyRuleError:
+                    continue
+            previews.append((rule, text))
+        return previews
+
+    def expiry_preview(self) -> str:
+        chosen = self["expiration"].value() or ExpiryRule.DAYS_90
+        return dict(self.expiry_previews()).get(chosen, "")
+
     def clean(self):
         cleaned = super().clean()
         rule, on = cleaned.get("expiration"), cleaned.get("expires_on")
@@ -108,3 +136,36 @@ class RotateForm(forms.Form):
         required=False,
         widget=forms.RadioSelect,
     )
+
+
+class ApiKeyEditForm(PermissionChoicesMixin, forms.Form):
+    """Rename a key, change its permissions and its rate limit (validated by `api_key_update`)."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=NAME_MAX_LENGTH,
+        help_text="What uses this key, e.g. “Production web app”.",
+        error_messages={"required": "Give the key a name, so you can tell it apart later."},
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    permissions = forms.MultipleChoiceField(
+        label="Permissions",
+        choices=Permission.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one permission."},
+    )
+    rate_limit_per_minute = forms.IntegerField(
+        label="Rate limit (requests a minute)",
+        required=False,
+        min_value=1,
+        max_value=RATE_LIMIT_MAX,
+        error_messages={"invalid": "Enter a whole number of requests a minute, e.g. 600."},
+    )
+
+    def __init__(self, *args, key, default_rate_limit: int, **kwargs):
+        kwargs.setdefault("initial", {"name": key.name, "permissions": key.sorted_permissions,
+                                      "rate_limit_per_minute": key.rate_limit_per_minute})
+        super().__init__(*args, **kwargs)
+        self.fields["rate_limit_per_minute"].help_text = (
+            f"Leave empty for the default of {default_rate_limit} requests a minute."
+        )

@@ -21,6 +21,14 @@ class Permission(models.TextChoices):
 
 
 PERMISSION_ORDER = [p.value for p in Permission]
+# What each permission allows on the runtime API, shown beside its checkbox.
+PERMISSION_HELP = {
+    Permission.CREATE: "Add questions (POST /questions).",
+    Permission.READ: "List questions, fetch one, and ask for the next question.",
+    Permission.WRITE: "Change questions (PATCH /questions/{id}).",
+    Permission.DELETE: "Remove questions (DELETE /questions/{id}).",
+    Permission.INVITE: "Invite people to the project as viewers.",
+}
 
 
 class ExpiryRule(models.TextChoices):
@@ -37,6 +45,9 @@ class Status(models.TextChoices):
     ACTIVE = "active", "Active"
     REVOKED = "revoked", "Revoked"
     EXPIRED = "expired", "Expired"
+
+
+ROTATING = "rotating"  # shown for an old key inside its rotation grace period
 
 
 def _not_revoked(now):
@@ -141,6 +152,25 @@ class ApiKey(models.Model):
     @property
     def status_label(self) -> str:
         return Status(self.status).label
+
+    @property
+    def console_status(self) -> str:
+        """The one status the console shows: ``status``, with "rotating" for an old key inside its
+        rotation grace period (it still works, and stops at ``grace_ends_at``)."""
+        status = self.status
+        if status == Status.ACTIVE and self.in_grace_period:
+            return ROTATING
+        return status
+
+    @property
+    def console_status_label(self) -> str:
+        status = self.console_status
+        return "Rotating" if status == ROTATING else Status(status).label
+
+    @property
+    def grace_ends_at(self):
+        """When an old key inside its rotation grace period stops working (None otherwise)."""
+        return self.revoked_at if self.in_grace_period else None
 
     @property
     def in_grace_period(self) -> bool:
