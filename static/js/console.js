@@ -14,10 +14,14 @@
 
   var opener = null; // the element whose click opened the current dialog
 
+  // Focus the first element found, trying "a, b, c" in that order (not document order).
   function focusFirst(selectors) {
     if (!selectors) return false;
     var target = null;
-    try { target = document.querySelector(selectors); } catch (e) { return false; }
+    selectors.split(",").some(function (selector) {
+      try { target = document.querySelector(selector.trim()); } catch (e) { target = null; }
+      return target !== null;
+    });
     if (!target) return false;
     if (!target.matches("a[href], button, input, select, textarea, [tabindex]")) target.setAttribute("tabindex", "-1");
     target.focus();
@@ -53,8 +57,13 @@
         setUpReveal(dialog);
       }
       if (!dialog.open) dialog.showModal();
-      var field = dialog.querySelector("#new-key-value");
-      if (field) field.select();
+      if (dialog.hasAttribute("data-reveal")) {
+        // The key is selected (Ctrl+C works at once) and focus waits on Copy.
+        var field = dialog.querySelector("#new-key-value");
+        if (field) field.select();
+        var copy = dialog.querySelector("[data-copy]");
+        if (copy) copy.focus();
+      }
     });
   }
 
@@ -62,8 +71,6 @@
   function setUpReveal(dialog) {
     if (!dialog.hasAttribute("data-reveal")) return;
     dialog.querySelectorAll("[data-copy]").forEach(function (button) { button.hidden = false; });
-    var copy = dialog.querySelector("[data-copy]");
-    if (copy) copy.setAttribute("autofocus", "");
   }
 
   // True when the dialog may close now; for an uncopied reveal, the first attempt shows the guard.
