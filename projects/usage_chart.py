@@ -13,7 +13,7 @@ from api.usage import usage_last_days
 CHART_DAYS = 30
 BAR_WIDTH, GAP = 10, 3
 HEIGHT = 80  # the plot area; the bars' coordinates are inside it
-LEFT, TOP, BOTTOM = 40, 8, 20  # room for the scale, its top label and the dates
+LEFT, TOP, BOTTOM, RIGHT = 40, 8, 20, 18  # room for the scale, its top label and the dates
 LABEL_EVERY = 7  # days between date labels
 
 
@@ -90,7 +90,7 @@ class UsageChart:
 
     @property
     def width(self) -> int:
-        return LEFT + self.plot_width + 4
+        return LEFT + self.plot_width + RIGHT
 
     @property
     def full_height(self) -> int:

@@ -11,20 +11,22 @@ One live server for all; each test builds its data once and loops over widths in
 """
 
 import re
+from datetime import timedelta
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from projects.actors import Actor
-from projects.models import ApiKey, Membership, Question, Role
+from projects.models import ApiKey, KeyUsageDay, Membership, Question, Role
 from projects.services import api_key_create, api_key_rotate
 from tests.browser.conftest import log_in
 from tests.factories import PASSWORD, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-WIDTHS = [390, 768, 1280, 1440]
+WIDTHS = [390, 768, 1024, 1280, 1440]
 HEIGHT = 900
 KEY_RE = re.compile(r"^nbq_live_[A-Za-z0-9]{32}$")
 PERMISSION_SETS = [["read"], ["read", "write"], ["create", "read", "write", "delete", "invite"], ["read", "invite"],
@@ -52,6 +54,12 @@ def demo(owner):
                                       "Staging", "Support tools", "Data warehouse sync"])]
     rotating = [key for key in keys[:3]]
     successors = [api_key_rotate(key=key, actor=actor, grace="24h")[0] for key in rotating]
+    today = timezone.now().date()
+    KeyUsageDay.objects.bulk_create(
+        KeyUsageDay(api_key=successors[0], day=today - timedelta(days=n), success=40 + (n * 37) % 90,
+                    client_error=(n * 7) % 12, server_error=1 if n % 9 == 0 else 0)
+        for n in range(0, 26)
+    )
     return {"project": project, "url": f"/projects/{project.slug}", "rotating": rotating, "successors": successors}
 
 
@@ -111,6 +119,18 @@ def test_no_page_scrolls_sideways_and_row_actions_fit(browser, live_server, owne
                 no_sideways_scroll(page)
                 assert actions_outside_viewport(page) == [], (tab, width)
                 page.screenshot(path=screenshot_dir / f"ux-{tab}-{width}.png", full_page=True)
+                if width == 390:
+                    page.screenshot(path=screenshot_dir / f"ux-{tab}-{width}-top.png")
+
+        # The details of a key, with its usage chart, fit too.
+        page.goto(base + "/keys/")
+        row = page.locator(f"#key-{demo['successors'][0].key_id}")
+        row.get_by_role("link", name="Details").click()
+        expect(row).to_contain_text("Requests, last 30 days")
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": HEIGHT})
+            no_sideways_scroll(page)
+            row.locator(".key-details").screenshot(path=screenshot_dir / f"ux-key-details-{width}.png")
 
         # Dialogs at 390 px: centred, every button inside the screen.
         page.set_viewport_size({"width": 390, "height": HEIGHT})
