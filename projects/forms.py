@@ -1,12 +1,11 @@
 from django import forms
-from django.utils import timezone
 
+from .errors import KeyRuleError
 from .invitations import invitation_problem
 from .models import Invitation, Project, Question, Role
-from .errors import KeyRuleError
 from .models.api_key import PERMISSION_HELP, ExpiryRule, Permission
 from .models.question import PRIORITY_MAX, PRIORITY_MIN, QUESTION_TEXT_MAX
-from .services import GRACE_LABELS, NAME_MAX_LENGTH, RATE_LIMIT_MAX, expires_at_for
+from .services import GRACE_LABELS, NAME_MAX_LENGTH, expires_at_for
 
 
 class ProjectForm(forms.ModelForm):
@@ -67,29 +66,51 @@ class InvitationForm(forms.ModelForm):
         return email
 
 
-class PermissionChoicesMixin:
-    """Each permission checkbox with the sentence that says what it allows."""
+class _Choices(forms.MultipleChoiceField):
+    """Offers the choices; judging them is `services.clean_key_request`'s job."""
+
+    def validate(self, value):
+        pass
+
+
+class _Choice(forms.ChoiceField):
+    def validate(self, value):
+        pass
+
+
+class KeyFormMixin:
+    """What the Generate and Edit dialogs share: each permission with what it allows, and the
+    rule errors of the services shown on their fields."""
 
     def permission_choices(self):
         return [(choice, PERMISSION_HELP[choice.data["value"]]) for choice in self["permissions"]]
 
+    def add_rule_errors(self, exc) -> None:
+        """Show a KeyRuleError's messages on the fields they concern."""
+        for field, message in exc.errors.items():
+            self.add_error(field if field in self.fields else None, message)
 
-class ApiKeyCreateForm(PermissionChoicesMixin, forms.Form):
+
+class ApiKeyCreateForm(KeyFormMixin, forms.Form):
+    """Widgets and choices of the Generate dialog. It validates nothing of the key itself: the view
+    hands the values to `services.api_key_create`, whose `clean_key_request` is the one validation,
+    and shows its errors on these fields (`add_rule_errors`)."""
+
     name = forms.CharField(
         label="Name",
-        max_length=NAME_MAX_LENGTH,
+        required=False,
         help_text="What uses this key, e.g. “Production web app”.",
-        error_messages={"required": "Give the key a name, so you can tell it apart later."},
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True, "maxlength": NAME_MAX_LENGTH}),
     )
-    permissions = forms.MultipleChoiceField(
+    permissions = _Choices(
         label="Permissions",
+        required=False,
         choices=Permission.choices,
         widget=forms.CheckboxSelectMultiple,
         initial=[Permission.READ],
-        error_messages={"required": "Choose at least one permission."},
     )
-    expiration = forms.ChoiceField(label="Expiration", choices=ExpiryRule.choices, initial=ExpiryRule.DAYS_90)
+    expiration = _Choice(label="Expiration", required=False, choices=ExpiryRule.choices,
+                         initial=ExpiryRule.DAYS_90)
     expires_on = forms.DateField(
         label="Expiration date",
         required=False,
@@ -117,48 +138,26 @@ class ApiKeyCreateForm(PermissionChoicesMixin, forms.Form):
         chosen = self["expiration"].value() or ExpiryRule.DAYS_90
         return dict(self.expiry_previews()).get(chosen, "")
 
-    def clean(self):
-        cleaned = super().clean()
-        rule, on = cleaned.get("expiration"), cleaned.get("expires_on")
-        if rule == ExpiryRule.DATE:
-            if on is None and "expires_on" not in self.errors:
-                self.add_error("expires_on", "Choose the expiration date.")
-            elif on is not None and on <= timezone.now().date():
-                self.add_error("expires_on", "The expiration date must be in the future.")
-        return cleaned
 
-
-class RotateForm(forms.Form):
-    grace = forms.ChoiceField(
-        label="The old key stops working",
-        choices=list(GRACE_LABELS.items()),
-        initial="",
-        required=False,
-        widget=forms.RadioSelect,
-    )
-
-
-class ApiKeyEditForm(PermissionChoicesMixin, forms.Form):
-    """Rename a key, change its permissions and its rate limit (validated by `api_key_update`)."""
+class ApiKeyEditForm(KeyFormMixin, forms.Form):
+    """Rename a key, change its permissions and its rate limit. Like the Generate dialog it only
+    parses: `services.api_key_update` validates, and its errors land on these fields."""
 
     name = forms.CharField(
         label="Name",
-        max_length=NAME_MAX_LENGTH,
+        required=False,
         help_text="What uses this key, e.g. “Production web app”.",
-        error_messages={"required": "Give the key a name, so you can tell it apart later."},
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": NAME_MAX_LENGTH}),
     )
-    permissions = forms.MultipleChoiceField(
+    permissions = _Choices(
         label="Permissions",
+        required=False,
         choices=Permission.choices,
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Choose at least one permission."},
     )
     rate_limit_per_minute = forms.IntegerField(
         label="Rate limit (requests a minute)",
         required=False,
-        min_value=1,
-        max_value=RATE_LIMIT_MAX,
         error_messages={"invalid": "Enter a whole number of requests a minute, e.g. 600."},
     )
 
@@ -169,3 +168,13 @@ class ApiKeyEditForm(PermissionChoicesMixin, forms.Form):
         self.fields["rate_limit_per_minute"].help_text = (
             f"Leave empty for the default of {default_rate_limit} requests a minute."
         )
+
+
+class RotateForm(forms.Form):
+    grace = forms.ChoiceField(
+        label="The old key stops working",
+        choices=list(GRACE_LABELS.items()),
+        initial="",
+        required=False,
+        widget=forms.RadioSelect,
+    )

@@ -21,7 +21,7 @@ from ..errors import KeyRuleError
 from ..forms import ApiKeyCreateForm, ApiKeyEditForm, RotateForm
 from ..gate import question_gate
 from ..models import ApiKey, KeyEvent
-from ..models.api_key import ROTATING, Status
+from ..models.api_key import Status
 from ..services import api_key_create, api_key_delete, api_key_revoke, api_key_rotate, api_key_update
 from ..usage_chart import usage_chart
 
@@ -50,18 +50,19 @@ def _panel_context(membership) -> dict:
     keys = lineage_order(list(
         ApiKey.objects.filter(project=project).select_related("created_by", "rotated_from", "rotated_to")
     ))
-    statuses = [k.console_status for k in keys]
-    # The counter and the badges agree: "N of 10 active" counts the Active badges; a key rotating
-    # out shares its successor's place and carries a Rotating badge.
-    active_count = statuses.count(Status.ACTIVE)
+    now = timezone.now()
+    # The counter and the badges agree: "N of 10 active" counts the places under the limit (the
+    # Active badges); a Rotating key shares its successor's place ("M rotating out").
+    active_count = sum(1 for k in keys if k.holds_limit_place_at(now))
+    rotating_count = sum(1 for k in keys if k.status_at(now) == Status.ROTATING and not k.holds_limit_place_at(now))
     limit = settings.API_KEY_MAX_ACTIVE_PER_PROJECT
     return {
         "membership": membership,
         "project": project,
         "tab": "api_keys",
         "keys": keys,
-        "rotating_count": statuses.count(ROTATING),
-        "now": timezone.now(),
+        "rotating_count": rotating_count,
+        "now": now,
         "gate": question_gate(project),
         "active_count": active_count,
         "key_limit": limit,
@@ -106,7 +107,7 @@ def _confirm(request, membership, key: ApiKey, action: str, *, error: str | None
     """The confirmation dialog of a revoke or a delete."""
     title, body, button = CONFIRMATIONS[action]
     facts = {"name": key.name, "masked": key.masked, "key_id": key.key_id,
-             "stops": " and stops working at once" if key.status == Status.ACTIVE else ""}
+             "stops": " and stops working at once" if key.authenticates else ""}
     confirm = {"title": title.format(**facts), "body": body.format(**facts), "button": button,
                "url": reverse(f"projects:key_{action}", args=[membership.project.slug, key.key_id])}
     return _dialog(request, membership, "projects/keys/confirm_dialog.html",
@@ -164,7 +165,7 @@ def key_new(request, slug):
                 actor=Actor.from_request(request),
             )
         except KeyRuleError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            form.add_rule_errors(exc)
         else:
             return _reveal(request, membership, key, plaintext)
     status = 422 if form.errors else 200
@@ -204,7 +205,7 @@ def key_rotate(request, slug, key_id):
         except KeyRuleError as exc:
             form.add_error(None, exc.message)
         else:
-            # new_key.rotated_from is the old key as the rotation left it (revoked_at / grace end set);
+            # new_key.rotated_from is the old key as the rotation left it (revoked, or its grace end set);
             # `key` was read before and would claim the old key already stopped working.
             return _reveal(request, membership, new_key, plaintext, rotated=new_key.rotated_from)
     status = 422 if form.errors else 200
@@ -254,7 +255,7 @@ def key_edit(request, slug, key_id):
                                  permissions=data["permissions"],
                                  rate_limit_per_minute=data["rate_limit_per_minute"])
         except KeyRuleError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            form.add_rule_errors(exc)
         else:
             return _after_change(request, membership, f"Key “{key.name}” ({key.key_id}) was saved. "
                                  "The change applies from its next request.", focus_next=f"#key-{key.key_id}")
