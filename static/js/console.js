@@ -57,6 +57,9 @@
         setUpReveal(dialog);
       }
       if (!dialog.open) dialog.showModal();
+      // A form sent back with errors: focus the first field to fix.
+      var invalid = dialog.querySelector(".has-error input:not([type=hidden]), .has-error select, .has-error textarea");
+      if (invalid) invalid.focus();
       if (dialog.hasAttribute("data-reveal")) {
         // The key is selected (Ctrl+C works at once) and focus waits on Copy.
         var field = dialog.querySelector("#new-key-value");

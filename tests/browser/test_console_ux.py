@@ -426,3 +426,38 @@ def test_edit_a_key_in_the_browser(page, live_server, owner, fresh):
     expect(page.locator("#flash")).to_contain_text("was saved")
     key.refresh_from_db()
     assert key.name == "After" and key.permissions == ["read", "write"] and key.rate_limit_per_minute == 12
+
+
+def test_focus_after_rotate_hide_details_and_errors(page, live_server, owner, fresh):
+    """Finding 2: focus also dropped to <body> after Rotate and Hide details."""
+    actor = Actor(user=owner, label=owner.email)
+    key, _ = api_key_create(project=fresh, name="Rotate me", permissions=["read"], actor=actor)
+    log_in(page, live_server.url, owner.email, PASSWORD)
+    page.goto(live_server.url + "/projects/fresh/keys/")
+    row = page.locator(f"#key-{key.key_id}")
+
+    # Details, then Hide details: focus goes into the details, then back to the Details button.
+    row.get_by_role("link", name="Details").click()
+    expect(row.locator(".key-details")).to_be_focused()
+    row.get_by_role("button", name="Hide details").click()
+    expect(row.get_by_role("link", name="Details")).to_be_focused()
+
+    # Rotate opens on Cancel; after the reveal, Done lands on the new key's row.
+    row.get_by_role("link", name="Rotate").click()
+    expect(page.get_by_role("dialog").get_by_role("link", name="Cancel")).to_be_focused()
+    page.get_by_role("dialog").get_by_role("button", name="Rotate key").click()
+    reveal = page.get_by_role("dialog")
+    expect(reveal.get_by_role("button", name="Copy")).to_be_focused()
+    reveal.get_by_role("button", name="Copy").click()
+    expect(reveal.get_by_role("button", name="Copied")).to_be_visible()
+    reveal.get_by_role("link", name="Done").click()
+    successor = ApiKey.objects.get(rotated_from=key)
+    expect(page.locator(f"#key-{successor.key_id}")).to_be_focused()
+
+    # A form sent back with errors puts focus on the first field to fix.
+    page.get_by_role("link", name="Generate a key").click()
+    page.get_by_role("dialog").get_by_label("Read").uncheck()
+    page.get_by_role("dialog").get_by_label("Name").fill("Needs a permission")
+    page.get_by_role("dialog").get_by_role("button", name="Generate").click()
+    expect(page.get_by_role("dialog")).to_contain_text("Choose at least one permission")
+    expect(page.get_by_role("dialog").get_by_label("Create")).to_be_focused()
