@@ -169,6 +169,7 @@ def test_dark_mode_screenshots(browser, live_server, owner, demo, screenshot_dir
         page.screenshot(path=screenshot_dir / "ux-dark-keys-1280.png", full_page=True)
         page.set_viewport_size({"width": 390, "height": HEIGHT})
         page.screenshot(path=screenshot_dir / "ux-dark-keys-390.png", full_page=True)
+        page.screenshot(path=screenshot_dir / "ux-dark-keys-390-top.png")
     finally:
         context.close()
 
