@@ -13,5 +13,6 @@ urlpatterns = [
     path("api-keys/<str:key_id>/rotate/", account_keys.key_rotate, name="key_rotate"),
     path("api-keys/<str:key_id>/revoke/", account_keys.key_revoke, name="key_revoke"),
     path("api-keys/<str:key_id>/delete/", account_keys.key_delete, name="key_delete"),
+    path("api-keys/<str:key_id>/edit/", account_keys.key_edit, name="key_edit"),
     path("security-log/", account_keys.security_log, name="security_log"),
 ]

@@ -59,6 +59,25 @@ class Membership(models.Model):
         """Owners and admins change things; viewers read."""
         return self.role in (Role.OWNER, Role.ADMIN)
 
+    def change_role(self, role: str) -> bool:
+        """Make this member an admin or a viewer; True if the role changed. A project keeps its one
+        owner: the owner's role is not changed here, and nobody becomes owner this way."""
+        if self.role == Role.OWNER:
+            raise RoleChangeRefused("The owner's role cannot be changed.")
+        if role not in (Role.ADMIN, Role.VIEWER):
+            raise RoleChangeRefused("Choose Admin or Viewer.")
+        if role == self.role:
+            return False
+        self.role = role
+        self.save(update_fields=["role"])
+        return True
+
+
+class RoleChangeRefused(ValueError):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
 
 def _invitation_token() -> str:  # referenced by migration 0001 (tokens were stored then)
     return secrets.token_urlsafe(32)

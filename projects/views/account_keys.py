@@ -21,31 +21,42 @@ from api.usage import usage_by_project
 
 from ..actors import Actor
 from ..errors import KeyRuleError
-from ..forms import AccountKeyCreateForm, RotateForm
+from ..forms import AccountKeyCreateForm, ApiKeyEditForm, RotateForm
 from ..gate import question_gate
 from ..models import ApiKey, KeyEvent
-from ..services import api_key_create, api_key_delete, api_key_revoke, api_key_rotate, projects_in_scope
+from ..models.api_key import Status
+from ..services import (
+    api_key_create,
+    api_key_delete,
+    api_key_revoke,
+    api_key_rotate,
+    api_key_update,
+    projects_in_scope,
+)
 from ..usage_chart import usage_chart
-from .api_keys import CONFIRMATIONS
+from .api_keys import CONFIRMATIONS, lineage_order
 
 PAGE = "account_keys/api_keys.html"
 OPEN_GATE = {"unlocked": True}  # account keys are not gated at generation; each call is (project_locked)
 
 
 def _panel_context(request) -> dict:
-    keys = list(
+    keys = lineage_order(list(
         ApiKey.objects.filter(owner=request.user)
         .select_related("created_by", "rotated_from", "rotated_to")
         .prefetch_related("scope_projects")
-    )
+    ))
     now = timezone.now()
     active_count = sum(1 for k in keys if k.holds_limit_place_at(now))
+    rotating_count = sum(1 for k in keys if k.status_at(now) == Status.ROTATING and not k.holds_limit_place_at(now))
     limit = settings.API_KEY_MAX_ACTIVE_PER_ACCOUNT
     return {
         "title": "API keys",
         "tab": "api_keys",
         "account_page": True,
         "keys": keys,
+        "rotating_count": rotating_count,
+        "now": now,
         "gate": OPEN_GATE,
         "active_count": active_count,
         "key_limit": limit,
@@ -79,9 +90,10 @@ def _confirm(request, key: ApiKey, action: str, *, error: str | None = None):
                    {"key": key, "action": action, "confirm": confirm, "error": error}, 422 if error else 200)
 
 
-def _after_change(request, message: str):
+def _after_change(request, message: str, *, focus_next: str):
     if request.htmx:
-        return render(request, "projects/keys/changed.html", {**_panel_context(request), "flash": message})
+        return render(request, "projects/keys/changed.html",
+                      {**_panel_context(request), "flash": message, "focus_next": focus_next})
     messages.success(request, message)
     return redirect("account:api_keys")
 
@@ -190,7 +202,8 @@ def key_revoke(request, key_id):
         except KeyRuleError as exc:
             error = exc.message
         else:
-            return _after_change(request, f"Key “{key.name}” ({key.key_id}) was revoked. It stopped working.")
+            return _after_change(request, f"Key “{key.name}” ({key.key_id}) was revoked. It stopped working.",
+                                 focus_next=f"#key-{key.key_id}")
     return _confirm(request, key, "revoke", error=error)
 
 
@@ -200,8 +213,30 @@ def key_delete(request, key_id):
     key = _key_for(request, key_id)
     if request.method == "POST":
         api_key_delete(key=key, actor=Actor.from_request(request))
-        return _after_change(request, f"Key “{key.name}” ({key.key_id}) was deleted.")
+        return _after_change(request, f"Key “{key.name}” ({key.key_id}) was deleted.",
+                             focus_next="#generate-button:not([disabled]), #flash")
     return _confirm(request, key, "delete")
+
+
+@login_required
+@confirm_access_required
+@require_http_methods(["GET", "POST"])
+def key_edit(request, key_id):
+    key = _key_for(request, key_id)
+    form = ApiKeyEditForm(request.POST if request.method == "POST" else None, key=key,
+                          default_rate_limit=settings.API_KEY_RATE_LIMIT_PER_MINUTE)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            key = api_key_update(key=key, actor=Actor.from_request(request), name=data["name"],
+                                 permissions=data["permissions"], rate_limit_per_minute=data["rate_limit_per_minute"])
+        except KeyRuleError as exc:
+            form.add_rule_errors(exc)
+        else:
+            return _after_change(request, f"Key “{key.name}” ({key.key_id}) was saved. "
+                                 "The change applies from its next request.", focus_next=f"#key-{key.key_id}")
+    status = 422 if form.errors else 200
+    return _dialog(request, "projects/keys/edit_dialog.html", {"key": key, "form": form}, status)
 
 
 @login_required

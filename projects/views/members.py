@@ -13,7 +13,7 @@ from ..access import membership_for
 from ..forms import InvitationForm
 from ..invitations import InvitationRefused, acceptance_problem, invitation_accept, invitation_create
 from ..models import Invitation, Membership, Role
-from ..models.project import invitation_token_hash
+from ..models.project import RoleChangeRefused, invitation_token_hash
 
 
 @login_required
@@ -63,15 +63,15 @@ def member_role(request, slug, pk):
     """Make a member an admin or a viewer (owners and admins; not the owner; Confirm access first)."""
     membership = membership_for(request, slug, manage=True)
     target = get_object_or_404(Membership.objects.select_related("user"), pk=pk, project=membership.project)
-    role = request.POST.get("role")
     if target.role == Role.OWNER:
         raise PermissionDenied("The owner's role cannot be changed.")
-    if role not in (Role.ADMIN, Role.VIEWER):
-        messages.error(request, "Choose Admin or Viewer.")
-    elif role != target.role:
-        target.role = role
-        target.save(update_fields=["role"])
-        messages.success(request, f"{target.user.email} is now {target.get_role_display()}.")
+    try:
+        changed = target.change_role(request.POST.get("role", ""))
+    except RoleChangeRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        if changed:
+            messages.success(request, f"{target.user.email} is now {target.get_role_display()}.")
     return redirect("projects:members", slug=slug)
 
 

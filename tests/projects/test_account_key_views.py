@@ -157,3 +157,17 @@ def test_generate_and_rotate_ask_confirm_access_when_the_login_is_stale(client, 
     done = client.post(response.url, {"password": PASSWORD, "next": url})
     assert done.status_code == 200 and revealed_key(done)
     assert ApiKey.objects.count() == before + 1
+
+
+def test_edit_an_account_key(owner_client, user, two_projects):
+    a, _ = two_projects
+    key, _ = api_key_create(owner=user, projects=[a], name="old", permissions=["read"], actor=Actor.cli())
+    dialog = owner_client.get(_url("key_edit", key.key_id), **HX)
+    assert dialog.status_code == 200 and 'value="old"' in dialog.content.decode()
+    response = owner_client.post(_url("key_edit", key.key_id), {"name": "new", "permissions": ["read", "write"],
+                                                                 "rate_limit_per_minute": ""}, **HX)
+    assert response.status_code == 200, page_text(response)
+    key.refresh_from_db()
+    assert (key.name, key.sorted_permissions) == ("new", ["read", "write"])
+    assert KeyEvent.objects.filter(account=user, kind=EventKind.UPDATED).count() == 1
+    assert KeyEvent.objects.filter(project=a, kind=EventKind.UPDATED, account=None).count() == 1
