@@ -42,7 +42,7 @@ def api(base_url: str, key: str, path: str, method: str = "GET", body: dict | No
 def test_account_key_lifecycle_with_htmx_never_reloads(page, live_server, person, screenshot_dir):
     log_in(page, live_server.url, person.email, PASSWORD)
     page.get_by_role("link", name="API keys").click()  # the header's account menu
-    expect(page.get_by_role("heading", name="API keys")).to_be_visible()
+    expect(page.get_by_role("heading", name="API keys", level=1)).to_be_visible()
     page.evaluate("window.__noReload = 'still here'")
 
     page.get_by_role("link", name="Generate a key").click()
@@ -97,6 +97,7 @@ def test_account_key_lifecycle_with_htmx_never_reloads(page, live_server, person
     confirm.get_by_role("button", name="Rotate key").click()
     new_key = page.get_by_role("dialog").get_by_role("textbox", name="Your new API key").input_value()
     assert KEY_RE.match(new_key) and new_key != key
+    page.get_by_role("dialog").get_by_role("button", name="Copy").click()
     page.get_by_role("dialog").get_by_role("link", name="Done").click()
     successor = ApiKey.objects.get(rotated_from=created)
     expect(page.locator(f"#key-{created.key_id} .badge")).to_have_text("Rotating")
