@@ -72,7 +72,10 @@ class RuntimeSchema(OpenAPISchema):
 
     def operation_details(self, operation, in_project: bool = False):
         if not in_project:
-            return super().operation_details(operation)
+            details = super().operation_details(operation)
+            if operation.view_func.__name__ != "get_key":  # GET /key describes any key, account keys too
+                _error_response(details, 400, "Bad request (`project_required`: an account key on the short form)")
+            return details
         original = operation.operation_id
         operation.operation_id = (original or self.api.get_openapi_operation_id(operation)) + "InProject"
         try:
@@ -80,7 +83,17 @@ class RuntimeSchema(OpenAPISchema):
         finally:
             operation.operation_id = original
         details["parameters"] = [SLUG_PARAMETER, *details.get("parameters", [])]
+        _error_response(details, 403, "Forbidden (`insufficient_permission`, `project_locked`)")
+        _error_response(details, 404, "Not found (`not_found`: no such project for this key, or object)")
         return details
+
+
+def _error_response(details: dict, status: int, description: str) -> None:
+    """Document an error every route of a form can answer, in the API's error shape."""
+    details.setdefault("responses", {}).setdefault(status, {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    })
 
 
 class RuntimeApi(NinjaAPI):
