@@ -172,3 +172,15 @@ class HeaderKey(APIKeyHeader):
 
 
 API_KEY_AUTH = [BearerKey(), HeaderKey()]
+
+
+# --- malformed keys, refused early by api/invalid_keys.py ---------------------------------------
+MALFORMED_KEY_MESSAGE = (
+    "This is not a valid API key (expected `nbq_live_` and 32 letters or digits, with a valid checksum)."
+)
+
+
+def malformed_key_error(request: HttpRequest) -> NotAuthenticated | RateLimited:
+    """What `authenticate_key` raises for a key that fails `keygen.is_well_formed`, counted against
+    the client address the same way: 401 `invalid_api_key`, or 429 over the address's budget."""
+    return _failed(request, clock.now(), "invalid_api_key", MALFORMED_KEY_MESSAGE)

@@ -3,8 +3,11 @@
 A key that is not `nbq_live_` + 32 characters with a valid checksum cannot belong to anybody, and
 `keygen.is_well_formed` says so without a query. Such requests (typos, made-up keys, scanners)
 are answered here, high in MIDDLEWARE, before the session, CSRF, authentication and message
-middleware and before django-ninja parses anything: a 401 `invalid_api_key`, byte for byte what
-the API's own authentication (api/auth.py) answers, with the same headers.
+middleware and before django-ninja parses anything, byte for byte what the API's own
+authentication answers (`api.auth.malformed_key_error`: the failure counts against the client
+address, one cache round trip; 401 `invalid_api_key`, or 429 `rate_limited` over the address's
+budget), with the same headers (`Cache-Control` and `Vary` come from api.response_hooks'
+middleware, which sits above this one).
 
 Only where the API itself would ask for a key: the request must resolve to an operation that the
 OpenAPI document lists with a security requirement for this method. Everything else (the docs, the
@@ -21,13 +24,10 @@ from django.urls import Resolver404, resolve
 
 from projects import keygen
 
-from .errors import WWW_AUTHENTICATE, error_body
+from .auth import malformed_key_error
+from .errors import ApiError, error_body
 
 API_PREFIX = "/api/"
-# api/auth.py's message for the same case (tests/api/test_invalid_keys.py holds the two answers equal).
-MALFORMED_KEY_MESSAGE = (
-    "This is not a valid API key (expected `nbq_live_` and 32 letters or digits, with a valid checksum)."
-)
 _PARAM = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
 
 
@@ -65,11 +65,11 @@ def asks_for_a_key(request: HttpRequest) -> bool:
     return request.method in _secured_operations().get(path, ())
 
 
-def invalid_key_response() -> JsonResponse:
-    """The API's 401, plus what the middleware below this one would have added to it."""
-    response = JsonResponse(error_body("invalid_api_key", MALFORMED_KEY_MESSAGE), status=401,
+def refusal(error: ApiError) -> JsonResponse:
+    """The API's error response, plus what the middleware below this one would have added to it."""
+    response = JsonResponse(error_body(error.code, error.message, error.fields), status=error.status,
                             content_type="application/json; charset=utf-8")
-    for name, value in WWW_AUTHENTICATE.items():
+    for name, value in error.headers.items():
         response[name] = value
     response["X-Frame-Options"] = settings.X_FRAME_OPTIONS  # XFrameOptionsMiddleware
     response["Content-Length"] = str(len(response.content))  # CommonMiddleware
@@ -84,5 +84,5 @@ class RejectMalformedKeysMiddleware:
         if request.path_info.startswith(API_PREFIX):
             key = presented_key(request.META)
             if key is not None and not keygen.is_well_formed(key) and asks_for_a_key(request):
-                return invalid_key_response()
+                return refusal(malformed_key_error(request))
         return self.get_response(request)

@@ -97,3 +97,20 @@ def test_a_valid_key_still_works(client):
 
     key = ApiKeyFactory(project=ProjectFactory(active_questions=10), permissions=["read"])
     assert client.get("/api/v1/key", headers={"Authorization": f"Bearer {key.plaintext}"}).status_code == 200
+
+
+def test_malformed_keys_count_against_the_address_and_get_its_429(settings, clock, without_early_check,
+                                                                    django_assert_num_queries):
+    """The early answer keeps the per-address failure budget (API_AUTH_FAILURES_PER_MINUTE): each
+    malformed key counts, and past the budget the answer is the API's 429, Retry-After included."""
+    clock.mid_window()
+    settings.API_AUTH_FAILURES_PER_MINUTE = 3
+    headers = {"Authorization": "Bearer nbq_live_nonsense"}
+    early = [send(Client(), "get", "/api/v1/key", headers) for _ in range(4)]
+    assert [r.status_code for r in early] == [401, 401, 401, 429]
+    assert early[3]["Retry-After"] == "30" and early[3].json()["error"]["code"] == "rate_limited"
+    with django_assert_num_queries(0):
+        assert answer(send(Client(), "get", "/api/v1/key", headers)) == without_early_check("get", "/api/v1/key",
+                                                                                             headers)
+    other = Client(REMOTE_ADDR="198.51.100.7")
+    assert other.get("/api/v1/key", headers=headers).status_code == 401  # another address: its own budget
