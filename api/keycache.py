@@ -1,8 +1,7 @@
 """The hot path's one round trip: key record, rate-limit counter and last-use marker together.
 
 Looking a key up in PostgreSQL costs more than the rest of an API request (docs/performance.md),
-so an authenticated request asks the shared cache, in ONE round trip (one Redis script,
-FETCH_SCRIPT), for:
+so an authenticated request asks the shared cache, in ONE round trip (a Redis pipeline), for:
 
 - the key's record (`api:key:<hash>`: what authentication needs, never the secret);
 - the next value of its rate-limit counter for this minute (`api:rl:<hash>:<window>`);
@@ -83,22 +82,6 @@ def _decode(raw) -> dict | None:
         return None
 
 
-# `fetch` as one server-side script: the same six commands a pipeline would send (GET, INCR,
-# EXPIRE NX, SET NX EX, GET, EXISTS), run by Redis in one EVALSHA. Same round trip, but the client
-# packs one command and parses one reply instead of six: the pipeline was a third of the CPU of
-# an authenticated request in the worker (docs/performance.md). redis-py's Script reloads it by
-# itself if Redis has forgotten it (restart, SCRIPT FLUSH).
-FETCH_SCRIPT = """
-local record = redis.call('GET', KEYS[1])
-local count = redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], ARGV[1], 'NX')
-local first = redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[1])
-local failures = redis.call('GET', KEYS[4])
-local known = redis.call('EXISTS', KEYS[5])
-return {record, count, first and 1 or 0, failures, known}
-"""
-
-
 class _RedisStore:
     """The Redis server of Django's RedisCache, reached through redis-py's public client (one
     connection pool per process and server, thread-safe). Key names go through the cache's own
@@ -107,8 +90,6 @@ class _RedisStore:
     def __init__(self):
         self._clients: dict[tuple, redis.Redis] = {}
         self._current: redis.Redis | None = None
-        self._fetch_scripts: dict[tuple, object] = {}
-        self._fetch_script = None
 
     def bind(self, config: dict) -> None:
         location = config["LOCATION"]
@@ -121,17 +102,21 @@ class _RedisStore:
         client = self._clients.get(ident)
         if client is None:
             client = self._clients[ident] = redis.Redis.from_url(location, **timeouts)
-            self._fetch_scripts[ident] = client.register_script(FETCH_SCRIPT)
         self._current = client
-        self._fetch_script = self._fetch_scripts[ident]
 
     def client(self) -> redis.Redis:
         return self._current
 
     def fetch(self, key_hash: str, window: int, client: str) -> Snapshot:
-        names = [*_names(key_hash, window), _failures_name(client, window), _known_name(key_hash)]
-        raw, count, first, failures, known = self._fetch_script(
-            keys=[cache.make_key(name) for name in names], args=[WINDOW_SECONDS + 5], client=self.client())
+        record, counter, last_used = (cache.make_key(n) for n in _names(key_hash, window))
+        pipe = self.client().pipeline(transaction=False)
+        pipe.get(record)
+        pipe.incr(counter)
+        pipe.expire(counter, WINDOW_SECONDS + 5, nx=True)
+        pipe.set(last_used, 1, nx=True, ex=WINDOW_SECONDS + 5)
+        pipe.get(cache.make_key(_failures_name(client, window)))
+        pipe.exists(cache.make_key(_known_name(key_hash)))
+        raw, count, _, first, failures, known = pipe.execute()
         return Snapshot(record=_decode(raw), count=int(count), first_use_this_minute=bool(first),
                         failures=int(failures or 0), known_key=bool(known))
 
