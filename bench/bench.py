@@ -53,16 +53,18 @@ BASE = f"http://127.0.0.1:{PORT}"
 # (no redirect), exactly as in production. Every row sends it.
 PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
 STATS_SETTLE = 1.2  # s: a PostgreSQL backend publishes its counters at most once a second, when idle
-# The transaction count per request comes from a pass of its own: TX_REQUESTS requests, one at a
-# time, then a pause until every backend has published its counters. A backend that flushed less
-# than a second ago keeps the rest pending until it has been idle for 10 s (PostgreSQL 15:
-# PGSTAT_IDLE_INTERVAL), so the load runs' own deltas leak a few seconds of one row into the next.
-# The data rows get more requests: what a key costs per minute or per 10 s whatever its traffic (last
-# use, the usage flush, refreshing the cached key record: ~5 transactions in such a pass) then weighs
-# in the third decimal, as it does under real traffic, not in the second.
+# The transaction count per request comes from a pass of its own: requests one at a time (so every
+# request counted was answered), then the app's PostgreSQL backends are terminated, which makes
+# them publish their counters at once (a backend that published less than a second ago otherwise
+# holds the rest back until it has been idle for 10 s: PostgreSQL 15's PGSTAT_IDLE_INTERVAL, so a
+# load run's delta leaks into the next row's). The workers reconnect on their next request (the
+# health check sees the closed connection; no request fails); each new session's start-up
+# transaction is subtracted (pg_stat_database.sessions). The data rows get more requests: what a
+# key costs per minute or per 10 s whatever its traffic (last use, the usage flush, refreshing
+# the cached key record: a few transactions per pass) then weighs in the third decimal, as it does
+# under real traffic, not in the second.
 TX_REQUESTS = int(os.environ.get("BENCH_TX_REQUESTS", "200"))
-TX_REQUESTS_DATA = int(os.environ.get("BENCH_TX_REQUESTS_DATA", "1000"))
-TX_SETTLE = 11.0
+TX_REQUESTS_DATA = int(os.environ.get("BENCH_TX_REQUESTS_DATA", "2000"))
 
 # The production profile's defaults: nothing but the bench's DATABASE_URL / REDIS_URL (set by
 # bench/settings.py), DEBUG=0, SECRET_KEY and ALLOWED_HOSTS. A CONN_MAX_AGE in the caller's
@@ -172,10 +174,17 @@ class Probe:
         except OSError:
             return []
 
-    def xacts(self) -> int:
-        row = self.conn.execute(
-            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", [self.name]).fetchone()
-        return int(row[0]) if row else 0
+    def settled_counts(self) -> tuple[int, int]:
+        """(transactions, sessions) of the bench database, after making every backend of it publish
+        its counters: they are terminated (the app reconnects on its next request)."""
+        self.conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [self.name])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [self.name]).fetchone()[0]:
+            time.sleep(0.05)
+        row = self.conn.execute("SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database "
+                                "WHERE datname = %s", [self.name]).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def snapshot(self) -> dict:
         xacts = self.conn.execute(
@@ -396,24 +405,24 @@ def measure(rows: list[Row], results: Path, server: "Server") -> None:
 
 def count_transactions(rows: list[Row], server: "Server") -> None:
     """PostgreSQL transactions per request, as the server counts them (health checks, BEGIN/COMMIT
-    and statements Django's query log never sees included): TX_REQUESTS requests of one row, one
-    at a time (so every request counted was answered), then TX_SETTLE s of quiet, row by row."""
+    and statements Django's query log never sees included), row by row: TX_REQUESTS requests one
+    at a time, then the counters published (Probe.settled_counts), new sessions' start-up
+    transactions subtracted."""
     live = [row for row in rows if not row.skipped]
-    log(f"counting PostgreSQL transactions: {TX_REQUESTS} requests per row ({TX_REQUESTS_DATA} for the data "
-        f"rows), then {TX_SETTLE:.0f} s of quiet")
+    log(f"counting PostgreSQL transactions: {TX_REQUESTS} requests per row, {TX_REQUESTS_DATA} for the data rows")
     probe = Probe(server.proc.pid)
     try:
-        time.sleep(TX_SETTLE)
+        xacts, sessions = probe.settled_counts()
         for row in live:
             n = TX_REQUESTS_DATA if row.id in DATA_ROWS else TX_REQUESTS
-            before = probe.xacts()
             for _ in range(n):
                 status, body = fetch(row.path, row.all_headers, row.method, row.body)
                 if not row.accepts(status):
                     sys.exit(f"bench: row {row.id} answered {status} during the transaction count: {body[:200]!r}")
-            time.sleep(TX_SETTLE)
-            row.xacts_per_request = (probe.xacts() - before) / n
-            log(f"row {row.id:>2}: {row.xacts_per_request:.3f} PostgreSQL transactions per request")
+            after_xacts, after_sessions = probe.settled_counts()
+            row.xacts_per_request = ((after_xacts - xacts) - (after_sessions - sessions)) / n
+            xacts, sessions = after_xacts, after_sessions
+            log(f"row {row.id:>2}: {row.xacts_per_request:.4f} PostgreSQL transactions per request")
     finally:
         probe.close()
 
@@ -523,8 +532,7 @@ def render(summaries: list[dict], busy_before: float) -> str:
         "(errors = socket errors + unexpected statuses).\n"
         "SQL/req, Redis RT/req: counted in-process (Django query log; Redis round-trips). PG xact/req: PostgreSQL's "
         f"count in a pass of its own\n({TX_REQUESTS} requests one at a time per row, {TX_REQUESTS_DATA} for rows "
-        f"{', '.join(DATA_ROWS)}, then {TX_SETTLE:.0f} s of "
-        "quiet; health-check statements included). "
+        f"{', '.join(DATA_ROWS)}; health checks and the keys' periodic bookkeeping included). "
         "CPU ms/req: user+system time of the gunicorn workers (app)\nand of the PostgreSQL backends (PG), from /proc."
     )
     whatif = os.environ.get("BENCH_WHATIF")
