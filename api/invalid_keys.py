@@ -4,10 +4,11 @@ A key that is not `nbq_live_` + 32 characters with a valid checksum cannot belon
 `keygen.is_well_formed` says so without a query. Such requests (typos, made-up keys, scanners)
 are answered here, high in MIDDLEWARE, before the session, CSRF, authentication and message
 middleware and before django-ninja parses anything, byte for byte what the API's own
-authentication answers (`api.auth.malformed_key_error`: the failure counts against the client
-address, one cache round trip; 401 `invalid_api_key`, or 429 `rate_limited` over the address's
-budget), with the same headers (`Cache-Control` and `Vary` come from api.response_hooks'
-middleware, which sits above this one).
+authentication answers (401 `invalid_api_key`), with the same headers (`Cache-Control` and `Vary`
+come from api.response_hooks' middleware, which sits above this one). No database, no cache: a
+malformed key is not counted against the client address's budget of failed authentications
+(`api.auth`), since it cannot match any key and refusing it costs nothing; counting it would cost
+every junk request a round trip, i.e. make a flood of junk dearer to refuse.
 
 Only where the API itself would ask for a key: the request must resolve to an operation that the
 OpenAPI document lists with a security requirement for this method. Everything else (the docs, the
@@ -24,8 +25,8 @@ from django.urls import Resolver404, resolve
 
 from projects import keygen
 
-from .auth import malformed_key_error
-from .errors import ApiError, error_body
+from .auth import MALFORMED_KEY_MESSAGE
+from .errors import ApiError, NotAuthenticated, error_body
 
 API_PREFIX = "/api/"
 _PARAM = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
@@ -84,5 +85,5 @@ class RejectMalformedKeysMiddleware:
         if request.path_info.startswith(API_PREFIX):
             key = presented_key(request.META)
             if key is not None and not keygen.is_well_formed(key) and asks_for_a_key(request):
-                return refusal(malformed_key_error(request))
+                return refusal(NotAuthenticated("invalid_api_key", MALFORMED_KEY_MESSAGE))
         return self.get_response(request)

@@ -99,18 +99,26 @@ def test_a_valid_key_still_works(client):
     assert client.get("/api/v1/key", headers={"Authorization": f"Bearer {key.plaintext}"}).status_code == 200
 
 
-def test_malformed_keys_count_against_the_address_and_get_its_429(settings, clock, without_early_check,
-                                                                    django_assert_num_queries):
-    """The early answer keeps the per-address failure budget (API_AUTH_FAILURES_PER_MINUTE): each
-    malformed key counts, and past the budget the answer is the API's 429, Retry-After included."""
+def test_malformed_keys_cost_no_cache_round_trip_and_do_not_use_the_address_budget(
+        settings, clock, monkeypatch, django_assert_num_queries):
+    """Refusing a malformed key touches neither the database nor the cache, so it is not counted
+    against the client address's failed-authentication budget: made-up well-formed keys still
+    are, and past that budget they get 429 while a malformed key still gets its 401."""
+    from api import keycache
+
     clock.mid_window()
     settings.API_AUTH_FAILURES_PER_MINUTE = 3
-    headers = {"Authorization": "Bearer nbq_live_nonsense"}
-    early = [send(Client(), "get", "/api/v1/key", headers) for _ in range(4)]
-    assert [r.status_code for r in early] == [401, 401, 401, 429]
-    assert early[3]["Retry-After"] == "30" and early[3].json()["error"]["code"] == "rate_limited"
-    with django_assert_num_queries(0):
-        assert answer(send(Client(), "get", "/api/v1/key", headers)) == without_early_check("get", "/api/v1/key",
-                                                                                             headers)
-    other = Client(REMOTE_ADDR="198.51.100.7")
-    assert other.get("/api/v1/key", headers=headers).status_code == 401  # another address: its own budget
+    malformed = {"Authorization": "Bearer nbq_live_nonsense"}
+
+    def no_cache(*args, **kwargs):
+        raise AssertionError("a malformed key reached the cache")
+
+    with monkeypatch.context() as patched, django_assert_num_queries(0):
+        patched.setattr(keycache, "count_failure", no_cache)
+        patched.setattr(keycache, "fetch", no_cache)
+        assert {send(Client(), "get", "/api/v1/key", malformed).status_code for _ in range(10)} == {401}
+    for _ in range(3):  # made-up but well-formed keys: each costs a lookup and counts
+        assert send(Client(), "get", "/api/v1/key", {"X-API-Key": keygen.generate_key()}).status_code == 401
+    assert send(Client(), "get", "/api/v1/key", {"X-API-Key": keygen.generate_key()}).status_code == 429
+    response = send(Client(), "get", "/api/v1/key", malformed)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
