@@ -46,6 +46,22 @@ class QuestionForm(forms.ModelForm):
         labels = {"is_active": "Active"}
 
 
+class QuestionBulkForm(forms.Form):
+    """Many questions at once, one per line. The rules (and the per-line errors) are in
+    projects/questions.py; this form only carries the text and shows what was refused."""
+
+    questions = forms.CharField(
+        label="Questions (one per line)",
+        strip=False,  # keep leading blank lines: errors name line numbers as pasted
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "true"}),
+        help_text="Each non-blank line becomes an active question. Nothing is added if a line needs fixing.",
+        error_messages={"required": "Write at least one question, one per line."},
+    )
+
+    def add_rejection(self, rejection) -> None:
+        self.add_error("questions", [rejection.message, *(str(e) for e in rejection.errors)])
+
+
 class InvitationForm(forms.ModelForm):
     role = forms.ChoiceField(choices=[(Role.ADMIN, "Admin"), (Role.VIEWER, "Viewer")], initial=Role.VIEWER)
 

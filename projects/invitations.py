@@ -8,9 +8,14 @@ the Members tab either way.
 import logging
 
 from django.core.mail import send_mail
+from django.db import transaction
 from django.utils import timezone
 
+from .actors import Actor
+from .events import record_event
+from .membership import MembershipRefused, membership_add
 from .models import Invitation, Project
+from .models.event import EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +36,20 @@ def invitation_problem(project: Project, email: str) -> str | None:
 
 
 def invitation_create(*, project: Project, email: str, role: str, inviter: str, accept_url,
-                      invited_by=None, invited_via_key=None) -> Invitation:
+                      invited_by=None, invited_via_key=None, actor: Actor | None = None) -> Invitation:
     """Invite `email` and mail the link. `accept_url(invitation)` builds the absolute link;
     `inviter` names who invited, for the email ("ada@example.com", "the API key “CI”")."""
     email = email.strip().lower()
     problem = invitation_problem(project, email)
     if problem:
         raise InvitationRefused(problem)
-    invitation = Invitation.objects.create(project=project, email=email, role=role, invited_by=invited_by,
-                                           invited_via_key=invited_via_key)
+    if actor is None:
+        actor = Actor(user=invited_by, label=invited_by.email) if invited_by else Actor(user=None, label="api")
+    with transaction.atomic():
+        invitation = Invitation.objects.create(project=project, email=email, role=role, invited_by=invited_by,
+                                               invited_via_key=invited_via_key)
+        record_event(project=project, kind=EventKind.INVITATION_SENT, actor=actor, subject=email,
+                     details={"role": role, **({"via_key": invited_via_key.key_id} if invited_via_key else {})})
     try:
         send_mail(
             f"You are invited to {project.name} on NBQ Keys Console",
@@ -51,3 +61,25 @@ def invitation_create(*, project: Project, email: str, role: str, inviter: str, 
     except Exception:
         logger.exception("Could not send the email of invitation %s", invitation.pk)
     return invitation
+
+
+def invitation_cancel(*, invitation: Invitation, actor: Actor) -> None:
+    with transaction.atomic():
+        record_event(project=invitation.project, kind=EventKind.INVITATION_CANCELLED, actor=actor,
+                     subject=invitation.email, details={"role": invitation.role})
+        invitation.delete()
+
+
+def invitation_accept(*, invitation: Invitation, user, actor: Actor):
+    """`user` joins the project with the invitation's role. MembershipRefused if already a member."""
+    with transaction.atomic():
+        membership = membership_add(project=invitation.project, user=user, role=invitation.role, actor=actor,
+                                    kind=EventKind.INVITATION_ACCEPTED)
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
+
+
+__all__ = ["InvitationRefused", "MembershipRefused", "invitation_accept", "invitation_cancel", "invitation_create",
+           "invitation_problem"]
