@@ -1,4 +1,5 @@
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 
 from .invitations import invitation_problem
@@ -57,6 +58,12 @@ class QuestionBulkForm(forms.Form):
         help_text="Each non-blank line becomes an active question. Nothing is added if a line needs fixing.",
         error_messages={"required": "Write at least one question, one per line."},
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A NUL character is refused per line (with its line number) by questions_bulk_create.
+        field = self.fields["questions"]
+        field.validators = [v for v in field.validators if not isinstance(v, ProhibitNullCharactersValidator)]
 
     def add_rejection(self, rejection) -> None:
         self.add_error("questions", [rejection.message, *(str(e) for e in rejection.errors)])
