@@ -78,7 +78,7 @@ def questions_bulk_create(*, project: Project, text: str, actor: Actor, priority
             Question(project=project, text=line, priority=priority, is_active=True) for _, line in lines
         )
         record_event(project=project, kind=EventKind.QUESTIONS_BULK_ADDED, actor=actor, subject=lines[0][1],
-                     details={"count": len(created), "priority": priority})
+                     details={"count": len(created), **({"priority": priority} if priority else {})})
     return created
 
 
