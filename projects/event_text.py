@@ -132,12 +132,16 @@ def _part(name: str, value) -> str | None:
         return f"through the API key {value}"
     if name == "invited_by":
         return f"invited by {value}"
-    if name == "locks_api_keys" :
-        return "locked the API keys" if value else None
     return f"{name.replace('_', ' ')}: {_value(value)}"
+
+
+# The order facts are told in (PostgreSQL's jsonb keeps its own key order, so it is fixed here).
+DETAIL_ORDER = ["rotated_from", "new_key_id", "permissions", "expires_at", "old_key_stops_at", "status_when_deleted",
+                "changes", "priority", "is_active", "invited_by", "via_key"]
 
 
 def details_text(event) -> str:
     details = event.details if isinstance(event.details, dict) else {}
-    parts = (_part(name, value) for name, value in details.items())
+    names = sorted(details, key=lambda n: (DETAIL_ORDER.index(n) if n in DETAIL_ORDER else len(DETAIL_ORDER), n))
+    parts = (_part(name, details[name]) for name in names)
     return "; ".join(p for p in parts if p)

@@ -52,10 +52,8 @@ def questions_bulk_create(*, project: Project, text: str, actor: Actor, priority
         raise BulkAddRejected("Write at least one question, one per line.")
     if len(lines) > limit:
         raise BulkAddRejected(f"Add at most {limit:,} questions at a time (this has {len(lines):,}).")
-    existing = set(
-        Question.objects.filter(project=project, text__in=[t for _, t in lines if len(t) <= QUESTION_TEXT_MAX])
-        .values_list("text", flat=True)
-    )
+    storable = [t for _, t in lines if len(t) <= QUESTION_TEXT_MAX and "\x00" not in t]
+    existing = set(Question.objects.filter(project=project, text__in=storable).values_list("text", flat=True))
     errors, first_seen = [], {}
     for number, line in lines:
         if len(line) > QUESTION_TEXT_MAX:

@@ -53,6 +53,7 @@ def _panel_context(request, membership) -> dict:
         "page": page,
         "questions": page.object_list,
         "gate": question_gate(project),
+        "questions_url": reverse("projects:questions", args=[project.slug]),
     }
 
 
