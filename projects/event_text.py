@@ -61,6 +61,10 @@ def _when(value, *, with_time: bool = False) -> str:
     return f"{day}, {moment:%H:%M} UTC" if with_time else day
 
 
+def _shortened(text: str) -> str:
+    return text if len(text) <= SUBJECT_LENGTH else Truncator(text).chars(SUBJECT_LENGTH)
+
+
 class _Facts(dict):
     def __missing__(self, key):
         return "?"
@@ -72,7 +76,7 @@ def sentence(event) -> str:
         actor=event.actor_label or "someone",
         key_name=event.key_name,
         key_id=event.key_id,
-        subject=Truncator(event.subject).chars(SUBJECT_LENGTH),
+        subject=_shortened(event.subject),
         role=_role(details.get("role")),
         old_role=_role(details.get("old_role")),
         old_name=details.get("old_name", "?"),

@@ -322,6 +322,25 @@ def test_export_csv_has_every_page(owner_client, unlocked_project):
     assert len(rows) == 1 + 60
 
 
+def test_export_csv_streams_in_chunks(owner_client, unlocked_project, monkeypatch):
+    from projects.views import events as events_view
+
+    monkeypatch.setattr(events_view, "EXPORT_CHUNK", 25)
+    KeyEvent.objects.bulk_create(KeyEvent(project=unlocked_project, kind=EventKind.QUESTION_ADDED, subject=f"Q{i}",
+                                          actor_label="cli") for i in range(60))
+    response = owner_client.get(_url(unlocked_project, "events_csv"))
+    chunks = [chunk.decode("utf-8") for chunk in response.streaming_content]
+    assert len(chunks) == 1 + 3  # the header at once, then 25 + 25 + 10 rows
+    assert chunks[0] == "\ufeffWhen (UTC),Event,Description,Details,Key ID,Key name,Actor,IP\r\n"
+    assert [c.count("\r\n") for c in chunks[1:]] == [25, 25, 10]
+
+
+def test_long_question_texts_are_shortened_in_sentences(unlocked_project):
+    event = KeyEvent.objects.create(project=unlocked_project, kind=EventKind.QUESTION_DELETED, subject="x" * 150,
+                                    actor_label="cli")
+    assert sentence(event) == "cli deleted the question “" + "x" * 79 + "…”"
+
+
 def test_export_csv_is_safe_from_formula_injection(owner_client, unlocked_project, user):
     owner_client.post(_url(unlocked_project, "questions"),
                       {"text": '=HYPERLINK("http://evil.example","x")', "priority": "0", "is_active": "on"})
