@@ -75,6 +75,8 @@ class KeyEvent(models.Model):
             models.Index(fields=["project", "-created_at", "-id"], name="event_project_time_idx"),
             models.Index(fields=["project", "kind", "-created_at"], name="event_project_kind_idx"),
             models.Index(fields=["project", "key_id", "-created_at"], name="event_project_key_idx"),
+            # "this key's rate-limit events": a key's traffic events can be most of a busy log
+            models.Index(fields=["project", "key_id", "kind", "-created_at"], name="event_project_key_kind_idx"),
             models.Index(fields=["project", "actor_label", "-created_at"], name="event_project_actor_idx"),
         ]
 
