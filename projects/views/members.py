@@ -9,8 +9,9 @@ from django_htmx.http import HttpResponseClientRedirect
 from ..access import membership_for
 from ..actors import Actor
 from ..forms import InvitationForm
-from ..invitations import InvitationRefused, invitation_accept as accept_invitation, invitation_cancel as cancel_invitation
-from ..invitations import invitation_create
+from ..invitations import InvitationRefused, invitation_create
+from ..invitations import invitation_accept as accept_invitation
+from ..invitations import invitation_cancel as cancel_invitation
 from ..membership import MembershipRefused, membership_leave, membership_remove
 from ..models import Invitation, Membership, Role
 from .confirm import Confirmation, confirm
