@@ -124,6 +124,10 @@ def _part(name: str, value) -> str | None:
         return f"replaced by {value}"
     if name == "old_key_stops_at":
         return f"old key stops {_when(value, with_time=True)}"
+    if name == "reason":
+        return str(value).replace("_", " ")
+    if name == "successor":
+        return f"successor {value}"
     if name == "status_when_deleted":
         return f"was {value} when deleted"
     if name == "priority":
@@ -140,7 +144,7 @@ def _part(name: str, value) -> str | None:
 
 
 # The order facts are told in (PostgreSQL's jsonb keeps its own key order, so it is fixed here).
-DETAIL_ORDER = ["rotated_from", "new_key_id", "permissions", "expires_at", "old_key_stops_at", "status_when_deleted",
+DETAIL_ORDER = ["reason", "successor", "rotated_from", "new_key_id", "permissions", "expires_at", "old_key_stops_at", "status_when_deleted",
                 "changes", "priority", "is_active", "invited_by", "via_key"]
 
 
