@@ -82,7 +82,7 @@ def test_rotation_details_read_as_words(unlocked_project, actor):
     key, _ = api_key_create(project=unlocked_project, name="web", permissions=["read"], actor=actor)
     new, _ = api_key_rotate(key=key, actor=actor, grace="24h")
     rotated = KeyEvent.objects.get(kind=EventKind.ROTATED)
-    stops = new.rotated_from.revoked_at.astimezone(UTC)
+    stops = new.rotated_from.stops_at.astimezone(UTC)
     assert details_text(rotated) == (f"replaced by {new.key_id}; old key stops "
                                      f"{stops.day} {stops:%b %Y}, {stops:%H:%M} UTC")
     created = KeyEvent.objects.filter(kind=EventKind.CREATED, key_id=new.key_id).get()
