@@ -89,6 +89,15 @@ def test_rotation_details_read_as_words(unlocked_project, actor):
     assert details_text(created).startswith(f"replaces {key.key_id}; permissions: read; expires ")
 
 
+def test_grace_period_ended_by_a_rotation_reads_as_words(unlocked_project, actor):
+    first, _ = api_key_create(project=unlocked_project, name="web", permissions=["read"], actor=actor)
+    second, _ = api_key_rotate(key=first, actor=actor, grace="24h")
+    api_key_rotate(key=second, actor=actor, grace="24h")
+    ended = KeyEvent.objects.get(kind=EventKind.REVOKED, key_id=first.key_id)
+    assert sentence(ended) == f"{actor.label} revoked “web” ({first.key_id})"
+    assert details_text(ended) == f"grace period ended by rotation; successor {second.key_id}"
+
+
 def test_one_event_is_counted_in_the_singular(owner_client, unlocked_project, actor):
     api_key_create(project=unlocked_project, name="only", permissions=["read"], actor=actor)
     text = page_text(owner_client.get(_url(unlocked_project)))
