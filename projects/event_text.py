@@ -16,6 +16,7 @@ SENTENCES = {
     EventKind.ROTATED: "{actor} rotated “{key_name}” ({key_id})",
     EventKind.REVOKED: "{actor} revoked “{key_name}” ({key_id})",
     EventKind.DELETED: "{actor} deleted “{key_name}” ({key_id})",
+    EventKind.UPDATED: "{actor} changed “{key_name}” ({key_id})",
     EventKind.REVOKED_KEY_USED: "Someone presented the revoked key “{key_name}” ({key_id})",
     EventKind.EXPIRED_KEY_USED: "Someone presented the expired key “{key_name}” ({key_id})",
     EventKind.RATE_LIMITED: "“{key_name}” ({key_id}) reached its rate limit",
@@ -110,8 +111,25 @@ def _change(field: str, change) -> str:
     return f"{field} changed"
 
 
+FIELD_LABELS = {"rate_limit_per_minute": "rate limit", "name": "name", "permissions": "permissions"}
+
+
+def _from_to(name: str, change: dict) -> str:
+    """{"from": a, "to": b} as "name: a → b"."""
+    def side(value):
+        if value is None and name == "rate_limit_per_minute":
+            return "default"
+        if name == "name":
+            return f"“{value}”"
+        return _value(value)
+    label = FIELD_LABELS.get(name, name.replace("_", " "))
+    return f"{label}: {side(change.get('from'))} → {side(change.get('to'))}"
+
+
 def _part(name: str, value) -> str | None:
     """One `details` entry in words, or None when the sentence already says it."""
+    if isinstance(value, dict) and set(value) == {"from", "to"}:
+        return _from_to(name, value)
     if name in ("role", "old_role", "old_name", "count", "question_id", "question_ids"):
         return None
     if name == "permissions":
@@ -144,8 +162,9 @@ def _part(name: str, value) -> str | None:
 
 
 # The order facts are told in (PostgreSQL's jsonb keeps its own key order, so it is fixed here).
-DETAIL_ORDER = ["reason", "successor", "rotated_from", "new_key_id", "permissions", "expires_at", "old_key_stops_at", "status_when_deleted",
-                "changes", "priority", "is_active", "invited_by", "via_key"]
+DETAIL_ORDER = ["reason", "successor", "rotated_from", "new_key_id", "name", "permissions", "rate_limit_per_minute",
+                "expires_at", "old_key_stops_at", "status_when_deleted", "changes", "priority", "is_active",
+                "invited_by", "via_key"]
 
 
 def details_text(event) -> str:

@@ -20,6 +20,7 @@ urlpatterns = [
     path("<slug:slug>/keys/", api_keys.api_keys, name="api_keys"),
     path("<slug:slug>/keys/new/", api_keys.key_new, name="key_new"),
     path("<slug:slug>/keys/<str:key_id>/", api_keys.key_detail, name="key_detail"),
+    path("<slug:slug>/keys/<str:key_id>/edit/", api_keys.key_edit, name="key_edit"),
     path("<slug:slug>/keys/<str:key_id>/rotate/", api_keys.key_rotate, name="key_rotate"),
     path("<slug:slug>/keys/<str:key_id>/revoke/", api_keys.key_revoke, name="key_revoke"),
     path("<slug:slug>/keys/<str:key_id>/delete/", api_keys.key_delete, name="key_delete"),

@@ -98,6 +98,16 @@ def test_grace_period_ended_by_a_rotation_reads_as_words(unlocked_project, actor
     assert details_text(ended) == f"grace period ended by rotation; successor {second.key_id}"
 
 
+def test_key_edit_reads_as_words(unlocked_project, actor):
+    from projects.services import api_key_update
+
+    key, _ = api_key_create(project=unlocked_project, name="web", permissions=["read"], actor=actor)
+    api_key_update(key=key, actor=actor, name="Web app", permissions=["read", "write"], rate_limit_per_minute=120)
+    event = KeyEvent.objects.get(kind=EventKind.UPDATED)
+    assert sentence(event) == f"{actor.label} changed “Web app” ({key.key_id})"
+    assert details_text(event) == "name: “web” → “Web app”; permissions: read → read, write; rate limit: default → 120"
+
+
 def test_one_event_is_counted_in_the_singular(owner_client, unlocked_project, actor):
     api_key_create(project=unlocked_project, name="only", permissions=["read"], actor=actor)
     text = page_text(owner_client.get(_url(unlocked_project)))

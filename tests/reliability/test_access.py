@@ -60,6 +60,7 @@ CONSOLE = {
     "api_keys": ({"GET"}, "read"),
     "key_new": ({"GET", "POST"}, "change"),
     "key_detail": ({"GET"}, "read"),
+    "key_edit": ({"GET", "POST"}, "change"),
     "key_rotate": ({"GET", "POST"}, "change"),
     "key_revoke": ({"GET", "POST"}, "change"),
     "key_delete": ({"GET", "POST"}, "change"),
