@@ -32,7 +32,7 @@ def _url(project):
 def _rows(response):
     """(kind label, key id) of each row of the event table, in order (the key id from the sentence)."""
     body = response.content.decode()
-    rows = re.findall(r'<span class="kind kind-[a-z_]+">([^<]+)</span></td>\s*<td><span class="sentence">([^<]*)</span>',
+    rows = re.findall(r'<span class="kind kind-[a-z_]+">([^<]+)</span></td>\s*<td[^>]*><span class="sentence">([^<]*)</span>',
                       body)
     return [(kind, (re.search(r"\((key_[a-z0-9]+)\)", html.unescape(s)) or [None, ""])[1]) for kind, s in rows]
 
