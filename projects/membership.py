@@ -31,20 +31,16 @@ def membership_add(*, project: Project, user, role: str, actor: Actor, kind: str
     return membership
 
 
-def membership_change_role(*, membership: Membership, role: str, actor: Actor) -> Membership:
-    if role not in Role.values:
-        raise MembershipRefused("Choose a role: " + ", ".join(Role.labels) + ".")
-    if membership.role == Role.OWNER or role == Role.OWNER:
-        raise MembershipRefused("The owner's role cannot be changed.")
+def membership_change_role(*, membership: Membership, role: str, actor: Actor) -> bool:
+    """Make a member an admin or a viewer (Membership.change_role holds the rule and raises
+    RoleChangeRefused); True, and a line in the log, if the role changed."""
     old_role = membership.role
-    if role == old_role:
-        return membership
     with transaction.atomic():
-        membership.role = role
-        membership.save(update_fields=["role"])
-        record_event(project=membership.project, kind=EventKind.MEMBER_ROLE_CHANGED, actor=actor,
-                     subject=membership.user.email, details={"old_role": old_role, "role": role})
-    return membership
+        changed = membership.change_role(role)
+        if changed:
+            record_event(project=membership.project, kind=EventKind.MEMBER_ROLE_CHANGED, actor=actor,
+                         subject=membership.user.email, details={"old_role": old_role, "role": role})
+    return changed
 
 
 def membership_remove(*, membership: Membership, actor: Actor) -> None:

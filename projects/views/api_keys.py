@@ -15,6 +15,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.reauth import confirm_access_required
+
 from ..access import membership_for
 from ..actors import Actor
 from ..errors import KeyRuleError
@@ -149,6 +151,7 @@ def api_keys(request, slug):
 @never_cache
 @sensitive_variables("plaintext")
 @login_required
+@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def key_new(request, slug):
     membership = membership_for(request, slug, manage=True)
@@ -193,6 +196,7 @@ def key_detail(request, slug, key_id):
 @never_cache
 @sensitive_variables("plaintext")
 @login_required
+@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def key_rotate(request, slug, key_id):
     membership = membership_for(request, slug, manage=True)
@@ -242,6 +246,7 @@ def key_delete(request, slug, key_id):
 
 
 @login_required
+@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def key_edit(request, slug, key_id):
     membership = membership_for(request, slug, manage=True)

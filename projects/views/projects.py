@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 from ..access import membership_for
 from ..forms import ProjectForm
 from ..actors import Actor
-from ..models import Membership, Question
+from ..models import Invitation, Membership, Question
 from ..services import project_create
 
 
@@ -32,7 +32,9 @@ def project_list(request):
         .order_by("project__name", "project_id")
     )
     page = Paginator(memberships, settings.PROJECTS_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"memberships": page.object_list, "page": page, "form": form,
+    invitations = (Invitation.objects.pending().filter(email__iexact=request.user.email)
+                   .exclude(project__memberships__user=request.user).select_related("project", "invited_by"))
+    context = {"memberships": page.object_list, "page": page, "form": form, "invitations": invitations,
                "gate_required": settings.API_KEY_REQUIRED_ACTIVE_QUESTIONS}
     status = 422 if form.errors else 200
     return render(request, "projects/list.html", context, status=status)

@@ -20,6 +20,7 @@ from projects.actors import Actor
 from projects.event_text import details_text, sentence
 from projects.membership import MembershipRefused, membership_change_role, membership_leave
 from projects.models import Invitation, KeyEvent, Membership, Question, Role
+from projects.models.project import RoleChangeRefused
 from projects.models.event import EventKind
 from projects.services import api_key_create, api_key_delete, api_key_revoke, api_key_rotate, project_rename
 from projects.views.events import csv_cell
@@ -144,7 +145,7 @@ def test_member_leaving_and_role_change_are_logged(unlocked_project, user, clien
 def test_owner_cannot_leave_nor_be_demoted(unlocked_project, user, owner_client):
     owner = Membership.objects.get(project=unlocked_project, user=user)
     assert owner_client.post(reverse("projects:member_leave", args=[unlocked_project.slug])).status_code == 403
-    with pytest.raises(MembershipRefused):
+    with pytest.raises(RoleChangeRefused):
         membership_change_role(membership=owner, role=Role.VIEWER, actor=Actor.cli())
     with pytest.raises(MembershipRefused):
         membership_leave(membership=owner, actor=Actor.cli())

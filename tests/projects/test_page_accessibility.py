@@ -67,8 +67,8 @@ def _pages(project, key):
         ("get", reverse("projects:key_rotate", args=[slug, key.key_id]), None),
         ("get", reverse("projects:key_revoke", args=[slug, key.key_id]), None),
         ("get", reverse("projects:key_detail", args=[slug, key.key_id]), None),
-        ("get", reverse("accounts:password_change"), None),
-        ("post", reverse("accounts:password_change"), {"old_password": "", "new_password1": "a"}),
+        ("get", reverse("account_change_password"), None),
+        ("post", reverse("account_change_password"), {"oldpassword": "", "password1": "a"}),
     ]
 
 
