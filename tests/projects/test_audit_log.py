@@ -161,7 +161,8 @@ def test_invitations_sent_accepted_and_cancelled_are_logged(owner_client, unlock
     owner_client.post(reverse("projects:invitation_cancel", args=[unlocked_project.slug, never.pk]))
     joiner = UserFactory(email="joiner@example.com")
     client.force_login(joiner)
-    client.post(Invitation.objects.get(email="joiner@example.com").get_absolute_url())
+    joining = Invitation.objects.get(email="joiner@example.com")
+    assert client.post(reverse("projects:invitation_join", args=[joining.pk])).status_code == 302
     events = list(KeyEvent.objects.filter(project=unlocked_project).order_by("id"))
     assert [sentence(e) for e in events] == [
         f"{user.email} invited joiner@example.com as Admin",
