@@ -122,12 +122,12 @@ def bind(request: HttpRequest, key, snapshot) -> None:
 def _locked_event(request: HttpRequest, key, project) -> None:
     from django.core.cache import cache
 
-    from projects.services import record_event
+    from projects.services import record_key_event
 
     try:
         first = cache.add(f"api:locked:{key.pk}:{project.pk}", 1, timeout=3600)
     except Exception:  # cache down: log every refusal rather than none
         first = True
     if first:
-        record_event(key=key, kind=EventKind.PROJECT_LOCKED, actor=Actor.api(request), project=project,
+        record_key_event(key=key, kind=EventKind.PROJECT_LOCKED, actor=Actor.api(request), project=project,
                      details={"path": request.path[:200], "method": request.method})

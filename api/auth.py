@@ -20,8 +20,8 @@ classes read one header each (so the OpenAPI document shows both schemes); both 
 
 A key's record is cached for a few seconds at most and replaced by a tombstone on every write
 to its row, so a revocation takes effect on the very next request, in every worker.
-Failed authentications (malformed, unknown, revoked or expired keys) count against the client
-address (`keys_console.client_ip`, honouring TRUSTED_PROXIES).
+Failed authentications (unknown, revoked or expired keys) count against the client address; a
+malformed key (format or checksum) does not: it cannot match a key and costs no lookup (`keys_console.client_ip`, honouring TRUSTED_PROXIES).
 Every failure is a 401 with its own code and `WWW-Authenticate: Bearer`. The key itself is never
 logged nor stored; only its public Key ID appears in events and log lines.
 """
@@ -41,7 +41,7 @@ from projects.actors import Actor
 from projects.models import ApiKey, KeyEvent
 from projects.models.api_key import AUTHENTICATING, Status
 from projects.models.event import EventKind
-from projects.services import record_event
+from projects.services import record_key_event
 
 from . import acting, clock, keycache, ratelimit
 from .errors import NotAuthenticated, RateLimited
@@ -83,9 +83,9 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
         raise NotAuthenticated("missing_api_key", "The API key is empty. " + _HOW_TO)
     now = clock.now()
     if not keygen.is_well_formed(presented):
-        raise _failed(request, now, "invalid_api_key",
-                      "This is not a valid API key (expected `nbq_live_` and 32 letters or digits, "
-                      "with a valid checksum).")
+        # Not counted against the address: it cannot match any key, costs no lookup to refuse, and
+        # counting it would cost every junk request a cache round trip (api/invalid_keys.py).
+        raise NotAuthenticated("invalid_api_key", MALFORMED_KEY_MESSAGE)
     key_hash = keygen.hash_key(presented)
     # One round trip: record, rate count, last-use marker, this address's failures, known hash
     # (and the addressed project's record).
@@ -139,7 +139,7 @@ def _security_event(request: HttpRequest, key: ApiKey, kind: str) -> None:
         since = clock.now() - timedelta(seconds=SECURITY_EVENT_INTERVAL)
         first = not KeyEvent.objects.filter(api_key=key, kind=kind, created_at__gte=since).exists()
     if first:
-        record_event(project=_dead_key_project(request, key), key=key, kind=kind, actor=Actor.api(request),
+        record_key_event(project=_dead_key_project(request, key), key=key, kind=kind, actor=Actor.api(request),
                      details={"path": request.path[:200], "method": request.method})
         logger.warning("API: %s presented: %s (%s)", kind, key.key_id,
                        f"account of user {key.owner_id}" if key.is_account_key else f"project {key.project.slug}")
@@ -195,3 +195,9 @@ class HeaderKey(APIKeyHeader):
 
 
 API_KEY_AUTH = [BearerKey(), HeaderKey()]
+
+
+# --- malformed keys -----------------------------------------------------------------------------
+MALFORMED_KEY_MESSAGE = (
+    "This is not a valid API key (expected `nbq_live_` and 32 letters or digits, with a valid checksum)."
+)

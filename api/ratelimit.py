@@ -30,7 +30,7 @@ from django.http import HttpRequest, HttpResponseBase
 from projects.actors import Actor
 from projects.models import ApiKey
 from projects.models.event import EventKind
-from projects.services import record_event
+from projects.services import record_key_event
 
 from . import keycache
 from .errors import RateLimited
@@ -72,7 +72,7 @@ def check(request: HttpRequest, key: ApiKey, *, count: int | None, now) -> Budge
     request.rate_budget = budget
     if count > limit:
         if count == limit + 1:  # exactly one request per window sees this count
-            record_event(project=key.project, key=key, kind=EventKind.RATE_LIMITED, actor=Actor.api(request),
+            record_key_event(project=key.project, key=key, kind=EventKind.RATE_LIMITED, actor=Actor.api(request),
                          details={"limit_per_minute": limit, "window_ends_at": reset_at})
         raise RateLimited(
             f"Rate limit of {limit} requests per minute reached for key {key.key_id}; "

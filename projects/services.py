@@ -18,6 +18,7 @@ from django.utils import timezone
 from . import keygen
 from .actors import Actor
 from .errors import DuplicateKeyName, InvalidKeyRequest, KeyLimitReached, KeyNotActive
+from .events import record_event  # noqa: F401 (also imported from here by api/)
 from .gate import require_api_keys_unlocked
 from .models import ApiKey, KeyEvent, Project
 from .models.api_key import PERMISSION_ORDER, ExpiryRule, KeyState, Status
@@ -66,14 +67,14 @@ def _event(*, project, account_id, key: ApiKey, kind: str, actor: Actor, details
         actor_label=actor.label[:254],
         ip=actor.ip,
         user_agent=actor.user_agent[:256],
-        details=details,
+        details={**details, **({"via_key": actor.via_key} if getattr(actor, "via_key", None) else {})},
     )
 
 
 LIFECYCLE_EVENTS = {EventKind.CREATED, EventKind.ROTATED, EventKind.REVOKED, EventKind.DELETED, EventKind.UPDATED}
 
 
-def record_event(*, key: ApiKey, kind: str, actor: Actor, details: dict | None = None,
+def record_key_event(*, key: ApiKey, kind: str, actor: Actor, details: dict | None = None,
                  project: Project | None = None) -> KeyEvent:
     """One line in the log(s) the event belongs to.
 
@@ -224,7 +225,7 @@ def api_key_create(*, project: Project | None = None, name: str, permissions,
             expires_at=expires_at, actor=actor, rate_limit_per_minute=rate_limit_per_minute,
             owner=owner, all_projects=bool(owner is not None and all_projects), scope_projects=scope,
         )
-        record_event(key=key, kind=EventKind.CREATED, actor=actor,
+        record_key_event(key=key, kind=EventKind.CREATED, actor=actor,
                      details={"permissions": permissions, "expires_at": expires_at.isoformat() if expires_at else None,
                               **({"scope": scope_label(key)} if key.is_account_key else {})})
     return key, plaintext
@@ -272,7 +273,7 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
             predecessor = ApiKey.objects.select_for_update().get(pk=old.rotated_from_id)
             if predecessor.status_at(now) == Status.ROTATING:
                 _revoke(predecessor, actor=actor, now=now)
-                record_event(key=predecessor, kind=EventKind.REVOKED, actor=actor,
+                record_key_event(key=predecessor, kind=EventKind.REVOKED, actor=actor,
                              details={"reason": "grace_period_ended_by_rotation", "successor": old.key_id})
         old.revoked_by = actor.user
         if grace:
@@ -280,9 +281,9 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
             old.save(update_fields=["stops_at", "revoked_by"])
         else:
             _revoke(old, actor=actor, now=now)
-        record_event(key=old, kind=EventKind.ROTATED, actor=actor,
+        record_key_event(key=old, kind=EventKind.ROTATED, actor=actor,
                      details={"new_key_id": new.key_id, "old_key_stops_at": (old.stops_at or now).isoformat()})
-        record_event(key=new, kind=EventKind.CREATED, actor=actor,
+        record_key_event(key=new, kind=EventKind.CREATED, actor=actor,
                      details={"rotated_from": old.key_id, "permissions": new.permissions,
                               "expires_at": expires_at.isoformat() if expires_at else None})
     return new, plaintext
@@ -302,7 +303,7 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
         if locked.status_at(now) == Status.REVOKED:
             raise KeyNotActive("This key is already revoked.")
         _revoke(locked, actor=actor, now=now)
-        record_event(key=locked, kind=EventKind.REVOKED, actor=actor)
+        record_key_event(key=locked, kind=EventKind.REVOKED, actor=actor)
     return locked
 
 
@@ -343,7 +344,7 @@ def api_key_update(*, key: ApiKey, actor: Actor, name: str, permissions,
             locked.name, locked.permissions = name, permissions
             locked.rate_limit_per_minute = rate_limit_per_minute
             locked.save(update_fields=["name", "permissions", "rate_limit_per_minute"])
-            record_event(key=locked, kind=EventKind.UPDATED, actor=actor, details=changed)
+            record_key_event(key=locked, kind=EventKind.UPDATED, actor=actor, details=changed)
     return locked
 
 
@@ -351,7 +352,7 @@ def api_key_delete(*, key: ApiKey, actor: Actor) -> None:
     """Remove a key for good. Its events stay in the log with its Key ID and name."""
     with transaction.atomic():
         _lock_holder(key)
-        record_event(key=key, kind=EventKind.DELETED, actor=actor,
+        record_key_event(key=key, kind=EventKind.DELETED, actor=actor,
                      details={"status_when_deleted": key.status})
         ApiKey.objects.filter(pk=key.pk).delete()
 
@@ -370,7 +371,7 @@ def _free_slug(base: str) -> str:
     return f"{base}-{max(taken) + 1}"
 
 
-def project_create(*, name: str, owner, slug: str | None = None) -> Project:
+def project_create(*, name: str, owner, slug: str | None = None, actor: Actor | None = None) -> Project:
     """A new project owned by `owner`. Its slug comes from the name (or `slug`); if another
     request takes the same slug at the same moment, the unique constraint refuses one insert and
     that one picks the next free slug (never a 500)."""
@@ -385,9 +386,28 @@ def project_create(*, name: str, owner, slug: str | None = None) -> Project:
             with transaction.atomic():
                 project = Project.objects.create(name=name.strip(), slug=candidate, created_by=owner)
                 Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+                record_event(project=project, kind=EventKind.PROJECT_CREATED, subject=project.name,
+                             actor=actor or Actor(user=owner, label=owner.email))
         except IntegrityError:
             if attempt == SLUG_ATTEMPTS - 1 or not Project.objects.filter(slug=candidate).exists():
                 raise  # not a slug taken meanwhile
             continue
         return project
     raise AssertionError("unreachable")
+
+
+def project_rename(*, project: Project, name: str, actor: Actor) -> Project:
+    """Give the project a new name (its slug, and so its URLs, stay)."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidKeyRequest("Give the project a name.", field="name")
+    with transaction.atomic():
+        locked = _lock_project(project)
+        old_name = locked.name
+        if name != old_name:
+            locked.name = name
+            locked.save(update_fields=["name"])
+            record_event(project=locked, kind=EventKind.PROJECT_RENAMED, actor=actor, subject=name,
+                         details={"old_name": old_name})
+    project.name = name
+    return locked

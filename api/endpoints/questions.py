@@ -3,8 +3,11 @@
 from ninja import Query, Router
 from ninja.responses import Status
 
+from projects.actors import Actor
 from projects.models import Question
+from projects.questions import question_create, question_delete, question_update
 
+from .. import question_queries as queries
 from ..errors import NotFound
 from ..permissions import require
 from ..schemas import ErrorOut, NextQuestionIn, NextQuestionOut, QuestionIn, QuestionList, QuestionOut, QuestionPatch
@@ -34,19 +37,15 @@ def _question(request, question_id: int) -> Question:
             summary="List the project's questions (highest priority first)")
 def list_questions(request, limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=MAX_OFFSET)):
     require(request, "read")
-    items = list(_questions(request).order_by("-priority", "id")[offset : offset + limit])
-    if len(items) < limit and (items or offset == 0):
-        count = offset + len(items)  # the page reached the end: no COUNT query needed
-    else:
-        count = _questions(request).count()
-    return {"items": items, "count": count}
+    return queries.json_response(queries.list_page(request.auth.project_id, limit=limit, offset=offset))
 
 
 @router.post("/questions", response={201: QuestionOut, **ERRORS}, operation_id="createQuestion",
              summary="Create a question")
 def create_question(request, payload: QuestionIn):
     require(request, "create")
-    question = Question.objects.create(project_id=request.auth.project_id, **payload.dict())
+    key = request.auth
+    question = question_create(project=key.project, actor=Actor.api(request, key=key), **payload.dict())
     return Status(201, question)
 
 
@@ -54,7 +53,10 @@ def create_question(request, payload: QuestionIn):
             summary="Read a question")
 def get_question(request, question_id: int):
     require(request, "read")
-    return _question(request, question_id)
+    body = queries.get_question(request.auth.project_id, question_id) if 1 <= question_id <= MAX_ID else None
+    if body is None:  # also another project's question: a key cannot even learn that it exists
+        raise NotFound("No such question.")
+    return queries.json_response(body)
 
 
 @router.patch("/questions/{int:question_id}", response={200: QuestionOut, **ERRORS}, operation_id="updateQuestion",
@@ -62,21 +64,15 @@ def get_question(request, question_id: int):
 def update_question(request, question_id: int, payload: QuestionPatch):
     require(request, "write")
     question = _question(request, question_id)
-    changes = payload.dict(exclude_unset=True)
-    for field, value in changes.items():
-        setattr(question, field, value)
-    if changes:
-        question.save(update_fields=[*changes, "updated_at"])
-    return question
+    return question_update(question=question, actor=Actor.api(request, key=request.auth),
+                           **payload.dict(exclude_unset=True))
 
 
 @router.delete("/questions/{int:question_id}", response={204: None, **ERRORS}, operation_id="deleteQuestion",
                summary="Delete a question")
 def delete_question(request, question_id: int):
     require(request, "delete")
-    deleted, _ = _questions(request).filter(pk=question_id if question_id <= MAX_ID else 0).delete()
-    if not deleted:
-        raise NotFound("No such question.")
+    question_delete(question=_question(request, question_id), actor=Actor.api(request, key=request.auth))
     return Status(204, None)
 
 
@@ -87,7 +83,4 @@ def next_question(request, payload: NextQuestionIn | None = None):
     Without a body, nothing counts as answered."""
     require(request, "read")
     answered = {i for i in (payload.answered if payload else ()) if 1 <= i <= MAX_ID}
-    question = (
-        _questions(request).filter(is_active=True).exclude(pk__in=answered).order_by("-priority", "id").first()
-    )
-    return {"question": question}
+    return queries.json_response(queries.next_question(request.auth.project_id, answered))
