@@ -30,6 +30,7 @@ class UsageChart:
     errors: int
     width: int
     height: int = HEIGHT
+    bar_width: int = BAR_WIDTH
 
 
 def usage_chart(key, *, days: int = CHART_DAYS) -> UsageChart:
