@@ -1,6 +1,6 @@
 """The runtime API (`/api/v1/`): a NinjaAPI authenticated by project API keys.
 
-Contract: ../shared/CONTRACT.md, "Runtime API". Pieces:
+Reference: docs/api.md (routes, codes, headers), docs/architecture.md. Pieces:
 auth.py (keys), permissions.py, ratelimit.py, usage.py (last use, usage counts),
 errors.py (the JSON error shape), response_hooks.py (headers and bookkeeping on every
 response), schemas.py, endpoints/ (the routers).
