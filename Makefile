@@ -48,7 +48,7 @@ check: $(UV)
 	$(SYNC) --group dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy .
+	DEBUG=1 $(VENV)/bin/mypy .
 
 bench: $(UV)
 	$(SYNC) --group dev --group bench

@@ -67,10 +67,16 @@ class RequestIdMiddleware:
             if logger.isEnabledFor(logging.INFO):
                 match = getattr(request, "resolver_match", None)
                 logger.info(
-                    "%s %s %s", request.method, match.route if match else "(unmatched)", response.status_code,
-                    extra={"method": request.method, "route": match.route if match else None,
-                           "status": response.status_code,
-                           "duration_ms": round((time.perf_counter() - started) * 1000, 1)},
+                    "%s %s %s",
+                    request.method,
+                    match.route if match else "(unmatched)",
+                    response.status_code,
+                    extra={
+                        "method": request.method,
+                        "route": match.route if match else None,
+                        "status": response.status_code,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    },
                 )
             return response
         finally:
@@ -160,8 +166,13 @@ def init_sentry(dsn: str, *, environment: str, traces_sample_rate: float) -> Non
         import sentry_sdk
     except ImportError:
         raise ImproperlyConfigured(
-            "SENTRY_DSN is set but sentry-sdk is not installed: `uv sync --extra sentry` "
-            "(or unset SENTRY_DSN)."
+            "SENTRY_DSN is set but sentry-sdk is not installed: `uv sync --extra sentry` (or unset SENTRY_DSN)."
         ) from None
-    sentry_sdk.init(dsn=dsn, environment=environment, send_default_pii=False, traces_sample_rate=traces_sample_rate,
-                    before_send=sentry_before_send, max_request_body_size="never")
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=environment,
+        send_default_pii=False,
+        traces_sample_rate=traces_sample_rate,
+        before_send=sentry_before_send,
+        max_request_body_size="never",
+    )

@@ -38,8 +38,13 @@ def old_usage(now: datetime, days: int):
     return KeyUsageDay.objects.filter(day__lt=(now - timedelta(days=days)).date())
 
 
-def cleanup(*, invitation_days: int = DEFAULT_INVITATION_DAYS, usage_days: int = DEFAULT_USAGE_DAYS,
-            dry_run: bool = False, now: datetime | None = None) -> CleanupResult:
+def cleanup(
+    *,
+    invitation_days: int = DEFAULT_INVITATION_DAYS,
+    usage_days: int = DEFAULT_USAGE_DAYS,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> CleanupResult:
     if invitation_days < 0 or usage_days < 0:
         raise ValueError("the number of days to keep cannot be negative")
     now = now or timezone.now()

@@ -10,8 +10,20 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DEV_ONLY = ("pytest", "pytest-django", "playwright", "pytest-playwright", "schemathesis", "hypothesis",
-            "factory-boy", "ruff", "mypy", "django-stubs", "djangorestframework", "djangorestframework-api-key")
+DEV_ONLY = (
+    "pytest",
+    "pytest-django",
+    "playwright",
+    "pytest-playwright",
+    "schemathesis",
+    "hypothesis",
+    "factory-boy",
+    "ruff",
+    "mypy",
+    "django-stubs",
+    "djangorestframework",
+    "djangorestframework-api-key",
+)
 
 
 def _uv() -> str:
@@ -65,8 +77,36 @@ def test_the_makefile_syncs_with_locked_not_frozen():
 def test_make_run_installs_only_the_runtime_dependencies(project_copy):
     done = _run_uv("export", "--locked", "--no-dev", "--no-hashes", "--no-emit-project", cwd=project_copy)
     assert done.returncode == 0, done.stderr
-    runtime = {re.split(r"[=\[ ;]", line, maxsplit=1)[0].lower()
-               for line in done.stdout.splitlines() if line and not line.startswith(("#", " "))}
+    runtime = {
+        re.split(r"[=\[ ;]", line, maxsplit=1)[0].lower()
+        for line in done.stdout.splitlines()
+        if line and not line.startswith(("#", " "))
+    }
     assert {"django", "django-ninja", "django-htmx", "gunicorn", "whitenoise", "psycopg"} <= runtime
     assert not runtime & set(DEV_ONLY), runtime & set(DEV_ONLY)
     assert "sentry-sdk" not in runtime  # an extra, installed only on request
+
+
+def test_ci_runs_ruff_and_mypy_before_the_tests():
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "make check" in ci and ci.index("make check") < ci.index("make test")
+    assert "set -euo pipefail" in ci  # a finding stops the run
+    check = (REPO / "Makefile").read_text().split("\ncheck:", 1)[1].split("\n\n", 1)[0]
+    for command in ("ruff check .", "ruff format --check .", "mypy ."):
+        assert command in check, command
+
+
+def test_the_ruff_configuration_reports_findings(tmp_path):
+    ruff = REPO / ".venv" / "bin" / "ruff"
+    if not ruff.exists():
+        pytest.skip("ruff is not installed (make test installs the dev group)")
+    sample = tmp_path / "sample.py"
+    sample.write_text("import os\n\n\nx = '" + "a" * 130 + "'\n")
+    done = subprocess.run(
+        [str(ruff), "check", "--config", str(REPO / "pyproject.toml"), "--no-cache", str(sample)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "F401" in done.stdout and "E501" in done.stdout

@@ -49,8 +49,14 @@ def test_api_doc_names_the_rate_limit_headers_and_default():
     from django.conf import settings
 
     text = API_DOC.read_text()
-    for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After",
-                   "WWW-Authenticate", "X-Request-ID"):
+    for header in (
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+        "Retry-After",
+        "WWW-Authenticate",
+        "X-Request-ID",
+    ):
         assert f"`{header}" in text, header
     assert f"**{settings.API_KEY_RATE_LIMIT_PER_MINUTE} requests a minute**" in text
 

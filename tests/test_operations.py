@@ -30,9 +30,13 @@ from projects.models import Invitation, KeyUsageDay
 from tests.factories import ApiKeyFactory, ProjectFactory
 
 REPO = Path(__file__).resolve().parents[1]
-DEAD_REDIS = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": "redis://127.0.0.1:1/0",
-                          "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
+DEAD_REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+}
 
 
 # --- /healthz -------------------------------------------------------------------------------------
@@ -86,11 +90,19 @@ def test_healthz_answers_get_only(client):
 
 
 # --- request ids and logs ---------------------------------------------------------------------------
-@pytest.mark.parametrize(("incoming", "kept"), [
-    ("0f8fad5b-d9cb-469f-a165-70867728950e", True), ("Root=1-67891233-abcdef012345678912345678", True),
-    ("short", False), ("has space in it", False), ("x" * 200, False), ("abc\r\nSet-Cookie: a=b", False),
-    ("<script>alert(1)</script>", False), (None, False),
-])
+@pytest.mark.parametrize(
+    ("incoming", "kept"),
+    [
+        ("0f8fad5b-d9cb-469f-a165-70867728950e", True),
+        ("Root=1-67891233-abcdef012345678912345678", True),
+        ("short", False),
+        ("has space in it", False),
+        ("x" * 200, False),
+        ("abc\r\nSet-Cookie: a=b", False),
+        ("<script>alert(1)</script>", False),
+        (None, False),
+    ],
+)
 def test_request_id_from_keeps_only_sane_incoming_ids(incoming, kept):
     got = request_id_from(incoming)
     if kept:
@@ -142,14 +154,16 @@ def json_log():
 @pytest.mark.django_db
 def test_api_log_lines_carry_the_request_id_and_key_id_never_the_key(client, json_log):
     key = ApiKeyFactory(project=ProjectFactory(active_questions=10), permissions=["read"])
-    response = client.get("/api/v1/key", headers={"Authorization": f"Bearer {key.plaintext}",
-                                                  "X-Request-ID": "req-test-0000001"})
+    response = client.get(
+        "/api/v1/key", headers={"Authorization": f"Bearer {key.plaintext}", "X-Request-ID": "req-test-0000001"}
+    )
     assert response.status_code == 200
     revoked = ApiKeyFactory(project=key.project, permissions=["read"], revoked_at=timezone.now())
     client.get("/api/v1/key", headers={"Authorization": f"Bearer {revoked.plaintext}"})
     lines = json_log()
-    request_line = next(line for line in lines if line["logger"] == "keys_console.request"
-                        and line["request_id"] == "req-test-0000001")
+    request_line = next(
+        line for line in lines if line["logger"] == "keys_console.request" and line["request_id"] == "req-test-0000001"
+    )
     assert request_line["key_id"] == key.key_id
     assert request_line["status"] == 200 and request_line["method"] == "GET"
     assert request_line["route"].startswith("api/v1/")
@@ -174,20 +188,28 @@ def test_log_lines_outside_a_request_have_no_request_id():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello %s", ("world",), None)
     RequestContextFilter().filter(record)
     assert json.loads(JsonFormatter().format(record)) == {
-        "time": json.loads(JsonFormatter().format(record))["time"], "level": "INFO", "logger": "x",
-        "message": "hello world", "request_id": None}
+        "time": json.loads(JsonFormatter().format(record))["time"],
+        "level": "INFO",
+        "logger": "x",
+        "message": "hello world",
+        "request_id": None,
+    }
     assert "[-] hello world" in PlainFormatter().format(record)
 
 
 def test_production_logging_is_json_and_development_plain():
-    code = ("import logging, django; django.setup(); from django.conf import settings; "
-            "print(settings.LOG_FORMAT, type(logging.getLogger().handlers[0].formatter).__name__)")
+    code = (
+        "import logging, django; django.setup(); from django.conf import settings; "
+        "print(settings.LOG_FORMAT, type(logging.getLogger().handlers[0].formatter).__name__)"
+    )
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "LOG_FORMAT"}}
     env.update(DJANGO_SETTINGS_MODULE="keys_console.settings", SECRET_KEY=secrets.token_urlsafe(50))
-    prod = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**env, "DEBUG": "0"}, capture_output=True,
-                          text=True, timeout=60)
-    dev = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**env, "DEBUG": "1"}, capture_output=True,
-                         text=True, timeout=60)
+    prod = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env={**env, "DEBUG": "0"}, capture_output=True, text=True, timeout=60
+    )
+    dev = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env={**env, "DEBUG": "1"}, capture_output=True, text=True, timeout=60
+    )
     assert prod.stdout.split() == ["json", "JsonFormatter"], prod.stderr
     assert dev.stdout.split() == ["plain", "PlainFormatter"], dev.stderr
 
@@ -197,10 +219,17 @@ def test_sentry_events_lose_credentials_and_key_shaped_strings():
     key = "nbq_live_" + "A1b2C3d4" * 4
     event = {
         "message": f"failed for {key}",
-        "request": {"url": "https://keys.example.com/api/v1/key", "cookies": {"sessionid": "s3cr3t"},
-                    "data": {"password": "hunter2"},
-                    "headers": {"Authorization": f"Bearer {key}", "X-API-Key": key, "Cookie": "sessionid=s3cr3t",
-                                "User-Agent": "curl"}},
+        "request": {
+            "url": "https://keys.example.com/api/v1/key",
+            "cookies": {"sessionid": "s3cr3t"},
+            "data": {"password": "hunter2"},
+            "headers": {
+                "Authorization": f"Bearer {key}",
+                "X-API-Key": key,
+                "Cookie": "sessionid=s3cr3t",
+                "User-Agent": "curl",
+            },
+        },
         "exception": {"values": [{"value": f"bad key {key}", "stacktrace": {"frames": [{"vars": {"k": key}}]}}]},
     }
     scrubbed = sentry_before_send(event, {})
@@ -214,13 +243,19 @@ def test_sentry_dsn_without_sentry_sdk_refuses_to_start_saying_why():
     pytest.importorskip("django")
     try:
         import sentry_sdk  # noqa: F401
+
         pytest.skip("sentry-sdk is installed here")
     except ImportError:
         pass
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
-           "SENTRY_DSN": "https://public@sentry.example.com/1"}
-    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=60)
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "SENTRY_DSN": "https://public@sentry.example.com/1",
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0 and "sentry-sdk is not installed" in done.stderr
 
 
@@ -232,15 +267,21 @@ def aged_rows(db):
     now = timezone.now()
     rows = {
         "pending": Invitation.objects.create(project=project, email="a@example.com"),
-        "just_expired": Invitation.objects.create(project=project, email="b@example.com",
-                                                  expires_at=now - timedelta(days=2)),
-        "long_expired": Invitation.objects.create(project=project, email="c@example.com",
-                                                  expires_at=now - timedelta(days=31)),
-        "accepted_long_ago": Invitation.objects.create(project=project, email="d@example.com",
-                                                       expires_at=now - timedelta(days=50),
-                                                       accepted_at=now - timedelta(days=55)),
-        "accepted_lately": Invitation.objects.create(project=project, email="e@example.com",
-                                                     accepted_at=now - timedelta(days=1)),
+        "just_expired": Invitation.objects.create(
+            project=project, email="b@example.com", expires_at=now - timedelta(days=2)
+        ),
+        "long_expired": Invitation.objects.create(
+            project=project, email="c@example.com", expires_at=now - timedelta(days=31)
+        ),
+        "accepted_long_ago": Invitation.objects.create(
+            project=project,
+            email="d@example.com",
+            expires_at=now - timedelta(days=50),
+            accepted_at=now - timedelta(days=55),
+        ),
+        "accepted_lately": Invitation.objects.create(
+            project=project, email="e@example.com", accepted_at=now - timedelta(days=1)
+        ),
     }
     today = now.date()
     for age in (0, 29, 399, 401, 800):
@@ -281,10 +322,21 @@ def test_cleanup_refuses_bad_day_counts(bad):
 def test_collectstatic_then_compressed_manifest_files_are_served(tmp_path):
     """Production: STATIC_ROOT + collectstatic → hashed names in pages, gzip served by whitenoise."""
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DATABASE_URL", "REDIS_URL"}}
-    env.update(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50), STATIC_ROOT=str(tmp_path / "static"),
-               DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", DJANGO_SETTINGS_MODULE="keys_console.settings")
-    collect = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=REPO, env=env,
-                             capture_output=True, text=True, timeout=180)
+    env.update(
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        STATIC_ROOT=str(tmp_path / "static"),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        DJANGO_SETTINGS_MODULE="keys_console.settings",
+    )
+    collect = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert collect.returncode == 0, collect.stderr
     assert (tmp_path / "static" / "staticfiles.json").exists()
     code = """
@@ -301,10 +353,21 @@ r = c.get(css, headers={"Accept-Encoding": "gzip"})
 print(settings.STORAGES["staticfiles"]["BACKEND"], r.status_code, r.headers.get("Content-Encoding"),
       "immutable" in r.headers.get("Cache-Control", ""), c.get(js).status_code)
 """
-    done = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stderr
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["whitenoise.storage.CompressedManifestStaticFilesStorage", "200", "gzip", "True",
-                                   "200"]
+    assert done.stdout.split() == [
+        "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        "200",
+        "gzip",
+        "True",
+        "200",
+    ]

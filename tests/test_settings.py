@@ -93,7 +93,7 @@ def test_pages_load_htmx_from_django_htmx_not_a_cdn(client):
     sources = re.findall(r'<script[^>]* src="([^"]+)"', body) + re.findall(r'<link[^>]* href="([^"]+)"', body)
     assert sources and all(src.startswith("/static/") for src in sources), sources
     assert b"htmx" in b"".join(client.get("/static/django_htmx/htmx-2.min.js").streaming_content)
-    assert "<script>" not in body  # no inline script: CSP script-src 'self' 
+    assert "<script>" not in body  # no inline script: CSP script-src 'self'
 
 
 @pytest.mark.django_db

@@ -23,8 +23,9 @@ def test_healthz_and_json_logs_with_request_id_and_key_id(start_gunicorn, redis_
     plain = server.get("/healthz", headers={"X-Forwarded-Proto": "http"})  # a plain-HTTP probe
     assert plain.status == 200
 
-    api = server.get("/api/v1/questions?limit=1", headers={**live.bearer(key.plaintext),
-                                                          "X-Request-ID": "edge-42-abcdef"})
+    api = server.get(
+        "/api/v1/questions?limit=1", headers={**live.bearer(key.plaintext), "X-Request-ID": "edge-42-abcdef"}
+    )
     assert api.status == 200 and api.headers["x-request-id"] == "edge-42-abcdef"
     own = server.get("/api/v1/key", headers=live.bearer(key.plaintext))
     assert len(own.headers["x-request-id"]) == 32

@@ -14,14 +14,24 @@ def _days(value: str) -> int:
 
 
 class Command(BaseCommand):
-    help = ("Remove invitations expired or accepted more than --invitation-days ago and daily key usage older "
-            "than --usage-days. Idempotent; safe to run from cron (e.g. daily).")
+    help = (
+        "Remove invitations expired or accepted more than --invitation-days ago and daily key usage older "
+        "than --usage-days. Idempotent; safe to run from cron (e.g. daily)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--invitation-days", type=_days, default=DEFAULT_INVITATION_DAYS,
-                            help=f"keep invitations this long after expiry or acceptance (default {DEFAULT_INVITATION_DAYS})")
-        parser.add_argument("--usage-days", type=_days, default=DEFAULT_USAGE_DAYS,
-                            help=f"keep daily key usage this many days (default {DEFAULT_USAGE_DAYS})")
+        parser.add_argument(
+            "--invitation-days",
+            type=_days,
+            default=DEFAULT_INVITATION_DAYS,
+            help=f"keep invitations this long after expiry or acceptance (default {DEFAULT_INVITATION_DAYS})",
+        )
+        parser.add_argument(
+            "--usage-days",
+            type=_days,
+            default=DEFAULT_USAGE_DAYS,
+            help=f"keep daily key usage this many days (default {DEFAULT_USAGE_DAYS})",
+        )
         parser.add_argument("--dry-run", action="store_true", help="count what would be removed; remove nothing")
 
     def handle(self, *args, invitation_days, usage_days, dry_run, **options):
