@@ -44,4 +44,4 @@ def usage_chart(key, *, days: int = CHART_DAYS) -> UsageChart:
                         y=HEIGHT - height, height=height,
                         error_height=round(HEIGHT * errors / peak)))
     return UsageChart(bars=bars, total=sum(d.total for d in series),
-                      errors=sum(b.errors for b in bars), width=days * (BAR_WIDTH + GAP))
+                      errors=sum(b.errors for b in bars), width=days * (BAR_WIDTH + GAP), bar_width=BAR_WIDTH)
