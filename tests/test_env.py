@@ -56,6 +56,8 @@ def test_env_list_and_choice(monkeypatch):
     assert env_list("HOSTS", []) == ["a.example", "b.example"]
     monkeypatch.setenv("FORMAT", "JSON")
     assert env_choice("FORMAT", "plain", ("json", "plain")) == "json"
+    monkeypatch.setenv("LEVEL", "warning")
+    assert env_choice("LEVEL", "INFO", ("DEBUG", "INFO", "WARNING")) == "WARNING"
     monkeypatch.setenv("FORMAT", "xml")
     with pytest.raises(ImproperlyConfigured, match="one of: json, plain"):
         env_choice("FORMAT", "plain", ("json", "plain"))
