@@ -16,10 +16,13 @@ UV := $(TOOLS)/bin/uv
 UV_VERSION ?= 0.13.9
 # pyenv's shim reads .python-version (3.13.0); elsewhere any python3 >= 3.12 will do.
 PYTHON ?= $(shell command -v python3.13 || command -v python3)
+# The interpreter itself, not pyenv's shim: uv would take a different path for a different Python
+# and re-create .venv on every run.
+PYTHON_EXE := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # --locked: stop if uv.lock does not match pyproject.toml (--frozen would install the stale lock).
-SYNC := $(UV) sync --locked --python $(PYTHON)
+SYNC := $(UV) sync --locked --python $(PYTHON_EXE)
 # The production profile (DEBUG=0) refuses to start without a SECRET_KEY; tests get a throwaway one
 # (pytest also sets it itself: tests/environment.py).
 TEST_SECRET_KEY := test-only-secret-key-not-for-production-6f1d0c9a2b7e4f3a8c5d
@@ -55,7 +58,7 @@ bench: $(UV)
 	bash bench/run.sh
 
 lock: $(UV)
-	$(UV) lock --python $(PYTHON)
+	$(UV) lock --python $(PYTHON_EXE)
 
 # Production: STATIC_ROOT=/path/to/static make collectstatic (hashed, compressed files for whitenoise).
 collectstatic:
