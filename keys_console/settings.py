@@ -164,7 +164,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Production: STATIC_ROOT set and `manage.py collectstatic` run at deploy time; whitenoise then serves
-# compressed (gzip/brotli) files with content hashes in their names, cached for ever by browsers.
+# gzip-compressed files with content hashes in their names, cached for ever by browsers.
 # Without STATIC_ROOT (make run, the tests) whitenoise serves straight from the repo and the apps.
 STATIC_ROOT = env_str("STATIC_ROOT") or None
 if STATIC_ROOT and not DEBUG:
