@@ -1,8 +1,8 @@
 # NBQ Keys Console — `make run` and `make test` set everything up themselves.
 #
-# Dependencies come from uv.lock (exact versions, hashes). uv itself is installed from PyPI into a
-# small tools venv (.tools/), never by a curl installer; it uses the Python of .python-version
-# (pyenv's 3.13.0) or any python3 >= 3.12, and never downloads one.
+# Dependencies come from uv.lock (exact versions, hashes). uv itself is installed from PyPI into
+# .tools/ (`pip install --target`: no venv to build), never by a curl installer. It uses the
+# Python of .python-version (pyenv's 3.13.0) or any python3 >= 3.12, and never downloads one.
 #   make run    — only what serving needs (no dev/bench groups), migrate, seed the demo, serve
 #   make test   — adds the dev group (pytest, Playwright, ruff, mypy, ...) and runs the suite
 #   make check  — ruff (lint + format) and mypy, as .ci/run does
@@ -31,8 +31,7 @@ TEST_SECRET_KEY := test-only-secret-key-not-for-production-6f1d0c9a2b7e4f3a8c5d
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python >= 3.12 is needed (found " + sys.version.split()[0] + "); pyenv: pyenv install 3.13.0")'
-	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS) "uv==$(UV_VERSION)"
 
 run: $(UV)
 	$(SYNC) --no-dev
