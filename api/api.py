@@ -1,18 +1,16 @@
 """The runtime API (`/api/v1/`): a NinjaAPI authenticated by project API keys.
 
-Reference: docs/api.md (routes, codes, headers), docs/architecture.md. Pieces:
+Reference: docs/api.md (routes, error codes, headers), docs/architecture.md. Pieces:
 auth.py (keys), permissions.py, ratelimit.py, usage.py (last use, usage counts),
-errors.py (the JSON error shape), response_hooks.py (headers and bookkeeping on every
-response), schemas.py, endpoints/ (the routers).
+errors.py (the JSON error shape), response_hooks.py (a middleware: headers and bookkeeping on
+every response under /api/, JSON 404 / 405), schemas.py, endpoints/ (the routers).
 """
 
-from django.urls import re_path
 from ninja import NinjaAPI, Swagger
 
 from .auth import API_KEY_AUTH
 from .endpoints import invitations, key, questions
 from .errors import install_error_handlers
-from .response_hooks import finish_api_response, not_found
 
 DESCRIPTION = """\
 The runtime API of NBQ Keys Console. Authenticate with a project API key, either as
@@ -24,22 +22,13 @@ Errors are JSON: `{"error": {"code": "...", "message": "..."}}` (400 responses a
 Every authenticated response carries `X-RateLimit-Limit` (requests per minute for this key),
 `X-RateLimit-Remaining` (left in the current one-minute window) and `X-RateLimit-Reset` (Unix time,
 in seconds, at which the window ends). Over the limit: 429 `rate_limited` with `Retry-After` (seconds).
+Repeated failed authentication from one client address is throttled the same way (429 `rate_limited`).
+
+Every response carries `Cache-Control: no-store` and `Vary: Authorization, X-API-Key`.
 """
 
 
-class RuntimeApi(NinjaAPI):
-    """A NinjaAPI whose views all go through `finish_api_response`, plus a JSON 404 for unknown paths."""
-
-    def _get_urls(self):
-        patterns = super()._get_urls()
-        for pattern in patterns:
-            if pattern.name not in ("openapi-json", "openapi-view"):
-                pattern.callback = finish_api_response(pattern.callback)
-        patterns.append(re_path(r"", not_found, name="unknown-endpoint"))
-        return patterns
-
-
-api = RuntimeApi(
+api = NinjaAPI(
     title="NBQ runtime API",
     version="1",
     description=DESCRIPTION,

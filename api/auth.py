@@ -5,35 +5,45 @@ classes read one header each (so the OpenAPI document shows both schemes); both 
 `authenticate_key`, which:
 
 1. rejects a malformed key or a bad checksum (`keygen.is_well_formed`) before any query;
-2. asks the shared cache, in one round trip, for the key's record, its rate-limit count and
-   whether this is its first use this minute (`api.keycache`: revocation-safe tombstones);
-3. without a cached record: finds the key by its hash in one indexed query (the project comes
-   along via a join), checks the hash once more in constant time, and caches the record;
-4. judges the status at this instant: revoked (also a rotated-out key whose grace period has
-   ended) or expired -> 401, and a security event (at most one per key and hour);
+2. asks the shared cache, in one round trip, for the key's record, its rate-limit count,
+   whether this is its first use this minute, and the client address's failed authentications
+   (`api.keycache`: records hold the key's state; revocation-safe tombstones);
+3. with a cached record: judges the key on it (also from a throttled address). Without one: an
+   address over settings.API_AUTH_FAILURES_PER_MINUTE gets 429 `rate_limited` and no query,
+   unless the hash authenticated before (a real key is judged on its key); otherwise the key is
+   found by its hash in one indexed query (the project comes along via a join), checked once
+   more in constant time, and its record cached;
+4. judges the status at this instant (`ApiKey.status_at`: the revoked STATE, the end of a
+   rotation grace period, expiry) -> 401 and a security event (at most one per key and hour);
 5. counts the request against the key's rate limit (see `api.ratelimit`).
 
-Key rows are never cached: a revocation takes effect on the very next request, in every worker.
+A key's record is cached for a few seconds at most and replaced by a tombstone on every write
+to its row, so a revocation takes effect on the very next request, in every worker.
+Failed authentications (malformed, unknown, revoked or expired keys) count against the client
+address (`keys_console.client_ip`, honouring TRUSTED_PROXIES).
 Every failure is a 401 with its own code and `WWW-Authenticate: Bearer`. The key itself is never
 logged nor stored; only its public Key ID appears in events and log lines.
 """
 
 import logging
+import math
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 from ninja.security import APIKeyHeader, HttpBearer
 
+from keys_console.client_ip import client_ip
 from projects import keygen
 from projects.actors import Actor
 from projects.models import ApiKey, KeyEvent
-from projects.models.api_key import Status
+from projects.models.api_key import AUTHENTICATING, Status
 from projects.models.event import EventKind
 from projects.services import record_event
 
 from . import clock, keycache, ratelimit
-from .errors import NotAuthenticated
+from .errors import NotAuthenticated, RateLimited
 
 logger = logging.getLogger("api")
 
@@ -42,37 +52,66 @@ SECURITY_EVENT_INTERVAL = 3600  # at most one "revoked/expired key presented" ev
 _HOW_TO = "Send your API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`."
 
 
+def _client(request: HttpRequest) -> str:
+    return client_ip(request) or "unknown"
+
+
+def _throttled(now) -> RateLimited:
+    window_end = (keycache.window_of(now) + 1) * keycache.WINDOW_SECONDS
+    retry_after = max(1, math.ceil(window_end - now.timestamp()))
+    return RateLimited(f"Too many failed authentications from this address; retry in {retry_after} s.",
+                       retry_after=retry_after)
+
+
+def _failed(request: HttpRequest, now, code: str, message: str, *, known: bool = False
+            ) -> NotAuthenticated | RateLimited:
+    """Count a failed authentication against the client address; the error to raise (a key that
+    was found is answered on its own status, as its holder needs to know)."""
+    count = keycache.count_failure(_client(request), now)
+    limit = settings.API_AUTH_FAILURES_PER_MINUTE
+    if count is not None and count > limit and not known:
+        if count == limit + 1:
+            logger.warning("API: failed-authentication throttle engaged for %s", _client(request))
+        return _throttled(now)
+    return NotAuthenticated(code, message)
+
+
 def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
     presented = presented.strip()
     if not presented:
         raise NotAuthenticated("missing_api_key", "The API key is empty. " + _HOW_TO)
-    if not keygen.is_well_formed(presented):
-        raise NotAuthenticated(
-            "invalid_api_key",
-            "This is not a valid API key (expected `nbq_live_` and 32 letters or digits, with a valid checksum).",
-        )
-    key_hash = keygen.hash_key(presented)
     now = clock.now()
-    snapshot = keycache.fetch(key_hash, now)  # one round trip: record, rate count, last-use marker
+    if not keygen.is_well_formed(presented):
+        raise _failed(request, now, "invalid_api_key",
+                      "This is not a valid API key (expected `nbq_live_` and 32 letters or digits, "
+                      "with a valid checksum).")
+    key_hash = keygen.hash_key(presented)
+    # One round trip: record, rate count, last-use marker, this address's failures, known hash.
+    snapshot = keycache.fetch(key_hash, now, _client(request))
     if snapshot is not None and snapshot.record is not None:
         key = keycache.key_from_record(snapshot.record, key_hash)
     else:
+        if (snapshot is not None and snapshot.failures >= settings.API_AUTH_FAILURES_PER_MINUTE
+                and not snapshot.known_key):
+            raise _throttled(now)  # no database query for an address that keeps guessing
         try:
             key = ApiKey.objects.select_related("project").get(key_hash=key_hash)
         except ApiKey.DoesNotExist:
-            raise NotAuthenticated("invalid_api_key", "Unknown API key.") from None
+            raise _failed(request, now, "invalid_api_key", "Unknown API key.") from None
         if not keygen.verify_key(presented, key.key_hash):
-            raise NotAuthenticated("invalid_api_key", "Unknown API key.")
-        if snapshot is not None and key.status_at(now) == Status.ACTIVE:
+            raise _failed(request, now, "invalid_api_key", "Unknown API key.")
+        if snapshot is not None and key.status_at(now) in AUTHENTICATING:
             keycache.remember(key_hash, keycache.record_of(key))
+            if not snapshot.known_key:
+                keycache.mark_known(key_hash)
 
     status = key.status_at(now)
     if status == Status.REVOKED:
         _security_event(request, key, EventKind.REVOKED_KEY_USED)
-        raise NotAuthenticated("revoked_api_key", f"API key {key.key_id} has been revoked.")
+        raise _failed(request, now, "revoked_api_key", f"API key {key.key_id} has been revoked.", known=True)
     if status == Status.EXPIRED:
         _security_event(request, key, EventKind.EXPIRED_KEY_USED)
-        raise NotAuthenticated("expired_api_key", f"API key {key.key_id} has expired.")
+        raise _failed(request, now, "expired_api_key", f"API key {key.key_id} has expired.", known=True)
 
     request.api_key = key  # from here on the request counts as authenticated (headers, usage)
     request.first_use_this_minute = snapshot.first_use_this_minute if snapshot is not None else None

@@ -6,7 +6,12 @@ so an authenticated request asks the shared cache, in ONE round trip (a Redis pi
 - the key's record (`api:key:<hash>`: what authentication needs, never the secret);
 - the next value of its rate-limit counter for this minute (`api:rl:<hash>:<window>`);
 - whether it is the key's first use in this minute (`api:lu:<hash>:<window>`, set-if-absent);
-  only then is last use written to the database (a conditional UPDATE: at most once a minute).
+  only then is last use written to the database (a conditional UPDATE: at most once a minute);
+- the client address's failed authentications this minute (`api:af:<address>:<window>`) and
+  whether the hash ever authenticated (`api:ok:<hash>`): see `api.auth` (failed-auth throttle).
+
+The record holds the key's STATE (active / revoked) and grace end, never a revocation time to
+compare with a clock; it is built from one declared schema (RECORD_FIELDS below).
 
 The record part is on only with a shared cache (Redis: settings.API_KEY_RECORD_CACHE_SECONDS,
 10 s by default with REDIS_URL, off without). Revocation stays immediate in every worker. Every write to a key row (save, delete, and
@@ -25,9 +30,11 @@ Without REDIS_URL the same operations run on Django's local-memory cache (one pr
 import json
 import logging
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
+import redis
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -41,16 +48,29 @@ PAUSE_SECONDS = 5.0
 _paused_until = 0.0
 
 
+KNOWN_KEY_TTL = 24 * 3600
+
+
 @dataclass(frozen=True)
 class Snapshot:
     record: dict | None  # None: not cached (or a tombstone): ask the database
     count: int  # this request's number in the key's current rate-limit window
     first_use_this_minute: bool
+    failures: int = 0  # failed authentications from this client address in the current window
+    known_key: bool = False  # this hash authenticated before (it exists in the database)
 
 
 def _names(key_hash: str, window: int) -> tuple[str, str, str]:
     h = key_hash[-40:]
-    return f"api:key:{h}", f"api:rl:{h}:{window}", f"api:lu:{h}:{window}"
+    return f"api:key:{record_version()}:{h}", f"api:rl:{h}:{window}", f"api:lu:{h}:{window}"
+
+
+def _failures_name(client: str, window: int) -> str:
+    return f"api:af:{client}:{window}"
+
+
+def _known_name(key_hash: str) -> str:
+    return f"api:ok:{key_hash[-40:]}"
 
 
 def _decode(raw) -> dict | None:
@@ -63,28 +83,53 @@ def _decode(raw) -> dict | None:
 
 
 class _RedisStore:
-    """Django's RedisCache underneath, reached through one redis-py client per process."""
+    """The Redis server of Django's RedisCache, reached through redis-py's public client (one
+    connection pool per process and server, thread-safe). Key names go through the cache's own
+    `make_key`, so they share its prefix and version."""
 
     def __init__(self):
-        self._backend = None
-        self._client = None
+        self._clients: dict[tuple, redis.Redis] = {}
+        self._current: redis.Redis | None = None
 
-    def bind(self, backend: RedisCache) -> None:
-        if backend is not self._backend:  # a new process, thread or settings override
-            self._backend, self._client = backend, backend._cache.get_client(write=True)
+    def bind(self, config: dict) -> None:
+        location = config["LOCATION"]
+        if not isinstance(location, str):
+            location = location[0]
+        location = location.split(",")[0].strip()  # the first server is the one Django writes to
+        options = config.get("OPTIONS", {})
+        timeouts = {name: options[name] for name in ("socket_connect_timeout", "socket_timeout") if name in options}
+        ident = (location, tuple(sorted(timeouts.items())))
+        client = self._clients.get(ident)
+        if client is None:
+            client = self._clients[ident] = redis.Redis.from_url(location, **timeouts)
+        self._current = client
 
-    def client(self):
-        return self._client
+    def client(self) -> redis.Redis:
+        return self._current
 
-    def fetch(self, key_hash: str, window: int) -> Snapshot:
+    def fetch(self, key_hash: str, window: int, client: str) -> Snapshot:
         record, counter, last_used = (cache.make_key(n) for n in _names(key_hash, window))
         pipe = self.client().pipeline(transaction=False)
         pipe.get(record)
         pipe.incr(counter)
         pipe.expire(counter, WINDOW_SECONDS + 5, nx=True)
         pipe.set(last_used, 1, nx=True, ex=WINDOW_SECONDS + 5)
-        raw, count, _, first = pipe.execute()
-        return Snapshot(record=_decode(raw), count=int(count), first_use_this_minute=bool(first))
+        pipe.get(cache.make_key(_failures_name(client, window)))
+        pipe.exists(cache.make_key(_known_name(key_hash)))
+        raw, count, _, first, failures, known = pipe.execute()
+        return Snapshot(record=_decode(raw), count=int(count), first_use_this_minute=bool(first),
+                        failures=int(failures or 0), known_key=bool(known))
+
+    def count_failure(self, client: str, window: int) -> int:
+        name = cache.make_key(_failures_name(client, window))
+        pipe = self.client().pipeline(transaction=False)
+        pipe.incr(name)
+        pipe.expire(name, WINDOW_SECONDS + 5, nx=True)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def mark_known(self, key_hash: str) -> None:
+        self.client().set(cache.make_key(_known_name(key_hash)), 1, ex=KNOWN_KEY_TTL)
 
     def remember(self, key_hash: str, record: dict, ttl: int) -> None:
         self.client().set(cache.make_key(_names(key_hash, 0)[0]), json.dumps(record), nx=True, ex=ttl)
@@ -96,19 +141,31 @@ class _RedisStore:
 class _DjangoStore:
     """Any other Django cache (local memory by default): the same operations, several calls."""
 
-    def fetch(self, key_hash: str, window: int) -> Snapshot:
+    def fetch(self, key_hash: str, window: int, client: str) -> Snapshot:
         record, counter, last_used = _names(key_hash, window)
         raw = cache.get(record)
-        if cache.add(counter, 1, timeout=WINDOW_SECONDS + 5):
-            count = 1
-        else:
-            try:
-                count = cache.incr(counter)
-            except ValueError:  # expired in between
-                cache.add(counter, 1, timeout=WINDOW_SECONDS + 5)
-                count = 1
+        count = self._incr(counter)
         first = cache.add(last_used, 1, timeout=WINDOW_SECONDS + 5)
-        return Snapshot(record=_decode(raw), count=count, first_use_this_minute=first)
+        failures = cache.get(_failures_name(client, window), 0)
+        known = cache.get(_known_name(key_hash)) is not None
+        return Snapshot(record=_decode(raw), count=count, first_use_this_minute=first, failures=failures,
+                        known_key=known)
+
+    @staticmethod
+    def _incr(name: str) -> int:
+        if cache.add(name, 1, timeout=WINDOW_SECONDS + 5):
+            return 1
+        try:
+            return cache.incr(name)
+        except ValueError:  # expired in between
+            cache.add(name, 1, timeout=WINDOW_SECONDS + 5)
+            return 1
+
+    def count_failure(self, client: str, window: int) -> int:
+        return self._incr(_failures_name(client, window))
+
+    def mark_known(self, key_hash: str) -> None:
+        cache.set(_known_name(key_hash), 1, timeout=KNOWN_KEY_TTL)
 
     def remember(self, key_hash: str, record: dict, ttl: int) -> None:
         cache.add(_names(key_hash, 0)[0], json.dumps(record), timeout=ttl)
@@ -122,9 +179,8 @@ _django_store = _DjangoStore()
 
 
 def _backend():
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        _redis_store.bind(backend)
+    if isinstance(caches["default"], RedisCache):
+        _redis_store.bind(settings.CACHES["default"])
         return _redis_store
     return _django_store
 
@@ -143,10 +199,26 @@ def _with_breaker(operation, *args):
         return None
 
 
-def fetch(key_hash: str, now: datetime) -> Snapshot | None:
-    """The cached state of a key for this request, or None if the cache is unavailable."""
+def window_of(now: datetime) -> int:
+    return int(now.timestamp() // WINDOW_SECONDS)
+
+
+def fetch(key_hash: str, now: datetime, client: str = "-") -> Snapshot | None:
+    """The cached state of a key (and of the client address's failed authentications) for this
+    request, or None if the cache is unavailable."""
     store = _backend()
-    return _with_breaker(store.fetch, key_hash, int(now.timestamp() // WINDOW_SECONDS))
+    return _with_breaker(store.fetch, key_hash, window_of(now), client)
+
+
+def count_failure(client: str, now: datetime) -> int | None:
+    """Count a failed authentication from `client`; its number in this window (None: cache down)."""
+    return _with_breaker(_backend().count_failure, client, window_of(now))
+
+
+def mark_known(key_hash: str) -> None:
+    """Remember that this hash authenticated: a throttled address may still be judged on it. Holds
+    no state of the key (the database or the record decides), so it needs no invalidation."""
+    _with_breaker(_backend().mark_known, key_hash)
 
 
 def remember(key_hash: str, record: dict) -> None:
@@ -172,32 +244,62 @@ def reset_state() -> None:
 
 
 # --- records: what authentication needs of a key, never its secret ----------------------------
-def record_of(key) -> dict:
-    def iso(value):
-        return value.isoformat() if value else None
+# ONE declared schema. Every concrete field of ApiKey is either in RECORD_FIELDS (cached) or in
+# NOT_CACHED (with the reason); tests/api/test_keycache.py fails when ApiKey gains a field that is
+# in neither. A record becomes an ApiKey through `Model.from_db`: the fields not cached are
+# deferred, so reading one loads it from the database (never a silent default).
+RECORD_FIELDS = (
+    "id", "project_id", "key_id", "name", "permissions", "expiry_rule", "created_at", "expires_at",
+    "state", "stops_at", "rate_limit_per_minute",
+)
+NOT_CACHED = {
+    "key_hash": "the lookup key of the record itself (not stored inside it)",
+    "last4": "display only (console)",
+    "created_by_id": "console and admin only",
+    "revoked_at": "informational; the state decides",
+    "revoked_by_id": "console and admin only",
+    "rotated_from_id": "console and admin only",
+    "last_used_at": "written by the API, never read by it",
+    "last_used_ip": "written by the API, never read by it",
+}
+PROJECT_FIELDS = ("id", "slug", "name")
 
+
+def record_version() -> str:
+    """Part of the record's cache key: a changed schema never reads records of the old one."""
+    return format(zlib.crc32(",".join(RECORD_FIELDS + ("|",) + PROJECT_FIELDS).encode()), "x")
+
+
+def _field_map(model, names) -> dict:
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    return {name: fields[name] for name in names}
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def record_of(key) -> dict:
+    """The cached record of a key: RECORD_FIELDS of the key and PROJECT_FIELDS of its project."""
     return {
-        "pk": key.pk, "key_id": key.key_id, "name": key.name, "permissions": key.permissions,
-        "expiry_rule": key.expiry_rule, "created_at": iso(key.created_at), "expires_at": iso(key.expires_at),
-        "revoked_at": iso(key.revoked_at), "rate_limit_per_minute": key.rate_limit_per_minute,
-        "project": {"pk": key.project.pk, "slug": key.project.slug, "name": key.project.name},
+        "key": {name: _jsonable(getattr(key, name)) for name in RECORD_FIELDS},
+        "project": {name: _jsonable(getattr(key.project, name)) for name in PROJECT_FIELDS},
     }
 
 
+def _from_record(model, names, values: dict, **extra):
+    fields = _field_map(model, names)
+    loaded = {name: fields[name].to_python(values[name]) for name in names}
+    loaded.update(extra)
+    ordered = [f.attname for f in model._meta.concrete_fields if f.attname in loaded]
+    return model.from_db("default", ordered, [loaded[name] for name in ordered])
+
+
 def key_from_record(record: dict, key_hash: str):
-    """An ApiKey instance (as if loaded from the database) built from a cached record."""
+    """An ApiKey instance, as if loaded from the database, built from a cached record."""
     from projects.models import ApiKey, Project
 
-    def when(value):
-        return datetime.fromisoformat(value) if value else None
-
-    project = Project(id=record["project"]["pk"], slug=record["project"]["slug"], name=record["project"]["name"])
-    key = ApiKey(
-        id=record["pk"], project=project, key_id=record["key_id"], name=record["name"], key_hash=key_hash,
-        permissions=record["permissions"], expiry_rule=record["expiry_rule"], created_at=when(record["created_at"]),
-        expires_at=when(record["expires_at"]), revoked_at=when(record["revoked_at"]),
-        rate_limit_per_minute=record["rate_limit_per_minute"],
-    )
-    for instance in (key, project):
-        instance._state.adding, instance._state.db = False, "default"
+    project = _from_record(Project, PROJECT_FIELDS, record["project"])
+    key = _from_record(ApiKey, RECORD_FIELDS, record["key"], key_hash=key_hash)
+    key.project = project
     return key

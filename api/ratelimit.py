@@ -14,7 +14,8 @@ writes one RATE_LIMITED event.
 Fail open. If the cache cannot be reached, requests are served without counting, a warning is
 logged (at most every few seconds per process) and the headers still report the full limit.
 Why: the rate limit protects capacity, it is not an access control — authentication, status and
-permissions come from the database on every request and stay enforced. Failing closed would turn
+permissions are still judged on every request (from the key's cached record, which every write to
+the key replaces with a tombstone, or from the database) and stay enforced. Failing closed would turn
 a cache outage into a total API outage for every customer; failing open only removes the
 throttle while the cache is down. After a failure the cache is left alone for a few seconds, so
 a hanging Redis costs one timeout per process per pause instead of one per request.

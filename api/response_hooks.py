@@ -1,52 +1,63 @@
-"""What happens around every view of the runtime API, once the response is known.
+"""What happens around every response of the runtime API: `ApiResponseMiddleware`.
 
-`NinjaAPI` has no hook that sees every response (auth failures, validation errors, 204s and the
-405s of its own URL dispatch take different paths), so `RuntimeApi` wraps each URL's view with
-`finish_api_response`, which:
+A plain Django middleware (settings.MIDDLEWARE) sees every response under `/api/` — the views'
+own, authentication failures, validation errors, 204s, and the URL-level 404 / 405 that Django
+and django-ninja answer before any view runs — so nothing here depends on django-ninja's
+internals. For each it:
 
-- adds the `X-RateLimit-*` headers to every response of an authenticated request (200 … 429);
-- records last use and usage counts (`api.usage.after_request`) for authenticated requests;
-- turns the URL-level 404 / 405 of django-ninja into the API's JSON error shape.
+- turns a non-JSON 404 / 405 (an unknown path or method) into the API's JSON error shape;
+- adds `Cache-Control: no-store` and `Vary: Authorization, X-API-Key`: an API response is
+  never stored by a browser or a shared cache;
+- adds the `X-RateLimit-*` headers to every response of an authenticated request (200 … 429)
+  and records last use and usage counts (`api.usage.after_request`).
 """
 
 import logging
-from functools import wraps
 
-from django.http import Http404, HttpRequest, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.cache import patch_vary_headers
 
 from . import ratelimit, usage
 from .errors import error_response
 
 logger = logging.getLogger("api")
 
+API_PATH_PREFIX = "/api/"
+VARY = ("Authorization", "X-API-Key")
 
-def finish_api_response(view):
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
+
+def _is_json(response: HttpResponseBase) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")
+
+
+def finish_api_response(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    if response.status_code == 404 and not _is_json(response):
+        response = not_found(request)
+    elif response.status_code == 405 and not _is_json(response):
+        response = error_response(405, "method_not_allowed", f"{request.method} is not allowed here.",
+                                  headers={"Allow": response.get("Allow", "")})
+    response["Cache-Control"] = "no-store"
+    patch_vary_headers(response, VARY)
+    key = getattr(request, "api_key", None)
+    if key is not None:
+        ratelimit.add_headers(response, request)
         try:
-            response = view(request, *args, **kwargs)
-        except Http404:
-            response = not_found(request)
-        if isinstance(response, HttpResponseNotAllowed):
-            response = error_response(
-                405, "method_not_allowed", f"{request.method} is not allowed here.",
-                headers={"Allow": response["Allow"]},
-            )
-        key = getattr(request, "api_key", None)
-        if key is not None:
-            ratelimit.add_headers(response, request)
-            try:
-                usage.after_request(request, key, response.status_code)
-            except Exception:  # bookkeeping never costs the client its response
-                logger.exception("API: recording usage of %s failed", key.key_id)
-        return response
-
-    wrapper.csrf_exempt = True  # API requests authenticate by key, never by cookie
-    return wrapper
+            usage.after_request(request, key, response.status_code)
+        except Exception:  # bookkeeping never costs the client its response
+            logger.exception("API: recording usage of %s failed", key.key_id)
+    return response
 
 
-def not_found(request: HttpRequest, *args, **kwargs):
+def not_found(request: HttpRequest):
     return error_response(404, "not_found", f"No such endpoint: {request.method} {request.path}")
 
 
-not_found.csrf_exempt = True
+class ApiResponseMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        response = self.get_response(request)
+        if request.path_info.startswith(API_PATH_PREFIX):
+            response = finish_api_response(request, response)
+        return response

@@ -62,7 +62,8 @@ def _one_roundtrip_rate_limit() -> None:
 KEY_SQL = (
     "SELECT k.id, k.project_id, k.name, k.key_id, k.key_hash, k.last4, k.permissions, k.expiry_rule, "
     "k.created_by_id, k.created_at, k.expires_at, k.revoked_at, k.revoked_by_id, k.rotated_from_id, "
-    "k.last_used_at, k.last_used_ip, k.rate_limit_per_minute, p.slug, p.name, p.created_by_id, p.created_at "
+    "k.last_used_at, k.last_used_ip, k.rate_limit_per_minute, p.slug, p.name, p.created_by_id, p.created_at, "
+    "k.state, k.stops_at "
     "FROM projects_apikey k JOIN projects_project p ON p.id = k.project_id WHERE k.key_hash = %s"
 )
 
@@ -92,7 +93,8 @@ def _build(row: tuple):
     key = ApiKey(id=row[0], project_id=row[1], name=row[2], key_id=row[3], key_hash=row[4], last4=row[5],
                  permissions=row[6], expiry_rule=row[7], created_by_id=row[8], created_at=row[9],
                  expires_at=row[10], revoked_at=row[11], revoked_by_id=row[12], rotated_from_id=row[13],
-                 last_used_at=row[14], last_used_ip=row[15], rate_limit_per_minute=row[16])
+                 last_used_at=row[14], last_used_ip=row[15], rate_limit_per_minute=row[16], state=row[21],
+                 stops_at=row[22])
     key.project = Project(id=row[1], slug=row[17], name=row[18], created_by_id=row[19], created_at=row[20])
     return key
 

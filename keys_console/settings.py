@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "keys_console.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "api.response_hooks.ApiResponseMiddleware",  # headers and bookkeeping of every /api/ response
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -151,6 +152,9 @@ API_KEY_REQUIRED_ACTIVE_QUESTIONS = 10
 # process that can revoke keys (web, API, manage.py) must share REDIS_URL; this TTL bounds the
 # damage if one does not. 0 turns the record cache off (one indexed query per request).
 API_KEY_RECORD_CACHE_SECONDS = env_int("API_KEY_RECORD_CACHE_SECONDS", 10 if REDIS_URL else 0, minimum=0)
+# Failed API authentications (malformed, unknown, revoked or expired keys) allowed per client
+# address and minute; beyond it: 429 rate_limited and no database query (api/auth.py).
+API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 100, minimum=1)
 # Usage counters are buffered in each process and written at most this often (seconds).
 API_USAGE_FLUSH_SECONDS = env_float("API_USAGE_FLUSH_SECONDS", 10.0, minimum=0.0)
 

@@ -98,10 +98,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
     search_fields = ["name", "key_id", "project__name", "project__slug"]
     list_select_related = ["project"]
     fields = ["project", "name", "key_id", "masked", "permissions", "expiry_rule", "created_by", "created_at",
-              "expires_at", "revoked_at", "revoked_by", "rotated_from", "last_used_at", "last_used_ip",
-              "rate_limit_per_minute"]
+              "expires_at", "state", "stops_at", "revoked_at", "revoked_by", "rotated_from", "last_used_at",
+              "last_used_ip", "rate_limit_per_minute"]
     readonly_fields = ["project", "name", "key_id", "masked", "permissions", "expiry_rule", "created_by",
-                       "created_at", "expires_at", "revoked_at", "revoked_by", "rotated_from", "last_used_at",
+                       "created_at", "expires_at", "state", "stops_at", "revoked_at", "revoked_by", "rotated_from",
+                       "last_used_at",
                        "last_used_ip"]
     actions = ["revoke_selected"]
 
@@ -118,7 +119,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.display(description="Status")
     def status_badge(self, obj):
-        return obj.status_label + (" (rotating)" if obj.in_grace_period else "")
+        return obj.status_label
 
     @admin.action(description="Revoke selected API keys")
     def revoke_selected(self, request, queryset):

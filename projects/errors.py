@@ -2,12 +2,16 @@
 
 
 class KeyRuleError(Exception):
+    """`errors` maps a field (None: the request as a whole) to its message; `message` and
+    `field` are the first of them."""
+
     code = "key_rule"
 
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+    def __init__(self, message: str | None = None, *, field: str | None = None,
+                 errors: dict[str | None, str] | None = None):
+        self.errors = dict(errors) if errors else {field: message}
+        self.field, self.message = next(iter(self.errors.items()))
+        super().__init__(" ".join(self.errors.values()))
 
 
 class ApiKeysLocked(KeyRuleError):

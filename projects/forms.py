@@ -1,5 +1,4 @@
 from django import forms
-from django.utils import timezone
 
 from .invitations import invitation_problem
 from .models import Invitation, Project, Question, Role
@@ -66,22 +65,38 @@ class InvitationForm(forms.ModelForm):
         return email
 
 
+class _Choices(forms.MultipleChoiceField):
+    """Offers the choices; judging them is `services.clean_key_request`'s job."""
+
+    def validate(self, value):
+        pass
+
+
+class _Choice(forms.ChoiceField):
+    def validate(self, value):
+        pass
+
+
 class ApiKeyCreateForm(forms.Form):
+    """Widgets and choices of the Generate dialog. It validates nothing of the key itself: the view
+    hands the values to `services.api_key_create`, whose `clean_key_request` is the one validation,
+    and shows its errors on these fields (`add_rule_errors`)."""
+
     name = forms.CharField(
         label="Name",
-        max_length=NAME_MAX_LENGTH,
+        required=False,
         help_text="What uses this key, e.g. “Production web app”.",
-        error_messages={"required": "Give the key a name, so you can tell it apart later."},
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True, "maxlength": NAME_MAX_LENGTH}),
     )
-    permissions = forms.MultipleChoiceField(
+    permissions = _Choices(
         label="Permissions",
+        required=False,
         choices=Permission.choices,
         widget=forms.CheckboxSelectMultiple,
         initial=[Permission.READ],
-        error_messages={"required": "Choose at least one permission."},
     )
-    expiration = forms.ChoiceField(label="Expiration", choices=ExpiryRule.choices, initial=ExpiryRule.DAYS_90)
+    expiration = _Choice(label="Expiration", required=False, choices=ExpiryRule.choices,
+                         initial=ExpiryRule.DAYS_90)
     expires_on = forms.DateField(
         label="Expiration date",
         required=False,
@@ -89,15 +104,10 @@ class ApiKeyCreateForm(forms.Form):
         error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
     )
 
-    def clean(self):
-        cleaned = super().clean()
-        rule, on = cleaned.get("expiration"), cleaned.get("expires_on")
-        if rule == ExpiryRule.DATE:
-            if on is None and "expires_on" not in self.errors:
-                self.add_error("expires_on", "Choose the expiration date.")
-            elif on is not None and on <= timezone.now().date():
-                self.add_error("expires_on", "The expiration date must be in the future.")
-        return cleaned
+    def add_rule_errors(self, exc) -> None:
+        """Show a KeyRuleError's messages on the fields they concern."""
+        for field, message in exc.errors.items():
+            self.add_error(field if field in self.fields else None, message)
 
 
 class RotateForm(forms.Form):

@@ -7,10 +7,11 @@ serialises concurrent generate / rotate / revoke calls of one project, on SQLite
 IMMEDIATE transaction mode does.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import keygen
@@ -18,7 +19,7 @@ from .actors import Actor
 from .errors import DuplicateKeyName, InvalidKeyRequest, KeyLimitReached, KeyNotActive
 from .gate import require_api_keys_unlocked
 from .models import ApiKey, KeyEvent, Project
-from .models.api_key import PERMISSION_ORDER, ExpiryRule, Status
+from .models.api_key import PERMISSION_ORDER, ExpiryRule, KeyState, Status
 from .models.event import EventKind
 
 GRACE_PERIODS = {
@@ -27,7 +28,7 @@ GRACE_PERIODS = {
     "7d": timedelta(days=7),
 }
 GRACE_LABELS = {"": "Immediately", "1h": "After 1 hour", "24h": "After 24 hours", "7d": "After 7 days"}
-NAME_MAX_LENGTH = 64
+NAME_MAX_LENGTH = ApiKey._meta.get_field("name").max_length  # the column's size: 64
 RESERVED_SLUGS = {"invitations", "new"}  # path segments of the console
 
 
@@ -66,23 +67,39 @@ def record_event(*, project: Project, key: ApiKey, kind: str, actor: Actor, deta
     )
 
 
-def _clean_name(name: str) -> str:
+@dataclass(frozen=True)
+class KeyRequest:
+    name: str
+    permissions: list[str]
+    expiry_rule: str
+    expires_at: datetime | None
+
+
+def clean_key_request(*, name, permissions, expiry_rule, expires_on: date | None = None,
+                      now: datetime | None = None) -> KeyRequest:
+    """THE validation of a key's name, permissions and expiry (views, admin, CLI and API present
+    its errors). Raises InvalidKeyRequest with every field's error at once."""
+    errors: dict[str | None, str] = {}
     name = (name or "").strip()
     if not name:
-        raise InvalidKeyRequest("Give the key a name, so you can tell it apart later.", field="name")
-    if len(name) > NAME_MAX_LENGTH:
-        raise InvalidKeyRequest(f"Keep the name to {NAME_MAX_LENGTH} characters.", field="name")
-    return name
-
-
-def _clean_permissions(permissions) -> list[str]:
+        errors["name"] = "Give the key a name, so you can tell it apart later."
+    elif len(name) > NAME_MAX_LENGTH:
+        errors["name"] = f"Keep the name to {NAME_MAX_LENGTH} characters."
     chosen = set(permissions or [])
-    unknown = chosen - set(PERMISSION_ORDER)
-    if unknown or not chosen:
-        raise InvalidKeyRequest(
-            "Choose at least one permission: " + ", ".join(PERMISSION_ORDER) + ".", field="permissions"
-        )
-    return [p for p in PERMISSION_ORDER if p in chosen]
+    if not chosen or chosen - set(PERMISSION_ORDER):
+        errors["permissions"] = "Choose at least one permission: " + ", ".join(PERMISSION_ORDER) + "."
+    expires_at = None
+    if expiry_rule not in ExpiryRule.values:
+        errors["expiration"] = "Choose an expiration."
+    else:
+        try:
+            expires_at = expires_at_for(expiry_rule, on=expires_on, now=now)
+        except InvalidKeyRequest as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise InvalidKeyRequest(errors=errors)
+    return KeyRequest(name=name, permissions=[p for p in PERMISSION_ORDER if p in chosen],
+                      expiry_rule=expiry_rule, expires_at=expires_at)
 
 
 def _lock_project(project: Project) -> Project:
@@ -112,9 +129,8 @@ def api_key_create(*, project: Project, name: str, permissions, expiry_rule: str
                    expires_on: date | None = None, actor: Actor,
                    rate_limit_per_minute: int | None = None) -> tuple[ApiKey, str]:
     """Make a new key. Returns the key and its plaintext, which the caller shows once and forgets."""
-    name = _clean_name(name)
-    permissions = _clean_permissions(permissions)
-    expires_at = expires_at_for(expiry_rule, on=expires_on)
+    request = clean_key_request(name=name, permissions=permissions, expiry_rule=expiry_rule, expires_on=expires_on)
+    name, permissions, expires_at = request.name, request.permissions, request.expires_at
     with transaction.atomic():
         project = _lock_project(project)
         require_api_keys_unlocked(project)
@@ -147,10 +163,11 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
         project = _lock_project(key.project)
         old = ApiKey.objects.select_for_update().get(pk=key.pk)
         now = timezone.now()
-        if old.revoked_at is not None:
-            raise KeyNotActive("This key was already rotated or revoked.")
-        if old.status_at(now) != Status.ACTIVE:
+        status = old.status_at(now)
+        if status == Status.EXPIRED:
             raise KeyNotActive("This key has expired; generate a new key instead.")
+        if status != Status.ACTIVE:
+            raise KeyNotActive("This key was already rotated or revoked.")
         require_api_keys_unlocked(project)
         if old.expiry_rule == ExpiryRule.DATE:
             expires_at = old.expires_at
@@ -161,15 +178,31 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
             expires_at=expires_at, actor=actor, rate_limit_per_minute=old.rate_limit_per_minute,
             rotated_from=old,
         )
-        old.revoked_at = now + GRACE_PERIODS[grace] if grace else now
+        # The old key and its successor share one place under the limit; a lineage never has more
+        # than two keys that authenticate: a predecessor still inside its grace period ends now.
+        if old.rotated_from_id is not None:
+            predecessor = ApiKey.objects.select_for_update().get(pk=old.rotated_from_id)
+            if predecessor.status_at(now) == Status.ROTATING:
+                _revoke(predecessor, actor=actor, now=now)
+                record_event(project=project, key=predecessor, kind=EventKind.REVOKED, actor=actor,
+                             details={"reason": "grace_period_ended_by_rotation", "successor": old.key_id})
         old.revoked_by = actor.user
-        old.save(update_fields=["revoked_at", "revoked_by"])
+        if grace:
+            old.stops_at = now + GRACE_PERIODS[grace]
+            old.save(update_fields=["stops_at", "revoked_by"])
+        else:
+            _revoke(old, actor=actor, now=now)
         record_event(project=project, key=old, kind=EventKind.ROTATED, actor=actor,
-                     details={"new_key_id": new.key_id, "old_key_stops_at": old.revoked_at.isoformat()})
+                     details={"new_key_id": new.key_id, "old_key_stops_at": (old.stops_at or now).isoformat()})
         record_event(project=project, key=new, kind=EventKind.CREATED, actor=actor,
                      details={"rotated_from": old.key_id, "permissions": new.permissions,
                               "expires_at": expires_at.isoformat() if expires_at else None})
     return new, plaintext
+
+
+def _revoke(key: ApiKey, *, actor: Actor, now: datetime) -> None:
+    key.state, key.revoked_at, key.revoked_by = KeyState.REVOKED, now, actor.user
+    key.save(update_fields=["state", "revoked_at", "revoked_by"])
 
 
 def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
@@ -178,11 +211,9 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
         project = _lock_project(key.project)
         locked = ApiKey.objects.select_for_update().get(pk=key.pk)
         now = timezone.now()
-        if locked.revoked_at is not None and locked.revoked_at <= now:
+        if locked.status_at(now) == Status.REVOKED:
             raise KeyNotActive("This key is already revoked.")
-        locked.revoked_at = now
-        locked.revoked_by = actor.user
-        locked.save(update_fields=["revoked_at", "revoked_by"])
+        _revoke(locked, actor=actor, now=now)
         record_event(project=project, key=locked, kind=EventKind.REVOKED, actor=actor)
     return locked
 
@@ -196,17 +227,38 @@ def api_key_delete(*, key: ApiKey, actor: Actor) -> None:
         ApiKey.objects.filter(pk=key.pk).delete()
 
 
+SLUG_ATTEMPTS = 10
+
+
+def _free_slug(base: str) -> str:
+    """The first free slug of `base`, `base-2`, `base-3`, ...: ONE query, however many clash."""
+    taken = {1 if slug == base else int(slug.rsplit("-", 1)[1])
+             for slug in Project.objects.filter(slug__regex=rf"^{base}(-[0-9]+)?$").values_list("slug", flat=True)}
+    if base in RESERVED_SLUGS:
+        taken.add(1)
+    if 1 not in taken:
+        return base
+    return f"{base}-{max(taken) + 1}"
+
+
 def project_create(*, name: str, owner, slug: str | None = None) -> Project:
+    """A new project owned by `owner`. Its slug comes from the name (or `slug`); if another
+    request takes the same slug at the same moment, the unique constraint refuses one insert and
+    that one picks the next free slug (never a 500)."""
     from django.utils.text import slugify
 
     from .models import Membership, Role
 
-    base = slugify(slug or name)[:100] or "project"
-    candidate, n = base, 1
-    while candidate in RESERVED_SLUGS or Project.objects.filter(slug=candidate).exists():
-        n += 1
-        candidate = f"{base}-{n}"
-    with transaction.atomic():
-        project = Project.objects.create(name=name.strip(), slug=candidate, created_by=owner)
-        Membership.objects.create(project=project, user=owner, role=Role.OWNER)
-    return project
+    base = slugify(slug or name)[:100].strip("-") or "project"
+    for attempt in range(SLUG_ATTEMPTS):
+        candidate = _free_slug(base)
+        try:
+            with transaction.atomic():
+                project = Project.objects.create(name=name.strip(), slug=candidate, created_by=owner)
+                Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+        except IntegrityError:
+            if attempt == SLUG_ATTEMPTS - 1 or not Project.objects.filter(slug=candidate).exists():
+                raise  # not a slug taken meanwhile
+            continue
+        return project
+    raise AssertionError("unreachable")

@@ -2,6 +2,8 @@
 
 from ninja import Router
 
+from projects.models.api_key import Status
+
 from .. import clock
 from ..schemas import ErrorOut, KeyOut
 
@@ -12,7 +14,7 @@ router = Router(tags=["Key"])
             summary="Describe the API key used for this request")
 def get_key(request):
     key = request.auth
-    in_grace = key.revoked_at is not None and key.revoked_at > clock.now()
+    rotating = key.status_at(clock.now()) == Status.ROTATING
     return {
         "id": key.key_id,
         "name": key.name,
@@ -20,6 +22,6 @@ def get_key(request):
         "permissions": key.sorted_permissions,
         "created_at": key.created_at,
         "expires_at": key.expires_at,
-        "stops_at": key.revoked_at if in_grace else None,
+        "stops_at": key.stops_at if rotating else None,
         "rate_limit_per_minute": key.rate_limit,
     }

@@ -33,18 +33,56 @@ class ExpiryRule(models.TextChoices):
     NEVER = "never", "No expiration"
 
 
-class Status(models.TextChoices):
+class KeyState(models.TextChoices):
+    """What was decided about a key. A revocation is a state: it holds on every host at once,
+    whatever their clocks say (never a time compared across machines)."""
+
     ACTIVE = "active", "Active"
+    REVOKED = "revoked", "Revoked"
+
+
+class Status(models.TextChoices):
+    """What a key is at a given instant: `key_status` (and `status_q`, its SQL form) decide it."""
+
+    ACTIVE = "active", "Active"
+    ROTATING = "rotating", "Rotating"  # replaced, still working until its grace period ends
     REVOKED = "revoked", "Revoked"
     EXPIRED = "expired", "Expired"
 
 
-def _not_revoked(now):
-    return models.Q(revoked_at__isnull=True) | models.Q(revoked_at__gt=now)
+AUTHENTICATING = (Status.ACTIVE, Status.ROTATING)
 
 
-def _not_expired(now):
-    return models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+def key_status(*, state: str, stops_at, expires_at, now) -> Status:
+    """THE status rule of a key, in one place. The state decides a revocation; only the end of
+    a rotation grace period (`stops_at`) and expiry are judged by the clock."""
+    if state == KeyState.REVOKED or (stops_at is not None and stops_at <= now):
+        return Status.REVOKED
+    if expires_at is not None and expires_at <= now:
+        return Status.EXPIRED
+    if stops_at is not None:
+        return Status.ROTATING
+    return Status.ACTIVE
+
+
+def status_q(status: str, now) -> models.Q:
+    """`key_status` as a filter: keys whose status at `now` is `status` (tests check they agree)."""
+    not_stopped = models.Q(stops_at__isnull=True) | models.Q(stops_at__gt=now)
+    not_expired = models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+    live = models.Q(state=KeyState.ACTIVE) & not_stopped
+    if status == Status.REVOKED:
+        return models.Q(state=KeyState.REVOKED) | models.Q(stops_at__lte=now)
+    if status == Status.EXPIRED:
+        return live & models.Q(expires_at__lte=now)
+    if status == Status.ROTATING:
+        return live & not_expired & models.Q(stops_at__isnull=False)
+    if status == Status.ACTIVE:
+        return live & not_expired & models.Q(stops_at__isnull=True)
+    raise ValueError(f"unknown key status {status!r}")
+
+
+def authenticating_q(now) -> models.Q:
+    return status_q(Status.ACTIVE, now) | status_q(Status.ROTATING, now)
 
 
 # Sent with `key_hashes` whenever key rows change other than through save() / delete() (which
@@ -64,22 +102,23 @@ class ApiKeyQuerySet(models.QuerySet):
         return updated
 
     def usable(self, now=None):
-        """Keys that authenticate right now (including old keys inside a rotation grace period)."""
-        now = now or timezone.now()
-        return self.filter(_not_revoked(now), _not_expired(now))
+        """Keys that authenticate right now: Active, or Rotating (inside a rotation grace period)."""
+        return self.filter(authenticating_q(now or timezone.now()))
 
     def counted_toward_limit(self, now=None):
-        """Keys that count toward the per-project limit: not revoked (nor scheduled to be), not expired."""
+        """Keys that hold a place under the per-project limit. A Rotating key and its successor hold
+        ONE place together (the successor's); a Rotating key whose successor no longer
+        authenticates holds its own. A lineage never has more than two authenticating keys (rotating
+        a key ends its predecessor's grace period), so a project never has more than twice the
+        limit of keys that authenticate."""
         now = now or timezone.now()
-        return self.filter(_not_expired(now), revoked_at__isnull=True)
+        successor_authenticates = models.Exists(
+            self.model.objects.filter(authenticating_q(now), rotated_from=models.OuterRef("pk"))
+        )
+        return self.usable(now).exclude(models.Q(stops_at__isnull=False) & successor_authenticates)
 
     def with_status(self, status: str, now=None):
-        now = now or timezone.now()
-        if status == Status.REVOKED:
-            return self.filter(revoked_at__lte=now)
-        if status == Status.EXPIRED:
-            return self.filter(_not_revoked(now), expires_at__lte=now)
-        return self.usable(now)
+        return self.filter(status_q(status, now or timezone.now()))
 
 
 class ApiKey(models.Model):
@@ -97,8 +136,11 @@ class ApiKey(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
-    # When the key stopped working. After a rotation with a grace period it lies in the future:
-    # the old key keeps working until then ("grace period end").
+    # Revoked is final and holds everywhere at once; see `key_status`.
+    state = models.CharField(max_length=8, choices=KeyState.choices, default=KeyState.ACTIVE, editable=False)
+    # The end of a rotation grace period: the replaced key keeps working until then (judged by the clock).
+    stops_at = models.DateTimeField("Stops at", null=True, blank=True, editable=False)
+    # When the key was revoked (informational: the state decides, not this time).
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
@@ -121,34 +163,59 @@ class ApiKey(models.Model):
         indexes = [models.Index(fields=["project", "-created_at"], name="apikey_project_created_idx")]
         constraints = [
             models.CheckConstraint(condition=~models.Q(permissions=[]), name="apikey_has_permissions"),
+            models.CheckConstraint(condition=models.Q(state__in=KeyState.values), name="apikey_state_valid"),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key_id})"
 
-    # --- status, judged at the moment of use -----------------------------------------------
-    def status_at(self, now) -> str:
-        if self.revoked_at is not None and self.revoked_at <= now:
-            return Status.REVOKED
-        if self.expires_at is not None and self.expires_at <= now:
-            return Status.EXPIRED
-        return Status.ACTIVE
+    # --- status, judged at the moment of use (by `key_status`, nowhere else) -------------------
+    def status_at(self, now) -> Status:
+        return key_status(state=self.state, stops_at=self.stops_at, expires_at=self.expires_at, now=now)
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         return self.status_at(timezone.now())
 
     @property
     def status_label(self) -> str:
-        return Status(self.status).label
+        return self.status.label
 
     @property
     def in_grace_period(self) -> bool:
-        return self.revoked_at is not None and self.revoked_at > timezone.now()
+        return self.status == Status.ROTATING
+
+    @property
+    def authenticates(self) -> bool:
+        return self.status in AUTHENTICATING
+
+    @property
+    def can_rotate(self) -> bool:
+        """Only an Active key (not one already rotated, revoked or expired) can be rotated."""
+        return self.status == Status.ACTIVE
+
+    def holds_limit_place_at(self, now) -> bool:
+        """`ApiKeyQuerySet.counted_toward_limit` for one key whose successor is at hand."""
+        if self.status_at(now) not in AUTHENTICATING:
+            return False
+        if self.stops_at is None:
+            return True
+        try:
+            successor = self.rotated_to
+        except ApiKey.DoesNotExist:
+            return True
+        return successor.status_at(now) not in AUTHENTICATING
+
+    @property
+    def stopped_at(self):
+        """When the key stopped working, if it was revoked or its grace period ended (informational)."""
+        if self.state == KeyState.REVOKED:
+            return self.revoked_at
+        return self.stops_at if self.status == Status.REVOKED else None
 
     @property
     def is_stale(self) -> bool:
-        return self.status == Status.ACTIVE and not self.in_grace_period and timezone.now() - self.created_at > STALE_AFTER
+        return self.status == Status.ACTIVE and timezone.now() - self.created_at > STALE_AFTER
 
     @property
     def masked(self) -> str:
@@ -165,15 +232,10 @@ class ApiKey(models.Model):
     def rate_limit(self) -> int:
         return self.rate_limit_per_minute or settings.API_KEY_RATE_LIMIT_PER_MINUTE
 
-    def clean(self) -> None:
-        unknown = set(self.permissions or []) - set(PERMISSION_ORDER)
-        if not self.permissions or unknown:
-            raise ValidationError({"permissions": "Choose at least one of: " + ", ".join(PERMISSION_ORDER) + "."})
-
     def save(self, *args, **kwargs):
         # Revocation is final: a revoked key never comes back.
-        if self.pk and self.revoked_at is None:
-            previous = type(self).objects.filter(pk=self.pk).values_list("revoked_at", flat=True).first()
-            if previous is not None and previous <= timezone.now():
+        if self.pk and self.state != KeyState.REVOKED:
+            previous = type(self).objects.filter(pk=self.pk).values_list("state", flat=True).first()
+            if previous == KeyState.REVOKED:
                 raise ValidationError("A revoked key cannot be reactivated.")
         super().save(*args, **kwargs)

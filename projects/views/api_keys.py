@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
@@ -20,7 +21,6 @@ from ..errors import KeyRuleError
 from ..forms import ApiKeyCreateForm, RotateForm
 from ..gate import question_gate
 from ..models import ApiKey, KeyEvent
-from ..models.api_key import Status
 from ..services import api_key_create, api_key_delete, api_key_revoke, api_key_rotate
 from ..usage_chart import usage_chart
 
@@ -32,7 +32,8 @@ def _panel_context(membership) -> dict:
     keys = list(
         ApiKey.objects.filter(project=project).select_related("created_by", "rotated_from", "rotated_to")
     )
-    active_count = sum(1 for k in keys if k.revoked_at is None and k.status == Status.ACTIVE)
+    now = timezone.now()
+    active_count = sum(1 for k in keys if k.holds_limit_place_at(now))
     limit = settings.API_KEY_MAX_ACTIVE_PER_PROJECT
     return {
         "membership": membership,
@@ -83,7 +84,7 @@ def _confirm(request, membership, key: ApiKey, action: str, *, error: str | None
     """The confirmation dialog of a revoke or a delete."""
     title, body, button = CONFIRMATIONS[action]
     facts = {"name": key.name, "masked": key.masked, "key_id": key.key_id,
-             "stops": " and stops working at once" if key.status == Status.ACTIVE else ""}
+             "stops": " and stops working at once" if key.authenticates else ""}
     confirm = {"title": title.format(**facts), "body": body.format(**facts), "button": button,
                "url": reverse(f"projects:key_{action}", args=[membership.project.slug, key.key_id])}
     return _dialog(request, membership, "projects/keys/confirm_dialog.html",
@@ -139,7 +140,7 @@ def key_new(request, slug):
                 actor=Actor.from_request(request),
             )
         except KeyRuleError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            form.add_rule_errors(exc)
         else:
             return _reveal(request, membership, key, plaintext)
     status = 422 if form.errors else 200
@@ -179,7 +180,7 @@ def key_rotate(request, slug, key_id):
         except KeyRuleError as exc:
             form.add_error(None, exc.message)
         else:
-            # new_key.rotated_from is the old key as the rotation left it (revoked_at / grace end set);
+            # new_key.rotated_from is the old key as the rotation left it (revoked, or its grace end set);
             # `key` was read before and would claim the old key already stopped working.
             return _reveal(request, membership, new_key, plaintext, rotated=new_key.rotated_from)
     status = 422 if form.errors else 200

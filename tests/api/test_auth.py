@@ -86,7 +86,7 @@ def test_expiry_at_the_boundary(client, make_key, clock):
 
 
 def test_revoked_wins_over_expired(client, make_key, clock):
-    key = make_key(expires_at=clock.current - timedelta(days=1), revoked_at=clock.current - timedelta(days=2))
+    key = make_key(expires_at=clock.current - timedelta(days=1), state="revoked", revoked_at=clock.current - timedelta(days=2))
     assert_401(client.get("/api/v1/key", headers=bearer(key)), "revoked_api_key")
 
 
@@ -94,7 +94,7 @@ def test_rotation_with_grace_period(client, project, make_key, clock):
     old = make_key(permissions=["read"])
     new, new_plaintext = api_key_rotate(key=old, actor=Actor.cli(), grace="1h")
     old.refresh_from_db()
-    grace_end = old.revoked_at
+    grace_end = old.stops_at
 
     clock.at(grace_end - timedelta(seconds=1))
     response = client.get("/api/v1/key", headers=bearer(old))
@@ -124,7 +124,7 @@ def test_dead_key_use_is_logged_once_per_hour(client, make_key, dead, kind, code
     from django.utils import timezone
 
     past = timezone.now() - timedelta(minutes=1)
-    key = make_key(**({"revoked_at": past} if dead == "revoked" else {"expires_at": past}))
+    key = make_key(**({"state": "revoked", "revoked_at": past} if dead == "revoked" else {"expires_at": past}))
     for _ in range(3):
         assert_401(client.get("/api/v1/key", headers=bearer(key), HTTP_USER_AGENT="attacker/1.0"), code)
     events = KeyEvent.objects.filter(api_key=key, kind=kind)
@@ -137,7 +137,7 @@ def test_dead_key_use_is_logged_once_per_hour(client, make_key, dead, kind, code
 def test_dead_key_dedupe_falls_back_to_the_database_when_the_cache_is_down(client, make_key, monkeypatch):
     from django.utils import timezone
 
-    key = make_key(revoked_at=timezone.now() - timedelta(minutes=1))
+    key = make_key(state="revoked", revoked_at=timezone.now() - timedelta(minutes=1))
 
     def broken(*args, **kwargs):
         raise ConnectionError("cache down")

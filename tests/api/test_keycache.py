@@ -1,5 +1,7 @@
 """Cached key records never outlive a revocation (api/keycache.py, api/invalidation.py)."""
 
+import json
+
 import pytest
 from django.utils import timezone
 
@@ -68,3 +70,47 @@ def test_without_the_setting_records_are_not_cached(client, key, settings):
     settings.API_KEY_RECORD_CACHE_SECONDS = 0
     assert get_key(client, key).status_code == 200
     assert keycache.fetch(key.key_hash, timezone.now()).record is None
+
+
+# --- one declared schema of the record (issue 13) ----------------------------------------------
+
+
+def test_the_record_schema_accounts_for_every_field_of_apikey():
+    """Adding a field to ApiKey fails here until api/keycache.py says whether the API needs it
+    (RECORD_FIELDS) or not (NOT_CACHED, with the reason)."""
+    fields = {f.attname for f in ApiKey._meta.concrete_fields}
+    assert not set(keycache.RECORD_FIELDS) & set(keycache.NOT_CACHED)
+    assert fields == set(keycache.RECORD_FIELDS) | set(keycache.NOT_CACHED), (
+        "ApiKey's fields and api/keycache.py's record schema disagree: "
+        f"undeclared {sorted(fields - set(keycache.RECORD_FIELDS) - set(keycache.NOT_CACHED))}, "
+        f"gone {sorted(set(keycache.RECORD_FIELDS) | set(keycache.NOT_CACHED) - fields)}"
+    )
+
+
+def test_a_record_round_trips_and_never_serves_a_default(key, django_assert_num_queries):
+    key = ApiKey.objects.select_related("project").get(pk=key.pk)
+    key.stops_at = timezone.now()  # a value of every kind: datetimes, JSON list, FK id, str, None
+    record = keycache.record_of(key)
+    record = json.loads(json.dumps(record))  # what the cache hands back
+    with django_assert_num_queries(0):
+        cached = keycache.key_from_record(record, key.key_hash)
+        for name in keycache.RECORD_FIELDS:
+            assert getattr(cached, name) == getattr(key, name), name
+        assert (cached.project.pk, cached.project.slug, cached.project.name) == (
+            key.project.pk, key.project.slug, key.project.name)
+        assert cached.status_at(timezone.now()) == key.status_at(timezone.now())
+        assert cached.key_hash == key.key_hash
+    # A field the record does not carry is loaded from the database, never a made-up default.
+    with django_assert_num_queries(1):
+        assert cached.last4 == key.last4
+    assert cached.key_hash == key.key_hash  # the deferred load did not clobber the hash
+
+
+def test_records_of_another_schema_are_never_read(key, record_cache, monkeypatch):
+    from django.core.cache import cache
+
+    keycache.remember(key.key_hash, keycache.record_of(ApiKey.objects.select_related("project").get(pk=key.pk)))
+    assert keycache.fetch(key.key_hash, timezone.now()).record is not None
+    monkeypatch.setattr(keycache, "RECORD_FIELDS", (*keycache.RECORD_FIELDS[:-1],))
+    assert keycache.fetch(key.key_hash, timezone.now()).record is None
+    cache.clear()

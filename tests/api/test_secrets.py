@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def test_the_full_key_never_reaches_logs_or_the_database(client, project, make_key, caplog, settings, monkeypatch):
     settings.API_USAGE_FLUSH_SECONDS = 0  # let the usage flush run too
     key, plaintext = api_key_create(project=project, name="CI", permissions=["read", "create"], actor=Actor.cli())
-    revoked = make_key(revoked_at=timezone.now() - timedelta(minutes=1))
+    revoked = make_key(state="revoked", revoked_at=timezone.now() - timedelta(minutes=1))
     limited = make_key(rate_limit_per_minute=1)
     secrets = [plaintext, revoked.plaintext, limited.plaintext]
 

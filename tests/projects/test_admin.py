@@ -141,7 +141,7 @@ def test_revoke_action_revokes_and_logs(admin_client, data, admin_user):
     assert "Revoke" in labels["revoke_selected"]
 
     old, new, other = data["keys"]  # old is inside its grace period
-    already = ApiKeyFactory(project=data["project"], revoked_at=timezone.now() - timedelta(days=1))
+    already = ApiKeyFactory(project=data["project"], state="revoked", revoked_at=timezone.now() - timedelta(days=1))
     response = admin_client.post(changelist, {
         "action": "revoke_selected",
         "_selected_action": [str(k.pk) for k in (old, new, other, already)],

@@ -115,7 +115,7 @@ def test_revoke_api_key(unlocked_project):
 def test_revoke_api_key_works_on_locked_projects_and_grace_periods(user):
     project = ProjectFactory(active_questions=0)
     key = ApiKeyFactory(project=project)
-    key.revoked_at = timezone.now() + timedelta(hours=1)  # rotated with a grace period
+    key.stops_at = timezone.now() + timedelta(hours=1)  # rotated with a grace period
     key.save()
     assert key.in_grace_period
     call_command("revoke_api_key", key.key_id, stdout=StringIO())

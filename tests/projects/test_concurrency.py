@@ -138,3 +138,25 @@ def test_revoke_racing_rotate_leaves_no_unseen_active_key(grace):
         outcomes.add((rotate_kind, revoke_kind))
     # at least one of the rounds did something; both may have won in different orders
     assert outcomes & {("ok", "ok"), ("ok", "error"), ("error", "ok")}
+
+
+def test_finding5_rotation_slots_hold_under_concurrent_generates():
+    """Ten places taken, five of them by a Rotating key and its successor (15 keys authenticate):
+    ten concurrent generates are all refused, and concurrent rotations of the successors end
+    their predecessors, never adding a third authenticating key to a lineage."""
+    project = ProjectFactory(active_questions=10)
+    actor = Actor(user=None, label="race")
+    keys = [api_key_create(project=project, name=f"k{i}", permissions=["read"], actor=actor)[0] for i in range(10)]
+    successors = [api_key_rotate(key=k, actor=actor, grace="7d")[0] for k in keys[:5]]
+    live = ApiKey.objects.filter(project=project)
+    assert (live.usable().count(), live.counted_toward_limit().count()) == (15, 10)
+    results = _race(
+        [(lambda i=i: api_key_create(project=project, name=f"racer {i}", permissions=["read"], actor=actor))
+         for i in range(10)]
+        + [(lambda s=s: api_key_rotate(key=s, actor=actor, grace="7d")) for s in successors]
+    )
+    assert _unexpected(results, KeyLimitReached) == []
+    created = [r for kind, r in results if kind == "ok" and r[0].rotated_from_id is None]
+    assert created == []
+    assert (live.usable().count(), live.counted_toward_limit().count()) == (15, 10)
+    assert all(not k.authenticates for k in ApiKey.objects.filter(pk__in=[k.pk for k in keys[:5]]))

@@ -119,7 +119,7 @@ def test_rotate_at_the_threshold(owner_client, make_project, active):
     if active < 10:
         assert response.status_code == 422
         assert "API keys unlock at 10 active questions" in page_text(response)
-        assert key.status == Status.ACTIVE and key.revoked_at is None
+        assert key.status == Status.ACTIVE and key.revoked_at is None and key.stops_at is None
         assert ApiKey.objects.count() == 1
     else:
         assert response.status_code == 200
@@ -134,7 +134,7 @@ def test_rotate_refused_by_the_service_when_locked(make_project):
     with pytest.raises(ApiKeysLocked):
         api_key_rotate(key=key, actor=ACTOR)
     key.refresh_from_db()
-    assert key.revoked_at is None
+    assert key.status == Status.ACTIVE and key.revoked_at is None
     assert not ApiKey.objects.filter(rotated_from=key).exists()
     assert not KeyEvent.objects.filter(kind=EventKind.ROTATED).exists()
 

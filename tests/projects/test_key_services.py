@@ -189,7 +189,7 @@ def test_revoked_and_expired_keys_do_not_count(create, unlocked_project):
     for i in range(9):
         ApiKeyFactory(project=unlocked_project, name=f"active {i}")
     for i in range(4):
-        ApiKeyFactory(project=unlocked_project, name=f"revoked {i}", revoked_at=now - timedelta(minutes=1))
+        ApiKeyFactory(project=unlocked_project, name=f"revoked {i}", state="revoked", revoked_at=now - timedelta(minutes=1))
     for i in range(4):
         ApiKeyFactory(project=unlocked_project, name=f"expired {i}", expires_at=now - timedelta(minutes=1))
     ApiKeyFactory(project=ProjectFactory(), name="other project")
@@ -251,17 +251,17 @@ def test_rotate_with_grace_period_keeps_old_key_working_until_then(create, actor
     before = timezone.now()
     new, _ = api_key_rotate(key=old, actor=actor, grace=grace)
     old.refresh_from_db()
-    assert before + period <= old.revoked_at <= timezone.now() + period
-    assert old.status == Status.ACTIVE and old.in_grace_period
+    assert before + period <= old.stops_at <= timezone.now() + period
+    assert old.status == Status.ROTATING and old.in_grace_period
     assert set(ApiKey.objects.usable().values_list("pk", flat=True)) == {old.pk, new.pk}
     # the old key does not count toward the limit nor block the name
     assert list(ApiKey.objects.counted_toward_limit().values_list("pk", flat=True)) == [new.pk]
-    just_before, at_end = old.revoked_at - timedelta(seconds=1), old.revoked_at
-    assert old.status_at(just_before) == Status.ACTIVE
+    just_before, at_end = old.stops_at - timedelta(seconds=1), old.stops_at
+    assert old.status_at(just_before) == Status.ROTATING
     assert old.status_at(at_end) == Status.REVOKED
     assert not ApiKey.objects.usable(now=at_end).filter(pk=old.pk).exists()
     event = KeyEvent.objects.get(kind=EventKind.ROTATED)
-    assert event.details == {"new_key_id": new.key_id, "old_key_stops_at": old.revoked_at.isoformat()}
+    assert event.details == {"new_key_id": new.key_id, "old_key_stops_at": old.stops_at.isoformat()}
 
 
 def test_unknown_grace_period_is_refused(create, actor):
@@ -291,7 +291,7 @@ def test_rotating_with_a_stale_object_is_refused(create, actor):
 
 def test_rotating_an_expired_or_revoked_key_is_refused(unlocked_project, actor):
     expired = ApiKeyFactory(project=unlocked_project, expires_at=timezone.now() - timedelta(seconds=1))
-    revoked = ApiKeyFactory(project=unlocked_project, revoked_at=timezone.now() - timedelta(seconds=1))
+    revoked = ApiKeyFactory(project=unlocked_project, state="revoked", revoked_at=timezone.now() - timedelta(seconds=1))
     with pytest.raises(KeyNotActive, match="expired"):
         api_key_rotate(key=expired, actor=actor)
     with pytest.raises(KeyNotActive):
@@ -341,7 +341,7 @@ def test_a_revoked_key_cannot_be_reactivated(create, actor):
     key, _ = create()
     api_key_revoke(key=key, actor=actor)
     key.refresh_from_db()
-    key.revoked_at = None
+    key.state = "active"
     with pytest.raises(ValidationError):
         key.save()
     assert ApiKey.objects.get(pk=key.pk).status == Status.REVOKED
@@ -390,3 +390,13 @@ def test_failed_operations_record_no_event(create, actor, unlocked_project):
     with pytest.raises(InvalidKeyRequest):
         create(name="x", permissions=())
     assert KeyEvent.objects.count() == 1
+
+
+def test_clean_key_request_is_the_one_validation_and_reports_every_field():
+    from projects.services import clean_key_request
+
+    with pytest.raises(InvalidKeyRequest) as err:
+        clean_key_request(name="", permissions=["nope"], expiry_rule="12")
+    assert set(err.value.errors) == {"name", "permissions", "expiration"}
+    request = clean_key_request(name=" ci ", permissions=["write", "read", "read"], expiry_rule="never")
+    assert (request.name, request.permissions, request.expires_at) == ("ci", ["read", "write"], None)

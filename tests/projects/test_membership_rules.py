@@ -70,7 +70,7 @@ def _snapshot(world):
     project = world["project"]
     return {
         "questions": sorted(Question.objects.filter(project=project).values_list("pk", "text", "priority", "is_active")),
-        "keys": sorted(ApiKey.objects.filter(project=project).values_list("pk", "name", "revoked_at")),
+        "keys": sorted(ApiKey.objects.filter(project=project).values_list("pk", "name", "state", "stops_at", "revoked_at")),
         "members": sorted(Membership.objects.filter(project=project).values_list("pk", "role")),
         "invitations": sorted(Invitation.objects.filter(project=project).values_list("pk", "email")),
         "events": KeyEvent.objects.filter(project=project).count(),

@@ -101,9 +101,9 @@ def start_gunicorn(transactional_db, tmp_path):
     servers: list[live.Gunicorn] = []
 
     def start(*, redis_url: str | None, workers: int = 3, env: dict | None = None,
-              database_url: str | None = None) -> live.Gunicorn:
+              database_url: str | None = None, wrapper: tuple[str, ...] = ()) -> live.Gunicorn:
         server = live.Gunicorn(database_url=database_url or live.database_url(), redis_url=redis_url,
-                               workers=workers, env=env or {}, log_dir=tmp_path)
+                               workers=workers, env=env or {}, log_dir=tmp_path, wrapper=wrapper)
         servers.append(server)
         return server.start()
 

@@ -128,6 +128,7 @@ class Gunicorn:
     workers: int = 3
     env: dict = field(default_factory=dict)
     log_dir: Path | None = None
+    wrapper: tuple[str, ...] = ()  # e.g. ("faketime", "-f", "-5s"): a host whose clock runs behind
     port: int = 0
     process: subprocess.Popen | None = None
 
@@ -149,7 +150,7 @@ class Gunicorn:
         env.update({k: str(v) for k, v in self.env.items()})
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [str(GUNICORN), "keys_console.wsgi", "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
+            [*self.wrapper, str(GUNICORN), "keys_console.wsgi", "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
              "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT, "--error-logfile", "-",
              "--graceful-timeout", "20", "--timeout", "60", "--backlog", "2048", *_gunicorn_extra_args()],
             cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -176,13 +177,11 @@ class Gunicorn:
         return {int(p) for p in re.findall(r"Booting worker with pid: (\d+)", self.log_text())}
 
     def worker_pids(self) -> set[int]:
-        """The live workers (children of the arbiter)."""
-        try:
-            out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True,
-                                 text=True, check=False).stdout
-        except OSError:
-            return set()
-        return {int(p) for p in out.split()}
+        """The live workers (children of the arbiter; under a wrapper, the arbiter is its child)."""
+        parents = {self.process.pid}
+        if self.wrapper:
+            parents = _children(self.process.pid)
+        return set().union(*(_children(pid) for pid in parents)) if parents else set()
 
     def log_text(self) -> str:
         try:
@@ -232,6 +231,15 @@ class Gunicorn:
             pass
         self._log.close()
         return self.process.returncode
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True,
+                             check=False).stdout
+    except OSError:
+        return set()
+    return {int(p) for p in out.split()}
 
 
 # --- private servers for fault tests --------------------------------------------------------------

@@ -208,7 +208,7 @@ def test_redis_down_rate_limit_fails_open_and_logins_work(start_gunicorn, projec
     assert all(r.headers["x-ratelimit-limit"] == "3" for r in replies)
     assert "cache unavailable" in server.log_text() and "rate limits off" in server.log_text()
     # A revoked key is still refused: failing open drops the throttle, never authentication.
-    ApiKey.objects.filter(project=project, name="No cache").update(revoked_at=ApiKey.objects.get(
+    ApiKey.objects.filter(project=project, name="No cache").update(state="revoked", revoked_at=ApiKey.objects.get(
         project=project, name="No cache").created_at)
     refused = server.get("/api/v1/key", headers=live.bearer(plaintext))
     assert (refused.status, refused.error_code) == (401, "revoked_api_key")

@@ -1,0 +1,159 @@
+"""API hardening (finding 7 of the trust review): no API response is ever stored by a cache, and
+failed authentication is throttled per client address without costing a database query."""
+
+import pytest
+from django.conf import settings as django_settings
+
+from projects import keygen
+from projects.actors import Actor
+from projects.services import api_key_revoke
+from tests.api.conftest import bearer, error_code, x_api_key
+from tests.api.test_keycache import record_cache  # noqa: F401  (a fixture: locmem and Redis)
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_never_stored(response):
+    assert response["Cache-Control"] == "no-store", (response.status_code, response.get("Cache-Control"))
+    vary = {part.strip().lower() for part in response.get("Vary", "").split(",")}
+    assert {"authorization", "x-api-key"} <= vary, (response.status_code, response.get("Vary"))
+
+
+def test_finding7_every_api_response_is_no_store_and_varies_on_the_key(client, key, make_key, project):
+    limited = make_key(rate_limit_per_minute=1)
+    question = project.questions.first()
+    responses = {
+        "200": client.get("/api/v1/key", headers=bearer(key)),
+        "200 x-api-key": client.get("/api/v1/questions", headers=x_api_key(key)),
+        "201": client.post("/api/v1/questions", {"text": "New?", "priority": 1}, content_type="application/json",
+                           headers=bearer(key)),
+        "204": client.delete(f"/api/v1/questions/{question.pk}", headers=bearer(key)),
+        "400": client.post("/api/v1/questions", "{", content_type="application/json", headers=bearer(key)),
+        "401 missing": client.get("/api/v1/key"),
+        "401 invalid": client.get("/api/v1/key", headers=bearer(keygen.generate_key())),
+        "403": client.get("/api/v1/questions", headers=bearer(make_key(permissions=["invite"]))),
+        "404 object": client.get("/api/v1/questions/999999", headers=bearer(key)),
+        "404 unknown path": client.get("/api/v1/nothing-here", headers=bearer(key)),
+        "404 outside v1": client.get("/api/elsewhere"),
+        "405": client.put("/api/v1/key", headers=bearer(key)),
+        "openapi": client.get("/api/v1/openapi.json"),
+    }
+    client.get("/api/v1/key", headers=bearer(limited))
+    responses["429"] = client.get("/api/v1/key", headers=bearer(limited))
+    statuses = {name: r.status_code for name, r in responses.items()}
+    assert statuses == {"200": 200, "200 x-api-key": 200, "201": 201, "204": 204, "400": 400, "401 missing": 401,
+                        "401 invalid": 401, "403": 403, "404 object": 404, "404 unknown path": 404,
+                        "404 outside v1": 404, "405": 405, "openapi": 200, "429": 429}
+    for name, response in responses.items():
+        assert_never_stored(response)
+        if name != "204" and name != "openapi":
+            assert response["Content-Type"].startswith("application/json"), name
+    assert error_code(responses["404 unknown path"]) == error_code(responses["404 outside v1"]) == "not_found"
+    assert error_code(responses["405"]) == "method_not_allowed"
+    # Bookkeeping still happens for authenticated requests, also on errors.
+    assert responses["404 object"]["X-RateLimit-Limit"] and responses["429"]["Retry-After"]
+
+
+def test_console_pages_are_not_given_api_headers(owner_client):
+    response = owner_client.get("/")
+    assert "X-API-Key" not in response.get("Vary", "")
+
+
+# --- failed authentication, per client address ---------------------------------------------
+
+
+def test_the_default_failure_budget_is_100_a_minute():
+    assert django_settings.API_AUTH_FAILURES_PER_MINUTE == 100
+
+
+@pytest.fixture
+def budget(settings, clock):
+    clock.mid_window()  # 30 s left in the window
+    settings.API_AUTH_FAILURES_PER_MINUTE = 5
+    return 5
+
+
+def made_up() -> dict:
+    """A well-formed key with a valid checksum that no project has: it costs a lookup."""
+    return bearer(keygen.generate_key())
+
+
+def test_finding7_made_up_keys_are_throttled_per_address_without_queries(
+        client, budget, django_assert_num_queries):
+    for _ in range(budget):
+        with django_assert_num_queries(1):  # one indexed lookup each, then 401
+            assert error_code(client.get("/api/v1/key", headers=made_up())) == "invalid_api_key"
+    with django_assert_num_queries(0):
+        response = client.get("/api/v1/key", headers=made_up())
+    assert (response.status_code, error_code(response)) == (429, "rate_limited")
+    assert response["Retry-After"] == "30"
+    assert_never_stored(response)
+    with django_assert_num_queries(0):  # malformed keys are refused the same way
+        response = client.get("/api/v1/key", headers={"X-API-Key": "nbq_live_nonsense"})
+    assert (response.status_code, error_code(response)) == (429, "rate_limited")
+    # Another address is not affected.
+    response = client.get("/api/v1/key", headers=made_up(), REMOTE_ADDR="198.51.100.9")
+    assert error_code(response) == "invalid_api_key"
+
+
+def test_finding7_the_window_ends_and_the_address_is_heard_again(client, budget, clock):
+    for _ in range(budget + 3):
+        client.get("/api/v1/key", headers=made_up())
+    assert client.get("/api/v1/key", headers=made_up()).status_code == 429
+    clock.advance(seconds=31)
+    assert error_code(client.get("/api/v1/key", headers=made_up())) == "invalid_api_key"
+
+
+def test_finding7_a_valid_key_from_a_throttled_address_is_judged_on_its_key(client, key, make_key, budget):
+    assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200  # used before the attack
+    for _ in range(budget + 1):
+        client.get("/api/v1/key", headers=made_up())
+    assert client.get("/api/v1/key", headers=made_up()).status_code == 429
+    response = client.get("/api/v1/key", headers=bearer(key))
+    assert response.status_code == 200 and response.json()["id"] == key.key_id
+    # ... on its key, whatever it is now: revoked -> 401 revoked_api_key, not 200 and not 429.
+    api_key_revoke(key=key, actor=Actor.cli())
+    assert error_code(client.get("/api/v1/key", headers=bearer(key))) == "revoked_api_key"
+
+
+def test_finding7_with_the_record_cache_a_valid_key_costs_no_query(
+        client, key, budget, settings, django_assert_num_queries):
+    settings.API_KEY_RECORD_CACHE_SECONDS = 10
+    assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200
+    for _ in range(budget + 1):
+        client.get("/api/v1/key", headers=made_up())
+    with django_assert_num_queries(0):
+        assert client.get("/api/v1/key", headers=made_up()).status_code == 429
+    response = client.get("/api/v1/key", headers=bearer(key))
+    assert response.status_code == 200
+
+
+def test_finding7_dead_keys_count_as_failures(client, make_key, budget, django_assert_num_queries):
+    dead = make_key(state="revoked")
+    for _ in range(budget):
+        assert error_code(client.get("/api/v1/key", headers=bearer(dead))) == "revoked_api_key"
+    with django_assert_num_queries(0):
+        assert error_code(client.get("/api/v1/key", headers=bearer(dead))) == "rate_limited"
+
+
+def test_finding7_behind_a_proxy_the_client_address_counts(client, budget, settings):
+    settings.TRUSTED_PROXIES = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+    for _ in range(budget + 1):
+        client.get("/api/v1/key", headers=made_up(), HTTP_X_FORWARDED_FOR="203.0.113.5", **proxy)
+    assert client.get("/api/v1/key", headers=made_up(), HTTP_X_FORWARDED_FOR="203.0.113.5", **proxy).status_code == 429
+    other = client.get("/api/v1/key", headers=made_up(), HTTP_X_FORWARDED_FOR="203.0.113.6", **proxy)
+    assert error_code(other) == "invalid_api_key"
+
+
+def test_finding7_throttle_on_each_cache_backend(client, key, budget, record_cache, django_assert_num_queries):
+    """The same rule through Redis (one pipeline) and the local-memory cache."""
+    assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200
+    for _ in range(budget):
+        assert error_code(client.get("/api/v1/key", headers=made_up())) == "invalid_api_key"
+    with django_assert_num_queries(0):
+        assert error_code(client.get("/api/v1/key", headers=made_up())) == "rate_limited"
+        assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200  # cached record
+    from django.core.cache import cache
+
+    cache.clear()
