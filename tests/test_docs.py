@@ -11,8 +11,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 API_DOC = REPO / "docs" / "api.md"
 ROUTE = re.compile(r"`(GET|POST|PUT|PATCH|DELETE) (/api/v1/[^`\s]*)`")
-# Codes as the API code writes them: `code = "x"`, `403, "x"`, `400: "x"`, `NotAuthenticated("x"`.
-CODE = re.compile(r'(?:\bcode\s*=\s*|\b\d{3}\s*[:,]\s*|NotAuthenticated\(\s*)"([a-z]+(?:_[a-z]+)+)"')
+# Codes as the API code writes them: `code = "x"`, `403, "x"`, `400: "x"`, `NotAuthenticated("x"`,
+# `_failed(request, now, "x"`.
+CODE = re.compile(
+    r'(?:\bcode\s*=\s*|\b\d{3}\s*[:,]\s*|NotAuthenticated\(\s*|_failed\(\s*\w+,\s*\w+,\s*)"([a-z]+(?:_[a-z]+)+)"'
+)
 SERVED_OUTSIDE_THE_DOCUMENT = {("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs")}
 
 

@@ -27,6 +27,7 @@ from keys_console.observability import (
 )
 from projects.maintenance import CleanupResult, cleanup
 from projects.models import Invitation, KeyUsageDay
+from projects.models.api_key import KeyState
 from tests.factories import ApiKeyFactory, ProjectFactory
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,7 +159,9 @@ def test_api_log_lines_carry_the_request_id_and_key_id_never_the_key(client, jso
         "/api/v1/key", headers={"Authorization": f"Bearer {key.plaintext}", "X-Request-ID": "req-test-0000001"}
     )
     assert response.status_code == 200
-    revoked = ApiKeyFactory(project=key.project, permissions=["read"], revoked_at=timezone.now())
+    revoked = ApiKeyFactory(
+        project=key.project, permissions=["read"], state=KeyState.REVOKED, revoked_at=timezone.now()
+    )
     client.get("/api/v1/key", headers={"Authorization": f"Bearer {revoked.plaintext}"})
     lines = json_log()
     request_line = next(
