@@ -18,3 +18,33 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     readonly_fields = ["last_login", "date_joined"]
+
+
+# allauth's own admin pages, made safe: an authenticator's `data` holds the TOTP secret and the
+# recovery-code seed; email confirmations are HMAC links here (no stored keys to show).
+from allauth.account.models import EmailConfirmation  # noqa: E402
+from allauth.mfa.models import Authenticator  # noqa: E402
+
+admin.site.unregister(Authenticator)
+if admin.site.is_registered(EmailConfirmation):
+    admin.site.unregister(EmailConfirmation)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(admin.ModelAdmin):
+    """Who has two-factor authentication; an authenticator can be deleted (lost phone), not read."""
+
+    list_display = ["user", "type", "created_at", "last_used_at"]
+    list_filter = ["type"]
+    search_fields = ["user__email"]
+    fields = ["user", "type", "created_at", "last_used_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return "data" not in lookup.split("__") and super().lookup_allowed(lookup, value, request)

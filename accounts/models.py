@@ -3,6 +3,15 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 
 
+def mark_email_verified(user) -> None:
+    """Record `user.email` as a confirmed, primary address (allauth's EmailAddress)."""
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.update_or_create(
+        user=user, email=user.email.lower(), defaults={"verified": True, "primary": True}
+    )
+
+
 class UserManager(BaseUserManager):
     """Users log in with their email address; there is no username."""
 
@@ -22,12 +31,18 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra_fields)
 
     def create_superuser(self, email: str, password: str | None = None, **extra_fields):
+        """`createsuperuser` and `seed_demo` come here: whoever runs them owns the address, so it
+        is recorded as confirmed (a sign-up confirms its address by mail instead)."""
         extra_fields.setdefault("is_staff", True)
         extra_fields.setdefault("is_superuser", True)
-        return self._create_user(email, password, **extra_fields)
+        user = self._create_user(email, password, **extra_fields)
+        mark_email_verified(user)
+        return user
 
     def get_by_natural_key(self, email: str):
-        return self.get(email__iexact=email)
+        # Exact match on the stored (lower-cased) address, as allauth's login lookup does:
+        # `iexact` is Unicode-aware on PostgreSQL (`ſ` matches `s`) and would disagree with it.
+        return self.get(email=email.lower())
 
 
 class User(AbstractUser):

@@ -18,6 +18,45 @@ from .env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+
+def mailers_from_env(environ, *, debug: bool) -> dict:
+    """Django's MAILERS from the environment: EMAIL_URL (smtp://user:password@host:587, or smtps://
+    for TLS from the first byte) or EMAIL_HOST / EMAIL_PORT / EMAIL_HOST_USER / EMAIL_HOST_PASSWORD /
+    EMAIL_USE_TLS. EMAIL_BACKEND (a dotted path) wins when set. With neither, DEBUG prints mails on
+    the console, and production tries an SMTP server on localhost."""
+    from urllib.parse import unquote, urlsplit
+
+    smtp = "django.core.mail.backends.smtp.EmailBackend"
+    url = environ.get("EMAIL_URL", "")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in {"smtp", "smtps"}:
+            raise ValueError("EMAIL_URL must start with smtp:// or smtps://")
+        options = {"host": parts.hostname or "localhost", "port": parts.port or (465 if parts.scheme == "smtps" else 587),
+                   "username": unquote(parts.username or ""), "password": unquote(parts.password or ""),
+                   "use_ssl": parts.scheme == "smtps", "use_tls": parts.scheme == "smtp"}
+        mailer = {"BACKEND": smtp, "OPTIONS": options}
+    elif environ.get("EMAIL_HOST"):
+        use_ssl = _truthy(environ.get("EMAIL_USE_SSL"), False)
+        options = {"host": environ["EMAIL_HOST"], "port": int(environ.get("EMAIL_PORT") or (465 if use_ssl else 587)),
+                   "username": environ.get("EMAIL_HOST_USER", ""), "password": environ.get("EMAIL_HOST_PASSWORD", ""),
+                   "use_ssl": use_ssl, "use_tls": not use_ssl and _truthy(environ.get("EMAIL_USE_TLS"), True)}
+        mailer = {"BACKEND": smtp, "OPTIONS": options}
+    else:
+        mailer = {"BACKEND": "django.core.mail.backends.console.EmailBackend" if debug else smtp}
+    if mailer["BACKEND"] == smtp:
+        mailer.setdefault("OPTIONS", {})["timeout"] = 10
+    if environ.get("EMAIL_BACKEND"):
+        mailer = {"BACKEND": environ["EMAIL_BACKEND"]}
+    return {"default": mailer}
+
+
+def _truthy(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
 DEBUG = env_bool("DEBUG", False)
 
 # Production (DEBUG=0) refuses to start without its own SECRET_KEY: a known key would let anyone
@@ -46,6 +85,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "accounts",
     "projects",
     "api",
@@ -64,6 +106,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "keys_console.urls"
@@ -80,6 +123,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.reauth.context",
             ],
         },
     },
@@ -118,23 +162,68 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# --- Auth -------------------------------------------------------------------------------------
+# --- Auth (django-allauth: accounts/adapter.py, docs/security.md) ----------------------------
 AUTH_USER_MODEL = "accounts.User"
-LOGIN_URL = "accounts:login"
+# allauth's backend only: it looks a login up by the lower-cased address, exactly as it keys its
+# failed-login rate limit, so no spelling of an address (`alice@ſite.com` matches `alice@site.com`
+# under PostgreSQL's case-insensitive comparison) can reach an account through a fresh bucket.
+# It subclasses Django's ModelBackend, so permissions work as before.
+AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "projects:list"
-LOGOUT_REDIRECT_URL = "accounts:login"
+LOGOUT_REDIRECT_URL = "account_login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed logins allowed per (email, IP) in LOGIN_THROTTLE_WINDOW seconds.
-LOGIN_THROTTLE_ATTEMPTS = env_int("LOGIN_THROTTLE_ATTEMPTS", 5, minimum=1)
-LOGIN_THROTTLE_WINDOW = 300
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# A new address is confirmed (link in a mail) before the account can log in, hence before it can
+# accept an invitation; accepting also checks a verified address (projects/views/members.py).
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+# Sign-up and password reset answer the same whether or not the address has an account.
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[NBQ Keys Console] "
+# Failed logins: per client address and per account (the key is the lower-cased address, the
+# same string the lookup uses). Sign-up, password reset and confirmation mails are limited too.
+ACCOUNT_RATE_LIMITS = {
+    # Successful logins are not capped (only failures are): so a Redis outage cannot stop logins.
+    "login": None,
+    "login_failed": os.environ.get("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key"),
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "confirm_email": "1/3m/key",
+    "reauthenticate": "10/m/user",
+}
+# Confirm access (GitHub's sudo mode): generating or rotating a key and changing a member's role
+# ask for the password (and the 2FA code) when the last login or confirmation is older than this.
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 15 * 60
+# Confirm access asks the password, plus the 2FA code when the account has 2FA (accounts/forms.py);
+# a code alone (allauth's "mfa" method) or a mailed code does not count.
+ACCOUNT_REAUTHENTICATION_METHODS = ["password"]
+ACCOUNT_FORMS = {"reauthenticate": "accounts.forms.ConfirmAccessForm"}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "NBQ Keys Console"
+MFA_PASSKEY_LOGIN_ENABLED = False
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-DEFAULT_FROM_EMAIL = "NBQ Keys Console <no-reply@nbq.invalid>"
+# --- Email (keys_console.settings.mailers_from_env: EMAIL_URL or EMAIL_HOST & co.) -----------------
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "NBQ Keys Console <no-reply@nbq.invalid>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+MAILERS = mailers_from_env(os.environ, debug=DEBUG)
+
+# --- Invitations ----------------------------------------------------------------------------
+# Invitation mails allowed per project and per inviter (a person or an API key) in an hour.
+INVITATION_MAILS_PER_PROJECT_PER_HOUR = int(os.environ.get("INVITATION_MAILS_PER_PROJECT_PER_HOUR", "20"))
+INVITATION_MAILS_PER_INVITER_PER_HOUR = int(os.environ.get("INVITATION_MAILS_PER_INVITER_PER_HOUR", "10"))
 
 # --- API keys ---------------------------------------------------------------------------------
 # How key secrets are stored. Keys carry >150 bits from `secrets`, so a fast unsalted digest is

@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -8,6 +9,8 @@ from .health import healthz
 
 admin.site.site_header = "NBQ Keys Console — administration"
 admin.site.site_title = "NBQ Keys Console admin"
+# The admin logs in through the console's login (allauth: rate limits, 2FA), never its own form.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

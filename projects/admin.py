@@ -1,11 +1,27 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Count, Q
+from django.template.response import TemplateResponse
 
 from .actors import Actor
 from .errors import KeyRuleError
 from .models import ApiKey, Invitation, KeyEvent, KeyUsageDay, Membership, Project, Question
 from .models.api_key import Status
 from .services import api_key_delete, api_key_revoke
+
+
+# Secrets' stored forms: no admin page shows, filters, orders, searches or links to them.
+SECRET_FIELDS = frozenset({"key_hash", "token_hash", "password"})
+
+
+class NoSecretLookups:
+    """Refuse `?key_hash__startswith=…`-style URL lookups (a prefix oracle on a secret's hash),
+    on the model itself and through relations (`?api_key__key_hash__…`)."""
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if SECRET_FIELDS.intersection(lookup.split("__")):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
 
 class MembershipInline(admin.TabularInline):
@@ -15,7 +31,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(NoSecretLookups, admin.ModelAdmin):
     list_display = ["name", "slug", "created_by", "created_at", "active_questions", "key_count"]
     search_fields = ["name", "slug", "created_by__email"]
     prepopulated_fields = {"slug": ["name"]}
@@ -39,7 +55,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(NoSecretLookups, admin.ModelAdmin):
     list_display = ["user", "project", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__email", "project__name", "project__slug"]
@@ -48,28 +64,28 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(NoSecretLookups, admin.ModelAdmin):
     list_display = ["email", "project", "role", "status", "invited_by", "created_at", "expires_at"]
     list_filter = ["role", ("accepted_at", admin.EmptyFieldListFilter)]
     search_fields = ["email", "project__name"]
     list_select_related = ["project", "invited_by"]
-    readonly_fields = ["token", "created_at", "accepted_at", "accepted_by", "invited_via_key"]
-    exclude = ["token"]
+    readonly_fields = ["created_at", "accepted_at", "accepted_by", "invited_via_key"]
+    exclude = ["token_hash"]  # and no get_absolute_url: the admin's "View on site" cannot lead to a link
 
 
 @admin.register(Question)
-class QuestionAdmin(admin.ModelAdmin):
+class QuestionAdmin(NoSecretLookups, admin.ModelAdmin):
     list_display = ["text", "project", "priority", "is_active", "updated_at"]
     list_filter = ["is_active", "project"]
     search_fields = ["text", "project__name"]
     list_select_related = ["project"]
     actions = ["activate", "deactivate"]
 
-    @admin.action(description="Activate selected questions")
+    @admin.action(description="Activate selected questions", permissions=["change"])
     def activate(self, request, queryset):
         queryset.update(is_active=True)
 
-    @admin.action(description="Deactivate selected questions")
+    @admin.action(description="Deactivate selected questions", permissions=["change"])
     def deactivate(self, request, queryset):
         queryset.update(is_active=False)
 
@@ -88,7 +104,7 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
     """Oversight of keys. The hash is never shown; keys are generated in the console or the CLI,
     where the plaintext can be revealed once, so there is no "add" here."""
 
@@ -121,11 +137,24 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def status_badge(self, obj):
         return obj.status_label
 
-    @admin.action(description="Revoke selected API keys")
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke_selected(self, request, queryset):
+        """Like "Delete selected": a page listing the keys first; revoking happens on its POST,
+        through the same service as the console (event logged, caches invalidated)."""
+        keys = list(queryset.select_related("project").order_by("project__name", "name"))
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Revoke API keys?",
+                "opts": self.model._meta,
+                "keys": keys,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "media": self.media,
+            }
+            return TemplateResponse(request, "admin/projects/apikey/revoke_selected_confirmation.html", context)
         actor = Actor.from_request(request, prefix="admin: ")
         revoked = skipped = 0
-        for key in queryset.select_related("project"):
+        for key in keys:
             try:
                 api_key_revoke(key=key, actor=actor)
                 revoked += 1
@@ -133,6 +162,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
                 skipped += 1
         self.message_user(request, f"Revoked {revoked} key(s)." + (f" {skipped} were already revoked." if skipped else ""),
                           messages.SUCCESS)
+        return None
 
     def delete_model(self, request, obj):
         api_key_delete(key=obj, actor=Actor.from_request(request, prefix="admin: "))
@@ -144,22 +174,26 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(KeyEvent)
-class KeyEventAdmin(admin.ModelAdmin):
+class KeyEventAdmin(NoSecretLookups, admin.ModelAdmin):
     list_display = ["created_at", "kind", "key_name", "key_id", "project", "actor_label", "ip"]
     list_filter = ["kind", "project"]
     search_fields = ["key_id", "key_name", "actor_label", "project__name"]
     list_select_related = ["project"]
     date_hierarchy = "created_at"
 
+    # Append-only for everyone, superusers included: the audit trail is not edited or pruned here.
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(KeyUsageDay)
-class KeyUsageDayAdmin(admin.ModelAdmin):
+class KeyUsageDayAdmin(NoSecretLookups, admin.ModelAdmin):
     list_display = ["day", "api_key", "success", "client_error", "server_error"]
     list_filter = ["day"]
     search_fields = ["api_key__key_id", "api_key__name"]

@@ -1,10 +1,11 @@
 from django import forms
 
+from .errors import KeyRuleError
 from .invitations import invitation_problem
 from .models import Invitation, Project, Question, Role
-from .models.api_key import ExpiryRule, Permission
+from .models.api_key import PERMISSION_HELP, ExpiryRule, Permission
 from .models.question import PRIORITY_MAX, PRIORITY_MIN, QUESTION_TEXT_MAX
-from .services import GRACE_LABELS, NAME_MAX_LENGTH
+from .services import GRACE_LABELS, NAME_MAX_LENGTH, expires_at_for
 
 
 class ProjectForm(forms.ModelForm):
@@ -77,7 +78,20 @@ class _Choice(forms.ChoiceField):
         pass
 
 
-class ApiKeyCreateForm(forms.Form):
+class KeyFormMixin:
+    """What the Generate and Edit dialogs share: each permission with what it allows, and the
+    rule errors of the services shown on their fields."""
+
+    def permission_choices(self):
+        return [(choice, PERMISSION_HELP[choice.data["value"]]) for choice in self["permissions"]]
+
+    def add_rule_errors(self, exc) -> None:
+        """Show a KeyRuleError's messages on the fields they concern."""
+        for field, message in exc.errors.items():
+            self.add_error(field if field in self.fields else None, message)
+
+
+class ApiKeyCreateForm(KeyFormMixin, forms.Form):
     """Widgets and choices of the Generate dialog. It validates nothing of the key itself: the view
     hands the values to `services.api_key_create`, whose `clean_key_request` is the one validation,
     and shows its errors on these fields (`add_rule_errors`)."""
@@ -104,10 +118,56 @@ class ApiKeyCreateForm(forms.Form):
         error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
     )
 
-    def add_rule_errors(self, exc) -> None:
-        """Show a KeyRuleError's messages on the fields they concern."""
-        for field, message in exc.errors.items():
-            self.add_error(field if field in self.fields else None, message)
+    def expiry_previews(self) -> list[tuple[str, str]]:
+        """(rule, sentence) for each expiration choice: the date a key generated now would get."""
+        previews = []
+        for rule, label in ExpiryRule.choices:
+            if rule == ExpiryRule.NEVER:
+                text = "The key never expires. Prefer an expiration and rotate instead."
+            elif rule == ExpiryRule.DATE:
+                text = "The key works through the date you choose (UTC)."
+            else:
+                try:
+                    text = f"The key expires on {expires_at_for(rule):%a %-d %b %Y, %H:%M} UTC ({label.lower()} from now)."
+                except KeyRuleError:
+                    continue
+            previews.append((rule, text))
+        return previews
+
+    def expiry_preview(self) -> str:
+        chosen = self["expiration"].value() or ExpiryRule.DAYS_90
+        return dict(self.expiry_previews()).get(chosen, "")
+
+
+class ApiKeyEditForm(KeyFormMixin, forms.Form):
+    """Rename a key, change its permissions and its rate limit. Like the Generate dialog it only
+    parses: `services.api_key_update` validates, and its errors land on these fields."""
+
+    name = forms.CharField(
+        label="Name",
+        required=False,
+        help_text="What uses this key, e.g. “Production web app”.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": NAME_MAX_LENGTH}),
+    )
+    permissions = _Choices(
+        label="Permissions",
+        required=False,
+        choices=Permission.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    rate_limit_per_minute = forms.IntegerField(
+        label="Rate limit (requests a minute)",
+        required=False,
+        error_messages={"invalid": "Enter a whole number of requests a minute, e.g. 600."},
+    )
+
+    def __init__(self, *args, key, default_rate_limit: int, **kwargs):
+        kwargs.setdefault("initial", {"name": key.name, "permissions": key.sorted_permissions,
+                                      "rate_limit_per_minute": key.rate_limit_per_minute})
+        super().__init__(*args, **kwargs)
+        self.fields["rate_limit_per_minute"].help_text = (
+            f"Leave empty for the default of {default_rate_limit} requests a minute."
+        )
 
 
 class RotateForm(forms.Form):

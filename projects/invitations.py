@@ -1,53 +1,167 @@
-"""Inviting someone to a project: one set of rules for the console and the runtime API.
+"""Inviting someone to a project, and accepting: one set of rules for the console and the runtime API.
 
-Not to a member, not twice while an invitation to the same address is pending. The invitee gets
-an email with the acceptance link (valid 7 days); mail is best effort: the invitation is shown in
-the Members tab either way.
+- Not to a member, not twice while an invitation to the same address is pending, never as owner.
+- An API key may invite **viewers** only: a leaked `invite` key must not be able to make admins
+  (who could then mint keys with every permission and outlive the key).
+- The token is a secret, like an API key: only its hash is stored (`Invitation.token_hash`); the
+  token exists in the invitation mail only. The acceptance page moves it out of the URL at once.
+- Invitation mails are limited per project and per inviter (a person or an API key) and per hour
+  (`settings.INVITATION_MAILS_PER_PROJECT_PER_HOUR`, `..._PER_INVITER_PER_HOUR`), counted in the
+  cache; if the cache is down the limit is off (fail open, logged), like the other limits.
+- The mail's subject is fixed wording; names chosen by users (project, key) appear quoted, cut
+  and defanged (no dot a mail client could turn into a link), in a plain-text body.
+- Accepting needs a logged-in account whose **confirmed** address is the invited one.
 """
 
 import logging
+import re
+import time
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .models import Invitation, Project
+from .models import Invitation, Membership, Project, Role
 
 logger = logging.getLogger(__name__)
 
+NAME_IN_MAIL_MAX = 60
+WINDOW_SECONDS = 3600
+
 
 class InvitationRefused(Exception):
-    def __init__(self, message: str):
+    """The invitation breaks a rule (the message says which); `field` names the form field."""
+
+    def __init__(self, message: str, field: str | None = "email"):
         super().__init__(message)
         self.message = message
+        self.field = field
+
+
+class InvitationForbidden(InvitationRefused):
+    """The inviter may not give this role (API: 403 insufficient_permission)."""
+
+
+class InvitationThrottled(InvitationRefused):
+    """Too many invitation mails in the window (API: 429 rate_limited)."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message, field=None)
+        self.retry_after = retry_after
 
 
 def invitation_problem(project: Project, email: str) -> str | None:
     """Why `email` cannot be invited to `project` now, or None."""
     if project.memberships.filter(user__email__iexact=email).exists():
         return "This person is already a member."
-    if project.invitations.filter(email__iexact=email, accepted_at__isnull=True, expires_at__gt=timezone.now()).exists():
+    if project.invitations.pending().filter(email__iexact=email).exists():
         return "An invitation to this address is already pending."
     return None
 
 
-def invitation_create(*, project: Project, email: str, role: str, inviter: str, accept_url,
-                      invited_by=None, invited_via_key=None) -> Invitation:
-    """Invite `email` and mail the link. `accept_url(invitation)` builds the absolute link;
-    `inviter` names who invited, for the email ("ada@example.com", "the API key “CI”")."""
+def neutralise(text: str, limit: int = NAME_IN_MAIL_MAX) -> str:
+    """User-chosen text made safe to quote in a mail: one line, at most `limit` characters, and
+    no dot or `://` a mail client would turn into a clickable link."""
+    text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text.replace("://", " : // ").replace(".", "\u2024")  # U+2024 ONE DOT LEADER looks like a dot
+
+
+def _count(key: str) -> int | None:
+    """Add one to a counter of the current window; None if the cache is down (fail open)."""
+    try:
+        if cache.add(key, 1, timeout=WINDOW_SECONDS):
+            return 1
+        return cache.incr(key)
+    except ValueError:  # expired between add() and incr()
+        cache.add(key, 1, timeout=WINDOW_SECONDS)
+        return 1
+    except Exception as exc:
+        logger.warning("Invitation mail limit: cache unavailable (%s); not counting", type(exc).__name__)
+        return None
+
+
+def _check_mail_limits(project: Project, inviter_id: str) -> None:
+    window = int(time.time() // WINDOW_SECONDS)
+    retry_after = WINDOW_SECONDS - int(time.time() % WINDOW_SECONDS)
+    limits = [
+        (f"invitation-mails:project:{project.pk}:{window}", settings.INVITATION_MAILS_PER_PROJECT_PER_HOUR,
+         "This project sent too many invitations in the last hour. Try again later."),
+        (f"invitation-mails:inviter:{inviter_id}:{window}", settings.INVITATION_MAILS_PER_INVITER_PER_HOUR,
+         "You sent too many invitations in the last hour. Try again later."),
+    ]
+    for key, limit, message in limits:
+        count = _count(key)
+        if count is not None and count > limit:
+            raise InvitationThrottled(message, retry_after=retry_after)
+
+
+def invitation_create(*, project: Project, email: str, role: str, accept_url, invited_by=None,
+                      invited_via_key=None) -> Invitation:
+    """Invite `email` and mail the link. `accept_url(token)` builds the absolute link; the token
+    goes into the mail and nowhere else. Raises InvitationRefused (or a subclass)."""
     email = email.strip().lower()
+    if role not in (Role.ADMIN, Role.VIEWER):
+        raise InvitationRefused("Invite as Admin or Viewer; a project has one owner.", field="role")
+    if invited_via_key is not None and role != Role.VIEWER:
+        raise InvitationForbidden("An API key may invite viewers only; admins are made in the console.", field="role")
     problem = invitation_problem(project, email)
     if problem:
         raise InvitationRefused(problem)
-    invitation = Invitation.objects.create(project=project, email=email, role=role, invited_by=invited_by,
-                                           invited_via_key=invited_via_key)
+    inviter_id = f"key:{invited_via_key.pk}" if invited_via_key is not None else f"user:{getattr(invited_by, 'pk', None)}"
+    _check_mail_limits(project, inviter_id)
+    invitation, token = Invitation.objects.issue(project=project, email=email, role=role, invited_by=invited_by,
+                                                 invited_via_key=invited_via_key)
+    context = {
+        "inviter": invited_by.email if invited_by is not None else None,
+        "key_name": neutralise(invited_via_key.name) if invited_via_key is not None else None,
+        "project_name": neutralise(project.name),
+        "role": invitation.get_role_display(),
+        "accept_url": accept_url(token),
+        "days": (invitation.expires_at - invitation.created_at).days,
+    }
     try:
         send_mail(
-            f"You are invited to {project.name} on NBQ Keys Console",
-            f"{inviter} invited you to join {project.name} as {invitation.get_role_display()}.\n\n"
-            f"Accept: {accept_url(invitation)}\n\nThe link works for 7 days.",
+            render_to_string("projects/email/invitation_subject.txt", context).strip(),
+            render_to_string("projects/email/invitation_body.txt", context),
             None,
             [invitation.email],
         )
     except Exception:
         logger.exception("Could not send the email of invitation %s", invitation.pk)
     return invitation
+
+
+def acceptance_problem(invitation: Invitation, user) -> str | None:
+    """Why `user` cannot accept `invitation` now, or None."""
+    from allauth.account.models import EmailAddress
+
+    if invitation.status != "pending":
+        return f"This invitation is {invitation.status}."
+    if invitation.email.lower() != user.email.lower():
+        return f"This invitation is for {invitation.email}; you are logged in as {user.email}."
+    if not EmailAddress.objects.filter(user=user, email__iexact=invitation.email, verified=True).exists():
+        return f"Confirm your address {invitation.email} first: open the link we mailed you, then come back."
+    return None
+
+
+def invitation_accept(*, invitation: Invitation, user) -> bool:
+    """Make `user` a member with the invited role; False if they already were one."""
+    problem = acceptance_problem(invitation, user)
+    if problem:
+        raise InvitationRefused(problem, field=None)
+    try:
+        with transaction.atomic():
+            Membership.objects.create(project=invitation.project, user=user, role=invitation.role)
+            updated = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
+                accepted_at=timezone.now(), accepted_by=user)
+            if not updated:  # accepted in a concurrent request
+                raise IntegrityError("invitation already accepted")
+    except IntegrityError:
+        return False
+    return True

@@ -29,6 +29,7 @@ GRACE_PERIODS = {
 }
 GRACE_LABELS = {"": "Immediately", "1h": "After 1 hour", "24h": "After 24 hours", "7d": "After 7 days"}
 NAME_MAX_LENGTH = ApiKey._meta.get_field("name").max_length  # the column's size: 64
+RATE_LIMIT_MAX = 1_000_000  # requests a minute; a per-key override above this is a typo
 RESERVED_SLUGS = {"invitations", "new"}  # path segments of the console
 
 
@@ -215,6 +216,47 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
             raise KeyNotActive("This key is already revoked.")
         _revoke(locked, actor=actor, now=now)
         record_event(project=project, key=locked, kind=EventKind.REVOKED, actor=actor)
+    return locked
+
+
+def api_key_update(*, key: ApiKey, actor: Actor, name: str, permissions,
+                   rate_limit_per_minute: int | None) -> ApiKey:
+    """Rename a key, change its permissions or its rate limit (None: the default).
+
+    Written through the model (`save()`), so the runtime API's record cache drops the key and the
+    next request sees the change. The event lists what changed, before and after.
+    """
+    errors: dict[str | None, str] = {}
+    try:  # the name and permission rules of a new key, checked in one place
+        checked = clean_key_request(name=name, permissions=permissions, expiry_rule=ExpiryRule.NEVER)
+    except InvalidKeyRequest as exc:
+        errors.update(exc.errors)
+    if rate_limit_per_minute is not None and not (1 <= rate_limit_per_minute <= RATE_LIMIT_MAX):
+        errors["rate_limit_per_minute"] = (f"Choose a rate limit from 1 to {RATE_LIMIT_MAX} requests a minute, "
+                                           "or leave it empty for the default.")
+    if errors:
+        raise InvalidKeyRequest(errors=errors)
+    name, permissions = checked.name, checked.permissions
+    with transaction.atomic():
+        project = _lock_project(key.project)
+        locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+        if locked.status != Status.ACTIVE:
+            raise KeyNotActive("Only an active key can be changed.")
+        if name.lower() != locked.name.lower() and (
+            ApiKey.objects.filter(project=project).counted_toward_limit()
+            .filter(name__iexact=name).exclude(pk=locked.pk).exists()
+        ):
+            raise DuplicateKeyName(f"An active key is already named “{name}”. Choose another name.", field="name")
+        before = {"name": locked.name, "permissions": locked.sorted_permissions,
+                  "rate_limit_per_minute": locked.rate_limit_per_minute}
+        after = {"name": name, "permissions": permissions, "rate_limit_per_minute": rate_limit_per_minute}
+        changed = {field: {"from": before[field], "to": value} for field, value in after.items()
+                   if before[field] != value}
+        if changed:
+            locked.name, locked.permissions = name, permissions
+            locked.rate_limit_per_minute = rate_limit_per_minute
+            locked.save(update_fields=["name", "permissions", "rate_limit_per_minute"])
+            record_event(project=project, key=locked, kind=EventKind.UPDATED, actor=actor, details=changed)
     return locked
 
 

@@ -1,7 +1,7 @@
 import factory
 from factory.django import DjangoModelFactory
 
-from accounts.models import User
+from accounts.models import User, mark_email_verified
 from projects import keygen
 from projects.models import ApiKey, Membership, Project, Question, Role
 
@@ -21,6 +21,12 @@ class UserFactory(DjangoModelFactory):
         obj.set_password(extracted or PASSWORD)
         if create:
             obj.save(update_fields=["password"])
+
+    @factory.post_generation
+    def verified(obj, create, extracted, **kwargs):
+        """Factory users have a confirmed address unless `UserFactory(verified=False)`."""
+        if create and extracted is not False:
+            mark_email_verified(obj)
 
 
 class ProjectFactory(DjangoModelFactory):

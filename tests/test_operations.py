@@ -82,7 +82,7 @@ def test_healthz_needs_no_login_and_is_not_redirected_behind_the_tls_proxy(clien
     assert proxied.status_code == 200 and proxied.json()["status"] == "ok"
     # a load balancer's plain-HTTP probe is answered too (SECURE_REDIRECT_EXEMPT)
     assert client.get("/healthz").status_code == 200
-    assert client.get(reverse("accounts:login")).status_code == 301  # everything else still redirects
+    assert client.get(reverse("account_login")).status_code == 301  # everything else still redirects
 
 
 @pytest.mark.django_db
@@ -114,7 +114,7 @@ def test_request_id_from_keeps_only_sane_incoming_ids(incoming, kept):
 
 @pytest.mark.django_db
 def test_every_response_carries_a_request_id(client):
-    first, second = client.get(reverse("accounts:login")), client.get("/healthz")
+    first, second = client.get(reverse("account_login")), client.get("/healthz")
     assert len(first["X-Request-ID"]) == 32 and first["X-Request-ID"] != second["X-Request-ID"]
     echoed = client.get("/healthz", headers={"X-Request-ID": "lb-7f3a2c9e-0001"})
     assert echoed["X-Request-ID"] == "lb-7f3a2c9e-0001"

@@ -70,7 +70,7 @@ def test_check_deploy_flags_debug_on():
 
 @pytest.mark.django_db
 def test_security_headers(client):
-    response = client.get(reverse("accounts:login"))
+    response = client.get(reverse("account_login"))
     assert response.status_code == 200
     assert response["X-Frame-Options"] == "DENY"
     csp = response["Content-Security-Policy"]
@@ -84,7 +84,7 @@ def test_security_headers(client):
 
 @pytest.mark.django_db
 def test_pages_load_htmx_from_django_htmx_not_a_cdn(client):
-    body = client.get(reverse("accounts:login")).content.decode()
+    body = client.get(reverse("account_login")).content.decode()
     # django-htmx's bundled copy (`{% htmx_script %}`), not one vendored by hand
     assert '<script src="/static/django_htmx/htmx-2.min.js" defer></script>' in body
     assert "js/vendor/" not in body
@@ -100,11 +100,11 @@ def test_pages_load_htmx_from_django_htmx_not_a_cdn(client):
 def test_debug_off_redirects_plain_http_but_not_requests_from_the_tls_proxy(settings, client):
     settings.DEBUG = False
     settings.SECURE_SSL_REDIRECT = True  # the production value (the test suite turns it off elsewhere)
-    plain = client.get(reverse("accounts:login"))
+    plain = client.get(reverse("account_login"))
     assert plain.status_code == 301
     assert plain.url.startswith("https://")
 
-    proxied = client.get(reverse("accounts:login"), headers={"X-Forwarded-Proto": "https"})
+    proxied = client.get(reverse("account_login"), headers={"X-Forwarded-Proto": "https"})
     assert proxied.status_code == 200
     assert "Log in" in proxied.content.decode()
     assert proxied.wsgi_request.is_secure()
@@ -121,7 +121,7 @@ def test_secure_cookies_behind_the_proxy(settings, client):
     client.force_login(user)
     response = client.get(reverse("projects:list"), headers={"X-Forwarded-Proto": "https"})
     assert response.status_code == 200
-    login = client.post(reverse("accounts:login"), {"username": user.email, "password": "x"},
+    login = client.post(reverse("account_login"), {"login": user.email, "password": "x"},
                         headers={"X-Forwarded-Proto": "https"})
     assert login.status_code in (200, 302)
     for cookie in client.cookies.values():
@@ -131,15 +131,47 @@ def test_secure_cookies_behind_the_proxy(settings, client):
 
 def test_production_settings_module_values():
     """Settings read from the environment when the module loads (checked in a fresh process);
-    password-reset mail goes to the console by default."""
+    without SMTP settings, production mail goes to an SMTP server on localhost."""
     code = ("from django.conf import settings as s; "
             "print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
-            "s.SECURE_PROXY_SSL_HEADER, s.ALLOWED_HOSTS, s.EMAIL_BACKEND)")
+            "s.SECURE_PROXY_SSL_HEADER, s.ALLOWED_HOSTS, s.MAILERS['default']['BACKEND'])")
     env = {k: v for k, v in os.environ.items()
-           if k not in {"DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "EMAIL_BACKEND"}}
+           if k not in {"DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "EMAIL_BACKEND", "EMAIL_URL", "EMAIL_HOST"}}
     env.update(DEBUG="0", DJANGO_SETTINGS_MODULE="keys_console.settings", ALLOWED_HOSTS="a.example, b.example")
     done = subprocess.run([sys.executable, "-c", "import django; django.setup(); " + code], cwd=settings.BASE_DIR,
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ("False True True True ('HTTP_X_FORWARDED_PROTO', 'https') "
-                                   "['a.example', 'b.example'] django.core.mail.backends.console.EmailBackend")
+                                   "['a.example', 'b.example'] django.core.mail.backends.smtp.EmailBackend")
+
+
+@pytest.mark.parametrize(
+    ("environ", "debug", "expected"),
+    [
+        ({}, True, {"BACKEND": "django.core.mail.backends.console.EmailBackend"}),
+        ({"EMAIL_URL": "smtp://mailer%40nbq.example:p%2Fss@smtp.example:2525"}, False,
+         {"BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+          "OPTIONS": {"host": "smtp.example", "port": 2525, "username": "mailer@nbq.example", "password": "p/ss",
+                      "use_ssl": False, "use_tls": True, "timeout": 10}}),
+        ({"EMAIL_URL": "smtps://u:p@smtp.example"}, True,
+         {"BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+          "OPTIONS": {"host": "smtp.example", "port": 465, "username": "u", "password": "p",
+                      "use_ssl": True, "use_tls": False, "timeout": 10}}),
+        ({"EMAIL_HOST": "mx.example", "EMAIL_HOST_USER": "u", "EMAIL_HOST_PASSWORD": "p", "EMAIL_USE_TLS": "0"}, False,
+         {"BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+          "OPTIONS": {"host": "mx.example", "port": 587, "username": "u", "password": "p",
+                      "use_ssl": False, "use_tls": False, "timeout": 10}}),
+    ],
+    ids=["debug-console", "email-url", "smtps", "email-host"],
+)
+def test_email_settings_from_the_environment(environ, debug, expected):
+    from keys_console.settings import mailers_from_env
+
+    assert mailers_from_env(environ, debug=debug) == {"default": expected}
+
+
+def test_email_url_with_an_unknown_scheme_is_refused():
+    from keys_console.settings import mailers_from_env
+
+    with pytest.raises(ValueError, match="EMAIL_URL"):
+        mailers_from_env({"EMAIL_URL": "http://smtp.example"}, debug=False)

@@ -1,11 +1,12 @@
 """POST /invitations: invite someone to the key's project (permission "invite")."""
 
+from django.urls import reverse
 from ninja import Router
 from ninja.responses import Status
 
-from projects.invitations import InvitationRefused, invitation_create
+from projects.invitations import InvitationForbidden, InvitationRefused, InvitationThrottled, invitation_create
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, PermissionDenied, RateLimited
 from ..permissions import require
 from ..schemas import ErrorOut, InvitationIn, InvitationOut
 
@@ -16,15 +17,20 @@ router = Router(tags=["Invitations"])
              operation_id="createInvitation", summary="Invite someone to the project")
 def create_invitation(request, payload: InvitationIn):
     """Same rules as the console (projects/invitations.py): not to a member, and not twice while an
-    invitation is pending. The invitee gets an email with a link that works for 7 days."""
+    invitation is pending. A key invites **viewers** only (`"role": "admin"` → 403
+    `insufficient_permission`: admins are made in the console). Invitation mails are limited per
+    project and per key (429 `rate_limited`). The invitee gets an email with a link that works for 7 days."""
     require(request, "invite")
     key = request.auth
     try:
         invitation = invitation_create(
             project=key.project, email=payload.email, role=payload.role, invited_via_key=key,
-            inviter=f"Someone using the API key “{key.name}”",
-            accept_url=lambda inv: request.build_absolute_uri(inv.get_absolute_url()),
+            accept_url=lambda token: request.build_absolute_uri(reverse("projects:invitation_open", args=[token])),
         )
+    except InvitationForbidden as exc:
+        raise PermissionDenied(exc.message) from None
+    except InvitationThrottled as exc:
+        raise RateLimited(exc.message, retry_after=exc.retry_after) from None
     except InvitationRefused as exc:
         raise InvalidRequest(exc.message, fields={"email": exc.message}) from None
     return Status(201, {**{f: getattr(invitation, f) for f in ("id", "email", "role", "created_at", "expires_at")},

@@ -21,6 +21,14 @@ class Permission(models.TextChoices):
 
 
 PERMISSION_ORDER = [p.value for p in Permission]
+# What each permission allows on the runtime API, shown beside its checkbox.
+PERMISSION_HELP = {
+    Permission.CREATE: "Add questions (POST /questions).",
+    Permission.READ: "List questions, fetch one, and ask for the next question.",
+    Permission.WRITE: "Change questions (PATCH /questions/{id}).",
+    Permission.DELETE: "Remove questions (DELETE /questions/{id}).",
+    Permission.INVITE: "Invite people to the project as viewers.",
+}
 
 
 class ExpiryRule(models.TextChoices):

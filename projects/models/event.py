@@ -10,6 +10,7 @@ class EventKind(models.TextChoices):
     ROTATED = "rotated", "Key rotated"
     REVOKED = "revoked", "Key revoked"
     DELETED = "deleted", "Key deleted"
+    UPDATED = "updated", "Key changed"
     REVOKED_KEY_USED = "revoked_key_used", "Revoked key presented"
     EXPIRED_KEY_USED = "expired_key_used", "Expired key presented"
     RATE_LIMITED = "rate_limited", "Rate limit reached"

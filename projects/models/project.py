@@ -1,3 +1,4 @@
+import hashlib
 import secrets
 from datetime import timedelta
 
@@ -58,9 +59,54 @@ class Membership(models.Model):
         """Owners and admins change things; viewers read."""
         return self.role in (Role.OWNER, Role.ADMIN)
 
+    def change_role(self, role: str) -> bool:
+        """Make this member an admin or a viewer; True if the role changed. A project keeps its one
+        owner: the owner's role is not changed here, and nobody becomes owner this way."""
+        if self.role == Role.OWNER:
+            raise RoleChangeRefused("The owner's role cannot be changed.")
+        if role not in (Role.ADMIN, Role.VIEWER):
+            raise RoleChangeRefused("Choose Admin or Viewer.")
+        if role == self.role:
+            return False
+        self.role = role
+        self.save(update_fields=["role"])
+        return True
 
-def _invitation_token() -> str:
+
+class RoleChangeRefused(ValueError):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _invitation_token() -> str:  # referenced by migration 0001 (tokens were stored then)
     return secrets.token_urlsafe(32)
+
+
+def invitation_token_hash(token: str) -> str:
+    """The stored form of an invitation token. Tokens carry 256 bits from `secrets`, so one fast
+    digest is the right tool (as for API keys): nothing to brute-force, and a unique index finds
+    the invitation in one query. The token itself is in the mail only."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _unusable_token_hash() -> str:
+    # An invitation created without `Invitation.objects.issue()` has a link nobody knows.
+    return invitation_token_hash(secrets.token_urlsafe(32))
+
+
+class InvitationQuerySet(models.QuerySet):
+    def issue(self, **fields) -> tuple["Invitation", str]:
+        """Create an invitation; return it and its token (to mail once, never to store)."""
+        token = secrets.token_urlsafe(32)
+        invitation = self.create(token_hash=invitation_token_hash(token), **fields)
+        return invitation, token
+
+    def by_token(self, token: str):
+        return self.filter(token_hash=invitation_token_hash(token))
+
+    def pending(self):
+        return self.filter(accepted_at__isnull=True, expires_at__gt=timezone.now())
 
 
 def _invitation_expiry():
@@ -71,7 +117,7 @@ class Invitation(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
-    token = models.CharField(max_length=64, unique=True, default=_invitation_token, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, default=_unusable_token_hash, editable=False)
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -84,6 +130,8 @@ class Invitation(models.Model):
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    objects = InvitationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -98,6 +146,3 @@ class Invitation(models.Model):
         if self.expires_at <= timezone.now():
             return "expired"
         return "pending"
-
-    def get_absolute_url(self) -> str:
-        return reverse("projects:invitation_accept", args=[self.token])

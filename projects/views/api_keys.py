@@ -15,31 +15,56 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.reauth import confirm_access_required
+
 from ..access import membership_for
 from ..actors import Actor
 from ..errors import KeyRuleError
-from ..forms import ApiKeyCreateForm, RotateForm
+from ..forms import ApiKeyCreateForm, ApiKeyEditForm, RotateForm
 from ..gate import question_gate
 from ..models import ApiKey, KeyEvent
-from ..services import api_key_create, api_key_delete, api_key_revoke, api_key_rotate
+from ..models.api_key import Status
+from ..services import api_key_create, api_key_delete, api_key_revoke, api_key_rotate, api_key_update
 from ..usage_chart import usage_chart
 
 PAGE = "projects/api_keys.html"
 
 
+def lineage_order(keys: list[ApiKey]) -> list[ApiKey]:
+    """Newest first, each key followed by the keys it replaced (its rotation lineage), so an old
+    key rotating out sits right under its successor. Sets `lineage_depth` (0: the newest of its line)."""
+    by_pk = {k.pk: k for k in keys}
+    replaced = {k.rotated_from_id for k in keys if k.rotated_from_id in by_pk}
+    ordered = []
+    for key in keys:
+        if key.pk in replaced:
+            continue  # listed under its successor
+        depth, current = 0, key
+        while current is not None:
+            current.lineage_depth = depth
+            ordered.append(current)
+            depth, current = depth + 1, by_pk.get(current.rotated_from_id)
+    return ordered
+
+
 def _panel_context(membership) -> dict:
     project = membership.project
-    keys = list(
+    keys = lineage_order(list(
         ApiKey.objects.filter(project=project).select_related("created_by", "rotated_from", "rotated_to")
-    )
+    ))
     now = timezone.now()
+    # The counter and the badges agree: "N of 10 active" counts the places under the limit (the
+    # Active badges); a Rotating key shares its successor's place ("M rotating out").
     active_count = sum(1 for k in keys if k.holds_limit_place_at(now))
+    rotating_count = sum(1 for k in keys if k.status_at(now) == Status.ROTATING and not k.holds_limit_place_at(now))
     limit = settings.API_KEY_MAX_ACTIVE_PER_PROJECT
     return {
         "membership": membership,
         "project": project,
         "tab": "api_keys",
         "keys": keys,
+        "rotating_count": rotating_count,
+        "now": now,
         "gate": question_gate(project),
         "active_count": active_count,
         "key_limit": limit,
@@ -91,10 +116,12 @@ def _confirm(request, membership, key: ApiKey, action: str, *, error: str | None
                    {"key": key, "action": action, "confirm": confirm, "error": error}, 422 if error else 200)
 
 
-def _after_change(request, membership, message: str):
-    """After revoke / delete: htmx gets the new key panel (out of band) and an empty modal."""
+def _after_change(request, membership, message: str, *, focus_next: str):
+    """After revoke / delete / edit: htmx gets the new key panel (out of band), the message, an empty
+    modal, and where the keyboard focus goes next (a CSS selector: the changed row, or Generate)."""
     if request.htmx:
-        return render(request, "projects/keys/changed.html", {**_panel_context(membership), "flash": message})
+        return render(request, "projects/keys/changed.html",
+                      {**_panel_context(membership), "flash": message, "focus_next": focus_next})
     messages.success(request, message)
     return redirect("projects:api_keys", slug=membership.project.slug)
 
@@ -124,6 +151,7 @@ def api_keys(request, slug):
 @never_cache
 @sensitive_variables("plaintext")
 @login_required
+@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def key_new(request, slug):
     membership = membership_for(request, slug, manage=True)
@@ -168,6 +196,7 @@ def key_detail(request, slug, key_id):
 @never_cache
 @sensitive_variables("plaintext")
 @login_required
+@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def key_rotate(request, slug, key_id):
     membership = membership_for(request, slug, manage=True)
@@ -199,7 +228,8 @@ def key_revoke(request, slug, key_id):
         except KeyRuleError as exc:
             error = exc.message
         else:
-            return _after_change(request, membership, f"Key “{key.name}” ({key.key_id}) was revoked. It stopped working.")
+            return _after_change(request, membership, f"Key “{key.name}” ({key.key_id}) was revoked. It stopped working.",
+                                 focus_next=f"#key-{key.key_id}")
     return _confirm(request, membership, key, "revoke", error=error)
 
 
@@ -210,5 +240,29 @@ def key_delete(request, slug, key_id):
     key = _key_for(membership, key_id)
     if request.method == "POST":
         api_key_delete(key=key, actor=Actor.from_request(request))
-        return _after_change(request, membership, f"Key “{key.name}” ({key.key_id}) was deleted.")
+        return _after_change(request, membership, f"Key “{key.name}” ({key.key_id}) was deleted.",
+                             focus_next="#generate-button:not([disabled]), #flash")
     return _confirm(request, membership, key, "delete")
+
+
+@login_required
+@confirm_access_required
+@require_http_methods(["GET", "POST"])
+def key_edit(request, slug, key_id):
+    membership = membership_for(request, slug, manage=True)
+    key = _key_for(membership, key_id)
+    form = ApiKeyEditForm(request.POST if request.method == "POST" else None, key=key,
+                          default_rate_limit=settings.API_KEY_RATE_LIMIT_PER_MINUTE)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            key = api_key_update(key=key, actor=Actor.from_request(request), name=data["name"],
+                                 permissions=data["permissions"],
+                                 rate_limit_per_minute=data["rate_limit_per_minute"])
+        except KeyRuleError as exc:
+            form.add_rule_errors(exc)
+        else:
+            return _after_change(request, membership, f"Key “{key.name}” ({key.key_id}) was saved. "
+                                 "The change applies from its next request.", focus_next=f"#key-{key.key_id}")
+    status = 422 if form.errors else 200
+    return _dialog(request, membership, "projects/keys/edit_dialog.html", {"key": key, "form": form}, status)

@@ -1,15 +1,19 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.reauth import confirm_access_required
 
 from ..access import membership_for
 from ..forms import InvitationForm
-from ..invitations import InvitationRefused, invitation_create
+from ..invitations import InvitationRefused, acceptance_problem, invitation_accept, invitation_create
 from ..models import Invitation, Membership, Role
+from ..models.project import RoleChangeRefused, invitation_token_hash
 
 
 @login_required
@@ -22,11 +26,10 @@ def members(request, slug):
         try:
             invitation = invitation_create(
                 project=project, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
-                inviter=request.user.email, invited_by=request.user,
-                accept_url=lambda inv: request.build_absolute_uri(inv.get_absolute_url()),
+                invited_by=request.user, accept_url=lambda token: _accept_url(request, token),
             )
-        except InvitationRefused as exc:  # raced with another invitation since the form's check
-            form.add_error("email", exc.message)
+        except InvitationRefused as exc:  # a rule the form cannot see (mail limit, a race)
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             messages.success(request, f"Invitation sent to {invitation.email}.")
             return redirect("projects:members", slug=slug)
@@ -54,6 +57,25 @@ def member_remove(request, slug, pk):
 
 
 @login_required
+@confirm_access_required
+@require_POST
+def member_role(request, slug, pk):
+    """Make a member an admin or a viewer (owners and admins; not the owner; Confirm access first)."""
+    membership = membership_for(request, slug, manage=True)
+    target = get_object_or_404(Membership.objects.select_related("user"), pk=pk, project=membership.project)
+    if target.role == Role.OWNER:
+        raise PermissionDenied("The owner's role cannot be changed.")
+    try:
+        changed = target.change_role(request.POST.get("role", ""))
+    except RoleChangeRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        if changed:
+            messages.success(request, f"{target.user.email} is now {target.get_role_display()}.")
+    return redirect("projects:members", slug=slug)
+
+
+@login_required
 @require_POST
 def invitation_cancel(request, slug, pk):
     membership = membership_for(request, slug, manage=True)
@@ -63,26 +85,72 @@ def invitation_cancel(request, slug, pk):
     return redirect("projects:members", slug=slug)
 
 
-@login_required
+def _accept_url(request, token: str) -> str:
+    return request.build_absolute_uri(reverse("projects:invitation_open", args=[token]))
+
+
+INVITATION_SESSION_KEY = "projects.invitation_id"
+
+
+@never_cache
+@require_GET
+def invitation_open(request, token):
+    """The link in the mail. The token is checked once, then the invitation's id (not a secret)
+    goes into the session and the browser moves to a token-free URL (no token in history,
+    Referer or logs of later requests, nor in the `next` of Log in / Sign up)."""
+    invitation = Invitation.objects.filter(token_hash=invitation_token_hash(token)).first()
+    if invitation is None:
+        return render(request, "projects/invitation.html", {"invitation": None,
+                      "problem": "This invitation link is not valid. Ask for a new invitation."}, status=404)
+    request.session[INVITATION_SESSION_KEY] = invitation.pk
+    return redirect("projects:invitation")
+
+
+@never_cache
 @require_http_methods(["GET", "POST"])
-def invitation_accept(request, token):
-    invitation = get_object_or_404(Invitation.objects.select_related("project"), token=token)
-    problem = None
-    if invitation.status != "pending":
-        problem = f"This invitation is {invitation.status}."
-    elif invitation.email.lower() != request.user.email.lower():
-        problem = f"This invitation is for {invitation.email}; you are logged in as {request.user.email}."
+def invitation(request):
+    """The invitation opened from the mail: explains it; offers Log in / Sign up (both come back
+    here) to someone logged out; lets the invited, confirmed address accept."""
+    pk = request.session.get(INVITATION_SESSION_KEY)
+    invitation = Invitation.objects.select_related("project", "invited_by", "invited_via_key").filter(pk=pk).first()
+    if invitation is None:
+        return render(request, "projects/invitation.html", {"invitation": None,
+                      "problem": "Open the link in your invitation mail again."}, status=404)
+    here = reverse("projects:invitation")
+    context = {"invitation": invitation, "next": here}
+    if not request.user.is_authenticated:
+        if request.method == "POST":
+            return redirect_to_login(here)
+        # Whether the address already has an account is not said (no enumeration): both ways are offered.
+        return render(request, "projects/invitation.html", {**context, "anonymous": True})
+    problem = acceptance_problem(invitation, request.user)
     if request.method == "POST" and problem is None:
         try:
-            with transaction.atomic():
-                Membership.objects.create(project=invitation.project, user=request.user, role=invitation.role)
-                invitation.accepted_at = timezone.now()
-                invitation.accepted_by = request.user
-                invitation.save(update_fields=["accepted_at", "accepted_by"])
-        except IntegrityError:
-            messages.info(request, "You are already a member of this project.")
+            joined = invitation_accept(invitation=invitation, user=request.user)
+        except InvitationRefused as exc:
+            problem = exc.message
         else:
-            messages.success(request, f"You joined {invitation.project.name}.")
-        return redirect(invitation.project)
-    return render(request, "projects/invitation.html", {"invitation": invitation, "problem": problem},
+            request.session.pop(INVITATION_SESSION_KEY, None)
+            if joined:
+                messages.success(request, f"You joined {invitation.project.name}.")
+            else:
+                messages.info(request, "You are already a member of this project.")
+            return redirect(invitation.project)
+    return render(request, "projects/invitation.html", {**context, "problem": problem},
                   status=200 if problem is None else 410)
+
+
+@login_required
+@require_POST
+def invitation_join(request, pk):
+    """Accept, from the projects page, an invitation addressed to the person's confirmed address
+    (the confirmation proves what the mailed token proves: that they read that mailbox)."""
+    invitation = get_object_or_404(Invitation.objects.select_related("project"), pk=pk,
+                                   email__iexact=request.user.email)
+    try:
+        joined = invitation_accept(invitation=invitation, user=request.user)
+    except InvitationRefused as exc:
+        messages.error(request, exc.message)
+        return redirect("projects:list")
+    messages.success(request, f"You joined {invitation.project.name}." if joined else "You are already a member of this project.")
+    return redirect(invitation.project)

@@ -5,7 +5,7 @@ from django.views.decorators.http import require_http_methods
 
 from ..access import membership_for
 from ..forms import ProjectForm
-from ..models import Membership
+from ..models import Invitation, Membership
 from ..services import project_create
 
 
@@ -22,8 +22,11 @@ def project_list(request):
         .annotate(active_questions=Count("project__questions", filter=Q(project__questions__is_active=True)))
         .order_by("project__name")
     )
+    invitations = (Invitation.objects.pending().filter(email__iexact=request.user.email)
+                   .exclude(project__memberships__user=request.user).select_related("project", "invited_by"))
     status = 422 if form.errors else 200
-    return render(request, "projects/list.html", {"memberships": memberships, "form": form}, status=status)
+    return render(request, "projects/list.html", {"memberships": memberships, "form": form, "invitations": invitations},
+                  status=status)
 
 
 @login_required

@@ -1,16 +1,119 @@
-// NBQ Keys Console: the little JavaScript the pages need. Behaviour hangs on data- attributes.
+// NBQ Keys Console: the little JavaScript the pages need. Behaviour hangs on data- attributes:
+//   data-modal            a <dialog> swapped into #modal-root: opened as a modal, removed when closed
+//   data-focus-on-close   where focus goes when that dialog closes (else: the element that opened it)
+//   data-focus-next       in an htmx response: where focus goes once it has settled
+//   data-reveal           the one-time key reveal: closing it before Copy asks once (data-reveal-guard)
+//   data-copy             a Copy button (rendered hidden: shown here, so no dead button without JS)
+//   data-expiry-select    an expiration <select>; data-expiry-previews lists the date of each choice
+//   data-show-when        "control-id=value": shown only while the control has that value
+//   data-collapse-details / data-details-toggle   the inline key details
 (function () {
   "use strict";
 
-  // Dialogs swapped into #modal-root open as modals; closing one removes it.
+  document.documentElement.classList.add("js");
+
+  var opener = null; // the element whose click opened the current dialog
+
+  // Focus the first element found, trying "a, b, c" in that order (not document order).
+  function focusFirst(selectors) {
+    if (!selectors) return false;
+    var target = null;
+    selectors.split(",").some(function (selector) {
+      try { target = document.querySelector(selector.trim()); } catch (e) { target = null; }
+      return target !== null;
+    });
+    if (!target) return false;
+    if (!target.matches("a[href], button, input, select, textarea, [tabindex]")) target.setAttribute("tabindex", "-1");
+    target.focus();
+    return document.activeElement === target;
+  }
+
+  function focusAfterClose(dialog) {
+    if (focusFirst(dialog.dataset.focusOnClose)) return;
+    if (opener && opener.isConnected) { opener.focus(); return; }
+    focusFirst("#generate-button:not([disabled])") || focusFirst("#content");
+  }
+
+  // --- dialogs ---------------------------------------------------------------------------
   function openDialogs(root) {
     root.querySelectorAll("dialog[data-modal]").forEach(function (dialog) {
       if (dialog.open) dialog.removeAttribute("open");
       if (!dialog.dataset.bound) {
         dialog.dataset.bound = "1";
-        dialog.addEventListener("close", function () { dialog.remove(); });
+        dialog.addEventListener("close", function () {
+          dialog.remove();
+          focusAfterClose(dialog);
+        });
+        dialog.addEventListener("cancel", function (event) { // Escape
+          if (!mayClose(dialog)) event.preventDefault();
+        });
+        dialog.addEventListener("click", function (event) { // a click on the backdrop
+          if (event.target !== dialog) return;
+          var box = dialog.getBoundingClientRect();
+          var inside = event.clientX >= box.left && event.clientX <= box.right &&
+                       event.clientY >= box.top && event.clientY <= box.bottom;
+          if (!inside && mayClose(dialog)) dialog.close();
+        });
+        setUpReveal(dialog);
       }
       if (!dialog.open) dialog.showModal();
+      // A form sent back with errors: focus the first field to fix.
+      var invalid = dialog.querySelector(".has-error input:not([type=hidden]), .has-error select, .has-error textarea");
+      if (invalid) invalid.focus();
+      if (dialog.hasAttribute("data-reveal")) {
+        // The key is selected (Ctrl+C works at once) and focus waits on Copy.
+        var field = dialog.querySelector("#new-key-value");
+        if (field) field.select();
+        var copy = dialog.querySelector("[data-copy]");
+        if (copy) copy.focus();
+      }
+    });
+  }
+
+  // --- the reveal guard --------------------------------------------------------------------
+  function setUpReveal(dialog) {
+    if (!dialog.hasAttribute("data-reveal")) return;
+    dialog.querySelectorAll("[data-copy]").forEach(function (button) { button.hidden = false; });
+  }
+
+  // True when the dialog may close now; for an uncopied reveal, the first attempt shows the guard.
+  function mayClose(dialog) {
+    if (!dialog.hasAttribute("data-reveal") || dialog.dataset.copied || dialog.dataset.guardShown) return true;
+    var guard = dialog.querySelector("[data-reveal-guard]");
+    if (!guard) return true;
+    dialog.dataset.guardShown = "1";
+    guard.hidden = false;
+    var actions = dialog.querySelector("[data-reveal-actions]");
+    if (actions) actions.hidden = true;
+    var back = guard.querySelector("[data-reveal-back]");
+    if (back) back.focus();
+    return false;
+  }
+
+  function hideGuard(dialog) {
+    var guard = dialog.querySelector("[data-reveal-guard]");
+    if (guard) guard.hidden = true;
+    var actions = dialog.querySelector("[data-reveal-actions]");
+    if (actions) actions.hidden = false;
+    delete dialog.dataset.guardShown;
+  }
+
+  // --- expiration preview and show-when -------------------------------------------------
+  function syncExpiry(root) {
+    root.querySelectorAll("[data-expiry-select]").forEach(function (select) {
+      var field = select.closest(".field");
+      var list = field && field.querySelector("[data-expiry-previews]");
+      var out = document.getElementById(select.getAttribute("aria-describedby").split(" ")[0]);
+      if (!list || !out) return;
+      var update = function () {
+        var item = list.querySelector('[data-rule="' + select.value + '"]');
+        out.textContent = item ? item.textContent : "";
+      };
+      if (!select.dataset.expiryBound) {
+        select.dataset.expiryBound = "1";
+        select.addEventListener("change", update);
+      }
+      update();
     });
   }
 
@@ -28,45 +131,88 @@
     });
   }
 
+  // --- htmx hooks -----------------------------------------------------------------------
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.getAttribute && elt.getAttribute("hx-target") === "#modal-root" && !elt.closest("dialog")) opener = elt;
+  });
+
   document.addEventListener("htmx:afterSettle", function (event) {
     var modalRoot = document.getElementById("modal-root");
     if (modalRoot) openDialogs(modalRoot);
     syncShowWhen(event.target);
+    syncExpiry(event.target);
+    var next = document.querySelector("[data-focus-next]");
+    if (next) {
+      var selectors = next.dataset.focusNext;
+      next.remove();
+      focusFirst(selectors);
+    }
+    // Details loaded into a row: focus moves to them, so the keyboard continues there.
+    if (event.target.matches && event.target.matches("td[id^=details-]")) {
+      var details = event.target.querySelector("[data-details]");
+      if (details) { details.setAttribute("tabindex", "-1"); details.focus(); }
+    }
   });
 
-  document.addEventListener("DOMContentLoaded", function () { syncShowWhen(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    syncShowWhen(document);
+    syncExpiry(document);
+    // Without htmx (a full page holding an open dialog) the reveal still gets its Copy button.
+    document.querySelectorAll("dialog[data-reveal]").forEach(function (dialog) {
+      dialog.querySelectorAll("[data-copy]").forEach(function (button) { button.hidden = false; });
+      var field = dialog.querySelector("#new-key-value");
+      if (field) { field.focus(); field.select(); }
+    });
+  });
+
+  // --- clicks ------------------------------------------------------------------------------
+  function copyField(button) {
+    var field = document.querySelector(button.dataset.copy);
+    if (!field) return;
+    var dialog = button.closest("dialog");
+    var done = function () {
+      if (dialog) { dialog.dataset.copied = "1"; hideGuard(dialog); }
+      button.textContent = "Copied";
+      var status = dialog && dialog.querySelector("[data-copy-status]");
+      if (status) status.textContent = "The key is on your clipboard.";
+      setTimeout(function () { button.textContent = "Copy"; }, 2000);
+    };
+    var fallback = function () { field.select(); document.execCommand("copy"); done(); };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, fallback);
+    } else {
+      fallback();
+    }
+  }
 
   document.addEventListener("click", function (event) {
-    var closer = event.target.closest("[data-close-modal]");
+    var closer = event.target.closest("[data-close-modal], [data-reveal-close-anyway]");
     if (closer) {
       var dialog = closer.closest("dialog");
       if (dialog && document.getElementById("modal-root").contains(dialog)) {
         event.preventDefault();
-        dialog.close();
+        if (closer.hasAttribute("data-reveal-close-anyway") || mayClose(dialog)) dialog.close();
         return;
       }
     }
-    var copy = event.target.closest("[data-copy]");
-    if (copy) {
-      var field = document.querySelector(copy.dataset.copy);
-      if (!field) return;
-      var done = function () {
-        copy.textContent = "Copied";
-        setTimeout(function () { copy.textContent = "Copy"; }, 2000);
-      };
-      if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(field.value).then(done, function () { field.select(); document.execCommand("copy"); done(); });
-      } else {
-        field.select();
-        document.execCommand("copy");
-        done();
-      }
+    var back = event.target.closest("[data-reveal-back]");
+    if (back) {
+      var revealDialog = back.closest("dialog");
+      hideGuard(revealDialog);
+      var copyButton = revealDialog.querySelector("[data-copy]");
+      if (copyButton) copyButton.focus();
       return;
     }
+    var copy = event.target.closest("[data-copy]");
+    if (copy) { copyField(copy); return; }
     var collapse = event.target.closest("[data-collapse-details]");
     if (collapse) {
       var cell = collapse.closest("td");
+      var row = collapse.closest("tbody");
       if (cell) cell.innerHTML = "";
+      var toggle = row && row.querySelector("[data-details-toggle]");
+      if (toggle) toggle.focus();
     }
   });
 })();

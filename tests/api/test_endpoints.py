@@ -232,11 +232,11 @@ def test_next_question_accepts_10000_answered_ids(client, key):
 
 # --- POST /invitations -------------------------------------------------------------------------
 def test_invitation(client, key, project):
-    response = post(client, "/api/v1/invitations", {"email": " Ada@Example.com ", "role": "admin"}, key)
+    response = post(client, "/api/v1/invitations", {"email": " Ada@Example.com ", "role": "viewer"}, key)
     assert response.status_code == 201, response.content
     body = response.json()
     assert set(body) == {"id", "email", "role", "status", "created_at", "expires_at"}
-    assert (body["email"], body["role"], body["status"]) == ("ada@example.com", "admin", "pending")
+    assert (body["email"], body["role"], body["status"]) == ("ada@example.com", "viewer", "pending")
     invitation = Invitation.objects.get(pk=body["id"])
     assert invitation.project == project and invitation.invited_via_key == key and invitation.invited_by is None
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["ada@example.com"]

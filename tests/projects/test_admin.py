@@ -142,10 +142,16 @@ def test_revoke_action_revokes_and_logs(admin_client, data, admin_user):
 
     old, new, other = data["keys"]  # old is inside its grace period
     already = ApiKeyFactory(project=data["project"], state="revoked", revoked_at=timezone.now() - timedelta(days=1))
-    response = admin_client.post(changelist, {
-        "action": "revoke_selected",
-        "_selected_action": [str(k.pk) for k in (old, new, other, already)],
-    }, follow=True)
+    selected = {"action": "revoke_selected", "_selected_action": [str(k.pk) for k in (old, new, other, already)]}
+    # First a confirmation page listing the keys; nothing is revoked yet.
+    response = admin_client.post(changelist, selected)
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "Revoke API keys?" in text
+    for key in (old, new, other, already):
+        assert key.key_id in text
+    assert not KeyEvent.objects.filter(kind=EventKind.REVOKED).exists()
+    response = admin_client.post(changelist, {**selected, "post": "yes"}, follow=True)
     assert response.status_code == 200
     assert "Revoked 3 key(s). 1 were already revoked." in page_text(response)
     for key in (old, new, other, already):
@@ -215,3 +221,107 @@ def test_membership_admin_uses_autocomplete(admin_client, data):
         "app_label": "projects", "model_name": "membership", "field_name": "user", "term": "user"})
     assert response.status_code == 200
     assert response.json()["results"]
+
+
+# --- findings 1 and 2 of the trust review ------------------------------------------------------
+
+
+def _staff_with(*codenames):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return staff
+
+
+def test_finding1_view_only_staff_cannot_revoke_keys(client, data):
+    client.force_login(_staff_with("view_apikey"))
+    changelist = reverse("admin:projects_apikey_changelist")
+    response = client.get(changelist)
+    assert response.status_code == 200
+    action_form = response.context["action_form"]
+    assert action_form is None or "revoke_selected" not in dict(action_form.fields["action"].choices)
+    keys = data["keys"]
+    for extra in ({}, {"post": "yes"}):
+        client.post(changelist, {"action": "revoke_selected", "_selected_action": [str(k.pk) for k in keys], **extra})
+    assert not KeyEvent.objects.filter(kind=EventKind.REVOKED).exists()
+    for key in keys[1:]:
+        key.refresh_from_db()
+        assert key.status == Status.ACTIVE
+
+
+def test_finding1_staff_allowed_to_change_keys_can_revoke(client, data):
+    client.force_login(_staff_with("view_apikey", "change_apikey"))
+    changelist = reverse("admin:projects_apikey_changelist")
+    assert "revoke_selected" in dict(client.get(changelist).context["action_form"].fields["action"].choices)
+    key = data["keys"][2]
+    client.post(changelist, {"action": "revoke_selected", "_selected_action": [str(key.pk)], "post": "yes"})
+    key.refresh_from_db()
+    assert key.status == Status.REVOKED
+
+
+def test_finding1_view_only_staff_cannot_deactivate_questions(client, data):
+    client.force_login(_staff_with("view_question"))
+    question = data["question"]
+    response = client.post(reverse("admin:projects_question_changelist"),
+                           {"action": "deactivate", "_selected_action": [str(question.pk)]})
+    assert response.status_code in (200, 302)
+    question.refresh_from_db()
+    assert question.is_active
+
+
+def test_finding2_view_on_site_does_not_lead_to_an_invitation_link(admin_client, data):
+    from django.contrib.contenttypes.models import ContentType
+
+    invitation = data["invitation"]
+    ct = ContentType.objects.get_for_model(Invitation)
+    response = admin_client.get(f"/admin/r/{ct.pk}/{invitation.pk}/")
+    assert response.status_code == 404
+    body = admin_client.get(reverse("admin:projects_invitation_change", args=[invitation.pk])).content.decode()
+    assert invitation.token_hash not in body
+    assert "/projects/invitations/" not in body
+
+
+@pytest.mark.parametrize(("changelist", "lookup"), [
+    ("admin:projects_invitation_changelist", "token_hash__startswith"),
+    ("admin:projects_invitation_changelist", "token_hash"),
+    ("admin:projects_invitation_changelist", "invited_via_key__key_hash__startswith"),
+    ("admin:projects_apikey_changelist", "key_hash__startswith"),
+    ("admin:projects_apikey_changelist", "rotated_from__key_hash__startswith"),
+    ("admin:projects_keyusageday_changelist", "api_key__key_hash__startswith"),
+    ("admin:projects_project_changelist", "api_keys__key_hash__startswith"),
+    ("admin:accounts_user_changelist", "password__startswith"),
+])
+def test_finding2_no_admin_filter_on_a_secret_hash(admin_client, data, changelist, lookup):
+    """A prefix filter on a hash is an oracle: the admin refuses it (400) for every prefix."""
+    value = data["hashes"][0][:1] if "key_hash" in lookup else (data["invitation"].token_hash[:1])
+    response = admin_client.get(reverse(changelist), {lookup: value})
+    assert response.status_code == 400
+
+
+def test_finding2_ordering_by_a_hash_is_not_offered(admin_client, data):
+    # `?o=N` orders by the N-th list column; no column is a hash, so no index orders by one.
+    response = admin_client.get(reverse("admin:projects_apikey_changelist"))
+    columns = [getattr(f, "__name__", f) for f in response.context["cl"].list_display]
+    assert "key_hash" not in columns
+
+
+def test_key_events_are_append_only_for_superusers_too(admin_client, data):
+    event = data["event"]
+    assert admin_client.get(reverse("admin:projects_keyevent_delete", args=[event.pk])).status_code == 403
+    admin_client.post(reverse("admin:projects_keyevent_changelist"),
+                      {"action": "delete_selected", "_selected_action": [str(event.pk)], "post": "yes"})
+    assert KeyEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_authenticator_secrets_are_not_shown_in_the_admin(admin_client, admin_user):
+    from allauth.mfa.models import Authenticator
+
+    auth = Authenticator.objects.create(user=admin_user, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"})
+    for url in (reverse("admin:mfa_authenticator_changelist"), reverse("admin:mfa_authenticator_change", args=[auth.pk])):
+        response = admin_client.get(url)
+        assert response.status_code == 200
+        assert "JBSWY3DPEHPK3PXP" not in response.content.decode()
+    assert admin_client.get(reverse("admin:mfa_authenticator_changelist"), {"data__icontains": "J"}).status_code == 400

@@ -272,10 +272,12 @@ def test_seed_demo_is_idempotent_and_the_login_works(settings, client):
     assert demo.questions.filter(is_active=True).count() == 12
     assert demo.memberships.get().user == user and demo.memberships.get().role == "owner"
 
-    response = client.post(reverse("accounts:login"), {"username": email, "password": password})
+    response = client.post(reverse("account_login"), {"login": email, "password": password})
     assert response.status_code == 302
     projects = page_text(client.get(reverse("projects:list")))
     assert "Demo" in projects
     tab = page_text(client.get(reverse("projects:api_keys", args=["demo"])))
     assert "Generate a key" in tab and "locked" not in tab.lower()
+    # a fresh login goes straight to generating keys (no Confirm access right after logging in)
+    assert client.get(reverse("projects:key_new", args=["demo"])).status_code == 200
     assert client.get(reverse("admin:index")).status_code == 200

@@ -8,11 +8,11 @@ import pytest
 from django.db import connection
 
 from projects.actors import Actor
-from projects.errors import KeyLimitReached, KeyNotActive, KeyRuleError
+from projects.errors import DuplicateKeyName, KeyLimitReached, KeyNotActive, KeyRuleError
 from projects.models import ApiKey, KeyEvent
 from projects.models.api_key import Status
 from projects.models.event import EventKind
-from projects.services import api_key_create, api_key_revoke, api_key_rotate
+from projects.services import api_key_create, api_key_revoke, api_key_rotate, api_key_update
 from tests.factories import ApiKeyFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -160,3 +160,35 @@ def test_finding5_rotation_slots_hold_under_concurrent_generates():
     assert created == []
     assert (live.usable().count(), live.counted_toward_limit().count()) == (15, 10)
     assert all(not k.authenticates for k in ApiKey.objects.filter(pk__in=[k.pk for k in keys[:5]]))
+
+
+def test_concurrent_renames_to_one_name_leave_one_key_with_it():
+    """Editing keys (issue 12, finding 9) keeps the unique-name rule under concurrency."""
+    project = ProjectFactory(active_questions=10)
+    keys = ApiKeyFactory.create_batch(6, project=project, permissions=["read"])
+    actor = Actor(user=None, label="race")
+    results = _race([
+        (lambda k=k: api_key_update(key=k, actor=actor, name="Same name", permissions=["read"],
+                                    rate_limit_per_minute=None))
+        for k in keys
+    ])
+    assert _unexpected(results, DuplicateKeyName) == []
+    assert sum(1 for kind, _ in results if kind == "ok") == 1
+    assert ApiKey.objects.filter(project=project, name__iexact="same name").count() == 1
+    assert KeyEvent.objects.filter(project=project, kind=EventKind.UPDATED).count() == 1
+
+
+def test_edit_racing_a_revoke_never_edits_a_revoked_key():
+    project = ProjectFactory(active_questions=10)
+    key = ApiKeyFactory(project=project, permissions=["read"])
+    actor = Actor(user=None, label="race")
+    results = _race([
+        lambda: api_key_revoke(key=key, actor=actor),
+        lambda: api_key_update(key=key, actor=actor, name="edited", permissions=["read", "write"],
+                               rate_limit_per_minute=5),
+    ])
+    assert _unexpected(results, KeyNotActive) == []
+    key.refresh_from_db()
+    assert key.status == Status.REVOKED
+    edited = results[1][0] == "ok"
+    assert (key.name == "edited") is edited  # either edited before the revoke, or refused after it

@@ -78,8 +78,9 @@ def test_generate_dialog_contents(owner_client, unlocked_project):
     assert "secret manager" in text and "never in code" in text and "browser" in text and "once" in text
     assert re.search(r'<label for="id_name">Name</label>', body)
     for label in ("Create", "Read", "Write", "Delete", "Invite"):
-        assert re.search(rf'<input type="checkbox" name="permissions" value="{label.lower()}"[^>]*> {label}</label>',
-                         body), label
+        match = re.search(rf'<input type="checkbox" name="permissions" value="{label.lower()}" id="(\w+)"', body)
+        assert match, label
+        assert f'<label for="{match[1]}">{label}</label>' in body, label
     assert '<label for="id_expiration">Expiration</label>' in body
     for option in ("7 days", "30 days", "60 days", "90 days", "1 year", "Custom date", "No expiration"):
         assert option in text
@@ -306,9 +307,13 @@ def test_row_shows_masked_key_key_id_permissions_and_grace_period(owner_client, 
     assert f"nbq_live_…{plaintext[-4:]}" in row
     assert key.key_id in row
     assert '<span class="perm">read</span><span class="perm">write</span>' in row
-    assert "Rotated — stops working in 23" in row
+    # The old key is Rotating (not a second green Active), with the time it stops, right under its successor.
+    assert '<span class="badge badge-rotating">Rotating</span>' in row and "badge-active" not in row
+    assert re.search(r"stops in 23 hours, 59 minutes \(at <time[^>]*>[^<]+ \d\d:\d\d</time> UTC\)", row), row
     assert ">Rotate<" not in row and ">Revoke<" in row
-    assert "1 of 10 active keys" in page_text(response)
+    body = response.content.decode()
+    assert body.index(f'id="key-{new.key_id}"') < body.index(f'id="key-{key.key_id}"')
+    assert "1 of 10 active keys" in page_text(response) and "1 rotating out" in page_text(response)
 
 
 def test_empty_state(owner_client, unlocked_project):
@@ -380,7 +385,8 @@ def test_revoke_with_htmx_swaps_panel_and_flash(owner_client, unlocked_project):
     body = response.content.decode()
     assert _is_fragment(response)
     assert '<section id="keys-panel" class="keys-panel" hx-swap-oob="true">' in body
-    assert '<div id="flash" aria-live="polite" hx-swap-oob="true">' in body
+    # The message updates the live region's content; the region itself (role=status) stays in place.
+    assert '<div hx-swap-oob="innerHTML:#flash">' in body
     assert f"Key “web” ({key.key_id}) was revoked. It stopped working." in page_text(response)
     assert '<span class="badge badge-revoked">Revoked</span>' in _row(response, key)
     key.refresh_from_db()

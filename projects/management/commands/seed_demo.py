@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts.models import User
+from accounts.models import User, mark_email_verified
 from projects.models import Membership, Project, Question, Role
 
 DEMO_EMAIL = "demo@nbq.example"
@@ -37,6 +37,7 @@ class Command(BaseCommand):
                 user.is_staff = user.is_superuser = user.is_active = True
                 user.set_password(DEMO_PASSWORD)
                 user.save()
+                mark_email_verified(user)
             project, _ = Project.objects.get_or_create(slug="demo", defaults={"name": "Demo", "created_by": user})
             Membership.objects.update_or_create(project=project, user=user, defaults={"role": Role.OWNER})
             existing = set(project.questions.values_list("text", flat=True))

@@ -1,0 +1,38 @@
+"""How allauth behaves here (settings.ACCOUNT_ADAPTER).
+
+- Addresses are stored lower-cased, as the User manager stores them, so the login lookup, the
+  failed-login bucket (allauth keys it on the lower-cased address) and the stored address are one
+  and the same string: no other spelling of an address reaches the account with a fresh bucket.
+- The client address comes from `keys_console.client_ip` (TRUSTED_PROXIES), like everywhere else.
+- Counting failed logins fails open: if the cache (Redis) cannot be reached, the password is still
+  checked, without the brake, and a warning is logged, rather than every login answering 500.
+"""
+
+import logging
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from keys_console.client_ip import client_ip
+
+logger = logging.getLogger("accounts")
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def clean_email(self, email: str) -> str:
+        return super().clean_email(email).strip().lower()
+
+    def get_client_ip(self, request) -> str:
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine the client address.")
+        return ip
+
+    def pre_authenticate(self, request, **credentials) -> None:
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError:
+            raise  # too many failed attempts
+        except Exception as exc:  # connection refused, timeout: fail open (module docstring)
+            logger.warning("Login rate limit: cache unavailable (%s); checking the password without it",
+                           type(exc).__name__)
