@@ -180,11 +180,14 @@ def test_api_log_lines_carry_the_request_id_and_key_id_never_the_key(client, jso
 
 @pytest.mark.django_db
 def test_request_log_names_the_route_not_an_invitation_token(client, json_log):
-    invitation = Invitation.objects.create(project=ProjectFactory(), email="new@example.com")
-    client.get(invitation.get_absolute_url())
+    _invitation, token = Invitation.objects.issue(project=ProjectFactory(), email="new@example.com")
+    client.get(reverse("projects:invitation_open", args=[token]))
     lines = json_log()
-    assert any(line["logger"] == "keys_console.request" for line in lines)
-    assert invitation.token not in "\n".join(json.dumps(line) for line in lines)
+    assert any(
+        line["logger"] == "keys_console.request" and line["route"] == "projects/invitations/<str:token>/"
+        for line in lines
+    )
+    assert token not in "\n".join(json.dumps(line) for line in lines)
 
 
 def test_log_lines_outside_a_request_have_no_request_id():

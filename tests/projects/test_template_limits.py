@@ -4,8 +4,10 @@ the question gate's number (settings.API_KEY_REQUIRED_ACTIVE_QUESTIONS) and the 
 import re
 
 from django.urls import reverse
+from django.utils import timezone
 
 from projects import usage_chart
+from projects.models import KeyUsageDay
 from tests.factories import ApiKeyFactory
 
 
@@ -26,6 +28,7 @@ def test_the_default_gate_still_reads_10_active_questions(owner_client, project)
 def test_usage_chart_bars_take_their_width_from_the_module(owner_client, unlocked_project, monkeypatch):
     monkeypatch.setattr(usage_chart, "BAR_WIDTH", 7)
     key = ApiKeyFactory(project=unlocked_project)
+    KeyUsageDay.objects.create(api_key=key, day=timezone.now().date(), success=50, client_error=20, server_error=20)
     page = owner_client.get(reverse("projects:key_detail", args=[unlocked_project.slug, key.key_id])).content.decode()
     widths = set(re.findall(r'<rect class="seg-[a-z]+" [^>]*width="(\d+)"', page))
-    assert widths == {"7"}
+    assert widths == {"7"} and len(re.findall(r'<rect class="seg-', page)) == 3
