@@ -247,6 +247,15 @@ API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 100, mini
 # Usage counters are buffered in each process and written at most this often (seconds).
 API_USAGE_FLUSH_SECONDS = env_float("API_USAGE_FLUSH_SECONDS", 10.0, minimum=0.0)
 
+# --- Console at scale -------------------------------------------------------------------------
+QUESTIONS_BULK_MAX = 500  # lines per "Add questions in bulk"
+QUESTIONS_PAGE_SIZE = 50  # rows per page of the Questions tab
+PROJECTS_PAGE_SIZE = 50  # rows per page of the project list
+EVENT_LOG_PAGE_SIZE = 25
+# The event log counts matching rows up to this many, then says "1,000+ events": a page view
+# never counts a whole (possibly million-row) log.
+EVENT_LOG_COUNT_CAP = 1000
+
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

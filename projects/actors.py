@@ -13,6 +13,7 @@ class Actor:
     label: str
     ip: str | None = None
     user_agent: str = ""
+    via_key: str = ""  # the Key ID an API call was made with (the event log records it)
 
     @classmethod
     def from_request(cls, request: HttpRequest, *, prefix: str = "") -> "Actor":
@@ -30,10 +31,11 @@ class Actor:
         return cls(user=None, label="cli")
 
     @classmethod
-    def api(cls, request: HttpRequest) -> "Actor":
+    def api(cls, request: HttpRequest, *, key=None) -> "Actor":
         return cls(
             user=None,
             label="api",
             ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:256],
+            via_key=key.key_id if key is not None else "",
         )

@@ -5,6 +5,9 @@ from django.template.response import TemplateResponse
 
 from .actors import Actor
 from .errors import KeyRuleError
+from .events import record_event
+from .models.event import EventKind
+from .questions import question_create, question_delete, question_set_active, question_update
 from .models import ApiKey, Invitation, KeyEvent, KeyUsageDay, Membership, Project, Question
 from .models.api_key import Status
 from .services import api_key_delete, api_key_revoke
@@ -45,6 +48,28 @@ class ProjectAdmin(NoSecretLookups, admin.ModelAdmin):
             _keys=Count("api_keys", distinct=True),
         )
 
+    def save_model(self, request, obj, form, change):
+        # A rename is a project change like any other: it goes to the project's event log.
+        old_name = type(obj).objects.filter(pk=obj.pk).values_list("name", flat=True).first() if change else None
+        super().save_model(request, obj, form, change)
+        if change and old_name is not None and old_name != obj.name:
+            record_event(project=obj, kind=EventKind.PROJECT_RENAMED, actor=_admin(request), subject=obj.name,
+                         details={"old_name": old_name})
+
+    def save_formset(self, request, form, formset, change):
+        """Membership rows changed here are logged like changes made in the console."""
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        actor = _admin(request)
+        instances = formset.save(commit=False)
+        for membership in formset.deleted_objects:
+            record_event(project=membership.project, kind=EventKind.MEMBER_REMOVED, actor=actor,
+                         subject=membership.user.email, details={"role": membership.role})
+            membership.delete()
+        for membership in instances:
+            _save_membership(membership, actor)
+        formset.save_m2m()
+
     @admin.display(description="Active questions", ordering="_active_questions")
     def active_questions(self, obj):
         return obj._active_questions
@@ -54,6 +79,24 @@ class ProjectAdmin(NoSecretLookups, admin.ModelAdmin):
         return obj._keys
 
 
+def _admin(request) -> Actor:
+    return Actor.from_request(request, prefix="admin: ")
+
+
+def _save_membership(membership, actor) -> None:
+    """Save a membership edited in the admin, logging it as added or as a role change."""
+    if membership.pk is None:
+        membership.save()
+        record_event(project=membership.project, kind=EventKind.MEMBER_ADDED, actor=actor,
+                     subject=membership.user.email, details={"role": membership.role})
+        return
+    stored = Membership.objects.get(pk=membership.pk)
+    if stored.role != membership.role:
+        record_event(project=membership.project, kind=EventKind.MEMBER_ROLE_CHANGED, actor=actor,
+                     subject=membership.user.email, details={"old_role": stored.role, "role": membership.role})
+    membership.save()
+
+
 @admin.register(Membership)
 class MembershipAdmin(NoSecretLookups, admin.ModelAdmin):
     list_display = ["user", "project", "role", "created_at"]
@@ -61,6 +104,18 @@ class MembershipAdmin(NoSecretLookups, admin.ModelAdmin):
     search_fields = ["user__email", "project__name", "project__slug"]
     list_select_related = ["user", "project"]
     autocomplete_fields = ["user", "project"]
+
+    def save_model(self, request, obj, form, change):
+        _save_membership(obj, _admin(request))
+
+    def delete_model(self, request, obj):
+        record_event(project=obj.project, kind=EventKind.MEMBER_REMOVED, actor=_admin(request),
+                     subject=obj.user.email, details={"role": obj.role})
+        obj.delete()
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("user", "project"):
+            self.delete_model(request, membership)
 
 
 @admin.register(Invitation)
@@ -81,13 +136,33 @@ class QuestionAdmin(NoSecretLookups, admin.ModelAdmin):
     list_select_related = ["project"]
     actions = ["activate", "deactivate"]
 
+    # Every change goes through projects/questions.py, so the project's event log records it.
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created = question_create(project=obj.project, actor=_admin(request), text=obj.text,
+                                      priority=obj.priority, is_active=obj.is_active)
+            obj.pk, obj.created_at, obj.updated_at = created.pk, created.created_at, created.updated_at
+            return
+        stored = Question.objects.select_related("project").get(pk=obj.pk)
+        question_update(question=stored, actor=_admin(request),
+                        **{f: getattr(obj, f) for f in ("text", "priority", "is_active")})
+
+    def delete_model(self, request, obj):
+        question_delete(question=obj, actor=_admin(request))
+
+    def delete_queryset(self, request, queryset):
+        for question in queryset.select_related("project"):
+            question_delete(question=question, actor=_admin(request))
+
     @admin.action(description="Activate selected questions", permissions=["change"])
     def activate(self, request, queryset):
-        queryset.update(is_active=True)
+        for question in queryset.select_related("project"):
+            question_set_active(question=question, active=True, actor=_admin(request))
 
     @admin.action(description="Deactivate selected questions", permissions=["change"])
     def deactivate(self, request, queryset):
-        queryset.update(is_active=False)
+        for question in queryset.select_related("project"):
+            question_set_active(question=question, active=False, actor=_admin(request))
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -175,9 +250,11 @@ class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
 
 @admin.register(KeyEvent)
 class KeyEventAdmin(NoSecretLookups, admin.ModelAdmin):
-    list_display = ["created_at", "kind", "key_name", "key_id", "project", "actor_label", "ip"]
+    """The project event log, read-only: nothing is added, changed or deleted here."""
+
+    list_display = ["created_at", "kind", "description", "project", "actor_label", "ip"]
     list_filter = ["kind", "project"]
-    search_fields = ["key_id", "key_name", "actor_label", "project__name"]
+    search_fields = ["key_id", "key_name", "subject", "actor_label", "project__name"]
     list_select_related = ["project"]
     date_hierarchy = "created_at"
 
@@ -190,6 +267,11 @@ class KeyEventAdmin(NoSecretLookups, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="What happened")
+    def description(self, obj):
+        details = obj.details_text
+        return f"{obj.sentence} — {details}" if details else obj.sentence
 
 
 @admin.register(KeyUsageDay)

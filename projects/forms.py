@@ -1,4 +1,5 @@
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 
 from .errors import KeyRuleError
 from .invitations import invitation_problem
@@ -44,6 +45,28 @@ class QuestionForm(forms.ModelForm):
         model = Question
         fields = ["text", "priority", "is_active"]
         labels = {"is_active": "Active"}
+
+
+class QuestionBulkForm(forms.Form):
+    """Many questions at once, one per line. The rules (and the per-line errors) are in
+    projects/questions.py; this form only carries the text and shows what was refused."""
+
+    questions = forms.CharField(
+        label="Questions (one per line)",
+        strip=False,  # keep leading blank lines: errors name line numbers as pasted
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "true"}),
+        help_text="Each non-blank line becomes an active question. Nothing is added if a line needs fixing.",
+        error_messages={"required": "Write at least one question, one per line."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A NUL character is refused per line (with its line number) by questions_bulk_create.
+        field = self.fields["questions"]
+        field.validators = [v for v in field.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+
+    def add_rejection(self, rejection) -> None:
+        self.add_error("questions", [rejection.message, *(str(e) for e in rejection.errors)])
 
 
 class InvitationForm(forms.ModelForm):

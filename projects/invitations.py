@@ -24,7 +24,10 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from .actors import Actor
+from .events import record_event
 from .models import Invitation, Membership, Project, Role
+from .models.event import EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +105,7 @@ def _check_mail_limits(project: Project, inviter_id: str) -> None:
 
 
 def invitation_create(*, project: Project, email: str, role: str, accept_url, invited_by=None,
-                      invited_via_key=None) -> Invitation:
+                      invited_via_key=None, actor: Actor | None = None) -> Invitation:
     """Invite `email` and mail the link. `accept_url(token)` builds the absolute link; the token
     goes into the mail and nowhere else. Raises InvitationRefused (or a subclass)."""
     email = email.strip().lower()
@@ -115,8 +118,13 @@ def invitation_create(*, project: Project, email: str, role: str, accept_url, in
         raise InvitationRefused(problem)
     inviter_id = f"key:{invited_via_key.pk}" if invited_via_key is not None else f"user:{getattr(invited_by, 'pk', None)}"
     _check_mail_limits(project, inviter_id)
-    invitation, token = Invitation.objects.issue(project=project, email=email, role=role, invited_by=invited_by,
-                                                 invited_via_key=invited_via_key)
+    if actor is None:
+        actor = Actor(user=invited_by, label=invited_by.email) if invited_by else Actor(user=None, label="api")
+    with transaction.atomic():
+        invitation, token = Invitation.objects.issue(project=project, email=email, role=role, invited_by=invited_by,
+                                                     invited_via_key=invited_via_key)
+        record_event(project=project, kind=EventKind.INVITATION_SENT, actor=actor, subject=email,
+                     details={"role": role, **({"via_key": invited_via_key.key_id} if invited_via_key else {})})
     context = {
         "inviter": invited_by.email if invited_by is not None else None,
         "key_name": neutralise(invited_via_key.name) if invited_via_key is not None else None,
@@ -137,6 +145,13 @@ def invitation_create(*, project: Project, email: str, role: str, accept_url, in
     return invitation
 
 
+def invitation_cancel(*, invitation: Invitation, actor: Actor) -> None:
+    with transaction.atomic():
+        record_event(project=invitation.project, kind=EventKind.INVITATION_CANCELLED, actor=actor,
+                     subject=invitation.email, details={"role": invitation.role})
+        invitation.delete()
+
+
 def acceptance_problem(invitation: Invitation, user) -> str | None:
     """Why `user` cannot accept `invitation` now, or None."""
     from allauth.account.models import EmailAddress
@@ -150,8 +165,9 @@ def acceptance_problem(invitation: Invitation, user) -> str | None:
     return None
 
 
-def invitation_accept(*, invitation: Invitation, user) -> bool:
-    """Make `user` a member with the invited role; False if they already were one."""
+def invitation_accept(*, invitation: Invitation, user, actor: Actor | None = None) -> bool:
+    """Make `user` a member with the invited role; False if they already were one. Logged as
+    "… accepted the invitation and joined as …"."""
     problem = acceptance_problem(invitation, user)
     if problem:
         raise InvitationRefused(problem, field=None)
@@ -162,6 +178,8 @@ def invitation_accept(*, invitation: Invitation, user) -> bool:
                 accepted_at=timezone.now(), accepted_by=user)
             if not updated:  # accepted in a concurrent request
                 raise IntegrityError("invitation already accepted")
+            record_event(project=invitation.project, kind=EventKind.INVITATION_ACCEPTED, subject=user.email,
+                         actor=actor or Actor(user=user, label=user.email), details={"role": invitation.role})
     except IntegrityError:
         return False
     return True

@@ -17,8 +17,9 @@ from django.utils import timezone
 from . import keygen
 from .actors import Actor
 from .errors import DuplicateKeyName, InvalidKeyRequest, KeyLimitReached, KeyNotActive
+from .events import record_event  # noqa: F401 (also imported from here by api/)
 from .gate import require_api_keys_unlocked
-from .models import ApiKey, KeyEvent, Project
+from .models import ApiKey, Project
 from .models.api_key import PERMISSION_ORDER, ExpiryRule, KeyState, Status
 from .models.event import EventKind
 
@@ -51,21 +52,6 @@ def expires_at_for(rule: str, *, on: date | None = None, now: datetime | None = 
         return now + timedelta(days=int(rule))
     except (ValueError, OverflowError):
         raise InvalidKeyRequest("Choose an expiration.", field="expiration") from None
-
-
-def record_event(*, project: Project, key: ApiKey, kind: str, actor: Actor, details: dict | None = None) -> KeyEvent:
-    return KeyEvent.objects.create(
-        project=project,
-        api_key=key if key.pk else None,
-        key_id=key.key_id,
-        key_name=key.name,
-        kind=kind,
-        actor=actor.user,
-        actor_label=actor.label[:254],
-        ip=actor.ip,
-        user_agent=actor.user_agent[:256],
-        details=details or {},
-    )
 
 
 @dataclass(frozen=True)
@@ -283,7 +269,7 @@ def _free_slug(base: str) -> str:
     return f"{base}-{max(taken) + 1}"
 
 
-def project_create(*, name: str, owner, slug: str | None = None) -> Project:
+def project_create(*, name: str, owner, slug: str | None = None, actor: Actor | None = None) -> Project:
     """A new project owned by `owner`. Its slug comes from the name (or `slug`); if another
     request takes the same slug at the same moment, the unique constraint refuses one insert and
     that one picks the next free slug (never a 500)."""
@@ -298,9 +284,28 @@ def project_create(*, name: str, owner, slug: str | None = None) -> Project:
             with transaction.atomic():
                 project = Project.objects.create(name=name.strip(), slug=candidate, created_by=owner)
                 Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+                record_event(project=project, kind=EventKind.PROJECT_CREATED, subject=project.name,
+                             actor=actor or Actor(user=owner, label=owner.email))
         except IntegrityError:
             if attempt == SLUG_ATTEMPTS - 1 or not Project.objects.filter(slug=candidate).exists():
                 raise  # not a slug taken meanwhile
             continue
         return project
     raise AssertionError("unreachable")
+
+
+def project_rename(*, project: Project, name: str, actor: Actor) -> Project:
+    """Give the project a new name (its slug, and so its URLs, stay)."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidKeyRequest("Give the project a name.", field="name")
+    with transaction.atomic():
+        locked = _lock_project(project)
+        old_name = locked.name
+        if name != old_name:
+            locked.name = name
+            locked.save(update_fields=["name"])
+            record_event(project=locked, kind=EventKind.PROJECT_RENAMED, actor=actor, subject=name,
+                         details={"old_name": old_name})
+    project.name = name
+    return locked

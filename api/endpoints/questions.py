@@ -3,7 +3,9 @@
 from ninja import Query, Router
 from ninja.responses import Status
 
+from projects.actors import Actor
 from projects.models import Question
+from projects.questions import question_create, question_delete, question_update
 
 from ..errors import NotFound
 from ..permissions import require
@@ -46,7 +48,8 @@ def list_questions(request, limit: int = Query(50, ge=1, le=200), offset: int = 
              summary="Create a question")
 def create_question(request, payload: QuestionIn):
     require(request, "create")
-    question = Question.objects.create(project_id=request.auth.project_id, **payload.dict())
+    key = request.auth
+    question = question_create(project=key.project, actor=Actor.api(request, key=key), **payload.dict())
     return Status(201, question)
 
 
@@ -62,21 +65,15 @@ def get_question(request, question_id: int):
 def update_question(request, question_id: int, payload: QuestionPatch):
     require(request, "write")
     question = _question(request, question_id)
-    changes = payload.dict(exclude_unset=True)
-    for field, value in changes.items():
-        setattr(question, field, value)
-    if changes:
-        question.save(update_fields=[*changes, "updated_at"])
-    return question
+    return question_update(question=question, actor=Actor.api(request, key=request.auth),
+                           **payload.dict(exclude_unset=True))
 
 
 @router.delete("/questions/{int:question_id}", response={204: None, **ERRORS}, operation_id="deleteQuestion",
                summary="Delete a question")
 def delete_question(request, question_id: int):
     require(request, "delete")
-    deleted, _ = _questions(request).filter(pk=question_id if question_id <= MAX_ID else 0).delete()
-    if not deleted:
-        raise NotFound("No such question.")
+    question_delete(question=_question(request, question_id), actor=Actor.api(request, key=request.auth))
     return Status(204, None)
 
 

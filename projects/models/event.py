@@ -6,6 +6,9 @@ from .project import Project
 
 
 class EventKind(models.TextChoices):
+    """What happened. New kinds go here (and their sentence in projects/event_text.py)."""
+
+    # keys
     CREATED = "created", "Key created"
     ROTATED = "rotated", "Key rotated"
     REVOKED = "revoked", "Key revoked"
@@ -14,18 +17,48 @@ class EventKind(models.TextChoices):
     REVOKED_KEY_USED = "revoked_key_used", "Revoked key presented"
     EXPIRED_KEY_USED = "expired_key_used", "Expired key presented"
     RATE_LIMITED = "rate_limited", "Rate limit reached"
+    # members
+    MEMBER_ADDED = "member_added", "Member added"
+    MEMBER_ROLE_CHANGED = "member_role_changed", "Member role changed"
+    MEMBER_REMOVED = "member_removed", "Member removed"
+    MEMBER_LEFT = "member_left", "Member left"
+    # invitations
+    INVITATION_SENT = "invitation_sent", "Invitation sent"
+    INVITATION_ACCEPTED = "invitation_accepted", "Invitation accepted"
+    INVITATION_CANCELLED = "invitation_cancelled", "Invitation cancelled"
+    # questions
+    QUESTION_ADDED = "question_added", "Question added"
+    QUESTIONS_BULK_ADDED = "questions_bulk_added", "Questions added in bulk"
+    QUESTION_EDITED = "question_edited", "Question edited"
+    QUESTION_ACTIVATED = "question_activated", "Question activated"
+    QUESTION_DEACTIVATED = "question_deactivated", "Question deactivated"
+    QUESTION_DELETED = "question_deleted", "Question deleted"
+    # the project itself
+    PROJECT_CREATED = "project_created", "Project created"
+    PROJECT_RENAMED = "project_renamed", "Project renamed"
+
+
+KEY_KINDS = [EventKind.CREATED, EventKind.ROTATED, EventKind.REVOKED, EventKind.DELETED,
+             EventKind.REVOKED_KEY_USED, EventKind.EXPIRED_KEY_USED, EventKind.RATE_LIMITED]
 
 
 class KeyEvent(models.Model):
-    """One line of a project's event log. Keeps the key's id and name after the key is deleted."""
+    """One line of a project's event log (its audit log): keys, members, invitations, questions,
+    settings. The class keeps its first name; the rows are "project events".
+
+    Facts are copied onto the row (key id and name, `subject`, `details`), so a line still reads
+    right after its key, member or question is gone. `api_key` is set for key events only.
+    """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
     api_key = models.ForeignKey(
         "projects.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
     )
-    key_id = models.CharField("Key ID", max_length=32, db_index=True)
-    key_name = models.CharField(max_length=64)
-    kind = models.CharField(max_length=24, choices=EventKind.choices)
+    key_id = models.CharField("Key ID", max_length=32, blank=True, db_index=True)
+    key_name = models.CharField(max_length=64, blank=True)
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    # What a non-key event is about, as a person reads it: an email, a question's text, a project name.
+    subject = models.CharField(max_length=200, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -42,7 +75,23 @@ class KeyEvent(models.Model):
         indexes = [
             models.Index(fields=["project", "-created_at", "-id"], name="event_project_time_idx"),
             models.Index(fields=["project", "kind", "-created_at"], name="event_project_kind_idx"),
+            models.Index(fields=["project", "key_id", "-created_at"], name="event_project_key_idx"),
+            # "this key's rate-limit events": a key's traffic events can be most of a busy log
+            models.Index(fields=["project", "key_id", "kind", "-created_at"], name="event_project_key_kind_idx"),
+            models.Index(fields=["project", "actor_label", "-created_at"], name="event_project_actor_idx"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.key_name} ({self.key_id})"
+        return self.sentence
+
+    @property
+    def sentence(self) -> str:
+        from ..event_text import sentence
+
+        return sentence(self)
+
+    @property
+    def details_text(self) -> str:
+        from ..event_text import details_text
+
+        return details_text(self)

@@ -6,14 +6,33 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.reauth import confirm_access_required
 
 from ..access import membership_for
+from ..actors import Actor
 from ..forms import InvitationForm
 from ..invitations import InvitationRefused, acceptance_problem, invitation_accept, invitation_create
+from ..invitations import invitation_cancel as cancel_invitation
+from ..membership import MembershipRefused, membership_change_role, membership_leave, membership_remove
 from ..models import Invitation, Membership, Role
 from ..models.project import RoleChangeRefused, invitation_token_hash
+from .confirm import Confirmation, confirm
+
+PAGE = "projects/members.html"
+TABLE = PAGE + "#members-table"
+
+
+def _members_context(membership) -> dict:
+    project = membership.project
+    return {
+        "membership": membership,
+        "project": project,
+        "tab": "members",
+        "members": project.memberships.select_related("user").order_by("user__email"),
+        "invitations": project.invitations.filter(accepted_at__isnull=True).order_by("-created_at"),
+    }
 
 
 @login_required
@@ -26,37 +45,69 @@ def members(request, slug):
         try:
             invitation = invitation_create(
                 project=project, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
-                invited_by=request.user, accept_url=lambda token: _accept_url(request, token),
+                invited_by=request.user, actor=Actor.from_request(request),
+                accept_url=lambda token: _accept_url(request, token),
             )
         except InvitationRefused as exc:  # a rule the form cannot see (mail limit, a race)
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             messages.success(request, f"Invitation sent to {invitation.email}.")
             return redirect("projects:members", slug=slug)
-    context = {
-        "membership": membership,
-        "project": project,
-        "tab": "members",
-        "form": form,
-        "members": project.memberships.select_related("user").order_by("user__email"),
-        "invitations": project.invitations.filter(accepted_at__isnull=True).order_by("-created_at"),
-    }
-    return render(request, "projects/members.html", context, status=422 if form.errors else 200)
+    context = {**_members_context(membership), "form": form}
+    return render(request, PAGE, context, status=422 if form.errors else 200)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def member_remove(request, slug, pk):
+    """GET asks first (a dialog with htmx, a page without); POST removes."""
     membership = membership_for(request, slug, manage=True)
-    target = get_object_or_404(Membership, pk=pk, project=membership.project)
+    target = get_object_or_404(Membership.objects.select_related("user", "project"), pk=pk, project=membership.project)
     if target.role == Role.OWNER:
         raise PermissionDenied("The owner cannot be removed.")
-    target.delete()
-    messages.success(request, f"{target.user.email} was removed from the project.")
+    if request.method == "GET":
+        return confirm(request, _members_context(membership), Confirmation(
+            title=f"Remove {target.user.email} from {membership.project.name}?",
+            body=(f"{target.user.email} ({target.get_role_display()}) loses access to this project at once: its "
+                  "questions, keys and event log. To come back they need a new invitation."),
+            button="Remove member",
+            url=reverse("projects:member_remove", args=[slug, target.pk]),
+            cancel_url=reverse("projects:members", args=[slug]),
+        ))
+    try:
+        membership_remove(membership=target, actor=Actor.from_request(request))
+    except MembershipRefused as exc:
+        raise PermissionDenied(exc.message) from None
+    message = f"{target.user.email} was removed from the project."
+    if request.htmx:
+        return render(request, "projects/confirm/changed.html",
+                      {**_members_context(membership), "panel_template": TABLE, "flash": message})
+    messages.success(request, message)
     return redirect("projects:members", slug=slug)
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
+def member_leave(request, slug):
+    """A member (not the owner) leaves the project: GET asks, POST leaves."""
+    membership = membership_for(request, slug)
+    if membership.role == Role.OWNER:
+        raise PermissionDenied("The owner cannot leave the project.")
+    if request.method == "GET":
+        return confirm(request, _members_context(membership), Confirmation(
+            title=f"Leave {membership.project.name}?",
+            body="You lose access to this project at once. To come back you need a new invitation.",
+            button="Leave project",
+            url=reverse("projects:member_leave", args=[slug]),
+            cancel_url=reverse("projects:members", args=[slug]),
+        ))
+    membership_leave(membership=membership, actor=Actor.from_request(request))
+    messages.success(request, f"You left {membership.project.name}.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("projects:list"))
+    return redirect("projects:list")
+
+
 @confirm_access_required
 @require_POST
 def member_role(request, slug, pk):
@@ -66,7 +117,8 @@ def member_role(request, slug, pk):
     if target.role == Role.OWNER:
         raise PermissionDenied("The owner's role cannot be changed.")
     try:
-        changed = target.change_role(request.POST.get("role", ""))
+        changed = membership_change_role(membership=target, role=request.POST.get("role", ""),
+                                         actor=Actor.from_request(request))
     except RoleChangeRefused as exc:
         messages.error(request, exc.message)
     else:
@@ -80,7 +132,7 @@ def member_role(request, slug, pk):
 def invitation_cancel(request, slug, pk):
     membership = membership_for(request, slug, manage=True)
     invitation = get_object_or_404(Invitation, pk=pk, project=membership.project, accepted_at__isnull=True)
-    invitation.delete()
+    cancel_invitation(invitation=invitation, actor=Actor.from_request(request))
     messages.success(request, f"Invitation to {invitation.email} cancelled.")
     return redirect("projects:members", slug=slug)
 
@@ -126,7 +178,7 @@ def invitation(request):
     problem = acceptance_problem(invitation, request.user)
     if request.method == "POST" and problem is None:
         try:
-            joined = invitation_accept(invitation=invitation, user=request.user)
+            joined = invitation_accept(invitation=invitation, user=request.user, actor=Actor.from_request(request))
         except InvitationRefused as exc:
             problem = exc.message
         else:
@@ -148,7 +200,7 @@ def invitation_join(request, pk):
     invitation = get_object_or_404(Invitation.objects.select_related("project"), pk=pk,
                                    email__iexact=request.user.email)
     try:
-        joined = invitation_accept(invitation=invitation, user=request.user)
+        joined = invitation_accept(invitation=invitation, user=request.user, actor=Actor.from_request(request))
     except InvitationRefused as exc:
         messages.error(request, exc.message)
         return redirect("projects:list")

@@ -100,10 +100,11 @@ def test_toggle_question(owner_client, project):
     assert question.is_active is True
 
 
-def test_toggle_and_delete_are_post_only(owner_client, project):
+def test_toggle_and_delete_only_ask_on_get(owner_client, project):
+    """GET shows the confirmation (see test_confirmations.py); only POST changes anything."""
     question = QuestionFactory(project=project)
-    assert owner_client.get(_url("question_toggle", project, question.pk)).status_code == 405
-    assert owner_client.get(_url("question_delete", project, question.pk)).status_code == 405
+    assert "Deactivate question" in page_text(owner_client.get(_url("question_toggle", project, question.pk)))
+    assert "Delete question" in page_text(owner_client.get(_url("question_delete", project, question.pk)))
     assert Question.objects.filter(pk=question.pk, is_active=True).exists()
 
 

@@ -1,0 +1,174 @@
+"""The event log in words a person reads: one sentence per event and its details in plain text.
+
+"ana@example.com revoked “Nightly import” (key_…)", "permissions: read, write; expires 25 Feb 2027".
+No Python reprs, no microsecond stamps. The page, the key details and the CSV export all use these.
+"""
+
+from datetime import UTC, datetime
+
+from django.utils.text import Truncator
+
+from .models.event import EventKind
+from .models.project import Role
+
+SENTENCES = {
+    EventKind.CREATED: "{actor} created “{key_name}” ({key_id})",
+    EventKind.ROTATED: "{actor} rotated “{key_name}” ({key_id})",
+    EventKind.REVOKED: "{actor} revoked “{key_name}” ({key_id})",
+    EventKind.DELETED: "{actor} deleted “{key_name}” ({key_id})",
+    EventKind.UPDATED: "{actor} changed “{key_name}” ({key_id})",
+    EventKind.REVOKED_KEY_USED: "Someone presented the revoked key “{key_name}” ({key_id})",
+    EventKind.EXPIRED_KEY_USED: "Someone presented the expired key “{key_name}” ({key_id})",
+    EventKind.RATE_LIMITED: "“{key_name}” ({key_id}) reached its rate limit",
+    EventKind.MEMBER_ADDED: "{actor} added {subject} as {role}",
+    EventKind.MEMBER_ROLE_CHANGED: "{actor} changed the role of {subject} from {old_role} to {role}",
+    EventKind.MEMBER_REMOVED: "{actor} removed {subject} from the project",
+    EventKind.MEMBER_LEFT: "{subject} left the project",
+    EventKind.INVITATION_SENT: "{actor} invited {subject} as {role}",
+    EventKind.INVITATION_ACCEPTED: "{subject} accepted the invitation and joined as {role}",
+    EventKind.INVITATION_CANCELLED: "{actor} cancelled the invitation to {subject}",
+    EventKind.QUESTION_ADDED: "{actor} added the question “{subject}”",
+    EventKind.QUESTIONS_BULK_ADDED: "{actor} added {count_text} in bulk",
+    EventKind.QUESTION_EDITED: "{actor} edited the question “{subject}”",
+    EventKind.QUESTION_ACTIVATED: "{actor} activated the question “{subject}”",
+    EventKind.QUESTION_DEACTIVATED: "{actor} deactivated the question “{subject}”",
+    EventKind.QUESTION_DELETED: "{actor} deleted the question “{subject}”",
+    EventKind.PROJECT_CREATED: "{actor} created the project “{subject}”",
+    EventKind.PROJECT_RENAMED: "{actor} renamed the project from “{old_name}” to “{subject}”",
+}
+
+SUBJECT_LENGTH = 80  # question texts are shortened to this in sentences
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """"1 event", "2 events", "1,000 events"."""
+    return f"{count:,} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
+def _role(value) -> str:
+    try:
+        return Role(value).label
+    except ValueError:
+        return str(value or "?")
+
+
+def _when(value, *, with_time: bool = False) -> str:
+    """An ISO stamp from the details as "25 Feb 2027" (or "25 Feb 2027, 14:05 UTC")."""
+    try:
+        moment = datetime.fromisoformat(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        return str(value)
+    day = f"{moment.day} {moment:%b %Y}"
+    return f"{day}, {moment:%H:%M} UTC" if with_time else day
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= SUBJECT_LENGTH else Truncator(text).chars(SUBJECT_LENGTH)
+
+
+class _Facts(dict):
+    def __missing__(self, key):
+        return "?"
+
+
+def sentence(event) -> str:
+    details = event.details if isinstance(event.details, dict) else {}
+    facts = _Facts(
+        actor=event.actor_label or "someone",
+        key_name=event.key_name,
+        key_id=event.key_id,
+        subject=_shortened(event.subject),
+        role=_role(details.get("role")),
+        old_role=_role(details.get("old_role")),
+        old_name=details.get("old_name", "?"),
+        count_text=plural(int(details.get("count") or 0), "question"),
+    )
+    template = SENTENCES.get(event.kind)
+    if template is None:  # a kind written by a newer version of the code
+        return f"{facts['actor']}: {event.get_kind_display()} {event.key_name or event.subject}".strip()
+    return template.format_map(facts)
+
+
+def _value(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(_value(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "none"
+    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
+        return _when(value, with_time=True)
+    return str(value)
+
+
+def _change(field: str, change) -> str:
+    if field == "text":
+        return "text changed"
+    if field == "is_active" and isinstance(change, list) and len(change) == 2:
+        return "now active" if change[1] else "now inactive"
+    if isinstance(change, list) and len(change) == 2:
+        return f"{field}: {_value(change[0])} → {_value(change[1])}"
+    return f"{field} changed"
+
+
+FIELD_LABELS = {"rate_limit_per_minute": "rate limit", "name": "name", "permissions": "permissions"}
+
+
+def _from_to(name: str, change: dict) -> str:
+    """{"from": a, "to": b} as "name: a → b"."""
+    def side(value):
+        if value is None and name == "rate_limit_per_minute":
+            return "default"
+        if name == "name":
+            return f"“{value}”"
+        return _value(value)
+    label = FIELD_LABELS.get(name, name.replace("_", " "))
+    return f"{label}: {side(change.get('from'))} → {side(change.get('to'))}"
+
+
+def _part(name: str, value) -> str | None:
+    """One `details` entry in words, or None when the sentence already says it."""
+    if isinstance(value, dict) and set(value) == {"from", "to"}:
+        return _from_to(name, value)
+    if name in ("role", "old_role", "old_name", "count", "question_id", "question_ids"):
+        return None
+    if name == "permissions":
+        return "permissions: " + _value(value)
+    if name == "expires_at":
+        return f"expires {_when(value)}" if value else "never expires"
+    if name == "rotated_from":
+        return f"replaces {value}"
+    if name == "new_key_id":
+        return f"replaced by {value}"
+    if name == "old_key_stops_at":
+        return f"old key stops {_when(value, with_time=True)}"
+    if name == "reason":
+        return str(value).replace("_", " ")
+    if name == "successor":
+        return f"successor {value}"
+    if name == "status_when_deleted":
+        return f"was {value} when deleted"
+    if name == "priority":
+        return f"priority {value}"
+    if name == "is_active":
+        return "active" if value else "inactive"
+    if name == "changes" and isinstance(value, dict):
+        return "; ".join(_change(field, change) for field, change in value.items()) or None
+    if name == "via_key":
+        return f"through the API key {value}"
+    if name == "invited_by":
+        return f"invited by {value}"
+    return f"{name.replace('_', ' ')}: {_value(value)}"
+
+
+# The order facts are told in (PostgreSQL's jsonb keeps its own key order, so it is fixed here).
+DETAIL_ORDER = ["reason", "successor", "rotated_from", "new_key_id", "name", "permissions", "rate_limit_per_minute",
+                "expires_at", "old_key_stops_at", "status_when_deleted", "changes", "priority", "is_active",
+                "invited_by", "via_key"]
+
+
+def details_text(event) -> str:
+    details = event.details if isinstance(event.details, dict) else {}
+    names = sorted(details, key=lambda n: (DETAIL_ORDER.index(n) if n in DETAIL_ORDER else len(DETAIL_ORDER), n))
+    parts = (_part(name, details[name]) for name in names)
+    return "; ".join(p for p in parts if p)

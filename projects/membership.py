@@ -1,0 +1,65 @@
+"""Changes to who is in a project: add, change a role, remove, leave. Each writes the event log.
+
+The rules live here, not in the views, so the console, the admin and any script agree:
+the owner is never removed nor demoted, and no one removes themselves (they leave instead).
+"""
+
+from django.db import IntegrityError, transaction
+
+from .actors import Actor
+from .events import record_event
+from .models import Membership, Project, Role
+from .models.event import EventKind
+
+
+class MembershipRefused(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def membership_add(*, project: Project, user, role: str, actor: Actor, kind: str = EventKind.MEMBER_ADDED,
+                   details: dict | None = None) -> Membership:
+    """Make `user` a member. Refused (MembershipRefused) if they already are one."""
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(project=project, user=user, role=role)
+            record_event(project=project, kind=kind, actor=actor, subject=user.email,
+                         details={"role": role, **(details or {})})
+    except IntegrityError:
+        raise MembershipRefused(f"{user.email} is already a member of this project.") from None
+    return membership
+
+
+def membership_change_role(*, membership: Membership, role: str, actor: Actor) -> bool:
+    """Make a member an admin or a viewer (Membership.change_role holds the rule and raises
+    RoleChangeRefused); True, and a line in the log, if the role changed."""
+    old_role = membership.role
+    with transaction.atomic():
+        changed = membership.change_role(role)
+        if changed:
+            record_event(project=membership.project, kind=EventKind.MEMBER_ROLE_CHANGED, actor=actor,
+                         subject=membership.user.email, details={"old_role": old_role, "role": role})
+    return changed
+
+
+def membership_remove(*, membership: Membership, actor: Actor) -> None:
+    """Remove someone else from the project."""
+    if membership.role == Role.OWNER:
+        raise MembershipRefused("The owner cannot be removed.")
+    if actor.user is not None and membership.user_id == actor.user.pk:
+        raise MembershipRefused("You cannot remove yourself; leave the project instead.")
+    with transaction.atomic():
+        record_event(project=membership.project, kind=EventKind.MEMBER_REMOVED, actor=actor,
+                     subject=membership.user.email, details={"role": membership.role})
+        membership.delete()
+
+
+def membership_leave(*, membership: Membership, actor: Actor) -> None:
+    """A member leaves the project on their own. The owner cannot leave it."""
+    if membership.role == Role.OWNER:
+        raise MembershipRefused("The owner cannot leave the project.")
+    with transaction.atomic():
+        record_event(project=membership.project, kind=EventKind.MEMBER_LEFT, actor=actor,
+                     subject=membership.user.email, details={"role": membership.role})
+        membership.delete()
