@@ -19,8 +19,8 @@ classes read one header each (so the OpenAPI document shows both schemes); both 
 
 A key's record is cached for a few seconds at most and replaced by a tombstone on every write
 to its row, so a revocation takes effect on the very next request, in every worker.
-Failed authentications (malformed, unknown, revoked or expired keys) count against the client
-address (`keys_console.client_ip`, honouring TRUSTED_PROXIES).
+Failed authentications (unknown, revoked or expired keys) count against the client address; a
+malformed key (format or checksum) does not: it cannot match a key and costs no lookup (`keys_console.client_ip`, honouring TRUSTED_PROXIES).
 Every failure is a 401 with its own code and `WWW-Authenticate: Bearer`. The key itself is never
 logged nor stored; only its public Key ID appears in events and log lines.
 """
@@ -82,9 +82,9 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
         raise NotAuthenticated("missing_api_key", "The API key is empty. " + _HOW_TO)
     now = clock.now()
     if not keygen.is_well_formed(presented):
-        raise _failed(request, now, "invalid_api_key",
-                      "This is not a valid API key (expected `nbq_live_` and 32 letters or digits, "
-                      "with a valid checksum).")
+        # Not counted against the address: it cannot match any key, costs no lookup to refuse, and
+        # counting it would cost every junk request a cache round trip (api/invalid_keys.py).
+        raise NotAuthenticated("invalid_api_key", MALFORMED_KEY_MESSAGE)
     key_hash = keygen.hash_key(presented)
     # One round trip: record, rate count, last-use marker, this address's failures, known hash.
     snapshot = keycache.fetch(key_hash, now, _client(request))
@@ -172,3 +172,9 @@ class HeaderKey(APIKeyHeader):
 
 
 API_KEY_AUTH = [BearerKey(), HeaderKey()]
+
+
+# --- malformed keys -----------------------------------------------------------------------------
+MALFORMED_KEY_MESSAGE = (
+    "This is not a valid API key (expected `nbq_live_` and 32 letters or digits, with a valid checksum)."
+)

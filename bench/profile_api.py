@@ -1,6 +1,6 @@
 """Where a request's time goes under gunicorn: py-spy samples one worker while wrk drives one row.
 
-    .venv/bin/python bench/profile_api.py [--rows 2,4] [--seconds 10] [--rate 997] [--connections 4]
+    .venv/bin/python bench/profile_api.py [--rows 2,2p,3,3p] [--seconds 10] [--rate 997] [--connections 4]
 
 Seeds a fresh bench database and starts gunicorn with ONE sync worker (one process to sample), then
 for each row: wrk keeps that worker busy while `py-spy record --idle --nonblocking` samples it, so
@@ -172,7 +172,7 @@ def ensure_py_spy() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", default="2,4", help="row ids, comma-separated (default: 2,4)")
+    parser.add_argument("--rows", default="2,2p,3,3p", help="row ids, comma-separated (default: 2,2p,3,3p)")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rate", type=int, default=997, help="samples per second")
     parser.add_argument("--connections", type=int, default=4)
@@ -188,8 +188,8 @@ def main() -> None:
         worker = int(Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()[0])
         for row_id in args.rows.split(","):
             row = rows[row_id.strip()]
-            status, body = bench.fetch(row.path, row.all_headers)
-            if status != row.expect:
+            status, body = bench.fetch(row.path, row.all_headers, row.method, row.body)
+            if not row.accepts(status):
                 report.append(f"== row {row.id} {row.label}: not profiled, got {status}: {body[:100]!r}")
                 continue
             bench.wrk(row, 2, None)  # warm

@@ -4,7 +4,7 @@ The same settings, database and keys as the load runs, through Django's test Cli
 middleware stack and URL routing, no HTTP server). For each row: a few warm-up requests, then N
 requests inside CaptureQueriesContext, while every Redis command or pipeline sent is counted at the
 socket (redis-py's `send_packed_command`, called once per round-trip). Reads a JSON list of rows on
-stdin ({"name", "path", "headers", "expect"}) and prints a JSON object keyed by row name.
+stdin ({"name", "path", "headers", "expect", "method", "body"}) and prints a JSON object keyed by row name.
 
 What Django's query log does not see, the load runs measure on the server side: the persistent
 connection health check (`SELECT 1`, run once per request that uses the database) and the usage
@@ -48,14 +48,20 @@ redis.connection.AbstractConnection.send_packed_command = _counting_send
 
 def measure(client: Client, row: dict) -> dict:
     global _redis_sends
-    headers = dict(row["headers"])
+    headers = {k: v for k, v in row["headers"].items() if k.lower() != "content-type"}
+
+    def send():
+        if row.get("method", "GET") == "POST":
+            return client.post(row["path"], row.get("body") or "", content_type="application/json", headers=headers)
+        return client.get(row["path"], headers=headers)
+
     for _ in range(WARMUP):
-        client.get(row["path"], headers=headers)
+        send()
     statuses = Counter()
     _redis_sends = 0
     with CaptureQueriesContext(connection) as ctx:
         for _ in range(N):
-            statuses[client.get(row["path"], headers=headers).status_code] += 1
+            statuses[send().status_code] += 1
     sql = Counter(q["sql"] for q in ctx.captured_queries)
     return {
         "requests": N,

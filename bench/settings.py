@@ -6,7 +6,12 @@ security settings); only what the bench needs is added or pinned here:
 - `rest_framework` and `rest_framework_api_key`, installed from the `bench` extra, so the peer row
   runs in the same process, with the same middleware and the same database;
 - ROOT_URLCONF = "bench.urls": the console's URLs plus /bench/baseline and /bench/drf;
-- DEBUG off (no query log kept in memory), persistent database connections, quiet logging.
+- DEBUG off (no query log kept in memory), quiet logging.
+
+The database settings are the production defaults, untouched: whatever keys_console.settings does
+with only DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG=0 and ALLOWED_HOSTS is what every row, the
+peers included, runs with (bench/bench.py removes CONN_MAX_AGE from the environment unless
+BENCH_CONN_MAX_AGE asks for a value).
 
 SSL redirect stays on, as in production: the load generator sends `X-Forwarded-Proto: https`,
 which the contract says a TLS proxy sets and the console trusts (SECURE_PROXY_SSL_HEADER).
@@ -33,11 +38,6 @@ INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework", "rest_framework_api_key"]
 ROOT_URLCONF = "bench.urls"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 
-# Persistent connections: a worker keeps its PostgreSQL connection between requests, as a
-# production deployment would. The health check from keys_console.settings stays on (it is what
-# production runs); it costs every request that touches the database one `SELECT 1` round-trip,
-# which Django's query log does not show (the server-side count in the table does).
-DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE") or 600)
 if "nohealth" in os.environ.get("BENCH_WHATIF", ""):  # a what-if variant: see bench/whatif.py
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 

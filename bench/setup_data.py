@@ -37,8 +37,11 @@ def main() -> None:
     wrong_last = keygen.ALPHABET[(keygen.ALPHABET.index(body[-1]) + 1) % len(keygen.ALPHABET)]
     bad_checksum = keygen.PREFIX + body[:-1] + wrong_last
     assert keygen.is_well_formed(unknown) and not keygen.is_well_formed(bad_checksum)
+    top = list(project.questions.order_by("-priority", "id").values_list("id", flat=True)[:3])
     print(json.dumps({
         "project": project.slug,
+        "project_id": project.pk,
+        "answered": top,  # next-question rows: the three first questions count as answered
         "drf_key": drf_key,
         "invalid": {
             "malformed": "nbq_live_this-is-not-a-key",

@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "api.response_hooks.ApiResponseMiddleware",  # headers and bookkeeping of every /api/ response
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Malformed API keys get their 401 here, before anything below runs (api/invalid_keys.py).
+    "api.invalid_keys.RejectMalformedKeysMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -132,18 +134,34 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 # SQLite is the embedded default; IMMEDIATE transactions serialise writers so that the domain
 # rules (10 active keys, one successor per rotation) hold there too. PostgreSQL in CI/production.
+#
+# PostgreSQL: persistent connections by default. A new connection per request costs more than
+# the API request itself (connect, authenticate, a backend process forked by the server:
+# docs/performance.md), so each worker keeps its connection for CONN_MAX_AGE seconds (600 unless
+# set; CONN_MAX_AGE=0 restores one connection per request). Health-checked before the first query
+# of each request, at no cost: keys_console/db/postgresql (ENGINE below) is Django's PostgreSQL
+# backend whose check looks at the socket instead of sending `SELECT 1`, so a PostgreSQL restart
+# is noticed before a request uses the dead connection, and no request pays a round trip for it.
+# Why not Django's psycopg pool (OPTIONS["pool"]): with one request per sync worker at a time, a
+# pool holds the same one connection per process and adds a get/put per request; and after an
+# outage it reconnects on an exponential backoff (1 s, 2 s, 4 s ...), so a worker can answer 503
+# for seconds after PostgreSQL is back, where a persistent connection reconnects on the next
+# request. Threaded or async servers would want the pool (OPTIONS["pool"] with CONN_MAX_AGE=0).
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
         conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "0"))
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
 else:
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "keys_console.db.postgresql"  # the same backend, a free health check
+    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "600"))
     # Fail fast when PostgreSQL is down instead of hanging a worker (the API answers 503).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
 

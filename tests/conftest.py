@@ -21,7 +21,7 @@ _passed = {"postgres": 0, "browser": 0}
 
 
 def uses_postgres() -> bool:
-    return django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    return django_settings.DATABASES["default"]["ENGINE"].endswith(".postgresql")  # ours or Django's
 
 
 def chromium_available() -> bool:

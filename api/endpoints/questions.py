@@ -7,6 +7,7 @@ from projects.actors import Actor
 from projects.models import Question
 from projects.questions import question_create, question_delete, question_update
 
+from .. import question_queries as queries
 from ..errors import NotFound
 from ..permissions import require
 from ..schemas import ErrorOut, NextQuestionIn, NextQuestionOut, QuestionIn, QuestionList, QuestionOut, QuestionPatch
@@ -36,12 +37,7 @@ def _question(request, question_id: int) -> Question:
             summary="List the project's questions (highest priority first)")
 def list_questions(request, limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=MAX_OFFSET)):
     require(request, "read")
-    items = list(_questions(request).order_by("-priority", "id")[offset : offset + limit])
-    if len(items) < limit and (items or offset == 0):
-        count = offset + len(items)  # the page reached the end: no COUNT query needed
-    else:
-        count = _questions(request).count()
-    return {"items": items, "count": count}
+    return queries.json_response(queries.list_page(request.auth.project_id, limit=limit, offset=offset))
 
 
 @router.post("/questions", response={201: QuestionOut, **ERRORS}, operation_id="createQuestion",
@@ -57,7 +53,10 @@ def create_question(request, payload: QuestionIn):
             summary="Read a question")
 def get_question(request, question_id: int):
     require(request, "read")
-    return _question(request, question_id)
+    body = queries.get_question(request.auth.project_id, question_id) if 1 <= question_id <= MAX_ID else None
+    if body is None:  # also another project's question: a key cannot even learn that it exists
+        raise NotFound("No such question.")
+    return queries.json_response(body)
 
 
 @router.patch("/questions/{int:question_id}", response={200: QuestionOut, **ERRORS}, operation_id="updateQuestion",
@@ -84,7 +83,4 @@ def next_question(request, payload: NextQuestionIn | None = None):
     Without a body, nothing counts as answered."""
     require(request, "read")
     answered = {i for i in (payload.answered if payload else ()) if 1 <= i <= MAX_ID}
-    question = (
-        _questions(request).filter(is_active=True).exclude(pk__in=answered).order_by("-priority", "id").first()
-    )
-    return {"question": question}
+    return queries.json_response(queries.next_question(request.auth.project_id, answered))

@@ -283,7 +283,7 @@ def test_unexpected_error_is_a_json_500(client, key, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("api.endpoints.questions.Question.objects.filter", boom)
+    monkeypatch.setattr("api.question_queries.list_page", boom)
     response = client.get("/api/v1/questions", headers=bearer(key))
     assert response.status_code == 500 and error_code(response) == "server_error"
     assert "bug" not in response.content.decode()

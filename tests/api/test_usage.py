@@ -68,7 +68,7 @@ def test_counts_are_buffered_then_flushed_in_one_statement(client, make_key, pro
         raise RuntimeError("bug")
 
     with monkeypatch.context() as patched:
-        patched.setattr("api.endpoints.questions.Question.objects.filter", boom)
+        patched.setattr("api.question_queries.list_page", boom)
         assert client.get("/api/v1/questions", headers=bearer(key)).status_code == 500
     assert client.get("/api/v1/key", headers=bearer(other)).status_code == 200
     client.get("/api/v1/key")  # unauthenticated: not counted

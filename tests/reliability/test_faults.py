@@ -1,4 +1,4 @@
-"""Faults during traffic, against gunicorn (3 workers, DEBUG=0, CONN_MAX_AGE=60):
+"""Faults during traffic, against gunicorn (3 workers, DEBUG=0, the production defaults: persistent connections):
 
 - PostgreSQL stopped and started again: while it is down the API answers 503 with a JSON error
   and `Retry-After` at once (no hang, no HTML 500); when it is back the same workers serve 200

@@ -1,0 +1,1 @@
+"""Database backends of the console (see postgresql/base.py)."""
