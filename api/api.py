@@ -1,6 +1,6 @@
 """The runtime API (`/api/v1/`): a NinjaAPI authenticated by API keys (project keys and account keys).
 
-Routes, error codes and headers: docs/api.md. Pieces:
+Reference: docs/api.md (routes, error codes, headers), docs/architecture.md. Pieces:
 auth.py (keys), permissions.py, ratelimit.py, usage.py (last use, usage counts),
 errors.py (the JSON error shape), response_hooks.py (a middleware: headers and bookkeeping on
 every response under /api/, JSON 404 / 405), schemas.py, endpoints/ (the routers).

@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATABASE_URL = os.environ.get("BENCH_CONSOLE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/nbq_bench_console")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-3f9c1a7e5d2b8f4a6c0e9d7b5a3f1c8e")
 os.environ.update(DATABASE_URL=DATABASE_URL, DEBUG="0", SECURE_SSL_REDIRECT="0", LOG_LEVEL="WARNING",
                   DJANGO_SETTINGS_MODULE="keys_console.settings")
 os.environ.pop("REDIS_URL", None)

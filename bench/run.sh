@@ -18,10 +18,10 @@ if ! command -v wrk >/dev/null 2>&1; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 
-# 2. The peer (DRF + djangorestframework-api-key, the `bench` extra) and gunicorn.
+# 2. The peer (DRF + djangorestframework-api-key, the `bench` dependency group) and gunicorn.
 if ! "$PY" -c 'import rest_framework, rest_framework_api_key, gunicorn' 2>/dev/null; then
-    echo "bench: installing the bench extra" >&2
-    "$PY" -m pip install --quiet --disable-pip-version-check -e ".[bench]"
+    echo "bench: the bench dependency group is missing: run 'make bench' (uv sync --locked --group bench)" >&2
+    exit 1
 fi
 
 # 3. PostgreSQL and Redis on loopback (started the way these machines start them, if down).

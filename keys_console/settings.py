@@ -2,24 +2,21 @@
 
 Everything that differs between a laptop and production comes from the environment
 (DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS). With DEBUG off the
-production profile applies: secure cookies, HSTS, CSP, HTTPS behind a TLS proxy.
+production profile applies: secure cookies, HSTS, CSP, HTTPS behind a TLS proxy, JSON logs.
+Values are read strictly (keys_console/env.py): a malformed one stops the process at start.
 """
 
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from passlib.context import CryptContext
 
+from .env import env_bool, env_choice, env_float, env_int, env_list, env_str
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def mailers_from_env(environ, *, debug: bool) -> dict:
@@ -60,18 +57,21 @@ def _truthy(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
 DEBUG = env_bool("DEBUG", False)
 
-# The fallback starts with "django-insecure-", which `check --deploy` flags (security.W009):
-# a deployment without its own SECRET_KEY cannot pass the deploy check.
-SECRET_KEY = os.environ.get("SECRET_KEY") or "django-insecure-nbq-keys-console-development-only"
+# Production (DEBUG=0) refuses to start without its own SECRET_KEY: a known key would let anyone
+# forge sessions, password-reset links and signed values. Development (DEBUG=1) falls back to a
+# fixed key that `check --deploy` flags (security.W009).
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG=0 (production) the console needs its own secret key: "
+            "set SECRET_KEY in the environment, e.g. "
+            "SECRET_KEY=\"$(python -c 'import secrets; print(secrets.token_urlsafe(50))')\" — "
+            "or set DEBUG=1 for development."
+        )
+    SECRET_KEY = "django-insecure-nbq-keys-console-development-only"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 
@@ -94,6 +94,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "keys_console.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "api.response_hooks.ApiResponseMiddleware",  # headers and bookkeeping of every /api/ response
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -250,7 +251,7 @@ INVITATION_MAILS_PER_INVITER_PER_HOUR = int(os.environ.get("INVITATION_MAILS_PER
 # API request that much and need a separate lookup id. Kept as a CryptContext so the scheme
 # can be upgraded (the first scheme hashes new keys; `deprecated` ones still verify).
 API_KEY_CRYPT_CONTEXT = CryptContext(schemes=["hex_sha256"])
-API_KEY_RATE_LIMIT_PER_MINUTE = int(os.environ.get("API_KEY_RATE_LIMIT_PER_MINUTE", "600"))
+API_KEY_RATE_LIMIT_PER_MINUTE = env_int("API_KEY_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
 API_KEY_MAX_ACTIVE_PER_PROJECT = 10
 API_KEY_MAX_ACTIVE_PER_ACCOUNT = 10  # account keys of one person (same slot rule as a project's)
 API_KEY_REQUIRED_ACTIVE_QUESTIONS = 10
@@ -258,12 +259,12 @@ API_KEY_REQUIRED_ACTIVE_QUESTIONS = 10
 # a per-process cache could not be invalidated by a revocation made in another process. Every
 # process that can revoke keys (web, API, manage.py) must share REDIS_URL; this TTL bounds the
 # damage if one does not. 0 turns the record cache off (one indexed query per request).
-API_KEY_RECORD_CACHE_SECONDS = int(os.environ.get("API_KEY_RECORD_CACHE_SECONDS", "10" if REDIS_URL else "0"))
+API_KEY_RECORD_CACHE_SECONDS = env_int("API_KEY_RECORD_CACHE_SECONDS", 10 if REDIS_URL else 0, minimum=0)
 # Failed API authentications (malformed, unknown, revoked or expired keys) allowed per client
 # address and minute; beyond it: 429 rate_limited and no database query (api/auth.py).
-API_AUTH_FAILURES_PER_MINUTE = int(os.environ.get("API_AUTH_FAILURES_PER_MINUTE", "100"))
+API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 100, minimum=1)
 # Usage counters are buffered in each process and written at most this often (seconds).
-API_USAGE_FLUSH_SECONDS = float(os.environ.get("API_USAGE_FLUSH_SECONDS", "10"))
+API_USAGE_FLUSH_SECONDS = env_float("API_USAGE_FLUSH_SECONDS", 10.0, minimum=0.0)
 
 # --- Console at scale -------------------------------------------------------------------------
 QUESTIONS_BULK_MAX = 500  # lines per "Add questions in bulk"
@@ -280,12 +281,19 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# --- Static files (served by whitenoise, straight from the repo) -------------------------------
+# --- Static files (whitenoise) -------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Whitenoise serves the files from STATICFILES_DIRS and the apps directly (no collectstatic needed).
-STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
-WHITENOISE_USE_FINDERS = True
+# Production: STATIC_ROOT set and `manage.py collectstatic` run at deploy time; whitenoise then serves
+# gzip-compressed files with content hashes in their names, cached for ever by browsers.
+# Without STATIC_ROOT (make run, the tests) whitenoise serves straight from the repo and the apps.
+STATIC_ROOT = env_str("STATIC_ROOT") or None
+if STATIC_ROOT and not DEBUG:
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+WHITENOISE_USE_FINDERS = STATIC_ROOT is None or DEBUG
 
 # --- Security ---------------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
@@ -305,8 +313,10 @@ SECURE_CSP = {
 }
 # A proxy terminates TLS and sets X-Forwarded-Proto; such requests count as secure.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Health probes of load balancers often speak plain HTTP to the app: /healthz is never redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # How many proxies in front of the app append to X-Forwarded-For (0: trust REMOTE_ADDR only).
-TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0, minimum=0)
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
@@ -316,11 +326,33 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# --- Logs and error reports ----------------------------------------------------------------------
+# One JSON object per line in production (LOG_FORMAT=json, the default with DEBUG=0), plain text in
+# development; every line carries the request id (also returned as X-Request-ID) and, on API
+# requests, the Key ID of the key used (keys_console/observability.py).
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain" if DEBUG else "json", ("json", "plain"))
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "filters": {"request_context": {"()": "keys_console.observability.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "keys_console.observability.JsonFormatter"},
+        "plain": {"()": "keys_console.observability.PlainFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_context"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # runserver prints its own access lines; the request line of RequestIdMiddleware is for production.
+    "loggers": {"django.db.backends": {"level": "INFO"},
+                "keys_console.request": {"level": "WARNING" if DEBUG else LOG_LEVEL}},
 }
+
+# Optional: error reports to Sentry (`uv sync --extra sentry`). Never personal data, never a key.
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    from .observability import init_sentry
+
+    init_sentry(SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "production"),
+                traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0.0))

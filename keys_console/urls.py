@@ -5,12 +5,15 @@ from django.views.generic import RedirectView
 
 from api.api import api
 
+from .health import healthz
+
 admin.site.site_header = "NBQ Keys Console — administration"
 admin.site.site_title = "NBQ Keys Console admin"
 # The admin logs in through the console's login (allauth: rate limits, 2FA), never its own form.
 admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("", RedirectView.as_view(pattern_name="projects:list", permanent=False)),
     path("accounts/", include("accounts.urls")),
     path("account/", include("projects.account_urls")),

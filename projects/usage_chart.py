@@ -87,6 +87,7 @@ class UsageChart:
     height: int = HEIGHT
     left: int = LEFT
     top: int = TOP
+    bar_width: int = BAR_WIDTH
 
     @property
     def width(self) -> int:
@@ -127,4 +128,4 @@ def usage_chart(key, *, days: int = CHART_DAYS) -> UsageChart:
                    if (last - i) % LABEL_EVERY == 0]
     return UsageChart(bars=bars, total=sum(d.total for d in series), errors=sum(b.errors for b in bars),
                       scale_max=scale_max, ticks=ticks, date_labels=date_labels,
-                      plot_width=days * (BAR_WIDTH + GAP) - GAP)
+                      plot_width=days * (BAR_WIDTH + GAP) - GAP, bar_width=BAR_WIDTH)

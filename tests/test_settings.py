@@ -14,10 +14,14 @@ from django.urls import reverse
 from tests.factories import UserFactory
 
 
+def _check_deploy_env() -> dict:
+    return {k: v for k, v in os.environ.items()
+            if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT",
+                         "CSRF_TRUSTED_ORIGINS", "DJANGO_ALLOW_ASYNC_UNSAFE", "STATIC_ROOT", "SENTRY_DSN"}}
+
+
 def _check_deploy(**env_overrides):
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT",
-                        "CSRF_TRUSTED_ORIGINS", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    env = _check_deploy_env()
     env.update(env_overrides)
     return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                           cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120)
@@ -30,13 +34,32 @@ def test_check_deploy_is_clean_with_debug_off_and_a_real_secret_key():
     assert "security." not in done.stdout + done.stderr
 
 
-def test_check_deploy_flags_the_development_secret_key():
-    done = _check_deploy(DEBUG="0")
+def test_debug_off_without_a_secret_key_refuses_to_start_and_says_why():
+    done = _check_deploy(DEBUG="0")  # no SECRET_KEY in the environment
+    assert done.returncode != 0
+    assert "ImproperlyConfigured" in done.stderr
+    assert "SECRET_KEY is not set" in done.stderr and "DEBUG=0" in done.stderr
+    plain = subprocess.run([sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR, capture_output=True,
+                           text=True, timeout=120, env={**_check_deploy_env(), "DEBUG": "0"})
+    assert plain.returncode != 0 and "SECRET_KEY is not set" in plain.stderr
+
+
+def test_check_deploy_flags_the_development_secret_key_of_debug_mode():
+    done = _check_deploy(DEBUG="1")
     assert done.returncode != 0
     output = done.stdout + done.stderr
-    assert "security.W009" in output
-    # that is the only complaint
-    assert output.count("(security.") == 1
+    assert "security.W009" in output  # the development fallback key
+    assert "security.W018" in output  # DEBUG on
+
+
+@pytest.mark.parametrize(("variable", "value"), [("DEBUG", "flase"), ("TRUSTED_PROXIES", "one"),
+                                                 ("API_KEY_RATE_LIMIT_PER_MINUTE", "0"), ("LOG_FORMAT", "xml")])
+def test_a_malformed_setting_stops_the_start_naming_the_variable(variable, value):
+    env = {**_check_deploy_env(), "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), variable: value}
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR, capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert done.returncode != 0
+    assert "ImproperlyConfigured" in done.stderr and f"{variable}=" in done.stderr
 
 
 def test_check_deploy_flags_debug_on():
@@ -60,13 +83,17 @@ def test_security_headers(client):
 
 
 @pytest.mark.django_db
-def test_pages_load_htmx_from_the_project_not_a_cdn(client):
+def test_pages_load_htmx_from_django_htmx_not_a_cdn(client):
     body = client.get(reverse("account_login")).content.decode()
-    assert '<script src="/static/js/vendor/htmx.min.js" defer></script>' in body
+    # django-htmx's bundled copy (`{% htmx_script %}`), not one vendored by hand
+    assert '<script src="/static/django_htmx/htmx-2.min.js" defer></script>' in body
+    assert "js/vendor/" not in body
+    assert not (settings.BASE_DIR / "static" / "js" / "vendor").exists()
     # every script and stylesheet comes from our own static files (a CDN would also break the CSP)
     sources = re.findall(r'<script[^>]* src="([^"]+)"', body) + re.findall(r'<link[^>]* href="([^"]+)"', body)
     assert sources and all(src.startswith("/static/") for src in sources), sources
-    assert client.get("/static/js/vendor/htmx.min.js").status_code == 200
+    assert b"htmx" in b"".join(client.get("/static/django_htmx/htmx-2.min.js").streaming_content)
+    assert "<script>" not in body  # no inline script: CSP script-src 'self'
 
 
 @pytest.mark.django_db

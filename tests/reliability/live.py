@@ -346,7 +346,8 @@ def flush_redis(url: str) -> None:
 def manage(database_url: str, *args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """`python manage.py ...` against another database (e.g. a private cluster)."""
     full_env = clean_env()
-    full_env.update({"DATABASE_URL": database_url, "DEBUG": "0", **(env or {})})
+    full_env.update({"DATABASE_URL": database_url, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
+                     **(env or {})})
     return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=full_env, capture_output=True,
                           text=True, timeout=timeout, check=True)
 

@@ -7,6 +7,8 @@
   again once Redis is back.
 - A worker killed (SIGKILL, a crash): the arbiter replaces it; no 5xx; the usage counts lost
   stay within the documented bound (what that worker served in its last flush interval).
+- `/healthz` says which part is down: 503 naming `database` while PostgreSQL is stopped, `cache`
+  while Redis is, and 200 again once each is back.
 
 The database of these tests is a private PostgreSQL cluster on a free port (initdb'd, migrated and
 seeded here), so stopping it disturbs neither pytest's own test database nor anything else on
@@ -258,3 +260,44 @@ def test_worker_crash_during_traffic(cluster, server_on, private_redis, figures)
     figures.update(requests=len(traffic.replies), transport_errors=len(traffic.errors), usage_lost=lost,
                    loss_bound=len(recent), served_by_crashed_worker=len(victim_replies),
                    flush_seconds=FLUSH_SECONDS)
+
+
+def _healthz(server) -> live.Reply:
+    return server.get("/healthz", timeout=10)
+
+
+def test_healthz_names_the_database_while_postgres_is_stopped(cluster, server_on, private_redis):
+    server = server_on(cluster, private_redis.url)
+    up = _healthz(server)
+    assert up.status == 200 and up.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
+    stopped = cluster.stop("fast")
+    try:
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        down = [_healthz(server) for _ in range(WORKERS * 2)]  # whichever worker answers
+    finally:
+        cluster.start()
+    for reply in down:
+        assert reply.status == 503, reply.body[:300]
+        assert reply.json()["failing"] == ["database"] and reply.json()["checks"]["cache"] == "ok"
+        assert reply.finished - reply.started < 5, "a stopped database must not hang the probe"
+    deadline = time.monotonic() + 15
+    while (back := _healthz(server)).status != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert back.status == 200, back.body[:300]
+
+
+def test_healthz_names_the_cache_while_redis_is_stopped(cluster, server_on, private_redis):
+    server = server_on(cluster, private_redis.url)
+    assert _healthz(server).status == 200
+    private_redis.stop()
+    down = [_healthz(server) for _ in range(WORKERS * 2)]
+    for reply in down:
+        assert reply.status == 503, reply.body[:300]
+        assert reply.json()["failing"] == ["cache"] and reply.json()["checks"]["database"] == "ok"
+        assert reply.finished - reply.started < 5
+    private_redis.start()
+    deadline = time.monotonic() + 15
+    while (back := _healthz(server)).status != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert back.status == 200, back.body[:300]
+    assert "Traceback" not in server.log_text()

@@ -1,0 +1,178 @@
+"""What an operator sees: a request id on every log line, JSON logs, and scrubbed error reports.
+
+- `RequestIdMiddleware` (first in MIDDLEWARE) gives every request an id — the incoming
+  `X-Request-ID` when it is sane (a proxy's or load balancer's id, so lines can be joined across
+  hops), else a fresh one — returns it as `X-Request-ID`, and logs one `request` line per response.
+- `RequestContextFilter` (on the log handler) stamps every record with that id, and with the
+  Key ID of the API key the request authenticated with. It reads `request.api_key` generically:
+  the API sets it once a key is accepted. Only the public Key ID is logged, never the key.
+- `JsonFormatter`: one JSON object per line (production, DEBUG=0); `PlainFormatter` for a terminal.
+- `sentry_before_send`: drops credentials and anything shaped like a key from error reports.
+
+The request line names the matched URL route (`projects/invitations/<str:token>/`), not the path,
+so an invitation token in a URL never reaches the logs.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger("keys_console.request")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A proxy's id (uuid, hex, base64url, `Root=1-…` style) — printable, short, no spaces or quotes.
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:=+/-]{7,127}")
+KEY_SHAPED = re.compile(r"nbq_live_[A-Za-z0-9]{32}")
+
+_current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("request", default=None)
+
+
+def current_request() -> HttpRequest | None:
+    return _current_request.get()
+
+
+def request_id_from(header: str | None) -> str:
+    """The incoming id when it is sane, else a new one (32 hex characters)."""
+    if header and SANE_REQUEST_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
+
+def key_id_of(request: HttpRequest | None) -> str | None:
+    key = getattr(request, "api_key", None)
+    key_id = getattr(key, "key_id", None)
+    return key_id if isinstance(key_id, str) else None
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))  # type: ignore[attr-defined]
+        token = _current_request.set(request)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request.request_id  # type: ignore[attr-defined]
+            if logger.isEnabledFor(logging.INFO):
+                match = getattr(request, "resolver_match", None)
+                logger.info(
+                    "%s %s %s",
+                    request.method,
+                    match.route if match else "(unmatched)",
+                    response.status_code,
+                    extra={
+                        "method": request.method,
+                        "route": match.route if match else None,
+                        "status": response.status_code,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    },
+                )
+            return response
+        finally:
+            _current_request.reset(token)
+
+
+class RequestContextFilter(logging.Filter):
+    """Adds `request_id` and `key_id` to every record (None outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = _current_request.get()
+        if not hasattr(record, "request_id"):
+            record.request_id = getattr(request, "request_id", None)
+        if not hasattr(record, "key_id"):
+            record.key_id = key_id_of(request)
+        return True
+
+
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is logged too.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+# Never serialised: Django passes the request object (its repr holds the full path) and a socket.
+_NEVER = {"request", "server_time"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        key_id = getattr(record, "key_id", None)
+        if key_id:
+            entry["key_id"] = key_id
+        for name, value in vars(record).items():
+            if name not in _STANDARD and name not in _NEVER and name not in entry and name != "key_id":
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class PlainFormatter(logging.Formatter):
+    def __init__(self):
+        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s%(key_suffix)s] %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.request_id = getattr(record, "request_id", None) or "-"
+        key_id = getattr(record, "key_id", None)
+        record.key_suffix = f" {key_id}" if key_id else ""
+        return super().format(record)
+
+
+# --- Sentry ---------------------------------------------------------------------------------------
+_SECRET_HEADERS = {"authorization", "x-api-key", "cookie", "x-csrftoken"}
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return KEY_SHAPED.sub("nbq_live_[Filtered]", value)
+    if isinstance(value, dict):
+        return {k: ("[Filtered]" if str(k).lower() in _SECRET_HEADERS else _scrub(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def sentry_before_send(event: dict, hint: dict | None = None) -> dict:
+    """Credentials out of the request, and no key-shaped string anywhere in the event."""
+    request = event.get("request")
+    if isinstance(request, dict):
+        request.pop("cookies", None)
+        request.pop("data", None)
+        if isinstance(request.get("headers"), dict):
+            request["headers"] = {k: v for k, v in request["headers"].items() if k.lower() not in _SECRET_HEADERS}
+    return _scrub(event)
+
+
+def init_sentry(dsn: str, *, environment: str, traces_sample_rate: float) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        import sentry_sdk
+    except ImportError:
+        raise ImproperlyConfigured(
+            "SENTRY_DSN is set but sentry-sdk is not installed: `uv sync --extra sentry` (or unset SENTRY_DSN)."
+        ) from None
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=environment,
+        send_default_pii=False,
+        traces_sample_rate=traces_sample_rate,
+        before_send=sentry_before_send,
+        max_request_body_size="never",
+    )

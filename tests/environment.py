@@ -1,0 +1,10 @@
+"""Loaded by pytest before Django reads its settings (`-p tests.environment` in pyproject.toml).
+
+The tests run the production profile (DEBUG=0), which refuses to start without a SECRET_KEY; the
+suite uses a fixed test-only key unless the environment brings one. Subprocesses started by the
+tests inherit it (those that test a missing key remove it themselves).
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-6f1d0c9a2b7e4f3a8c5d")

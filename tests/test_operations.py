@@ -1,0 +1,379 @@
+"""Operators: /healthz, request ids, structured logs (with the Key ID, never the key), Sentry
+scrubbing, the `cleanup` command, and whitenoise's compressed manifest after collectstatic."""
+
+import io
+import json
+import logging
+import os
+import secrets
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import OperationalError
+from django.urls import reverse
+from django.utils import timezone
+
+from keys_console import health
+from keys_console.observability import (
+    JsonFormatter,
+    PlainFormatter,
+    RequestContextFilter,
+    request_id_from,
+    sentry_before_send,
+)
+from projects.maintenance import CleanupResult, cleanup
+from projects.models import Invitation, KeyUsageDay
+from projects.models.api_key import KeyState
+from tests.factories import ApiKeyFactory, ProjectFactory
+
+REPO = Path(__file__).resolve().parents[1]
+DEAD_REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+}
+
+
+# --- /healthz -------------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_healthz_is_200_when_database_and_cache_answer(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
+    assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_naming_the_cache_when_redis_does_not_answer(client, settings):
+    settings.CACHES = DEAD_REDIS
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable" and body["failing"] == ["cache"]
+    assert body["checks"] == {"database": "ok", "cache": "unavailable"}
+    assert "127.0.0.1" not in response.content.decode()  # no addresses or error texts
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_naming_the_database_when_it_fails(client, monkeypatch):
+    """(With PostgreSQL really stopped: tests/reliability/test_faults.py.)"""
+
+    def down():
+        raise OperationalError("connection to server at 10.0.0.5 failed: password authentication failed")
+
+    monkeypatch.setitem(health.CHECKS, "database", down)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["database"]
+    assert "10.0.0.5" not in response.content.decode() and "password" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_healthz_needs_no_login_and_is_not_redirected_behind_the_tls_proxy(client, settings):
+    settings.SECURE_SSL_REDIRECT = True  # the production value
+    proxied = client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+    assert proxied.status_code == 200 and proxied.json()["status"] == "ok"
+    # a load balancer's plain-HTTP probe is answered too (SECURE_REDIRECT_EXEMPT)
+    assert client.get("/healthz").status_code == 200
+    assert client.get(reverse("account_login")).status_code == 301  # everything else still redirects
+
+
+@pytest.mark.django_db
+def test_healthz_answers_get_only(client):
+    assert client.post("/healthz").status_code == 405
+
+
+# --- request ids and logs ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("incoming", "kept"),
+    [
+        ("0f8fad5b-d9cb-469f-a165-70867728950e", True),
+        ("Root=1-67891233-abcdef012345678912345678", True),
+        ("short", False),
+        ("has space in it", False),
+        ("x" * 200, False),
+        ("abc\r\nSet-Cookie: a=b", False),
+        ("<script>alert(1)</script>", False),
+        (None, False),
+    ],
+)
+def test_request_id_from_keeps_only_sane_incoming_ids(incoming, kept):
+    got = request_id_from(incoming)
+    if kept:
+        assert got == incoming
+    else:
+        assert got != incoming and len(got) == 32 and int(got, 16) >= 0
+
+
+@pytest.mark.django_db
+def test_every_response_carries_a_request_id(client):
+    first, second = client.get(reverse("account_login")), client.get("/healthz")
+    assert len(first["X-Request-ID"]) == 32 and first["X-Request-ID"] != second["X-Request-ID"]
+    echoed = client.get("/healthz", headers={"X-Request-ID": "lb-7f3a2c9e-0001"})
+    assert echoed["X-Request-ID"] == "lb-7f3a2c9e-0001"
+    refused = client.get("/healthz", headers={"X-Request-ID": "bad id"})
+    assert refused["X-Request-ID"] != "bad id"
+
+
+@pytest.fixture(autouse=True)
+def _no_pending_usage():
+    from api import ratelimit, usage
+
+    yield
+    usage.discard_pending()
+    ratelimit.reset_state()
+
+
+@pytest.fixture
+def json_log():
+    """The production handler's formatter and filter on a buffer, attached to the root logger."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestContextFilter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.getLogger("keys_console.request").setLevel(logging.INFO)
+
+    def lines():
+        return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    yield lines
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+
+
+@pytest.mark.django_db
+def test_api_log_lines_carry_the_request_id_and_key_id_never_the_key(client, json_log):
+    key = ApiKeyFactory(project=ProjectFactory(active_questions=10), permissions=["read"])
+    response = client.get(
+        "/api/v1/key", headers={"Authorization": f"Bearer {key.plaintext}", "X-Request-ID": "req-test-0000001"}
+    )
+    assert response.status_code == 200
+    revoked = ApiKeyFactory(
+        project=key.project, permissions=["read"], state=KeyState.REVOKED, revoked_at=timezone.now()
+    )
+    client.get("/api/v1/key", headers={"Authorization": f"Bearer {revoked.plaintext}"})
+    lines = json_log()
+    request_line = next(
+        line for line in lines if line["logger"] == "keys_console.request" and line["request_id"] == "req-test-0000001"
+    )
+    assert request_line["key_id"] == key.key_id
+    assert request_line["status"] == 200 and request_line["method"] == "GET"
+    assert request_line["route"].startswith("api/v1/")
+    # the warning about the revoked key is stamped with that request's id and its key
+    warning = next(line for line in lines if line["level"] == "WARNING" and revoked.key_id in line["message"])
+    assert warning["request_id"] and warning["request_id"] != "req-test-0000001"
+    text = "\n".join(json.dumps(line) for line in lines)
+    assert key.plaintext not in text and revoked.plaintext not in text
+    assert key.key_hash not in text
+
+
+@pytest.mark.django_db
+def test_request_log_names_the_route_not_an_invitation_token(client, json_log):
+    _invitation, token = Invitation.objects.issue(project=ProjectFactory(), email="new@example.com")
+    client.get(reverse("projects:invitation_open", args=[token]))
+    lines = json_log()
+    assert any(
+        line["logger"] == "keys_console.request" and line["route"] == "projects/invitations/<str:token>/"
+        for line in lines
+    )
+    assert token not in "\n".join(json.dumps(line) for line in lines)
+
+
+def test_log_lines_outside_a_request_have_no_request_id():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello %s", ("world",), None)
+    RequestContextFilter().filter(record)
+    assert json.loads(JsonFormatter().format(record)) == {
+        "time": json.loads(JsonFormatter().format(record))["time"],
+        "level": "INFO",
+        "logger": "x",
+        "message": "hello world",
+        "request_id": None,
+    }
+    assert "[-] hello world" in PlainFormatter().format(record)
+
+
+def test_production_logging_is_json_and_development_plain():
+    code = (
+        "import logging, django; django.setup(); from django.conf import settings; "
+        "print(settings.LOG_FORMAT, type(logging.getLogger().handlers[0].formatter).__name__)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "LOG_FORMAT"}}
+    env.update(DJANGO_SETTINGS_MODULE="keys_console.settings", SECRET_KEY=secrets.token_urlsafe(50))
+    prod = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env={**env, "DEBUG": "0"}, capture_output=True, text=True, timeout=60
+    )
+    dev = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env={**env, "DEBUG": "1"}, capture_output=True, text=True, timeout=60
+    )
+    assert prod.stdout.split() == ["json", "JsonFormatter"], prod.stderr
+    assert dev.stdout.split() == ["plain", "PlainFormatter"], dev.stderr
+
+
+# --- Sentry -----------------------------------------------------------------------------------------
+def test_sentry_events_lose_credentials_and_key_shaped_strings():
+    key = "nbq_live_" + "A1b2C3d4" * 4
+    event = {
+        "message": f"failed for {key}",
+        "request": {
+            "url": "https://keys.example.com/api/v1/key",
+            "cookies": {"sessionid": "s3cr3t"},
+            "data": {"password": "hunter2"},
+            "headers": {
+                "Authorization": f"Bearer {key}",
+                "X-API-Key": key,
+                "Cookie": "sessionid=s3cr3t",
+                "User-Agent": "curl",
+            },
+        },
+        "exception": {"values": [{"value": f"bad key {key}", "stacktrace": {"frames": [{"vars": {"k": key}}]}}]},
+    }
+    scrubbed = sentry_before_send(event, {})
+    text = json.dumps(scrubbed)
+    assert key not in text and "s3cr3t" not in text and "hunter2" not in text
+    assert scrubbed["request"]["headers"] == {"User-Agent": "curl"}
+    assert "nbq_live_[Filtered]" in scrubbed["message"]
+
+
+def test_sentry_dsn_without_sentry_sdk_refuses_to_start_saying_why():
+    pytest.importorskip("django")
+    try:
+        import sentry_sdk  # noqa: F401
+
+        pytest.skip("sentry-sdk is installed here")
+    except ImportError:
+        pass
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "SENTRY_DSN": "https://public@sentry.example.com/1",
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0 and "sentry-sdk is not installed" in done.stderr
+
+
+# --- cleanup ----------------------------------------------------------------------------------------
+@pytest.fixture
+def aged_rows(db):
+    project = ProjectFactory()
+    key = ApiKeyFactory(project=project)
+    now = timezone.now()
+    rows = {
+        "pending": Invitation.objects.create(project=project, email="a@example.com"),
+        "just_expired": Invitation.objects.create(
+            project=project, email="b@example.com", expires_at=now - timedelta(days=2)
+        ),
+        "long_expired": Invitation.objects.create(
+            project=project, email="c@example.com", expires_at=now - timedelta(days=31)
+        ),
+        "accepted_long_ago": Invitation.objects.create(
+            project=project,
+            email="d@example.com",
+            expires_at=now - timedelta(days=50),
+            accepted_at=now - timedelta(days=55),
+        ),
+        "accepted_lately": Invitation.objects.create(
+            project=project, email="e@example.com", accepted_at=now - timedelta(days=1)
+        ),
+    }
+    today = now.date()
+    for age in (0, 29, 399, 401, 800):
+        KeyUsageDay.objects.create(api_key=key, day=today - timedelta(days=age), success=1)
+    return rows
+
+
+def test_cleanup_removes_stale_invitations_and_old_usage_and_is_idempotent(aged_rows):
+    out = io.StringIO()
+    call_command("cleanup", stdout=out)
+    assert out.getvalue().strip() == "Removed 2 invitation(s) and 2 usage row(s)."
+    left = set(Invitation.objects.values_list("email", flat=True))
+    assert left == {"a@example.com", "b@example.com", "e@example.com"}
+    assert KeyUsageDay.objects.count() == 3
+    again = io.StringIO()
+    call_command("cleanup", stdout=again)
+    assert again.getvalue().strip() == "Removed 0 invitation(s) and 0 usage row(s)."
+
+
+def test_cleanup_dry_run_counts_and_removes_nothing(aged_rows):
+    out = io.StringIO()
+    call_command("cleanup", "--dry-run", "--usage-days", "10", "--invitation-days", "0", stdout=out)
+    assert out.getvalue().strip() == "Would remove 4 invitation(s) and 4 usage row(s)."
+    assert Invitation.objects.count() == 5 and KeyUsageDay.objects.count() == 5
+    assert cleanup(usage_days=10, invitation_days=0, dry_run=True) == CleanupResult(invitations=4, usage_days=4)
+    assert cleanup(usage_days=10, invitation_days=0) == CleanupResult(invitations=4, usage_days=4)
+    assert Invitation.objects.count() == 1 and KeyUsageDay.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bad", ["-1", "ten"])
+def test_cleanup_refuses_bad_day_counts(bad):
+    with pytest.raises(CommandError):
+        call_command("cleanup", "--usage-days", bad)
+
+
+# --- static files -----------------------------------------------------------------------------------
+def test_collectstatic_then_compressed_manifest_files_are_served(tmp_path):
+    """Production: STATIC_ROOT + collectstatic → hashed names in pages, gzip served by whitenoise."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        STATIC_ROOT=str(tmp_path / "static"),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        DJANGO_SETTINGS_MODULE="keys_console.settings",
+    )
+    collect = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert collect.returncode == 0, collect.stderr
+    assert (tmp_path / "static" / "staticfiles.json").exists()
+    code = """
+import django, re; django.setup()
+from django.conf import settings
+from django.test import Client
+from django.test.utils import setup_test_environment
+setup_test_environment()
+c = Client(headers={"X-Forwarded-Proto": "https"})
+page = c.get("/accounts/login/").content.decode()
+css = re.search(r'href="(/static/css/console\\.[0-9a-f]{12}\\.css)"', page).group(1)
+js = re.search(r'src="(/static/django_htmx/htmx-2\\.min\\.[0-9a-f]{12}\\.js)"', page).group(1)
+r = c.get(css, headers={"Accept-Encoding": "gzip"})
+print(settings.STORAGES["staticfiles"]["BACKEND"], r.status_code, r.headers.get("Content-Encoding"),
+      "immutable" in r.headers.get("Cache-Control", ""), c.get(js).status_code)
+"""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [
+        "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        "200",
+        "gzip",
+        "True",
+        "200",
+    ]
