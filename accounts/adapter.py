@@ -34,5 +34,6 @@ class AccountAdapter(DefaultAccountAdapter):
         except ValidationError:
             raise  # too many failed attempts
         except Exception as exc:  # connection refused, timeout: fail open (module docstring)
-            logger.warning("Login rate limit: cache unavailable (%s); checking the password without it",
-                           type(exc).__name__)
+            logger.warning(
+                "Login rate limit: cache unavailable (%s); checking the password without it", type(exc).__name__
+            )

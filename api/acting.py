@@ -129,5 +129,10 @@ def _locked_event(request: HttpRequest, key, project) -> None:
     except Exception:  # cache down: log every refusal rather than none
         first = True
     if first:
-        record_key_event(key=key, kind=EventKind.PROJECT_LOCKED, actor=Actor.api(request), project=project,
-                     details={"path": request.path[:200], "method": request.method})
+        record_key_event(
+            key=key,
+            kind=EventKind.PROJECT_LOCKED,
+            actor=Actor.api(request),
+            project=project,
+            details={"path": request.path[:200], "method": request.method},
+        )

@@ -43,7 +43,10 @@ Every response carries `Cache-Control: no-store` and `Vary: Authorization, X-API
 
 PROJECT_PREFIX = "/projects/{slug}"
 SLUG_PARAMETER = {
-    "in": "path", "name": "slug", "required": True, "schema": {"type": "string", "title": "Slug"},
+    "in": "path",
+    "name": "slug",
+    "required": True,
+    "schema": {"type": "string", "title": "Slug"},
     "description": "The project this request acts on (required for account keys).",
 }
 
@@ -57,7 +60,9 @@ class RuntimeSchema(OpenAPISchema):
         for bound_router in self.api._get_bound_routers():
             in_project = PROJECT_PREFIX in bound_router.prefix
             for path, path_view in bound_router.path_operations.items():
-                full_path = normalize_path("/" + self.path_prefix + "/".join(i for i in (bound_router.prefix, path) if i))
+                full_path = normalize_path(
+                    "/" + self.path_prefix + "/".join(i for i in (bound_router.prefix, path) if i)
+                )
                 full_path = re.sub(r"{[^}:]+:", "{", full_path)
                 methods = {}
                 for op in path_view.operations:
@@ -90,10 +95,13 @@ class RuntimeSchema(OpenAPISchema):
 
 def _error_response(details: dict, status: int, description: str) -> None:
     """Document an error every route of a form can answer, in the API's error shape."""
-    details.setdefault("responses", {}).setdefault(status, {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
-    })
+    details.setdefault("responses", {}).setdefault(
+        status,
+        {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+        },
+    )
 
 
 class RuntimeApi(NinjaAPI):

@@ -60,12 +60,14 @@ def _client(request: HttpRequest) -> str:
 def _throttled(now) -> RateLimited:
     window_end = (keycache.window_of(now) + 1) * keycache.WINDOW_SECONDS
     retry_after = max(1, math.ceil(window_end - now.timestamp()))
-    return RateLimited(f"Too many failed authentications from this address; retry in {retry_after} s.",
-                       retry_after=retry_after)
+    return RateLimited(
+        f"Too many failed authentications from this address; retry in {retry_after} s.", retry_after=retry_after
+    )
 
 
-def _failed(request: HttpRequest, now, code: str, message: str, *, known: bool = False
-            ) -> NotAuthenticated | RateLimited:
+def _failed(
+    request: HttpRequest, now, code: str, message: str, *, known: bool = False
+) -> NotAuthenticated | RateLimited:
     """Count a failed authentication against the client address; the error to raise (a key that
     was found is answered on its own status, as its holder needs to know)."""
     count = keycache.count_failure(_client(request), now)
@@ -93,8 +95,11 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
     if snapshot is not None and snapshot.record is not None:
         key = keycache.key_from_record(snapshot.record, key_hash)
     else:
-        if (snapshot is not None and snapshot.failures >= settings.API_AUTH_FAILURES_PER_MINUTE
-                and not snapshot.known_key):
+        if (
+            snapshot is not None
+            and snapshot.failures >= settings.API_AUTH_FAILURES_PER_MINUTE
+            and not snapshot.known_key
+        ):
             raise _throttled(now)  # no database query for an address that keeps guessing
         try:
             key = ApiKey.objects.select_related("project").get(key_hash=key_hash)
@@ -139,10 +144,19 @@ def _security_event(request: HttpRequest, key: ApiKey, kind: str) -> None:
         since = clock.now() - timedelta(seconds=SECURITY_EVENT_INTERVAL)
         first = not KeyEvent.objects.filter(api_key=key, kind=kind, created_at__gte=since).exists()
     if first:
-        record_key_event(project=_dead_key_project(request, key), key=key, kind=kind, actor=Actor.api(request),
-                     details={"path": request.path[:200], "method": request.method})
-        logger.warning("API: %s presented: %s (%s)", kind, key.key_id,
-                       f"account of user {key.owner_id}" if key.is_account_key else f"project {key.project.slug}")
+        record_key_event(
+            project=_dead_key_project(request, key),
+            key=key,
+            kind=kind,
+            actor=Actor.api(request),
+            details={"path": request.path[:200], "method": request.method},
+        )
+        logger.warning(
+            "API: %s presented: %s (%s)",
+            kind,
+            key.key_id,
+            f"account of user {key.owner_id}" if key.is_account_key else f"project {key.project.slug}",
+        )
 
 
 def _dead_key_project(request: HttpRequest, key: ApiKey):

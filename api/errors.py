@@ -26,8 +26,15 @@ class ApiError(Exception):
     status = 400
     code = "invalid_request"
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 headers: dict[str, str] | None = None, fields: dict[str, str] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        fields: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -73,8 +80,9 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": error}
 
 
-def error_response(status: int, code: str, message: str, *, headers: dict | None = None,
-                   fields: dict | None = None) -> HttpResponse:
+def error_response(
+    status: int, code: str, message: str, *, headers: dict | None = None, fields: dict | None = None
+) -> HttpResponse:
     """A JSON error response built without the NinjaAPI (for URL-level 404 / 405)."""
     response = JsonResponse(error_body(code, message, fields), status=status)
     for name, value in (headers or {}).items():
@@ -137,9 +145,13 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(AuthenticationError)
     def on_no_credentials(request, exc):
         # django-ninja raises this when no auth class found credentials in the request.
-        return render(request, 401, "missing_api_key",
-                      "Send your API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
-                      headers=WWW_AUTHENTICATE)
+        return render(
+            request,
+            401,
+            "missing_api_key",
+            "Send your API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
+            headers=WWW_AUTHENTICATE,
+        )
 
     @api.exception_handler(AuthorizationError)
     def on_forbidden(request, exc):
@@ -147,8 +159,13 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(ValidationError)
     def on_validation_error(request, exc: ValidationError):
-        return render(request, 400, "invalid_request", "The request is not valid; see `fields`.",
-                      fields=validation_fields(exc.errors))
+        return render(
+            request,
+            400,
+            "invalid_request",
+            "The request is not valid; see `fields`.",
+            fields=validation_fields(exc.errors),
+        )
 
     @api.exception_handler(HttpError)
     def on_http_error(request, exc: HttpError):
@@ -173,9 +190,13 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     def on_database_down(request, exc):
         logger.warning("API: database unavailable (%s) on %s %s", type(exc).__name__, request.method, request.path)
-        return render(request, 503, "service_unavailable",
-                      "The service is temporarily unavailable; retry shortly.",
-                      headers={"Retry-After": str(SERVICE_UNAVAILABLE_RETRY_AFTER)})
+        return render(
+            request,
+            503,
+            "service_unavailable",
+            "The service is temporarily unavailable; retry shortly.",
+            headers={"Retry-After": str(SERVICE_UNAVAILABLE_RETRY_AFTER)},
+        )
 
     api.add_exception_handler(OperationalError, on_database_down)
     api.add_exception_handler(InterfaceError, on_database_down)

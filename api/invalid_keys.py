@@ -68,8 +68,11 @@ def asks_for_a_key(request: HttpRequest) -> bool:
 
 def refusal(error: ApiError) -> JsonResponse:
     """The API's error response, plus what the middleware below this one would have added to it."""
-    response = JsonResponse(error_body(error.code, error.message, error.fields), status=error.status,
-                            content_type="application/json; charset=utf-8")
+    response = JsonResponse(
+        error_body(error.code, error.message, error.fields),
+        status=error.status,
+        content_type="application/json; charset=utf-8",
+    )
     for name, value in error.headers.items():
         response[name] = value
     response["X-Frame-Options"] = settings.X_FRAME_OPTIONS  # XFrameOptionsMiddleware

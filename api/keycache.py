@@ -124,9 +124,14 @@ class _RedisStore:
         if slug is not None:  # same round trip: the addressed project's record
             pipe.get(cache.make_key(_project_name(slug)))
         raw, count, _, first, failures, known, *project = pipe.execute()
-        return Snapshot(record=_decode(raw), count=int(count), first_use_this_minute=bool(first),
-                        failures=int(failures or 0), known_key=bool(known),
-                        project=_decode(project[0]) if project else None)
+        return Snapshot(
+            record=_decode(raw),
+            count=int(count),
+            first_use_this_minute=bool(first),
+            failures=int(failures or 0),
+            known_key=bool(known),
+            project=_decode(project[0]) if project else None,
+        )
 
     def count_failure(self, client: str, window: int) -> int:
         name = cache.make_key(_failures_name(client, window))
@@ -163,8 +168,14 @@ class _DjangoStore:
         failures = cache.get(_failures_name(client, window), 0)
         known = cache.get(_known_name(key_hash)) is not None
         project = _decode(cache.get(_project_name(slug))) if slug is not None else None
-        return Snapshot(record=_decode(raw), count=count, first_use_this_minute=first, failures=failures,
-                        known_key=known, project=project)
+        return Snapshot(
+            record=_decode(raw),
+            count=count,
+            first_use_this_minute=first,
+            failures=failures,
+            known_key=known,
+            project=project,
+        )
 
     @staticmethod
     def _incr(name: str) -> int:
@@ -215,8 +226,12 @@ def _with_breaker(operation, *args):
         return operation(*args)
     except Exception as exc:  # connection refused, timeout, ...
         _paused_until = time.monotonic() + PAUSE_SECONDS
-        logger.warning("API: cache unavailable (%s: %s); using the database, rate limits off for %.0f s",
-                       type(exc).__name__, exc, PAUSE_SECONDS)
+        logger.warning(
+            "API: cache unavailable (%s: %s); using the database, rate limits off for %.0f s",
+            type(exc).__name__,
+            exc,
+            PAUSE_SECONDS,
+        )
         return None
 
 
@@ -285,8 +300,19 @@ def reset_state() -> None:
 # in neither. A record becomes an ApiKey through `Model.from_db`: the fields not cached are
 # deferred, so reading one loads it from the database (never a silent default).
 RECORD_FIELDS = (
-    "id", "project_id", "key_id", "name", "permissions", "expiry_rule", "created_at", "expires_at",
-    "state", "stops_at", "rate_limit_per_minute", "owner_id", "all_projects",
+    "id",
+    "project_id",
+    "key_id",
+    "name",
+    "permissions",
+    "expiry_rule",
+    "created_at",
+    "expires_at",
+    "state",
+    "stops_at",
+    "rate_limit_per_minute",
+    "owner_id",
+    "all_projects",
 )
 NOT_CACHED = {
     "key_hash": "the lookup key of the record itself (not stored inside it)",

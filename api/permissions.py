@@ -9,6 +9,5 @@ def require(request: HttpRequest, permission: str) -> None:
     key = request.auth
     if not key.has_permission(permission):
         raise PermissionDenied(
-            f"This API key lacks the “{permission}” permission. "
-            f"Its permissions: {', '.join(key.sorted_permissions)}."
+            f"This API key lacks the “{permission}” permission. Its permissions: {', '.join(key.sorted_permissions)}."
         )

@@ -20,7 +20,7 @@ both run; only the "not answered" test differs (`<> ALL(array)` on PostgreSQL).
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC
 from functools import cache
 
 from django.db import connection
@@ -52,7 +52,7 @@ def _sql() -> dict[str, str]:
         ),
         "get": f"SELECT {columns} FROM {table} WHERE {project} AND {col['id']} = %s",
         "next": f"SELECT {columns} FROM {table} WHERE {project} AND {col['is_active']} = %s{{answered}} "
-                f"ORDER BY {order} LIMIT 1",
+        f"ORDER BY {order} LIMIT 1",
         "not_answered_pg": f" AND {col['id']} <> ALL(%s)",
         "not_answered_in": f" AND {col['id']} NOT IN ({{params}})",
     }
@@ -75,8 +75,14 @@ def json_datetime(value) -> str:
 
 def _question(row) -> dict:
     pk, text, priority, is_active, created_at, updated_at = row
-    return {"id": pk, "text": text, "priority": priority, "is_active": bool(is_active),
-            "created_at": json_datetime(created_at), "updated_at": json_datetime(updated_at)}
+    return {
+        "id": pk,
+        "text": text,
+        "priority": priority,
+        "is_active": bool(is_active),
+        "created_at": json_datetime(created_at),
+        "updated_at": json_datetime(updated_at),
+    }
 
 
 def _dumps(body) -> bytes:

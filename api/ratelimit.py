@@ -72,11 +72,15 @@ def check(request: HttpRequest, key: ApiKey, *, count: int | None, now) -> Budge
     request.rate_budget = budget
     if count > limit:
         if count == limit + 1:  # exactly one request per window sees this count
-            record_key_event(project=key.project, key=key, kind=EventKind.RATE_LIMITED, actor=Actor.api(request),
-                         details={"limit_per_minute": limit, "window_ends_at": reset_at})
+            record_key_event(
+                project=key.project,
+                key=key,
+                kind=EventKind.RATE_LIMITED,
+                actor=Actor.api(request),
+                details={"limit_per_minute": limit, "window_ends_at": reset_at},
+            )
         raise RateLimited(
-            f"Rate limit of {limit} requests per minute reached for key {key.key_id}; "
-            f"retry in {retry_after} s.",
+            f"Rate limit of {limit} requests per minute reached for key {key.key_id}; retry in {retry_after} s.",
             retry_after=retry_after,
         )
     return budget

@@ -34,8 +34,12 @@ def finish_api_response(request: HttpRequest, response: HttpResponseBase) -> Htt
     if response.status_code == 404 and not _is_json(response):
         response = not_found(request)
     elif response.status_code == 405 and not _is_json(response):
-        response = error_response(405, "method_not_allowed", f"{request.method} is not allowed here.",
-                                  headers={"Allow": response.get("Allow", "")})
+        response = error_response(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed here.",
+            headers={"Allow": response.get("Allow", "")},
+        )
     response["Cache-Control"] = "no-store"
     patch_vary_headers(response, VARY)
     key = getattr(request, "api_key", None)

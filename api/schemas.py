@@ -14,7 +14,6 @@ MAX_ANSWERED = 10_000
 EMAIL_MAX_LENGTH = 254
 
 
-
 def _whole_number(value):
     """JSON integers, also written as 3.0 (JSON Schema counts that as an integer); never true/"3"/3.5."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -28,8 +27,9 @@ def _whole_number(value):
 
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 # The constraints come first, so that they land in the JSON schema (minimum / maximum).
-Priority = Annotated[int, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX, description="Higher comes first."),
-                     BeforeValidator(_whole_number)]
+Priority = Annotated[
+    int, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX, description="Higher comes first."), BeforeValidator(_whole_number)
+]
 QuestionText = Annotated[str, Field(min_length=1, max_length=QUESTION_TEXT_MAX)]
 
 
@@ -123,7 +123,8 @@ class NextQuestionIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     answered: list[WholeNumber] = Field(
-        default_factory=list, max_length=MAX_ANSWERED,
+        default_factory=list,
+        max_length=MAX_ANSWERED,
         description=f"Ids of the questions already answered (at most {MAX_ANSWERED}).",
     )
 

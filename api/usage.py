@@ -134,8 +134,9 @@ def flush_usage() -> int:
                 _upsert_per_project(per_project)
         return written
     except DatabaseError as exc:
-        logger.warning("API usage: flush failed (%s); keeping %d counts for the next try",
-                       type(exc).__name__, len(pending))
+        logger.warning(
+            "API usage: flush failed (%s); keeping %d counts for the next try", type(exc).__name__, len(pending)
+        )
         _restore(pending, database, per_project)
         return 0
 
@@ -216,7 +217,9 @@ def usage_by_project(key: ApiKey, days: int = 30, *, today: date | None = None) 
     today = today or clock.now().date()
     rows = (
         KeyProjectUsageDay.objects.filter(api_key=key, day__gte=today - timedelta(days=days - 1), day__lte=today)
-        .values("project__name").annotate(total=Sum("requests")).order_by("-total", "project__name")
+        .values("project__name")
+        .annotate(total=Sum("requests"))
+        .order_by("-total", "project__name")
     )
     return [(row["project__name"], row["total"]) for row in rows]
 
@@ -269,10 +272,7 @@ def usage_last_days(key: ApiKey, days: int = 30, *, today: date | None = None) -
     """
     today = today or clock.now().date()
     first = today - timedelta(days=days - 1)
-    stored = {
-        row.day: row
-        for row in KeyUsageDay.objects.filter(api_key=key, day__gte=first, day__lte=today)
-    }
+    stored = {row.day: row for row in KeyUsageDay.objects.filter(api_key=key, day__gte=first, day__lte=today)}
     result = []
     for offset in range(days):
         day = first + timedelta(days=offset)

@@ -52,8 +52,7 @@ def _setup():
     Question.objects.bulk_create(Question(project=project, text=f"Question {i}?", priority=i) for i in range(24))
     keys = {
         "project": api_key_create(project=project, name="p", permissions=["read"], actor=Actor.cli())[1],
-        "chosen": api_key_create(owner=owner, projects=[project], name="c", permissions=["read"],
-                                 actor=Actor.cli())[1],
+        "chosen": api_key_create(owner=owner, projects=[project], name="c", permissions=["read"], actor=Actor.cli())[1],
         "all": api_key_create(owner=owner, all_projects=True, name="a", permissions=["read"], actor=Actor.cli())[1],
     }
     return project, keys
@@ -86,11 +85,21 @@ def main() -> None:
     for mode, rows in report.items():
         print(mode)
         for name, r in rows.items():
-            print(f"  {name:60} {r['queries_per_request']:>8.2f} {r['redis_roundtrips_per_request']:>12.2f} "
-                  f"{r['statuses']}")
-    print(json.dumps({mode: {name: {k: r[k] for k in ("queries_per_request", "redis_roundtrips_per_request",
-                                                       "statuses")} for name, r in rows.items()}
-                      for mode, rows in report.items()}))
+            print(
+                f"  {name:60} {r['queries_per_request']:>8.2f} {r['redis_roundtrips_per_request']:>12.2f} "
+                f"{r['statuses']}"
+            )
+    print(
+        json.dumps(
+            {
+                mode: {
+                    name: {k: r[k] for k in ("queries_per_request", "redis_roundtrips_per_request", "statuses")}
+                    for name, r in rows.items()
+                }
+                for mode, rows in report.items()
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

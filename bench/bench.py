@@ -170,7 +170,9 @@ class Probe:
 
     def _workers(self) -> list[int]:
         try:
-            return [int(p) for p in Path(f"/proc/{self.master_pid}/task/{self.master_pid}/children").read_text().split()]
+            return [
+                int(p) for p in Path(f"/proc/{self.master_pid}/task/{self.master_pid}/children").read_text().split()
+            ]
         except OSError:
             return []
 
@@ -179,19 +181,24 @@ class Probe:
         its counters: they are terminated (the app reconnects on its next request)."""
         self.conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [self.name])
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self.conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [self.name]).fetchone()[0]:
+        while (
+            time.monotonic() < deadline
+            and self.conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [self.name]).fetchone()[0]
+        ):
             time.sleep(0.05)
-        row = self.conn.execute("SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database "
-                                "WHERE datname = %s", [self.name]).fetchone()
+        row = self.conn.execute(
+            "SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database WHERE datname = %s", [self.name]
+        ).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def snapshot(self) -> dict:
         xacts = self.conn.execute(
             "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", [self.name]
         ).fetchone()
-        backends = [r[0] for r in self.conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.name]).fetchall()]
+        backends = [
+            r[0]
+            for r in self.conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.name]).fetchall()
+        ]
         cpu = self.redis.info("cpu")
         children = resource.getrusage(resource.RUSAGE_CHILDREN)  # finished wrk runs
         return {
@@ -209,8 +216,13 @@ class Probe:
         def cpu(kind):  # processes that appeared during the run count from zero
             return sum(t - before[kind].get(pid, 0.0) for pid, t in after[kind].items())
 
-        result = {"db_xacts": after["xacts"] - before["xacts"], "app_cpu_s": cpu("app"), "pg_cpu_s": cpu("pg"),
-                  "redis_cpu_s": after["redis"] - before["redis"], "wrk_cpu_s": after["wrk"] - before["wrk"]}
+        result = {
+            "db_xacts": after["xacts"] - before["xacts"],
+            "app_cpu_s": cpu("app"),
+            "pg_cpu_s": cpu("pg"),
+            "redis_cpu_s": after["redis"] - before["redis"],
+            "wrk_cpu_s": after["wrk"] - before["wrk"],
+        }
         # Whatever the machine's CPUs did besides this benchmark (other people's jobs): noise.
         busy = after["machine"] - before["machine"]
         ours = result["app_cpu_s"] + result["pg_cpu_s"] + result["redis_cpu_s"] + result["wrk_cpu_s"]
@@ -241,8 +253,22 @@ def foreign_load(seconds: float = 2.0) -> float:
 def create_key(project: str, name: str) -> str:
     # A huge per-key limit: the limiter still runs on every request (that cost is measured), it
     # just never answers 429 during the bench.
-    out = run([PY, "manage.py", "create_api_key", project, "--name", name, "--permissions", "read",
-               "--rate-limit", "1000000000", "--expires-days", "0"]).stdout.strip()
+    out = run(
+        [
+            PY,
+            "manage.py",
+            "create_api_key",
+            project,
+            "--name",
+            name,
+            "--permissions",
+            "read",
+            "--rate-limit",
+            "1000000000",
+            "--expires-days",
+            "0",
+        ]
+    ).stdout.strip()
     assert out.startswith("nbq_live_"), out
     return out
 
@@ -268,17 +294,35 @@ def make_rows(data: dict) -> list[Row]:
         Row("1", "baseline: Django JSON view, no auth", "/bench/baseline", {}, 200),
         Row("2", "ours: GET /api/v1/key", "/api/v1/key", {"Authorization": f"Bearer {data['key']}"}, 200),
         Row("2p", "peer: DRF APIView + HasAPIKey", "/bench/drf", drf, 200),
-        Row("3", "ours: GET /api/v1/questions?limit=10", "/api/v1/questions?limit=10",
-            {"Authorization": f"Bearer {data['questions_key']}"}, 200),
+        Row(
+            "3",
+            "ours: GET /api/v1/questions?limit=10",
+            "/api/v1/questions?limit=10",
+            {"Authorization": f"Bearer {data['questions_key']}"},
+            200,
+        ),
         Row("3p", "peer: DRF ListAPIView, ?limit=10", "/bench/drf/questions?limit=10", drf, 200),
-        Row("4", "ours: POST /api/v1/next-question", "/api/v1/next-question",
-            {"Authorization": f"Bearer {data['next_key']}"}, 200, method="POST", body=next_body),
-        Row("4p", "peer: DRF APIView next-question", "/bench/drf/next-question", drf, 200,
-            method="POST", body=next_body),
+        Row(
+            "4",
+            "ours: POST /api/v1/next-question",
+            "/api/v1/next-question",
+            {"Authorization": f"Bearer {data['next_key']}"},
+            200,
+            method="POST",
+            body=next_body,
+        ),
+        Row(
+            "4p", "peer: DRF APIView next-question", "/bench/drf/next-question", drf, 200, method="POST", body=next_body
+        ),
         Row("5a", "invalid key: malformed", "/api/v1/key", {"Authorization": f"Bearer {inv['malformed']}"}, 401),
         Row("5b", "invalid key: bad checksum", "/api/v1/key", {"Authorization": f"Bearer {inv['bad_checksum']}"}, 401),
-        Row("5c", "invalid key: unknown (well-formed)", "/api/v1/key",
-            {"Authorization": f"Bearer {inv['unknown']}"}, 401),
+        Row(
+            "5c",
+            "invalid key: unknown (well-formed)",
+            "/api/v1/key",
+            {"Authorization": f"Bearer {inv['unknown']}"},
+            401,
+        ),
     ]
 
 
@@ -303,10 +347,20 @@ class Server:
     def start(self) -> None:
         cmd = [
             # bench.wsgi = keys_console.wsgi plus the BENCH_WHATIF variants (none by default).
-            str(BIN / "gunicorn"), "bench.wsgi:application",
-            "--bind", f"127.0.0.1:{PORT}", "--workers", str(WORKERS), "--worker-class", "sync",
-            "--pid", str(BENCH / "results" / "gunicorn.pid"),
-            "--error-logfile", str(self.results / "gunicorn.log"), "--log-level", "warning",
+            str(BIN / "gunicorn"),
+            "bench.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--workers",
+            str(WORKERS),
+            "--worker-class",
+            "sync",
+            "--pid",
+            str(BENCH / "results" / "gunicorn.pid"),
+            "--error-logfile",
+            str(self.results / "gunicorn.log"),
+            "--log-level",
+            "warning",
         ]
         log(f"starting gunicorn: {WORKERS} sync workers on 127.0.0.1:{PORT}")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, start_new_session=True)
@@ -350,14 +404,27 @@ def lua_script(row: Row) -> Path:
     if row.method == "GET" and row.body is None:
         return BENCH / "report.lua"
     path = BENCH / "results" / f"wrk-row{row.id}.lua"
-    path.write_text(f"wrk.method = {json.dumps(row.method)}\nwrk.body = {json.dumps(row.body or '')}\n"
-                    + (BENCH / "report.lua").read_text())
+    path.write_text(
+        f"wrk.method = {json.dumps(row.method)}\nwrk.body = {json.dumps(row.body or '')}\n"
+        + (BENCH / "report.lua").read_text()
+    )
     return path
 
 
 def wrk(row: Row, seconds: int, raw: Path | None) -> dict:
-    cmd = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--timeout", "5s",
-           "-s", str(lua_script(row))]
+    cmd = [
+        "wrk",
+        "-t",
+        str(THREADS),
+        "-c",
+        str(CONNECTIONS),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(lua_script(row)),
+    ]
     for name, value in row.all_headers.items():
         cmd += ["-H", f"{name}: {value}"]
     cmd.append(BASE + row.path)
@@ -370,7 +437,7 @@ def wrk(row: Row, seconds: int, raw: Path | None) -> dict:
     return result
 
 
-def measure(rows: list[Row], results: Path, server: "Server") -> None:
+def measure(rows: list[Row], results: Path, server: Server) -> None:
     raw_dir = results / "wrk"
     raw_dir.mkdir()
     for row in rows:
@@ -395,15 +462,17 @@ def measure(rows: list[Row], results: Path, server: "Server") -> None:
                 result.update(probe.delta(before, after))
                 before = after
                 row.runs.append(result)
-                log(f"rep {rep}/{REPEAT} row {row.id:>2}: {result['rps']:8.0f} req/s  "
+                log(
+                    f"rep {rep}/{REPEAT} row {row.id:>2}: {result['rps']:8.0f} req/s  "
                     f"p50 {result['latency_us']['p50'] / 1000:.2f} ms  p99 {result['latency_us']['p99'] / 1000:.2f} ms  "
                     f"CPU/req app {result['app_cpu_s'] / result['requests'] * 1000:.3f} ms "
-                    f"PG {result['pg_cpu_s'] / result['requests'] * 1000:.3f} ms")
+                    f"PG {result['pg_cpu_s'] / result['requests'] * 1000:.3f} ms"
+                )
     finally:
         probe.close()
 
 
-def count_transactions(rows: list[Row], server: "Server") -> None:
+def count_transactions(rows: list[Row], server: Server) -> None:
     """PostgreSQL transactions per request, as the server counts them (health checks, BEGIN/COMMIT
     and statements Django's query log never sees included), row by row: TX_REQUESTS requests one
     at a time, then the counters published (Probe.settled_counts), new sessions' start-up
@@ -428,9 +497,11 @@ def count_transactions(rows: list[Row], server: "Server") -> None:
 
 
 def count_queries(rows: list[Row], results: Path) -> None:
-    spec = [{"name": r.id, "path": r.path, "headers": r.all_headers, "expect": r.expect, "method": r.method,
-             "body": r.body}
-            for r in rows if not r.skipped]
+    spec = [
+        {"name": r.id, "path": r.path, "headers": r.all_headers, "expect": r.expect, "method": r.method, "body": r.body}
+        for r in rows
+        if not r.skipped
+    ]
     if not spec:
         return
     log("counting queries and Redis round-trips per request (in-process)")
@@ -486,8 +557,10 @@ def fmt(value, spec: str) -> str:
 
 
 def render(summaries: list[dict], busy_before: float) -> str:
-    head = (f"{'#':<3} {'row':<36} {'req/s':>6} {'(min-max)':>11} {'p50 ms':>6} {'p99 ms':>6} {'non-2xx':>8} "
-            f"{'errors':>6} {'SQL/req':>7} {'PG xact':>7} {'Redis':>5} {'CPU ms/req':>14}")
+    head = (
+        f"{'#':<3} {'row':<36} {'req/s':>6} {'(min-max)':>11} {'p50 ms':>6} {'p99 ms':>6} {'non-2xx':>8} "
+        f"{'errors':>6} {'SQL/req':>7} {'PG xact':>7} {'Redis':>5} {'CPU ms/req':>14}"
+    )
     sub = f"{'':<3} {'':<36} {'':>6} {'':>11} {'':>6} {'':>6} {'':>8} {'':>6} {'':>7} {'/req':>7} {'RT/req':>5} {'app':>7}{'PG':>7}"
     lines = [head, sub, "-" * len(head)]
     for s in summaries:
@@ -518,12 +591,19 @@ def render(summaries: list[dict], busy_before: float) -> str:
     for row_id in DATA_ROWS:
         if row_id in by_id:
             s = by_id[row_id]
-            ok = (s["unexpected"] == 0 and s["socket_errors"] == 0 and (s["queries_per_request"] or 0) <= 1
-                  and s["db_xacts_per_request"] is not None and round(s["db_xacts_per_request"], 2) <= 1.0)
-            lines.append(f"({row_id}) data request: {fmt(s['queries_per_request'], '.2f')} SQL queries, "
-                         f"{fmt(s['db_xacts_per_request'], '.2f')} PostgreSQL transactions per request, "
-                         f"{s['unexpected'] + s['socket_errors']} non-2xx/errors (target <= 1, <= 1, 0: "
-                         f"{'met' if ok else 'NOT met'})")
+            ok = (
+                s["unexpected"] == 0
+                and s["socket_errors"] == 0
+                and (s["queries_per_request"] or 0) <= 1
+                and s["db_xacts_per_request"] is not None
+                and round(s["db_xacts_per_request"], 2) <= 1.0
+            )
+            lines.append(
+                f"({row_id}) data request: {fmt(s['queries_per_request'], '.2f')} SQL queries, "
+                f"{fmt(s['db_xacts_per_request'], '.2f')} PostgreSQL transactions per request, "
+                f"{s['unexpected'] + s['socket_errors']} non-2xx/errors (target <= 1, <= 1, 0: "
+                f"{'met' if ok else 'NOT met'})"
+            )
     lines.append("")
     lines.append(
         f"wrk -t{THREADS} -c{CONNECTIONS}, {DURATION} s x {REPEAT} runs per row, interleaved; medians (req/s spread: "
@@ -537,14 +617,20 @@ def render(summaries: list[dict], busy_before: float) -> str:
     )
     whatif = os.environ.get("BENCH_WHATIF")
     if whatif:
-        lines.append(f"WHAT-IF RUN (BENCH_WHATIF={whatif}): the hot path was modified at run time; see bench/whatif.py.")
+        lines.append(
+            f"WHAT-IF RUN (BENCH_WHATIF={whatif}): the hot path was modified at run time; see bench/whatif.py."
+        )
     foreign = [x for s in summaries for x in s.get("foreign_cpu_shares", [])]
     if foreign:
-        lines.append(f"Other processes on the machine: {100 * busy_before:.0f}% of its CPU before the run; during the "
-                     f"runs median {100 * statistics.median(foreign):.0f}%, max {100 * max(foreign):.0f}%.")
+        lines.append(
+            f"Other processes on the machine: {100 * busy_before:.0f}% of its CPU before the run; during the "
+            f"runs median {100 * statistics.median(foreign):.0f}%, max {100 * max(foreign):.0f}%."
+        )
         if statistics.median(foreign) > 0.10 or busy_before > 0.10:
-            lines.append("WARNING: other processes were using the CPUs: req/s are noisy (see the spread); "
-                         "CPU ms/req much less so.")
+            lines.append(
+                "WARNING: other processes were using the CPUs: req/s are noisy (see the spread); "
+                "CPU ms/req much less so."
+            )
     return "\n".join(lines)
 
 
@@ -575,12 +661,21 @@ def main() -> None:
         if s.get("inprocess_statuses_ok") is False:
             log(f"row {s['id']}: the in-process pass got other statuses than {s['expect']}: see queries.json")
     table = render(summaries, busy_before)
-    meta = {"started": stamp, "seconds": round(time.monotonic() - started, 1), "duration": DURATION,
-            "repeat": REPEAT, "connections": CONNECTIONS, "threads": THREADS, "workers": WORKERS,
-            "cpus": os.cpu_count(), "other_cpu_share_before": round(busy_before, 3),
-            "whatif": os.environ.get("BENCH_WHATIF", "")}
-    (results / "summary.json").write_text(json.dumps({"meta": meta, "rows": summaries,
-                                                      "runs": {r.id: r.runs for r in rows}}, indent=2))
+    meta = {
+        "started": stamp,
+        "seconds": round(time.monotonic() - started, 1),
+        "duration": DURATION,
+        "repeat": REPEAT,
+        "connections": CONNECTIONS,
+        "threads": THREADS,
+        "workers": WORKERS,
+        "cpus": os.cpu_count(),
+        "other_cpu_share_before": round(busy_before, 3),
+        "whatif": os.environ.get("BENCH_WHATIF", ""),
+    }
+    (results / "summary.json").write_text(
+        json.dumps({"meta": meta, "rows": summaries, "runs": {r.id: r.runs for r in rows}}, indent=2)
+    )
     (results / "table.txt").write_text(table + "\n")
     if not os.environ.get("BENCH_WHATIF") and not only:  # latest.txt: the last full, unmodified run
         (BENCH / "results" / "latest.txt").write_text(f"run {stamp}\n{table}\n")

@@ -21,8 +21,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATABASE_URL = os.environ.get("BENCH_CONSOLE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/nbq_bench_console")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-3f9c1a7e5d2b8f4a6c0e9d7b5a3f1c8e")
-os.environ.update(DATABASE_URL=DATABASE_URL, DEBUG="0", SECURE_SSL_REDIRECT="0", LOG_LEVEL="WARNING",
-                  DJANGO_SETTINGS_MODULE="keys_console.settings")
+os.environ.update(
+    DATABASE_URL=DATABASE_URL,
+    DEBUG="0",
+    SECURE_SSL_REDIRECT="0",
+    LOG_LEVEL="WARNING",
+    DJANGO_SETTINGS_MODULE="keys_console.settings",
+)
 os.environ.pop("REDIS_URL", None)
 
 REPEAT = 30
@@ -31,8 +36,9 @@ EVENTS = int(os.environ.get("BENCH_CONSOLE_EVENTS", "1000000"))
 
 
 def recreate_database() -> None:
-    import psycopg
     from urllib.parse import urlsplit
+
+    import psycopg
 
     parts = urlsplit(DATABASE_URL)
     name = parts.path.lstrip("/")
@@ -72,12 +78,16 @@ def build(user):
     from projects.services import api_key_create, project_create
 
     project = project_create(name="Console bench", owner=user)
-    Question.objects.bulk_create(Question(project=project, text=f"Question {i}?", priority=i % 100)
-                                 for i in range(QUESTIONS))
-    keys = [api_key_create(project=project, name=f"key {i}", permissions=["read", "write"], actor=Actor.cli())[0]
-            for i in range(KEYS)]
-    others = Project.objects.bulk_create(Project(name=f"Project {i:03}", slug=f"project-{i:03}")
-                                         for i in range(PROJECTS - 1))
+    Question.objects.bulk_create(
+        Question(project=project, text=f"Question {i}?", priority=i % 100) for i in range(QUESTIONS)
+    )
+    keys = [
+        api_key_create(project=project, name=f"key {i}", permissions=["read", "write"], actor=Actor.cli())[0]
+        for i in range(KEYS)
+    ]
+    others = Project.objects.bulk_create(
+        Project(name=f"Project {i:03}", slug=f"project-{i:03}") for i in range(PROJECTS - 1)
+    )
     Membership.objects.bulk_create(Membership(project=p, user=user, role=Role.ADMIN) for p in others)
     Question.objects.bulk_create(Question(project=p, text=f"Q{i}?") for p in others[:50] for i in range(12))
     started = time.perf_counter()
@@ -169,8 +179,10 @@ def main() -> None:
         ("Event log, one week", f"{base}/events/?since=2026-06-01&until=2026-06-07", hx),
     ]
     total = KeyEvent.objects.filter(project=project).count()
-    print(f"{KEYS} keys, {QUESTIONS:,} questions, {PROJECTS} projects, {total:,} events; {REPEAT} requests per "
-          f"page, PostgreSQL, in-process test client (full middleware stack)")
+    print(
+        f"{KEYS} keys, {QUESTIONS:,} questions, {PROJECTS} projects, {total:,} events; {REPEAT} requests per "
+        f"page, PostgreSQL, in-process test client (full middleware stack)"
+    )
     print(f"{'page':46} {'queries':>7} {'median ms':>10} {'p95 ms':>8}")
     for label, url, extra in pages:
         queries, median, p95 = timed(client, url, extra)
@@ -185,12 +197,16 @@ def main() -> None:
         first = next(iter(response.streaming_content))
         first_ms = (time.perf_counter() - started) * 1000
         size = len(first) + sum(len(chunk) for chunk in response.streaming_content)
-        print(f"{label}: first byte {first_ms:.0f} ms, all {size / 1e6:.1f} MB in "
-              f"{time.perf_counter() - started:.1f} s (streamed)")
+        print(
+            f"{label}: first byte {first_ms:.0f} ms, all {size / 1e6:.1f} MB in "
+            f"{time.perf_counter() - started:.1f} s (streamed)"
+        )
 
-    for label, url in [("newest page", f"{base}/events/"),
-                       ("by deleted key and kind, no match", f"{base}/events/?key={gone_key}&kind=rate_limited"),
-                       ("by actor", f"{base}/events/?actor=cli")]:
+    for label, url in [
+        ("newest page", f"{base}/events/"),
+        ("by deleted key and kind, no match", f"{base}/events/?key={gone_key}&kind=rate_limited"),
+        ("by actor", f"{base}/events/?actor=cli"),
+    ]:
         print(f"EXPLAIN ANALYZE, event log {label}:")
         explain_event_log(client, url)
 

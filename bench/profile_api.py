@@ -143,8 +143,11 @@ def summarise(raw: Path, top: int = 22) -> str:
         for frame in {full(f) for f in stack if f[1] and not is_stdlib(f[1])}:
             inclusive[frame] += n
         leaf[short(stack[-1])] += n
-    lines = [f"{total} samples inside requests ({idle} outside: the worker waiting for a connection)", "",
-             "share of request time by component (innermost non-stdlib frame):"]
+    lines = [
+        f"{total} samples inside requests ({idle} outside: the worker waiting for a connection)",
+        "",
+        "share of request time by component (innermost non-stdlib frame):",
+    ]
     for name, n in by_component.most_common():
         lines.append(f"  {100 * n / total:5.1f}%  {name}")
     lines += ["", "named costs (inclusive share of request time):"]
@@ -165,8 +168,9 @@ def summarise(raw: Path, top: int = 22) -> str:
 def ensure_py_spy() -> str:
     exe = bench.BIN / "py-spy"
     if not exe.exists():
-        subprocess.run([bench.PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "py-spy"],
-                       check=True)
+        subprocess.run(
+            [bench.PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "py-spy"], check=True
+        )
     return str(exe)
 
 
@@ -194,10 +198,29 @@ def main() -> None:
                 continue
             bench.wrk(row, 2, None)  # warm
             raw = out_dir / f"row{row.id}.collapsed.txt"
-            spy = subprocess.Popen([py_spy, "record", "--pid", str(worker), "--rate", str(args.rate),
-                                    "--duration", str(args.seconds), "--idle", "--nonblocking", "--function", "--full-filenames",
-                                    "--format", "raw", "--output", str(raw)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            spy = subprocess.Popen(
+                [
+                    py_spy,
+                    "record",
+                    "--pid",
+                    str(worker),
+                    "--rate",
+                    str(args.rate),
+                    "--duration",
+                    str(args.seconds),
+                    "--idle",
+                    "--nonblocking",
+                    "--function",
+                    "--full-filenames",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(raw),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             time.sleep(0.5)
             saved = (bench.CONNECTIONS, bench.THREADS)
             bench.CONNECTIONS, bench.THREADS = args.connections, 1
@@ -209,8 +232,10 @@ def main() -> None:
             if spy.returncode != 0 or not raw.exists():
                 report.append(f"== row {row.id}: py-spy failed ({spy.returncode}): {err[-500:]}")
                 continue
-            report.append(f"== row {row.id} {row.label}: {result['rps']:.0f} req/s with 1 worker under py-spy, "
-                          f"-c{args.connections}\n" + summarise(raw))
+            report.append(
+                f"== row {row.id} {row.label}: {result['rps']:.0f} req/s with 1 worker under py-spy, "
+                f"-c{args.connections}\n" + summarise(raw)
+            )
     finally:
         server.stop()
     text = "\n\n".join(report)

@@ -13,11 +13,12 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 django.setup()
 
+from rest_framework_api_key.models import APIKey  # noqa: E402
+
 from accounts.models import User  # noqa: E402
 from projects import keygen  # noqa: E402
 from projects.models import Question  # noqa: E402
 from projects.services import project_create  # noqa: E402
-from rest_framework_api_key.models import APIKey  # noqa: E402
 
 PROJECT_SLUG = "bench"
 QUESTIONS = 24
@@ -33,22 +34,26 @@ def main() -> None:
     _, drf_key = APIKey.objects.create_key(name="bench peer")
 
     unknown = keygen.generate_key()  # well-formed, checksum right, not in the database
-    body = keygen.generate_key()[len(keygen.PREFIX):]
+    body = keygen.generate_key()[len(keygen.PREFIX) :]
     wrong_last = keygen.ALPHABET[(keygen.ALPHABET.index(body[-1]) + 1) % len(keygen.ALPHABET)]
     bad_checksum = keygen.PREFIX + body[:-1] + wrong_last
     assert keygen.is_well_formed(unknown) and not keygen.is_well_formed(bad_checksum)
     top = list(project.questions.order_by("-priority", "id").values_list("id", flat=True)[:3])
-    print(json.dumps({
-        "project": project.slug,
-        "project_id": project.pk,
-        "answered": top,  # next-question rows: the three first questions count as answered
-        "drf_key": drf_key,
-        "invalid": {
-            "malformed": "nbq_live_this-is-not-a-key",
-            "bad_checksum": bad_checksum,
-            "unknown": unknown,
-        },
-    }))
+    print(
+        json.dumps(
+            {
+                "project": project.slug,
+                "project_id": project.pk,
+                "answered": top,  # next-question rows: the three first questions count as answered
+                "drf_key": drf_key,
+                "invalid": {
+                    "malformed": "nbq_live_this-is-not-a-key",
+                    "bad_checksum": bad_checksum,
+                    "unknown": unknown,
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -58,8 +58,7 @@ class DrfQuestionList(generics.ListAPIView):
 
 
 class AnsweredSerializer(serializers.Serializer):
-    answered = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
-                                     max_length=10_000)
+    answered = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=10_000)
 
 
 class DrfNextQuestion(APIView):
@@ -72,6 +71,8 @@ class DrfNextQuestion(APIView):
         data.is_valid(raise_exception=True)
         question = (
             Question.objects.filter(project_id=_project_id(), is_active=True)
-            .exclude(pk__in=data.validated_data["answered"]).order_by("-priority", "id").first()
+            .exclude(pk__in=data.validated_data["answered"])
+            .order_by("-priority", "id")
+            .first()
         )
         return Response({"question": QuestionSerializer(question).data if question else None})

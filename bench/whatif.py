@@ -67,13 +67,23 @@ def _lua_fetch() -> None:
     def fetch(self, key_hash: str, window: int, client: str):
         redis_client = self.client()
         script = scripts.get(id(redis_client)) or scripts.setdefault(
-            id(redis_client), redis_client.register_script(FETCH_SCRIPT))
-        names = [*keycache._names(key_hash, window), keycache._failures_name(client, window),
-                 keycache._known_name(key_hash)]
-        raw, count, first, failures, known = script(keys=[cache.make_key(n) for n in names],
-                                                    args=[keycache.WINDOW_SECONDS + 5], client=redis_client)
-        return keycache.Snapshot(record=keycache._decode(raw), count=int(count), first_use_this_minute=bool(first),
-                                 failures=int(failures or 0), known_key=bool(known))
+            id(redis_client), redis_client.register_script(FETCH_SCRIPT)
+        )
+        names = [
+            *keycache._names(key_hash, window),
+            keycache._failures_name(client, window),
+            keycache._known_name(key_hash),
+        ]
+        raw, count, first, failures, known = script(
+            keys=[cache.make_key(n) for n in names], args=[keycache.WINDOW_SECONDS + 5], client=redis_client
+        )
+        return keycache.Snapshot(
+            record=keycache._decode(raw),
+            count=int(count),
+            first_use_this_minute=bool(first),
+            failures=int(failures or 0),
+            known_key=bool(known),
+        )
 
     keycache._RedisStore.fetch = fetch
 
@@ -129,11 +139,27 @@ def _fetch_row(key_hash: str) -> tuple:
 def _build(row: tuple):
     from projects.models import ApiKey, Project
 
-    key = ApiKey(id=row[0], project_id=row[1], name=row[2], key_id=row[3], key_hash=row[4], last4=row[5],
-                 permissions=row[6], expiry_rule=row[7], created_by_id=row[8], created_at=row[9],
-                 expires_at=row[10], revoked_at=row[11], revoked_by_id=row[12], rotated_from_id=row[13],
-                 last_used_at=row[14], last_used_ip=row[15], rate_limit_per_minute=row[16], state=row[21],
-                 stops_at=row[22])
+    key = ApiKey(
+        id=row[0],
+        project_id=row[1],
+        name=row[2],
+        key_id=row[3],
+        key_hash=row[4],
+        last4=row[5],
+        permissions=row[6],
+        expiry_rule=row[7],
+        created_by_id=row[8],
+        created_at=row[9],
+        expires_at=row[10],
+        revoked_at=row[11],
+        revoked_by_id=row[12],
+        rotated_from_id=row[13],
+        last_used_at=row[14],
+        last_used_ip=row[15],
+        rate_limit_per_minute=row[16],
+        state=row[21],
+        stops_at=row[22],
+    )
     key.project = Project(id=row[1], slug=row[17], name=row[18], created_by_id=row[19], created_at=row[20])
     return key
 
@@ -218,8 +244,11 @@ def _redis_key_record() -> None:
         # last wrote (api.usage.touch_last_used sets it on the instance), or every request would
         # issue the "last used" UPDATE. A real design keeps last use out of the cached record.
         previous = last_seen.get(key_hash)
-        if previous is not None and previous.last_used_at is not None and (
-                key.last_used_at is None or previous.last_used_at > key.last_used_at):
+        if (
+            previous is not None
+            and previous.last_used_at is not None
+            and (key.last_used_at is None or previous.last_used_at > key.last_used_at)
+        ):
             key.last_used_at, key.last_used_ip = previous.last_used_at, previous.last_used_ip
         last_seen[key_hash] = key
         return key

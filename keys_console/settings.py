@@ -32,15 +32,25 @@ def mailers_from_env(environ, *, debug: bool) -> dict:
         parts = urlsplit(url)
         if parts.scheme not in {"smtp", "smtps"}:
             raise ValueError("EMAIL_URL must start with smtp:// or smtps://")
-        options = {"host": parts.hostname or "localhost", "port": parts.port or (465 if parts.scheme == "smtps" else 587),
-                   "username": unquote(parts.username or ""), "password": unquote(parts.password or ""),
-                   "use_ssl": parts.scheme == "smtps", "use_tls": parts.scheme == "smtp"}
+        options = {
+            "host": parts.hostname or "localhost",
+            "port": parts.port or (465 if parts.scheme == "smtps" else 587),
+            "username": unquote(parts.username or ""),
+            "password": unquote(parts.password or ""),
+            "use_ssl": parts.scheme == "smtps",
+            "use_tls": parts.scheme == "smtp",
+        }
         mailer = {"BACKEND": smtp, "OPTIONS": options}
     elif environ.get("EMAIL_HOST"):
         use_ssl = _truthy(environ.get("EMAIL_USE_SSL"), False)
-        options = {"host": environ["EMAIL_HOST"], "port": int(environ.get("EMAIL_PORT") or (465 if use_ssl else 587)),
-                   "username": environ.get("EMAIL_HOST_USER", ""), "password": environ.get("EMAIL_HOST_PASSWORD", ""),
-                   "use_ssl": use_ssl, "use_tls": not use_ssl and _truthy(environ.get("EMAIL_USE_TLS"), True)}
+        options = {
+            "host": environ["EMAIL_HOST"],
+            "port": int(environ.get("EMAIL_PORT") or (465 if use_ssl else 587)),
+            "username": environ.get("EMAIL_HOST_USER", ""),
+            "password": environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_ssl": use_ssl,
+            "use_tls": not use_ssl and _truthy(environ.get("EMAIL_USE_TLS"), True),
+        }
         mailer = {"BACKEND": smtp, "OPTIONS": options}
     else:
         mailer = {"BACKEND": "django.core.mail.backends.console.EmailBackend" if debug else smtp}
@@ -155,9 +165,7 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "0"))
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": 20}
-    )
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["ENGINE"] = "keys_console.db.postgresql"  # the same backend, a free health check
@@ -345,8 +353,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # runserver prints its own access lines; the request line of RequestIdMiddleware is for production.
-    "loggers": {"django.db.backends": {"level": "INFO"},
-                "keys_console.request": {"level": "WARNING" if DEBUG else LOG_LEVEL}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "keys_console.request": {"level": "WARNING" if DEBUG else LOG_LEVEL},
+    },
 }
 
 # Optional: error reports to Sentry (`uv sync --extra sentry`). Never personal data, never a key.
@@ -354,5 +364,8 @@ SENTRY_DSN = env_str("SENTRY_DSN")
 if SENTRY_DSN:
     from .observability import init_sentry
 
-    init_sentry(SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "production"),
-                traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0.0))
+    init_sentry(
+        SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0.0),
+    )

@@ -13,9 +13,7 @@ def membership_for(request, slug: str, *, manage: bool = False) -> Membership:
     change something get a 403.
     """
     membership = (
-        Membership.objects.select_related("project", "user")
-        .filter(project__slug=slug, user_id=request.user.pk)
-        .first()
+        Membership.objects.select_related("project", "user").filter(project__slug=slug, user_id=request.user.pk).first()
     )
     if membership is None:
         raise Http404("No such project.")

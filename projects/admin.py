@@ -6,12 +6,11 @@ from django.template.response import TemplateResponse
 from .actors import Actor
 from .errors import KeyRuleError
 from .events import record_event
-from .models.event import EventKind
-from .questions import question_create, question_delete, question_set_active, question_update
 from .models import ApiKey, Invitation, KeyEvent, KeyUsageDay, Membership, Project, Question
 from .models.api_key import Kind, Status
+from .models.event import EventKind
+from .questions import question_create, question_delete, question_set_active, question_update
 from .services import api_key_delete, api_key_revoke
-
 
 # Secrets' stored forms: no admin page shows, filters, orders, searches or links to them.
 SECRET_FIELDS = frozenset({"key_hash", "token_hash", "password"})
@@ -43,9 +42,14 @@ class ProjectAdmin(NoSecretLookups, admin.ModelAdmin):
     date_hierarchy = "created_at"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("created_by").annotate(
-            _active_questions=Count("questions", filter=Q(questions__is_active=True), distinct=True),
-            _keys=Count("api_keys", distinct=True),
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("created_by")
+            .annotate(
+                _active_questions=Count("questions", filter=Q(questions__is_active=True), distinct=True),
+                _keys=Count("api_keys", distinct=True),
+            )
         )
 
     def save_model(self, request, obj, form, change):
@@ -53,8 +57,13 @@ class ProjectAdmin(NoSecretLookups, admin.ModelAdmin):
         old_name = type(obj).objects.filter(pk=obj.pk).values_list("name", flat=True).first() if change else None
         super().save_model(request, obj, form, change)
         if change and old_name is not None and old_name != obj.name:
-            record_event(project=obj, kind=EventKind.PROJECT_RENAMED, actor=_admin(request), subject=obj.name,
-                         details={"old_name": old_name})
+            record_event(
+                project=obj,
+                kind=EventKind.PROJECT_RENAMED,
+                actor=_admin(request),
+                subject=obj.name,
+                details={"old_name": old_name},
+            )
 
     def save_formset(self, request, form, formset, change):
         """Membership rows changed here are logged like changes made in the console."""
@@ -63,8 +72,13 @@ class ProjectAdmin(NoSecretLookups, admin.ModelAdmin):
         actor = _admin(request)
         instances = formset.save(commit=False)
         for membership in formset.deleted_objects:
-            record_event(project=membership.project, kind=EventKind.MEMBER_REMOVED, actor=actor,
-                         subject=membership.user.email, details={"role": membership.role})
+            record_event(
+                project=membership.project,
+                kind=EventKind.MEMBER_REMOVED,
+                actor=actor,
+                subject=membership.user.email,
+                details={"role": membership.role},
+            )
             membership.delete()
         for membership in instances:
             _save_membership(membership, actor)
@@ -87,13 +101,23 @@ def _save_membership(membership, actor) -> None:
     """Save a membership edited in the admin, logging it as added or as a role change."""
     if membership.pk is None:
         membership.save()
-        record_event(project=membership.project, kind=EventKind.MEMBER_ADDED, actor=actor,
-                     subject=membership.user.email, details={"role": membership.role})
+        record_event(
+            project=membership.project,
+            kind=EventKind.MEMBER_ADDED,
+            actor=actor,
+            subject=membership.user.email,
+            details={"role": membership.role},
+        )
         return
     stored = Membership.objects.get(pk=membership.pk)
     if stored.role != membership.role:
-        record_event(project=membership.project, kind=EventKind.MEMBER_ROLE_CHANGED, actor=actor,
-                     subject=membership.user.email, details={"old_role": stored.role, "role": membership.role})
+        record_event(
+            project=membership.project,
+            kind=EventKind.MEMBER_ROLE_CHANGED,
+            actor=actor,
+            subject=membership.user.email,
+            details={"old_role": stored.role, "role": membership.role},
+        )
     membership.save()
 
 
@@ -109,8 +133,13 @@ class MembershipAdmin(NoSecretLookups, admin.ModelAdmin):
         _save_membership(obj, _admin(request))
 
     def delete_model(self, request, obj):
-        record_event(project=obj.project, kind=EventKind.MEMBER_REMOVED, actor=_admin(request),
-                     subject=obj.user.email, details={"role": obj.role})
+        record_event(
+            project=obj.project,
+            kind=EventKind.MEMBER_REMOVED,
+            actor=_admin(request),
+            subject=obj.user.email,
+            details={"role": obj.role},
+        )
         obj.delete()
 
     def delete_queryset(self, request, queryset):
@@ -139,13 +168,19 @@ class QuestionAdmin(NoSecretLookups, admin.ModelAdmin):
     # Every change goes through projects/questions.py, so the project's event log records it.
     def save_model(self, request, obj, form, change):
         if not change:
-            created = question_create(project=obj.project, actor=_admin(request), text=obj.text,
-                                      priority=obj.priority, is_active=obj.is_active)
+            created = question_create(
+                project=obj.project,
+                actor=_admin(request),
+                text=obj.text,
+                priority=obj.priority,
+                is_active=obj.is_active,
+            )
             obj.pk, obj.created_at, obj.updated_at = created.pk, created.created_at, created.updated_at
             return
         stored = Question.objects.select_related("project").get(pk=obj.pk)
-        question_update(question=stored, actor=_admin(request),
-                        **{f: getattr(obj, f) for f in ("text", "priority", "is_active")})
+        question_update(
+            question=stored, actor=_admin(request), **{f: getattr(obj, f) for f in ("text", "priority", "is_active")}
+        )
 
     def delete_model(self, request, obj):
         question_delete(question=obj, actor=_admin(request))
@@ -198,18 +233,67 @@ class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
     """Oversight of keys. The hash is never shown; keys are generated in the console or the CLI,
     where the plaintext can be revealed once, so there is no "add" here."""
 
-    list_display = ["name", "key_id", "masked", "kind_label", "project", "owner", "scope", "permission_list",
-                    "status_badge", "created_at", "last_used_at", "expires_at", "rate_limit_per_minute"]
+    list_display = [
+        "name",
+        "key_id",
+        "masked",
+        "kind_label",
+        "project",
+        "owner",
+        "scope",
+        "permission_list",
+        "status_badge",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "rate_limit_per_minute",
+    ]
     list_filter = [StatusFilter, KindFilter, "project"]
     search_fields = ["name", "key_id", "project__name", "project__slug", "owner__email"]
     list_select_related = ["project", "owner"]
-    fields = ["project", "owner", "all_projects", "scope", "name", "key_id", "masked", "permissions", "expiry_rule", "created_by", "created_at",
-              "expires_at", "state", "stops_at", "revoked_at", "revoked_by", "rotated_from", "last_used_at",
-              "last_used_ip", "rate_limit_per_minute"]
-    readonly_fields = ["project", "owner", "all_projects", "scope", "name", "key_id", "masked", "permissions", "expiry_rule", "created_by",
-                       "created_at", "expires_at", "state", "stops_at", "revoked_at", "revoked_by", "rotated_from",
-                       "last_used_at",
-                       "last_used_ip"]
+    fields = [
+        "project",
+        "owner",
+        "all_projects",
+        "scope",
+        "name",
+        "key_id",
+        "masked",
+        "permissions",
+        "expiry_rule",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "state",
+        "stops_at",
+        "revoked_at",
+        "revoked_by",
+        "rotated_from",
+        "last_used_at",
+        "last_used_ip",
+        "rate_limit_per_minute",
+    ]
+    readonly_fields = [
+        "project",
+        "owner",
+        "all_projects",
+        "scope",
+        "name",
+        "key_id",
+        "masked",
+        "permissions",
+        "expiry_rule",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "state",
+        "stops_at",
+        "revoked_at",
+        "revoked_by",
+        "rotated_from",
+        "last_used_at",
+        "last_used_ip",
+    ]
     actions = ["revoke_selected"]
 
     def has_add_permission(self, request):
@@ -265,8 +349,11 @@ class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
                 revoked += 1
             except KeyRuleError:
                 skipped += 1
-        self.message_user(request, f"Revoked {revoked} key(s)." + (f" {skipped} were already revoked." if skipped else ""),
-                          messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Revoked {revoked} key(s)." + (f" {skipped} were already revoked." if skipped else ""),
+            messages.SUCCESS,
+        )
         return None
 
     def delete_model(self, request, obj):

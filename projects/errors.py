@@ -7,8 +7,9 @@ class KeyRuleError(Exception):
 
     code = "key_rule"
 
-    def __init__(self, message: str | None = None, *, field: str | None = None,
-                 errors: dict[str | None, str] | None = None):
+    def __init__(
+        self, message: str | None = None, *, field: str | None = None, errors: dict[str | None, str] | None = None
+    ):
         self.errors = dict(errors) if errors else {field: message}
         self.field, self.message = next(iter(self.errors.items()))
         super().__init__(" ".join(self.errors.values()))

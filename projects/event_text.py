@@ -41,7 +41,7 @@ SUBJECT_LENGTH = 80  # question texts are shortened to this in sentences
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    """"1 event", "2 events", "1,000 events"."""
+    """ "1 event", "2 events", "1,000 events"."""
     return f"{count:,} {singular if count == 1 else (plural_form or singular + 's')}"
 
 
@@ -116,12 +116,14 @@ FIELD_LABELS = {"rate_limit_per_minute": "rate limit", "name": "name", "permissi
 
 def _from_to(name: str, change: dict) -> str:
     """{"from": a, "to": b} as "name: a → b"."""
+
     def side(value):
         if value is None and name == "rate_limit_per_minute":
             return "default"
         if name == "name":
             return f"“{value}”"
         return _value(value)
+
     label = FIELD_LABELS.get(name, name.replace("_", " "))
     return f"{label}: {side(change.get('from'))} → {side(change.get('to'))}"
 
@@ -162,9 +164,23 @@ def _part(name: str, value) -> str | None:
 
 
 # The order facts are told in (PostgreSQL's jsonb keeps its own key order, so it is fixed here).
-DETAIL_ORDER = ["reason", "successor", "rotated_from", "new_key_id", "name", "permissions", "rate_limit_per_minute",
-                "expires_at", "old_key_stops_at", "status_when_deleted", "changes", "priority", "is_active",
-                "invited_by", "via_key"]
+DETAIL_ORDER = [
+    "reason",
+    "successor",
+    "rotated_from",
+    "new_key_id",
+    "name",
+    "permissions",
+    "rate_limit_per_minute",
+    "expires_at",
+    "old_key_stops_at",
+    "status_when_deleted",
+    "changes",
+    "priority",
+    "is_active",
+    "invited_by",
+    "via_key",
+]
 
 
 def details_text(event) -> str:

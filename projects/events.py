@@ -5,8 +5,15 @@ from .actors import Actor
 from .models import ApiKey, KeyEvent, Project
 
 
-def record_event(*, project: Project, kind: str, actor: Actor, key: ApiKey | None = None, subject: str = "",
-                 details: dict | None = None) -> KeyEvent:
+def record_event(
+    *,
+    project: Project,
+    kind: str,
+    actor: Actor,
+    key: ApiKey | None = None,
+    subject: str = "",
+    details: dict | None = None,
+) -> KeyEvent:
     """One line of `project`'s log. `key` for key events; `subject` names what else it is about
     (an email, a question's text, the project's name); `details` holds the facts as JSON values."""
     return KeyEvent.objects.create(

@@ -132,8 +132,7 @@ class ApiKeyCreateForm(KeyFormMixin, forms.Form):
         widget=forms.CheckboxSelectMultiple,
         initial=[Permission.READ],
     )
-    expiration = _Choice(label="Expiration", required=False, choices=ExpiryRule.choices,
-                         initial=ExpiryRule.DAYS_90)
+    expiration = _Choice(label="Expiration", required=False, choices=ExpiryRule.choices, initial=ExpiryRule.DAYS_90)
     expires_on = forms.DateField(
         label="Expiration date",
         required=False,
@@ -151,7 +150,9 @@ class ApiKeyCreateForm(KeyFormMixin, forms.Form):
                 text = "The key works through the date you choose (UTC)."
             else:
                 try:
-                    text = f"The key expires on {expires_at_for(rule):%a %-d %b %Y, %H:%M} UTC ({label.lower()} from now)."
+                    text = (
+                        f"The key expires on {expires_at_for(rule):%a %-d %b %Y, %H:%M} UTC ({label.lower()} from now)."
+                    )
                 except KeyRuleError:
                     continue
             previews.append((rule, text))
@@ -185,12 +186,18 @@ class ApiKeyEditForm(KeyFormMixin, forms.Form):
     )
 
     def __init__(self, *args, key, default_rate_limit: int, **kwargs):
-        kwargs.setdefault("initial", {"name": key.name, "permissions": key.sorted_permissions,
-                                      "rate_limit_per_minute": key.rate_limit_per_minute})
-        super().__init__(*args, **kwargs)
-        self.fields["rate_limit_per_minute"].help_text = (
-            f"Leave empty for the default of {default_rate_limit} requests a minute."
+        kwargs.setdefault(
+            "initial",
+            {
+                "name": key.name,
+                "permissions": key.sorted_permissions,
+                "rate_limit_per_minute": key.rate_limit_per_minute,
+            },
         )
+        super().__init__(*args, **kwargs)
+        self.fields[
+            "rate_limit_per_minute"
+        ].help_text = f"Leave empty for the default of {default_rate_limit} requests a minute."
 
 
 class RotateForm(forms.Form):

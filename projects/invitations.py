@@ -93,10 +93,16 @@ def _check_mail_limits(project: Project, inviter_id: str) -> None:
     window = int(time.time() // WINDOW_SECONDS)
     retry_after = WINDOW_SECONDS - int(time.time() % WINDOW_SECONDS)
     limits = [
-        (f"invitation-mails:project:{project.pk}:{window}", settings.INVITATION_MAILS_PER_PROJECT_PER_HOUR,
-         "This project sent too many invitations in the last hour. Try again later."),
-        (f"invitation-mails:inviter:{inviter_id}:{window}", settings.INVITATION_MAILS_PER_INVITER_PER_HOUR,
-         "You sent too many invitations in the last hour. Try again later."),
+        (
+            f"invitation-mails:project:{project.pk}:{window}",
+            settings.INVITATION_MAILS_PER_PROJECT_PER_HOUR,
+            "This project sent too many invitations in the last hour. Try again later.",
+        ),
+        (
+            f"invitation-mails:inviter:{inviter_id}:{window}",
+            settings.INVITATION_MAILS_PER_INVITER_PER_HOUR,
+            "You sent too many invitations in the last hour. Try again later.",
+        ),
     ]
     for key, limit, message in limits:
         count = _count(key)
@@ -104,8 +110,16 @@ def _check_mail_limits(project: Project, inviter_id: str) -> None:
             raise InvitationThrottled(message, retry_after=retry_after)
 
 
-def invitation_create(*, project: Project, email: str, role: str, accept_url, invited_by=None,
-                      invited_via_key=None, actor: Actor | None = None) -> Invitation:
+def invitation_create(
+    *,
+    project: Project,
+    email: str,
+    role: str,
+    accept_url,
+    invited_by=None,
+    invited_via_key=None,
+    actor: Actor | None = None,
+) -> Invitation:
     """Invite `email` and mail the link. `accept_url(token)` builds the absolute link; the token
     goes into the mail and nowhere else. Raises InvitationRefused (or a subclass)."""
     email = email.strip().lower()
@@ -116,15 +130,23 @@ def invitation_create(*, project: Project, email: str, role: str, accept_url, in
     problem = invitation_problem(project, email)
     if problem:
         raise InvitationRefused(problem)
-    inviter_id = f"key:{invited_via_key.pk}" if invited_via_key is not None else f"user:{getattr(invited_by, 'pk', None)}"
+    inviter_id = (
+        f"key:{invited_via_key.pk}" if invited_via_key is not None else f"user:{getattr(invited_by, 'pk', None)}"
+    )
     _check_mail_limits(project, inviter_id)
     if actor is None:
         actor = Actor(user=invited_by, label=invited_by.email) if invited_by else Actor(user=None, label="api")
     with transaction.atomic():
-        invitation, token = Invitation.objects.issue(project=project, email=email, role=role, invited_by=invited_by,
-                                                     invited_via_key=invited_via_key)
-        record_event(project=project, kind=EventKind.INVITATION_SENT, actor=actor, subject=email,
-                     details={"role": role, **({"via_key": invited_via_key.key_id} if invited_via_key else {})})
+        invitation, token = Invitation.objects.issue(
+            project=project, email=email, role=role, invited_by=invited_by, invited_via_key=invited_via_key
+        )
+        record_event(
+            project=project,
+            kind=EventKind.INVITATION_SENT,
+            actor=actor,
+            subject=email,
+            details={"role": role, **({"via_key": invited_via_key.key_id} if invited_via_key else {})},
+        )
     context = {
         "inviter": invited_by.email if invited_by is not None else None,
         "key_name": neutralise(invited_via_key.name) if invited_via_key is not None else None,
@@ -147,8 +169,13 @@ def invitation_create(*, project: Project, email: str, role: str, accept_url, in
 
 def invitation_cancel(*, invitation: Invitation, actor: Actor) -> None:
     with transaction.atomic():
-        record_event(project=invitation.project, kind=EventKind.INVITATION_CANCELLED, actor=actor,
-                     subject=invitation.email, details={"role": invitation.role})
+        record_event(
+            project=invitation.project,
+            kind=EventKind.INVITATION_CANCELLED,
+            actor=actor,
+            subject=invitation.email,
+            details={"role": invitation.role},
+        )
         invitation.delete()
 
 
@@ -175,11 +202,17 @@ def invitation_accept(*, invitation: Invitation, user, actor: Actor | None = Non
         with transaction.atomic():
             Membership.objects.create(project=invitation.project, user=user, role=invitation.role)
             updated = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
-                accepted_at=timezone.now(), accepted_by=user)
+                accepted_at=timezone.now(), accepted_by=user
+            )
             if not updated:  # accepted in a concurrent request
                 raise IntegrityError("invitation already accepted")
-            record_event(project=invitation.project, kind=EventKind.INVITATION_ACCEPTED, subject=user.email,
-                         actor=actor or Actor(user=user, label=user.email), details={"role": invitation.role})
+            record_event(
+                project=invitation.project,
+                kind=EventKind.INVITATION_ACCEPTED,
+                subject=user.email,
+                actor=actor or Actor(user=user, label=user.email),
+                details={"role": invitation.role},
+            )
     except IntegrityError:
         return False
     return True

@@ -18,14 +18,16 @@ class MembershipRefused(Exception):
         self.message = message
 
 
-def membership_add(*, project: Project, user, role: str, actor: Actor, kind: str = EventKind.MEMBER_ADDED,
-                   details: dict | None = None) -> Membership:
+def membership_add(
+    *, project: Project, user, role: str, actor: Actor, kind: str = EventKind.MEMBER_ADDED, details: dict | None = None
+) -> Membership:
     """Make `user` a member. Refused (MembershipRefused) if they already are one."""
     try:
         with transaction.atomic():
             membership = Membership.objects.create(project=project, user=user, role=role)
-            record_event(project=project, kind=kind, actor=actor, subject=user.email,
-                         details={"role": role, **(details or {})})
+            record_event(
+                project=project, kind=kind, actor=actor, subject=user.email, details={"role": role, **(details or {})}
+            )
     except IntegrityError:
         raise MembershipRefused(f"{user.email} is already a member of this project.") from None
     return membership
@@ -38,8 +40,13 @@ def membership_change_role(*, membership: Membership, role: str, actor: Actor) -
     with transaction.atomic():
         changed = membership.change_role(role)
         if changed:
-            record_event(project=membership.project, kind=EventKind.MEMBER_ROLE_CHANGED, actor=actor,
-                         subject=membership.user.email, details={"old_role": old_role, "role": role})
+            record_event(
+                project=membership.project,
+                kind=EventKind.MEMBER_ROLE_CHANGED,
+                actor=actor,
+                subject=membership.user.email,
+                details={"old_role": old_role, "role": role},
+            )
     return changed
 
 
@@ -50,8 +57,13 @@ def membership_remove(*, membership: Membership, actor: Actor) -> None:
     if actor.user is not None and membership.user_id == actor.user.pk:
         raise MembershipRefused("You cannot remove yourself; leave the project instead.")
     with transaction.atomic():
-        record_event(project=membership.project, kind=EventKind.MEMBER_REMOVED, actor=actor,
-                     subject=membership.user.email, details={"role": membership.role})
+        record_event(
+            project=membership.project,
+            kind=EventKind.MEMBER_REMOVED,
+            actor=actor,
+            subject=membership.user.email,
+            details={"role": membership.role},
+        )
         membership.delete()
 
 
@@ -60,6 +72,11 @@ def membership_leave(*, membership: Membership, actor: Actor) -> None:
     if membership.role == Role.OWNER:
         raise MembershipRefused("The owner cannot leave the project.")
     with transaction.atomic():
-        record_event(project=membership.project, kind=EventKind.MEMBER_LEFT, actor=actor,
-                     subject=membership.user.email, details={"role": membership.role})
+        record_event(
+            project=membership.project,
+            kind=EventKind.MEMBER_LEFT,
+            actor=actor,
+            subject=membership.user.email,
+            details={"role": membership.role},
+        )
         membership.delete()

@@ -57,8 +57,11 @@ def questions_bulk_create(*, project: Project, text: str, actor: Actor, priority
     errors, first_seen = [], {}
     for number, line in lines:
         if len(line) > QUESTION_TEXT_MAX:
-            errors.append(LineError(number, f"keep each question to {QUESTION_TEXT_MAX:,} characters "
-                                            f"(this line has {len(line):,})."))
+            errors.append(
+                LineError(
+                    number, f"keep each question to {QUESTION_TEXT_MAX:,} characters (this line has {len(line):,})."
+                )
+            )
         elif "\x00" in line:
             errors.append(LineError(number, "contains a NUL character, which cannot be stored."))
         elif line in first_seen:
@@ -70,13 +73,20 @@ def questions_bulk_create(*, project: Project, text: str, actor: Actor, priority
         count = len(errors)
         raise BulkAddRejected(
             f"Nothing was added: {count} line{'s' if count != 1 else ''} need{'s' if count == 1 else ''} "
-            "fixing (your text is kept below).", errors)
+            "fixing (your text is kept below).",
+            errors,
+        )
     with transaction.atomic():
         created = Question.objects.bulk_create(
             Question(project=project, text=line, priority=priority, is_active=True) for _, line in lines
         )
-        record_event(project=project, kind=EventKind.QUESTIONS_BULK_ADDED, actor=actor, subject=lines[0][1],
-                     details={"count": len(created), **({"priority": priority} if priority else {})})
+        record_event(
+            project=project,
+            kind=EventKind.QUESTIONS_BULK_ADDED,
+            actor=actor,
+            subject=lines[0][1],
+            details={"count": len(created), **({"priority": priority} if priority else {})},
+        )
         if created:  # bulk_create sends no post_save: tell the API's gate record (account keys) here
             from api.invalidation import on_question_changed
 
@@ -84,20 +94,29 @@ def questions_bulk_create(*, project: Project, text: str, actor: Actor, priority
     return created
 
 
-def question_create(*, project: Project, text: str, actor: Actor, priority: int = 0,
-                    is_active: bool = True) -> Question:
+def question_create(
+    *, project: Project, text: str, actor: Actor, priority: int = 0, is_active: bool = True
+) -> Question:
     with transaction.atomic():
         question = Question.objects.create(project=project, text=text, priority=priority, is_active=is_active)
-        record_event(project=project, kind=EventKind.QUESTION_ADDED, actor=actor, subject=text,
-                     details={"question_id": question.pk, "priority": priority, "is_active": is_active})
+        record_event(
+            project=project,
+            kind=EventKind.QUESTION_ADDED,
+            actor=actor,
+            subject=text,
+            details={"question_id": question.pk, "priority": priority, "is_active": is_active},
+        )
     return question
 
 
 def question_update(*, question: Question, actor: Actor, **changes) -> Question:
     """Change `text`, `priority` and/or `is_active`. A change of `is_active` alone logs as
     activated / deactivated; anything else as edited, with what changed."""
-    changed = {field: [getattr(question, field), value] for field, value in changes.items()
-               if getattr(question, field) != value}
+    changed = {
+        field: [getattr(question, field), value]
+        for field, value in changes.items()
+        if getattr(question, field) != value
+    }
     if not changed:
         return question
     for field, (_, value) in changed.items():
@@ -107,8 +126,10 @@ def question_update(*, question: Question, actor: Actor, **changes) -> Question:
         details = {"question_id": question.pk}
     else:
         kind = EventKind.QUESTION_EDITED
-        details = {"question_id": question.pk,
-                   "changes": {f: (True if f == "text" else change) for f, change in changed.items()}}
+        details = {
+            "question_id": question.pk,
+            "changes": {f: (True if f == "text" else change) for f, change in changed.items()},
+        }
     with transaction.atomic():
         question.save(update_fields=[*changed, "updated_at"])
         record_event(project=question.project, kind=kind, actor=actor, subject=question.text, details=details)
@@ -121,8 +142,13 @@ def question_set_active(*, question: Question, active: bool, actor: Actor) -> Qu
 
 def question_delete(*, question: Question, actor: Actor) -> None:
     with transaction.atomic():
-        record_event(project=question.project, kind=EventKind.QUESTION_DELETED, actor=actor, subject=question.text,
-                     details={"question_id": question.pk})
+        record_event(
+            project=question.project,
+            kind=EventKind.QUESTION_DELETED,
+            actor=actor,
+            subject=question.text,
+            details={"question_id": question.pk},
+        )
         question.delete()
 
 

@@ -74,8 +74,9 @@ def _event(*, project, account_id, key: ApiKey, kind: str, actor: Actor, details
 LIFECYCLE_EVENTS = {EventKind.CREATED, EventKind.ROTATED, EventKind.REVOKED, EventKind.DELETED, EventKind.UPDATED}
 
 
-def record_key_event(*, key: ApiKey, kind: str, actor: Actor, details: dict | None = None,
-                 project: Project | None = None) -> KeyEvent:
+def record_key_event(
+    *, key: ApiKey, kind: str, actor: Actor, details: dict | None = None, project: Project | None = None
+) -> KeyEvent:
     """One line in the log(s) the event belongs to.
 
     A project key's event goes to its project's log. An account key's event goes to its holder's
@@ -85,13 +86,18 @@ def record_key_event(*, key: ApiKey, kind: str, actor: Actor, details: dict | No
     """
     details = details or {}
     if not key.is_account_key:
-        return _event(project=project or key.project, account_id=None, key=key, kind=kind, actor=actor,
-                      details=details)
+        return _event(project=project or key.project, account_id=None, key=key, kind=kind, actor=actor, details=details)
     event = _event(project=project, account_id=key.owner_id, key=key, kind=kind, actor=actor, details=details)
     if project is None and kind in LIFECYCLE_EVENTS:
         for reached in projects_in_scope(key):
-            _event(project=reached, account_id=None, key=key, kind=kind, actor=actor,
-                   details={**details, "account_key_of": key.owner.email if key.owner else ""})
+            _event(
+                project=reached,
+                account_id=None,
+                key=key,
+                kind=kind,
+                actor=actor,
+                details={**details, "account_key_of": key.owner.email if key.owner else ""},
+            )
     return event
 
 
@@ -111,8 +117,9 @@ class KeyRequest:
     expires_at: datetime | None
 
 
-def clean_key_request(*, name, permissions, expiry_rule, expires_on: date | None = None,
-                      now: datetime | None = None) -> KeyRequest:
+def clean_key_request(
+    *, name, permissions, expiry_rule, expires_on: date | None = None, now: datetime | None = None
+) -> KeyRequest:
     """THE validation of a key's name, permissions and expiry (views, admin, CLI and API present
     its errors). Raises InvalidKeyRequest with every field's error at once."""
     errors: dict[str | None, str] = {}
@@ -134,8 +141,12 @@ def clean_key_request(*, name, permissions, expiry_rule, expires_on: date | None
             errors.update(exc.errors)
     if errors:
         raise InvalidKeyRequest(errors=errors)
-    return KeyRequest(name=name, permissions=[p for p in PERMISSION_ORDER if p in chosen],
-                      expiry_rule=expiry_rule, expires_at=expires_at)
+    return KeyRequest(
+        name=name,
+        permissions=[p for p in PERMISSION_ORDER if p in chosen],
+        expiry_rule=expiry_rule,
+        expires_at=expires_at,
+    )
 
 
 def _lock_project(project: Project) -> Project:
@@ -171,10 +182,20 @@ def _clean_scope(owner, all_projects: bool, projects) -> list[Project]:
     return chosen
 
 
-def _insert_key(*, project: Project | None, name: str, permissions: list[str], expiry_rule: str,
-                expires_at: datetime | None, actor: Actor, rate_limit_per_minute: int | None = None,
-                rotated_from: ApiKey | None = None, owner=None, all_projects: bool = False,
-                scope_projects=()) -> tuple[ApiKey, str]:
+def _insert_key(
+    *,
+    project: Project | None,
+    name: str,
+    permissions: list[str],
+    expiry_rule: str,
+    expires_at: datetime | None,
+    actor: Actor,
+    rate_limit_per_minute: int | None = None,
+    rotated_from: ApiKey | None = None,
+    owner=None,
+    all_projects: bool = False,
+    scope_projects=(),
+) -> tuple[ApiKey, str]:
     plaintext = keygen.generate_key()
     key = ApiKey.objects.create(
         project=project,
@@ -195,10 +216,19 @@ def _insert_key(*, project: Project | None, name: str, permissions: list[str], e
     return key, plaintext
 
 
-def api_key_create(*, project: Project | None = None, name: str, permissions,
-                   expiry_rule: str = ExpiryRule.DAYS_90, expires_on: date | None = None, actor: Actor,
-                   rate_limit_per_minute: int | None = None, owner=None, all_projects: bool = False,
-                   projects=None) -> tuple[ApiKey, str]:
+def api_key_create(
+    *,
+    project: Project | None = None,
+    name: str,
+    permissions,
+    expiry_rule: str = ExpiryRule.DAYS_90,
+    expires_on: date | None = None,
+    actor: Actor,
+    rate_limit_per_minute: int | None = None,
+    owner=None,
+    all_projects: bool = False,
+    projects=None,
+) -> tuple[ApiKey, str]:
     """Make a new key. Returns the key and its plaintext, which the caller shows once and forgets.
 
     A project key: `project=`. An account key: `owner=` (the person) with `all_projects=True` or
@@ -221,13 +251,27 @@ def api_key_create(*, project: Project | None = None, name: str, permissions,
             live = ApiKey.objects.filter(project=project).counted_toward_limit()
             _require_slot(live, limit=settings.API_KEY_MAX_ACTIVE_PER_PROJECT, holder="This project", name=name)
         key, plaintext = _insert_key(
-            project=project, name=name, permissions=permissions, expiry_rule=expiry_rule,
-            expires_at=expires_at, actor=actor, rate_limit_per_minute=rate_limit_per_minute,
-            owner=owner, all_projects=bool(owner is not None and all_projects), scope_projects=scope,
+            project=project,
+            name=name,
+            permissions=permissions,
+            expiry_rule=expiry_rule,
+            expires_at=expires_at,
+            actor=actor,
+            rate_limit_per_minute=rate_limit_per_minute,
+            owner=owner,
+            all_projects=bool(owner is not None and all_projects),
+            scope_projects=scope,
         )
-        record_key_event(key=key, kind=EventKind.CREATED, actor=actor,
-                     details={"permissions": permissions, "expires_at": expires_at.isoformat() if expires_at else None,
-                              **({"scope": scope_label(key)} if key.is_account_key else {})})
+        record_key_event(
+            key=key,
+            kind=EventKind.CREATED,
+            actor=actor,
+            details={
+                "permissions": permissions,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+                **({"scope": scope_label(key)} if key.is_account_key else {}),
+            },
+        )
     return key, plaintext
 
 
@@ -262,9 +306,16 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
         else:
             expires_at = expires_at_for(old.expiry_rule, now=now)
         new, plaintext = _insert_key(
-            project=old.project, name=old.name, permissions=old.sorted_permissions, expiry_rule=old.expiry_rule,
-            expires_at=expires_at, actor=actor, rate_limit_per_minute=old.rate_limit_per_minute,
-            rotated_from=old, owner=old.owner, all_projects=old.all_projects,
+            project=old.project,
+            name=old.name,
+            permissions=old.sorted_permissions,
+            expiry_rule=old.expiry_rule,
+            expires_at=expires_at,
+            actor=actor,
+            rate_limit_per_minute=old.rate_limit_per_minute,
+            rotated_from=old,
+            owner=old.owner,
+            all_projects=old.all_projects,
             scope_projects=list(old.scope_projects.all()) if old.is_account_key else (),
         )
         # The old key and its successor share one place under the limit; a lineage never has more
@@ -273,19 +324,34 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
             predecessor = ApiKey.objects.select_for_update().get(pk=old.rotated_from_id)
             if predecessor.status_at(now) == Status.ROTATING:
                 _revoke(predecessor, actor=actor, now=now)
-                record_key_event(key=predecessor, kind=EventKind.REVOKED, actor=actor,
-                             details={"reason": "grace_period_ended_by_rotation", "successor": old.key_id})
+                record_key_event(
+                    key=predecessor,
+                    kind=EventKind.REVOKED,
+                    actor=actor,
+                    details={"reason": "grace_period_ended_by_rotation", "successor": old.key_id},
+                )
         old.revoked_by = actor.user
         if grace:
             old.stops_at = now + GRACE_PERIODS[grace]
             old.save(update_fields=["stops_at", "revoked_by"])
         else:
             _revoke(old, actor=actor, now=now)
-        record_key_event(key=old, kind=EventKind.ROTATED, actor=actor,
-                     details={"new_key_id": new.key_id, "old_key_stops_at": (old.stops_at or now).isoformat()})
-        record_key_event(key=new, kind=EventKind.CREATED, actor=actor,
-                     details={"rotated_from": old.key_id, "permissions": new.permissions,
-                              "expires_at": expires_at.isoformat() if expires_at else None})
+        record_key_event(
+            key=old,
+            kind=EventKind.ROTATED,
+            actor=actor,
+            details={"new_key_id": new.key_id, "old_key_stops_at": (old.stops_at or now).isoformat()},
+        )
+        record_key_event(
+            key=new,
+            kind=EventKind.CREATED,
+            actor=actor,
+            details={
+                "rotated_from": old.key_id,
+                "permissions": new.permissions,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
+        )
     return new, plaintext
 
 
@@ -307,8 +373,7 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
     return locked
 
 
-def api_key_update(*, key: ApiKey, actor: Actor, name: str, permissions,
-                   rate_limit_per_minute: int | None) -> ApiKey:
+def api_key_update(*, key: ApiKey, actor: Actor, name: str, permissions, rate_limit_per_minute: int | None) -> ApiKey:
     """Rename a key, change its permissions or its rate limit (None: the default).
 
     Written through the model (`save()`), so the runtime API's record cache drops the key and the
@@ -320,8 +385,9 @@ def api_key_update(*, key: ApiKey, actor: Actor, name: str, permissions,
     except InvalidKeyRequest as exc:
         errors.update(exc.errors)
     if rate_limit_per_minute is not None and not (1 <= rate_limit_per_minute <= RATE_LIMIT_MAX):
-        errors["rate_limit_per_minute"] = (f"Choose a rate limit from 1 to {RATE_LIMIT_MAX} requests a minute, "
-                                           "or leave it empty for the default.")
+        errors["rate_limit_per_minute"] = (
+            f"Choose a rate limit from 1 to {RATE_LIMIT_MAX} requests a minute, or leave it empty for the default."
+        )
     if errors:
         raise InvalidKeyRequest(errors=errors)
     name, permissions = checked.name, checked.permissions
@@ -331,15 +397,22 @@ def api_key_update(*, key: ApiKey, actor: Actor, name: str, permissions,
         if locked.status != Status.ACTIVE:
             raise KeyNotActive("Only an active key can be changed.")
         if name.lower() != locked.name.lower() and (
-            ApiKey.objects.filter(**locked.holder_filter()).counted_toward_limit()
-            .filter(name__iexact=name).exclude(pk=locked.pk).exists()
+            ApiKey.objects.filter(**locked.holder_filter())
+            .counted_toward_limit()
+            .filter(name__iexact=name)
+            .exclude(pk=locked.pk)
+            .exists()
         ):
             raise DuplicateKeyName(f"An active key is already named “{name}”. Choose another name.", field="name")
-        before = {"name": locked.name, "permissions": locked.sorted_permissions,
-                  "rate_limit_per_minute": locked.rate_limit_per_minute}
+        before = {
+            "name": locked.name,
+            "permissions": locked.sorted_permissions,
+            "rate_limit_per_minute": locked.rate_limit_per_minute,
+        }
         after = {"name": name, "permissions": permissions, "rate_limit_per_minute": rate_limit_per_minute}
-        changed = {field: {"from": before[field], "to": value} for field, value in after.items()
-                   if before[field] != value}
+        changed = {
+            field: {"from": before[field], "to": value} for field, value in after.items() if before[field] != value
+        }
         if changed:
             locked.name, locked.permissions = name, permissions
             locked.rate_limit_per_minute = rate_limit_per_minute
@@ -352,8 +425,7 @@ def api_key_delete(*, key: ApiKey, actor: Actor) -> None:
     """Remove a key for good. Its events stay in the log with its Key ID and name."""
     with transaction.atomic():
         _lock_holder(key)
-        record_key_event(key=key, kind=EventKind.DELETED, actor=actor,
-                     details={"status_when_deleted": key.status})
+        record_key_event(key=key, kind=EventKind.DELETED, actor=actor, details={"status_when_deleted": key.status})
         ApiKey.objects.filter(pk=key.pk).delete()
 
 
@@ -362,8 +434,10 @@ SLUG_ATTEMPTS = 10
 
 def _free_slug(base: str) -> str:
     """The first free slug of `base`, `base-2`, `base-3`, ...: ONE query, however many clash."""
-    taken = {1 if slug == base else int(slug.rsplit("-", 1)[1])
-             for slug in Project.objects.filter(slug__regex=rf"^{base}(-[0-9]+)?$").values_list("slug", flat=True)}
+    taken = {
+        1 if slug == base else int(slug.rsplit("-", 1)[1])
+        for slug in Project.objects.filter(slug__regex=rf"^{base}(-[0-9]+)?$").values_list("slug", flat=True)
+    }
     if base in RESERVED_SLUGS:
         taken.add(1)
     if 1 not in taken:
@@ -386,8 +460,12 @@ def project_create(*, name: str, owner, slug: str | None = None, actor: Actor | 
             with transaction.atomic():
                 project = Project.objects.create(name=name.strip(), slug=candidate, created_by=owner)
                 Membership.objects.create(project=project, user=owner, role=Role.OWNER)
-                record_event(project=project, kind=EventKind.PROJECT_CREATED, subject=project.name,
-                             actor=actor or Actor(user=owner, label=owner.email))
+                record_event(
+                    project=project,
+                    kind=EventKind.PROJECT_CREATED,
+                    subject=project.name,
+                    actor=actor or Actor(user=owner, label=owner.email),
+                )
         except IntegrityError:
             if attempt == SLUG_ATTEMPTS - 1 or not Project.objects.filter(slug=candidate).exists():
                 raise  # not a slug taken meanwhile
@@ -407,7 +485,12 @@ def project_rename(*, project: Project, name: str, actor: Actor) -> Project:
         if name != old_name:
             locked.name = name
             locked.save(update_fields=["name"])
-            record_event(project=locked, kind=EventKind.PROJECT_RENAMED, actor=actor, subject=name,
-                         details={"old_name": old_name})
+            record_event(
+                project=locked,
+                kind=EventKind.PROJECT_RENAMED,
+                actor=actor,
+                subject=name,
+                details={"old_name": old_name},
+            )
     project.name = name
     return locked

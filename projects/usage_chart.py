@@ -119,13 +119,33 @@ def usage_chart(key, *, days: int = CHART_DAYS) -> UsageChart:
         server = _scaled(d.server_error, scale_max)
         height = _scaled(d.total, scale_max)
         success = max(height - client - server, 0)
-        bars.append(Bar(day=d.day, total=d.total, success=d.success, client_error=d.client_error,
-                        server_error=d.server_error, x=i * (BAR_WIDTH + GAP), y=HEIGHT - height, height=height,
-                        success_height=success, client_height=client, server_height=server))
+        bars.append(
+            Bar(
+                day=d.day,
+                total=d.total,
+                success=d.success,
+                client_error=d.client_error,
+                server_error=d.server_error,
+                x=i * (BAR_WIDTH + GAP),
+                y=HEIGHT - height,
+                height=height,
+                success_height=success,
+                client_height=client,
+                server_height=server,
+            )
+        )
     ticks = [Tick(value=v, y=HEIGHT - _scaled(v, scale_max)) for v in sorted({0, scale_max // 2, scale_max})]
     last = len(bars) - 1
-    date_labels = [DateLabel(day=b.day, x=b.x + BAR_WIDTH // 2) for i, b in enumerate(bars)
-                   if (last - i) % LABEL_EVERY == 0]
-    return UsageChart(bars=bars, total=sum(d.total for d in series), errors=sum(b.errors for b in bars),
-                      scale_max=scale_max, ticks=ticks, date_labels=date_labels,
-                      plot_width=days * (BAR_WIDTH + GAP) - GAP, bar_width=BAR_WIDTH)
+    date_labels = [
+        DateLabel(day=b.day, x=b.x + BAR_WIDTH // 2) for i, b in enumerate(bars) if (last - i) % LABEL_EVERY == 0
+    ]
+    return UsageChart(
+        bars=bars,
+        total=sum(d.total for d in series),
+        errors=sum(b.errors for b in bars),
+        scale_max=scale_max,
+        ticks=ticks,
+        date_labels=date_labels,
+        plot_width=days * (BAR_WIDTH + GAP) - GAP,
+        bar_width=BAR_WIDTH,
+    )

@@ -7,11 +7,11 @@ from keys_console.client_ip import client_ip
 @pytest.mark.parametrize(
     "trusted, forwarded, expected",
     [
-        (0, "203.0.113.9", "10.0.0.1"),                  # no proxy trusted: the header is ignored
-        (1, "203.0.113.9", "203.0.113.9"),               # one proxy: its view of the client
-        (1, "6.6.6.6, 203.0.113.9", "203.0.113.9"),      # a forged left entry is not believed
+        (0, "203.0.113.9", "10.0.0.1"),  # no proxy trusted: the header is ignored
+        (1, "203.0.113.9", "203.0.113.9"),  # one proxy: its view of the client
+        (1, "6.6.6.6, 203.0.113.9", "203.0.113.9"),  # a forged left entry is not believed
         (2, "203.0.113.9, 198.51.100.2", "203.0.113.9"),
-        (2, "198.51.100.2", "10.0.0.1"),                 # fewer hops than configured
+        (2, "198.51.100.2", "10.0.0.1"),  # fewer hops than configured
         (1, "not-an-ip", "10.0.0.1"),
         (1, "", "10.0.0.1"),
     ],

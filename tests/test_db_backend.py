@@ -18,11 +18,19 @@ def _settings_with(**env) -> dict:
     """DATABASES["default"] as the settings build it from this environment (in a fresh process)."""
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CONN_MAX_AGE", "DEBUG"}}
     clean.update(env)
-    code = ("import json, django; from django.conf import settings; django.setup(); "
-            "d = settings.DATABASES['default']; "
-            "print(json.dumps({k: d[k] for k in ('ENGINE', 'CONN_MAX_AGE', 'CONN_HEALTH_CHECKS')}))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=settings.BASE_DIR, capture_output=True, text=True,
-                          env={**clean, "DJANGO_SETTINGS_MODULE": "keys_console.settings"}, check=True)
+    code = (
+        "import json, django; from django.conf import settings; django.setup(); "
+        "d = settings.DATABASES['default']; "
+        "print(json.dumps({k: d[k] for k in ('ENGINE', 'CONN_MAX_AGE', 'CONN_HEALTH_CHECKS')}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "keys_console.settings"},
+        check=True,
+    )
     import json
 
     return json.loads(done.stdout)
@@ -73,8 +81,14 @@ def test_health_check_sends_nothing(statements):
 
 def _terminate(pid: int) -> None:
     db = connection.settings_dict
-    with psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
-                         password=db["PASSWORD"] or None, dbname="postgres", autocommit=True) as admin:
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])
     time.sleep(0.2)  # the backend says FATAL and hangs up
 

@@ -15,16 +15,36 @@ from tests.factories import UserFactory
 
 
 def _check_deploy_env() -> dict:
-    return {k: v for k, v in os.environ.items()
-            if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT",
-                         "CSRF_TRUSTED_ORIGINS", "DJANGO_ALLOW_ASYNC_UNSAFE", "STATIC_ROOT", "SENTRY_DSN"}}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SECRET_KEY",
+            "DEBUG",
+            "ALLOWED_HOSTS",
+            "SECURE_SSL_REDIRECT",
+            "CSRF_TRUSTED_ORIGINS",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+            "STATIC_ROOT",
+            "SENTRY_DSN",
+        }
+    }
 
 
 def _check_deploy(**env_overrides):
     env = _check_deploy_env()
     env.update(env_overrides)
-    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                          cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_check_deploy_is_clean_with_debug_off_and_a_real_secret_key():
@@ -39,8 +59,14 @@ def test_debug_off_without_a_secret_key_refuses_to_start_and_says_why():
     assert done.returncode != 0
     assert "ImproperlyConfigured" in done.stderr
     assert "SECRET_KEY is not set" in done.stderr and "DEBUG=0" in done.stderr
-    plain = subprocess.run([sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR, capture_output=True,
-                           text=True, timeout=120, env={**_check_deploy_env(), "DEBUG": "0"})
+    plain = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**_check_deploy_env(), "DEBUG": "0"},
+    )
     assert plain.returncode != 0 and "SECRET_KEY is not set" in plain.stderr
 
 
@@ -52,12 +78,20 @@ def test_check_deploy_flags_the_development_secret_key_of_debug_mode():
     assert "security.W018" in output  # DEBUG on
 
 
-@pytest.mark.parametrize(("variable", "value"), [("DEBUG", "flase"), ("TRUSTED_PROXIES", "one"),
-                                                 ("API_KEY_RATE_LIMIT_PER_MINUTE", "0"), ("LOG_FORMAT", "xml")])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("DEBUG", "flase"), ("TRUSTED_PROXIES", "one"), ("API_KEY_RATE_LIMIT_PER_MINUTE", "0"), ("LOG_FORMAT", "xml")],
+)
 def test_a_malformed_setting_stops_the_start_naming_the_variable(variable, value):
     env = {**_check_deploy_env(), "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), variable: value}
-    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR, capture_output=True,
-                          text=True, timeout=120, env=env)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert done.returncode != 0
     assert "ImproperlyConfigured" in done.stderr and f"{variable}=" in done.stderr
 
@@ -121,8 +155,9 @@ def test_secure_cookies_behind_the_proxy(settings, client):
     client.force_login(user)
     response = client.get(reverse("projects:list"), headers={"X-Forwarded-Proto": "https"})
     assert response.status_code == 200
-    login = client.post(reverse("account_login"), {"login": user.email, "password": "x"},
-                        headers={"X-Forwarded-Proto": "https"})
+    login = client.post(
+        reverse("account_login"), {"login": user.email, "password": "x"}, headers={"X-Forwarded-Proto": "https"}
+    )
     assert login.status_code in (200, 302)
     for cookie in client.cookies.values():
         if cookie.key in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
@@ -132,35 +167,84 @@ def test_secure_cookies_behind_the_proxy(settings, client):
 def test_production_settings_module_values():
     """Settings read from the environment when the module loads (checked in a fresh process);
     without SMTP settings, production mail goes to an SMTP server on localhost."""
-    code = ("from django.conf import settings as s; "
-            "print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
-            "s.SECURE_PROXY_SSL_HEADER, s.ALLOWED_HOSTS, s.MAILERS['default']['BACKEND'])")
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "EMAIL_BACKEND", "EMAIL_URL", "EMAIL_HOST"}}
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+        "s.SECURE_PROXY_SSL_HEADER, s.ALLOWED_HOSTS, s.MAILERS['default']['BACKEND'])"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "EMAIL_BACKEND", "EMAIL_URL", "EMAIL_HOST"}
+    }
     env.update(DEBUG="0", DJANGO_SETTINGS_MODULE="keys_console.settings", ALLOWED_HOSTS="a.example, b.example")
-    done = subprocess.run([sys.executable, "-c", "import django; django.setup(); " + code], cwd=settings.BASE_DIR,
-                          env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); " + code],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == ("False True True True ('HTTP_X_FORWARDED_PROTO', 'https') "
-                                   "['a.example', 'b.example'] django.core.mail.backends.smtp.EmailBackend")
+    assert done.stdout.strip() == (
+        "False True True True ('HTTP_X_FORWARDED_PROTO', 'https') "
+        "['a.example', 'b.example'] django.core.mail.backends.smtp.EmailBackend"
+    )
 
 
 @pytest.mark.parametrize(
     ("environ", "debug", "expected"),
     [
         ({}, True, {"BACKEND": "django.core.mail.backends.console.EmailBackend"}),
-        ({"EMAIL_URL": "smtp://mailer%40nbq.example:p%2Fss@smtp.example:2525"}, False,
-         {"BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-          "OPTIONS": {"host": "smtp.example", "port": 2525, "username": "mailer@nbq.example", "password": "p/ss",
-                      "use_ssl": False, "use_tls": True, "timeout": 10}}),
-        ({"EMAIL_URL": "smtps://u:p@smtp.example"}, True,
-         {"BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-          "OPTIONS": {"host": "smtp.example", "port": 465, "username": "u", "password": "p",
-                      "use_ssl": True, "use_tls": False, "timeout": 10}}),
-        ({"EMAIL_HOST": "mx.example", "EMAIL_HOST_USER": "u", "EMAIL_HOST_PASSWORD": "p", "EMAIL_USE_TLS": "0"}, False,
-         {"BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-          "OPTIONS": {"host": "mx.example", "port": 587, "username": "u", "password": "p",
-                      "use_ssl": False, "use_tls": False, "timeout": 10}}),
+        (
+            {"EMAIL_URL": "smtp://mailer%40nbq.example:p%2Fss@smtp.example:2525"},
+            False,
+            {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {
+                    "host": "smtp.example",
+                    "port": 2525,
+                    "username": "mailer@nbq.example",
+                    "password": "p/ss",
+                    "use_ssl": False,
+                    "use_tls": True,
+                    "timeout": 10,
+                },
+            },
+        ),
+        (
+            {"EMAIL_URL": "smtps://u:p@smtp.example"},
+            True,
+            {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {
+                    "host": "smtp.example",
+                    "port": 465,
+                    "username": "u",
+                    "password": "p",
+                    "use_ssl": True,
+                    "use_tls": False,
+                    "timeout": 10,
+                },
+            },
+        ),
+        (
+            {"EMAIL_HOST": "mx.example", "EMAIL_HOST_USER": "u", "EMAIL_HOST_PASSWORD": "p", "EMAIL_USE_TLS": "0"},
+            False,
+            {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {
+                    "host": "mx.example",
+                    "port": 587,
+                    "username": "u",
+                    "password": "p",
+                    "use_ssl": False,
+                    "use_tls": False,
+                    "timeout": 10,
+                },
+            },
+        ),
     ],
     ids=["debug-console", "email-url", "smtps", "email-host"],
 )

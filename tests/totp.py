@@ -12,7 +12,7 @@ def totp_code(secret_b32: str, *, at: float | None = None, period: int = 30, dig
     counter = int((time.time() if at is None else at) // period)
     mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
     offset = mac[-1] & 0x0F
-    value = (struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 10**digits
+    value = (struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF) % 10**digits
     return f"{value:0{digits}}"
 
 

@@ -13,8 +13,12 @@ from ..schemas import ErrorOut, InvitationIn, InvitationOut
 router = Router(tags=["Invitations"])
 
 
-@router.post("/invitations", response={201: InvitationOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut},
-             operation_id="createInvitation", summary="Invite someone to the project")
+@router.post(
+    "/invitations",
+    response={201: InvitationOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut},
+    operation_id="createInvitation",
+    summary="Invite someone to the project",
+)
 def create_invitation(request, payload: InvitationIn):
     """Same rules as the console (projects/invitations.py): not to a member, and not twice while an
     invitation is pending. A key invites **viewers** only (`"role": "admin"` → 403
@@ -24,7 +28,10 @@ def create_invitation(request, payload: InvitationIn):
     key = request.auth
     try:
         invitation = invitation_create(
-            project=key.project, email=payload.email, role=payload.role, invited_via_key=key,
+            project=key.project,
+            email=payload.email,
+            role=payload.role,
+            invited_via_key=key,
             accept_url=lambda token: request.build_absolute_uri(reverse("projects:invitation_open", args=[token])),
         )
     except InvitationForbidden as exc:
@@ -33,5 +40,10 @@ def create_invitation(request, payload: InvitationIn):
         raise RateLimited(exc.message, retry_after=exc.retry_after) from None
     except InvitationRefused as exc:
         raise InvalidRequest(exc.message, fields={"email": exc.message}) from None
-    return Status(201, {**{f: getattr(invitation, f) for f in ("id", "email", "role", "created_at", "expires_at")},
-                        "status": invitation.status})
+    return Status(
+        201,
+        {
+            **{f: getattr(invitation, f) for f in ("id", "email", "role", "created_at", "expires_at")},
+            "status": invitation.status,
+        },
+    )

@@ -10,8 +10,12 @@ from ..schemas import ErrorOut, KeyOut
 router = Router(tags=["Key"])
 
 
-@router.get("/key", response={200: KeyOut, 401: ErrorOut, 429: ErrorOut}, operation_id="getKey",
-            summary="Describe the API key used for this request")
+@router.get(
+    "/key",
+    response={200: KeyOut, 401: ErrorOut, 429: ErrorOut},
+    operation_id="getKey",
+    summary="Describe the API key used for this request",
+)
 def get_key(request):
     key = request.auth
     rotating = key.status_at(clock.now()) == Status.ROTATING

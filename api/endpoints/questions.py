@@ -33,15 +33,20 @@ def _question(request, question_id: int) -> Question:
         raise NotFound("No such question.") from None
 
 
-@router.get("/questions", response={200: QuestionList, **ERRORS}, operation_id="listQuestions",
-            summary="List the project's questions (highest priority first)")
+@router.get(
+    "/questions",
+    response={200: QuestionList, **ERRORS},
+    operation_id="listQuestions",
+    summary="List the project's questions (highest priority first)",
+)
 def list_questions(request, limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=MAX_OFFSET)):
     require(request, "read")
     return queries.json_response(queries.list_page(request.auth.project_id, limit=limit, offset=offset))
 
 
-@router.post("/questions", response={201: QuestionOut, **ERRORS}, operation_id="createQuestion",
-             summary="Create a question")
+@router.post(
+    "/questions", response={201: QuestionOut, **ERRORS}, operation_id="createQuestion", summary="Create a question"
+)
 def create_question(request, payload: QuestionIn):
     require(request, "create")
     key = request.auth
@@ -49,8 +54,12 @@ def create_question(request, payload: QuestionIn):
     return Status(201, question)
 
 
-@router.get("/questions/{int:question_id}", response={200: QuestionOut, **ERRORS}, operation_id="getQuestion",
-            summary="Read a question")
+@router.get(
+    "/questions/{int:question_id}",
+    response={200: QuestionOut, **ERRORS},
+    operation_id="getQuestion",
+    summary="Read a question",
+)
 def get_question(request, question_id: int):
     require(request, "read")
     body = queries.get_question(request.auth.project_id, question_id) if 1 <= question_id <= MAX_ID else None
@@ -59,25 +68,38 @@ def get_question(request, question_id: int):
     return queries.json_response(body)
 
 
-@router.patch("/questions/{int:question_id}", response={200: QuestionOut, **ERRORS}, operation_id="updateQuestion",
-              summary="Change a question (only the fields sent)")
+@router.patch(
+    "/questions/{int:question_id}",
+    response={200: QuestionOut, **ERRORS},
+    operation_id="updateQuestion",
+    summary="Change a question (only the fields sent)",
+)
 def update_question(request, question_id: int, payload: QuestionPatch):
     require(request, "write")
     question = _question(request, question_id)
-    return question_update(question=question, actor=Actor.api(request, key=request.auth),
-                           **payload.dict(exclude_unset=True))
+    return question_update(
+        question=question, actor=Actor.api(request, key=request.auth), **payload.dict(exclude_unset=True)
+    )
 
 
-@router.delete("/questions/{int:question_id}", response={204: None, **ERRORS}, operation_id="deleteQuestion",
-               summary="Delete a question")
+@router.delete(
+    "/questions/{int:question_id}",
+    response={204: None, **ERRORS},
+    operation_id="deleteQuestion",
+    summary="Delete a question",
+)
 def delete_question(request, question_id: int):
     require(request, "delete")
     question_delete(question=_question(request, question_id), actor=Actor.api(request, key=request.auth))
     return Status(204, None)
 
 
-@router.post("/next-question", response={200: NextQuestionOut, **ERRORS}, operation_id="nextQuestion",
-             summary="The active question of highest priority not yet answered")
+@router.post(
+    "/next-question",
+    response={200: NextQuestionOut, **ERRORS},
+    operation_id="nextQuestion",
+    summary="The active question of highest priority not yet answered",
+)
 def next_question(request, payload: NextQuestionIn | None = None):
     """Ties in priority go to the lowest id. `{"question": null}` when every active question is answered.
     Without a body, nothing counts as answered."""

@@ -146,14 +146,20 @@ class ApiKey(models.Model):
 
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys")
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="account_keys",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="account_keys",
         help_text="The person holding an account key (empty for a project key).",
     )
     all_projects = models.BooleanField(
         default=False, help_text="Account keys: act on all of the holder's projects (else on scope_projects)."
     )
     scope_projects = models.ManyToManyField(
-        Project, blank=True, related_name="scoped_account_keys",
+        Project,
+        blank=True,
+        related_name="scoped_account_keys",
         help_text="Account keys: the chosen projects (when not all_projects).",
     )
     name = models.CharField(max_length=64)
@@ -198,8 +204,10 @@ class ApiKey(models.Model):
         constraints = [
             models.CheckConstraint(condition=~models.Q(permissions=[]), name="apikey_has_permissions"),
             models.CheckConstraint(
-                condition=(models.Q(project__isnull=False, owner__isnull=True)
-                           | models.Q(project__isnull=True, owner__isnull=False)),
+                condition=(
+                    models.Q(project__isnull=False, owner__isnull=True)
+                    | models.Q(project__isnull=True, owner__isnull=False)
+                ),
                 name="apikey_one_holder",
             ),
             models.CheckConstraint(condition=models.Q(state__in=KeyState.values), name="apikey_state_valid"),

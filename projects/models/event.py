@@ -39,8 +39,15 @@ class EventKind(models.TextChoices):
     PROJECT_RENAMED = "project_renamed", "Project renamed"
 
 
-KEY_KINDS = [EventKind.CREATED, EventKind.ROTATED, EventKind.REVOKED, EventKind.DELETED,
-             EventKind.REVOKED_KEY_USED, EventKind.EXPIRED_KEY_USED, EventKind.RATE_LIMITED]
+KEY_KINDS = [
+    EventKind.CREATED,
+    EventKind.ROTATED,
+    EventKind.REVOKED,
+    EventKind.DELETED,
+    EventKind.REVOKED_KEY_USED,
+    EventKind.EXPIRED_KEY_USED,
+    EventKind.RATE_LIMITED,
+]
 
 
 class KeyEvent(models.Model):

@@ -41,11 +41,13 @@ OPEN_GATE = {"unlocked": True}  # account keys are not gated at generation; each
 
 
 def _panel_context(request) -> dict:
-    keys = lineage_order(list(
-        ApiKey.objects.filter(owner=request.user)
-        .select_related("created_by", "rotated_from", "rotated_to")
-        .prefetch_related("scope_projects")
-    ))
+    keys = lineage_order(
+        list(
+            ApiKey.objects.filter(owner=request.user)
+            .select_related("created_by", "rotated_from", "rotated_to")
+            .prefetch_related("scope_projects")
+        )
+    )
     now = timezone.now()
     active_count = sum(1 for k in keys if k.holds_limit_place_at(now))
     rotating_count = sum(1 for k in keys if k.status_at(now) == Status.ROTATING and not k.holds_limit_place_at(now))
@@ -68,7 +70,8 @@ def _panel_context(request) -> dict:
 def _key_for(request, key_id: str) -> ApiKey:
     return get_object_or_404(
         ApiKey.objects.select_related("owner", "created_by", "revoked_by", "rotated_from", "rotated_to"),
-        owner=request.user, key_id=key_id,
+        owner=request.user,
+        key_id=key_id,
     )
 
 
@@ -76,24 +79,43 @@ def _dialog(request, template: str, context: dict, status: int = 200):
     context = {**_panel_context(request), **context}
     if request.htmx:
         return render(request, template, context, status=status)
-    return render(request, "account_keys/dialog_page.html", {**context, "dialog_template": template, "as_page": True},
-                  status=status)
+    return render(
+        request,
+        "account_keys/dialog_page.html",
+        {**context, "dialog_template": template, "as_page": True},
+        status=status,
+    )
 
 
 def _confirm(request, key: ApiKey, action: str, *, error: str | None = None):
     title, body, button = CONFIRMATIONS[action]
-    facts = {"name": key.name, "masked": key.masked, "key_id": key.key_id,
-             "stops": " and stops working at once" if key.authenticates else ""}
-    confirm = {"title": title.format(**facts), "body": body.format(**facts), "button": button,
-               "url": reverse(f"account:key_{action}", args=[key.key_id])}
-    return _dialog(request, "projects/keys/confirm_dialog.html",
-                   {"key": key, "action": action, "confirm": confirm, "error": error}, 422 if error else 200)
+    facts = {
+        "name": key.name,
+        "masked": key.masked,
+        "key_id": key.key_id,
+        "stops": " and stops working at once" if key.authenticates else "",
+    }
+    confirm = {
+        "title": title.format(**facts),
+        "body": body.format(**facts),
+        "button": button,
+        "url": reverse(f"account:key_{action}", args=[key.key_id]),
+    }
+    return _dialog(
+        request,
+        "projects/keys/confirm_dialog.html",
+        {"key": key, "action": action, "confirm": confirm, "error": error},
+        422 if error else 200,
+    )
 
 
 def _after_change(request, message: str, *, focus_next: str):
     if request.htmx:
-        return render(request, "projects/keys/changed.html",
-                      {**_panel_context(request), "flash": message, "focus_next": focus_next})
+        return render(
+            request,
+            "projects/keys/changed.html",
+            {**_panel_context(request), "flash": message, "focus_next": focus_next},
+        )
     messages.success(request, message)
     return redirect("account:api_keys")
 
@@ -181,8 +203,9 @@ def key_rotate(request, key_id):
     form = RotateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            new_key, plaintext = api_key_rotate(key=key, actor=Actor.from_request(request),
-                                                grace=form.cleaned_data["grace"])
+            new_key, plaintext = api_key_rotate(
+                key=key, actor=Actor.from_request(request), grace=form.cleaned_data["grace"]
+            )
         except KeyRuleError as exc:
             form.add_error(None, exc.message)
         else:
@@ -202,8 +225,11 @@ def key_revoke(request, key_id):
         except KeyRuleError as exc:
             error = exc.message
         else:
-            return _after_change(request, f"Key “{key.name}” ({key.key_id}) was revoked. It stopped working.",
-                                 focus_next=f"#key-{key.key_id}")
+            return _after_change(
+                request,
+                f"Key “{key.name}” ({key.key_id}) was revoked. It stopped working.",
+                focus_next=f"#key-{key.key_id}",
+            )
     return _confirm(request, key, "revoke", error=error)
 
 
@@ -213,8 +239,11 @@ def key_delete(request, key_id):
     key = _key_for(request, key_id)
     if request.method == "POST":
         api_key_delete(key=key, actor=Actor.from_request(request))
-        return _after_change(request, f"Key “{key.name}” ({key.key_id}) was deleted.",
-                             focus_next="#generate-button:not([disabled]), #flash")
+        return _after_change(
+            request,
+            f"Key “{key.name}” ({key.key_id}) was deleted.",
+            focus_next="#generate-button:not([disabled]), #flash",
+        )
     return _confirm(request, key, "delete")
 
 
@@ -223,18 +252,29 @@ def key_delete(request, key_id):
 @require_http_methods(["GET", "POST"])
 def key_edit(request, key_id):
     key = _key_for(request, key_id)
-    form = ApiKeyEditForm(request.POST if request.method == "POST" else None, key=key,
-                          default_rate_limit=settings.API_KEY_RATE_LIMIT_PER_MINUTE)
+    form = ApiKeyEditForm(
+        request.POST if request.method == "POST" else None,
+        key=key,
+        default_rate_limit=settings.API_KEY_RATE_LIMIT_PER_MINUTE,
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            key = api_key_update(key=key, actor=Actor.from_request(request), name=data["name"],
-                                 permissions=data["permissions"], rate_limit_per_minute=data["rate_limit_per_minute"])
+            key = api_key_update(
+                key=key,
+                actor=Actor.from_request(request),
+                name=data["name"],
+                permissions=data["permissions"],
+                rate_limit_per_minute=data["rate_limit_per_minute"],
+            )
         except KeyRuleError as exc:
             form.add_rule_errors(exc)
         else:
-            return _after_change(request, f"Key “{key.name}” ({key.key_id}) was saved. "
-                                 "The change applies from its next request.", focus_next=f"#key-{key.key_id}")
+            return _after_change(
+                request,
+                f"Key “{key.name}” ({key.key_id}) was saved. The change applies from its next request.",
+                focus_next=f"#key-{key.key_id}",
+            )
     status = 422 if form.errors else 200
     return _dialog(request, "projects/keys/edit_dialog.html", {"key": key, "form": form}, status)
 
@@ -246,6 +286,13 @@ def security_log(request):
     key_filter = request.GET.get("key", "").strip()[:32]
     if key_filter:
         events = events.filter(key_id=key_filter)
-    return render(request, "account_keys/security_log.html", {
-        "title": "Security log", "tab": "security_log", "events": events[:200], "key_filter": key_filter,
-    })
+    return render(
+        request,
+        "account_keys/security_log.html",
+        {
+            "title": "Security log",
+            "tab": "security_log",
+            "events": events[:200],
+            "key_filter": key_filter,
+        },
+    )

@@ -49,9 +49,9 @@ def lineage_order(keys: list[ApiKey]) -> list[ApiKey]:
 
 def _panel_context(membership) -> dict:
     project = membership.project
-    keys = lineage_order(list(
-        ApiKey.objects.filter(project=project).select_related("created_by", "rotated_from", "rotated_to")
-    ))
+    keys = lineage_order(
+        list(ApiKey.objects.filter(project=project).select_related("created_by", "rotated_from", "rotated_to"))
+    )
     now = timezone.now()
     # The counter and the badges agree: "N of 10 active" counts the places under the limit (the
     # Active badges); a Rotating key shares its successor's place ("M rotating out").
@@ -86,8 +86,12 @@ def _dialog(request, membership, template: str, context: dict, status: int = 200
     context = {**_panel_context(membership), **context}
     if request.htmx:
         return render(request, template, context, status=status)
-    return render(request, "projects/keys/dialog_page.html", {**context, "dialog_template": template, "as_page": True},
-                  status=status)
+    return render(
+        request,
+        "projects/keys/dialog_page.html",
+        {**context, "dialog_template": template, "as_page": True},
+        status=status,
+    )
 
 
 CONFIRMATIONS = {
@@ -108,20 +112,36 @@ CONFIRMATIONS = {
 def _confirm(request, membership, key: ApiKey, action: str, *, error: str | None = None):
     """The confirmation dialog of a revoke or a delete."""
     title, body, button = CONFIRMATIONS[action]
-    facts = {"name": key.name, "masked": key.masked, "key_id": key.key_id,
-             "stops": " and stops working at once" if key.authenticates else ""}
-    confirm = {"title": title.format(**facts), "body": body.format(**facts), "button": button,
-               "url": reverse(f"projects:key_{action}", args=[membership.project.slug, key.key_id])}
-    return _dialog(request, membership, "projects/keys/confirm_dialog.html",
-                   {"key": key, "action": action, "confirm": confirm, "error": error}, 422 if error else 200)
+    facts = {
+        "name": key.name,
+        "masked": key.masked,
+        "key_id": key.key_id,
+        "stops": " and stops working at once" if key.authenticates else "",
+    }
+    confirm = {
+        "title": title.format(**facts),
+        "body": body.format(**facts),
+        "button": button,
+        "url": reverse(f"projects:key_{action}", args=[membership.project.slug, key.key_id]),
+    }
+    return _dialog(
+        request,
+        membership,
+        "projects/keys/confirm_dialog.html",
+        {"key": key, "action": action, "confirm": confirm, "error": error},
+        422 if error else 200,
+    )
 
 
 def _after_change(request, membership, message: str, *, focus_next: str):
     """After revoke / delete / edit: htmx gets the new key panel (out of band), the message, an empty
     modal, and where the keyboard focus goes next (a CSS selector: the changed row, or Generate)."""
     if request.htmx:
-        return render(request, "projects/keys/changed.html",
-                      {**_panel_context(membership), "flash": message, "focus_next": focus_next})
+        return render(
+            request,
+            "projects/keys/changed.html",
+            {**_panel_context(membership), "flash": message, "focus_next": focus_next},
+        )
     messages.success(request, message)
     return redirect("projects:api_keys", slug=membership.project.slug)
 
@@ -204,8 +224,9 @@ def key_rotate(request, slug, key_id):
     form = RotateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            new_key, plaintext = api_key_rotate(key=key, actor=Actor.from_request(request),
-                                                grace=form.cleaned_data["grace"])
+            new_key, plaintext = api_key_rotate(
+                key=key, actor=Actor.from_request(request), grace=form.cleaned_data["grace"]
+            )
         except KeyRuleError as exc:
             form.add_error(None, exc.message)
         else:
@@ -228,8 +249,12 @@ def key_revoke(request, slug, key_id):
         except KeyRuleError as exc:
             error = exc.message
         else:
-            return _after_change(request, membership, f"Key “{key.name}” ({key.key_id}) was revoked. It stopped working.",
-                                 focus_next=f"#key-{key.key_id}")
+            return _after_change(
+                request,
+                membership,
+                f"Key “{key.name}” ({key.key_id}) was revoked. It stopped working.",
+                focus_next=f"#key-{key.key_id}",
+            )
     return _confirm(request, membership, key, "revoke", error=error)
 
 
@@ -240,8 +265,12 @@ def key_delete(request, slug, key_id):
     key = _key_for(membership, key_id)
     if request.method == "POST":
         api_key_delete(key=key, actor=Actor.from_request(request))
-        return _after_change(request, membership, f"Key “{key.name}” ({key.key_id}) was deleted.",
-                             focus_next="#generate-button:not([disabled]), #flash")
+        return _after_change(
+            request,
+            membership,
+            f"Key “{key.name}” ({key.key_id}) was deleted.",
+            focus_next="#generate-button:not([disabled]), #flash",
+        )
     return _confirm(request, membership, key, "delete")
 
 
@@ -251,18 +280,29 @@ def key_delete(request, slug, key_id):
 def key_edit(request, slug, key_id):
     membership = membership_for(request, slug, manage=True)
     key = _key_for(membership, key_id)
-    form = ApiKeyEditForm(request.POST if request.method == "POST" else None, key=key,
-                          default_rate_limit=settings.API_KEY_RATE_LIMIT_PER_MINUTE)
+    form = ApiKeyEditForm(
+        request.POST if request.method == "POST" else None,
+        key=key,
+        default_rate_limit=settings.API_KEY_RATE_LIMIT_PER_MINUTE,
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            key = api_key_update(key=key, actor=Actor.from_request(request), name=data["name"],
-                                 permissions=data["permissions"],
-                                 rate_limit_per_minute=data["rate_limit_per_minute"])
+            key = api_key_update(
+                key=key,
+                actor=Actor.from_request(request),
+                name=data["name"],
+                permissions=data["permissions"],
+                rate_limit_per_minute=data["rate_limit_per_minute"],
+            )
         except KeyRuleError as exc:
             form.add_rule_errors(exc)
         else:
-            return _after_change(request, membership, f"Key “{key.name}” ({key.key_id}) was saved. "
-                                 "The change applies from its next request.", focus_next=f"#key-{key.key_id}")
+            return _after_change(
+                request,
+                membership,
+                f"Key “{key.name}” ({key.key_id}) was saved. The change applies from its next request.",
+                focus_next=f"#key-{key.key_id}",
+            )
     status = 422 if form.errors else 200
     return _dialog(request, membership, "projects/keys/edit_dialog.html", {"key": key, "form": form}, status)

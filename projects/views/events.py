@@ -11,8 +11,8 @@ from datetime import UTC, datetime, time, timedelta
 
 from django import forms
 from django.conf import settings
-from django.db import connection
 from django.contrib.auth.decorators import login_required
+from django.db import connection
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -30,12 +30,24 @@ EXPORT_CHUNK = 2000
 class EventFilterForm(forms.Form):
     key = forms.CharField(label="Key", required=False, max_length=32)
     kind = forms.ChoiceField(label="Event", required=False, choices=[("", "All events"), *EventKind.choices])
-    actor = forms.CharField(label="Actor", required=False, max_length=254,
-                            widget=forms.TextInput(attrs={"list": "actor-choices", "autocomplete": "off"}))
-    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}),
-                            error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
-    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}),
-                            error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
+    actor = forms.CharField(
+        label="Actor",
+        required=False,
+        max_length=254,
+        widget=forms.TextInput(attrs={"list": "actor-choices", "autocomplete": "off"}),
+    )
+    since = forms.DateField(
+        label="From",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
+    )
+    until = forms.DateField(
+        label="To",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -93,8 +105,9 @@ FROM keys WHERE keys.key_id IS NOT NULL
 def _key_choices(project) -> list[tuple[str, str]]:
     """Every key the log mentions, deleted ones too: from the events themselves, not the key table."""
     with connection.cursor() as cursor:
-        cursor.execute(KEY_CHOICES_SQL.format(table=connection.ops.quote_name(KeyEvent._meta.db_table)),
-                       {"project": project.pk})
+        cursor.execute(
+            KEY_CHOICES_SQL.format(table=connection.ops.quote_name(KeyEvent._meta.db_table)), {"project": project.pk}
+        )
         rows = cursor.fetchall()
     return sorted(((key_id, name or "") for key_id, name in rows), key=lambda row: (row[1].lower(), row[0]))
 
@@ -141,8 +154,12 @@ def events(request, slug):
     membership = membership_for(request, slug)
     project = membership.project
     form = _filter_form(request)
-    page = _Page(filtered_events(project, form), request.GET.get("page"), settings.EVENT_LOG_PAGE_SIZE,
-                 settings.EVENT_LOG_COUNT_CAP)
+    page = _Page(
+        filtered_events(project, form),
+        request.GET.get("page"),
+        settings.EVENT_LOG_PAGE_SIZE,
+        settings.EVENT_LOG_COUNT_CAP,
+    )
     filtered = any(form.cleaned_data.get(f) for f in form.fields)
     context = {
         "membership": membership,
@@ -171,10 +188,19 @@ def csv_cell(value) -> str:
 
 
 def csv_row(event) -> list[str]:
-    return [csv_cell(v) for v in (
-        event.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"), event.get_kind_display(), event.sentence,
-        event.details_text, event.key_id, event.key_name, event.actor_label, event.ip or "",
-    )]
+    return [
+        csv_cell(v)
+        for v in (
+            event.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            event.get_kind_display(),
+            event.sentence,
+            event.details_text,
+            event.key_id,
+            event.key_name,
+            event.actor_label,
+            event.ip or "",
+        )
+    ]
 
 
 @login_required

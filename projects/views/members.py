@@ -44,8 +44,11 @@ def members(request, slug):
     if request.method == "POST" and form.is_valid():
         try:
             invitation = invitation_create(
-                project=project, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
-                invited_by=request.user, actor=Actor.from_request(request),
+                project=project,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                invited_by=request.user,
+                actor=Actor.from_request(request),
                 accept_url=lambda token: _accept_url(request, token),
             )
         except InvitationRefused as exc:  # a rule the form cannot see (mail limit, a race)
@@ -66,22 +69,31 @@ def member_remove(request, slug, pk):
     if target.role == Role.OWNER:
         raise PermissionDenied("The owner cannot be removed.")
     if request.method == "GET":
-        return confirm(request, _members_context(membership), Confirmation(
-            title=f"Remove {target.user.email} from {membership.project.name}?",
-            body=(f"{target.user.email} ({target.get_role_display()}) loses access to this project at once: its "
-                  "questions, keys and event log. To come back they need a new invitation."),
-            button="Remove member",
-            url=reverse("projects:member_remove", args=[slug, target.pk]),
-            cancel_url=reverse("projects:members", args=[slug]),
-        ))
+        return confirm(
+            request,
+            _members_context(membership),
+            Confirmation(
+                title=f"Remove {target.user.email} from {membership.project.name}?",
+                body=(
+                    f"{target.user.email} ({target.get_role_display()}) loses access to this project at once: its "
+                    "questions, keys and event log. To come back they need a new invitation."
+                ),
+                button="Remove member",
+                url=reverse("projects:member_remove", args=[slug, target.pk]),
+                cancel_url=reverse("projects:members", args=[slug]),
+            ),
+        )
     try:
         membership_remove(membership=target, actor=Actor.from_request(request))
     except MembershipRefused as exc:
         raise PermissionDenied(exc.message) from None
     message = f"{target.user.email} was removed from the project."
     if request.htmx:
-        return render(request, "projects/confirm/changed.html",
-                      {**_members_context(membership), "panel_template": TABLE, "flash": message})
+        return render(
+            request,
+            "projects/confirm/changed.html",
+            {**_members_context(membership), "panel_template": TABLE, "flash": message},
+        )
     messages.success(request, message)
     return redirect("projects:members", slug=slug)
 
@@ -94,13 +106,17 @@ def member_leave(request, slug):
     if membership.role == Role.OWNER:
         raise PermissionDenied("The owner cannot leave the project.")
     if request.method == "GET":
-        return confirm(request, _members_context(membership), Confirmation(
-            title=f"Leave {membership.project.name}?",
-            body="You lose access to this project at once. To come back you need a new invitation.",
-            button="Leave project",
-            url=reverse("projects:member_leave", args=[slug]),
-            cancel_url=reverse("projects:members", args=[slug]),
-        ))
+        return confirm(
+            request,
+            _members_context(membership),
+            Confirmation(
+                title=f"Leave {membership.project.name}?",
+                body="You lose access to this project at once. To come back you need a new invitation.",
+                button="Leave project",
+                url=reverse("projects:member_leave", args=[slug]),
+                cancel_url=reverse("projects:members", args=[slug]),
+            ),
+        )
     membership_leave(membership=membership, actor=Actor.from_request(request))
     messages.success(request, f"You left {membership.project.name}.")
     if request.htmx:
@@ -117,8 +133,9 @@ def member_role(request, slug, pk):
     if target.role == Role.OWNER:
         raise PermissionDenied("The owner's role cannot be changed.")
     try:
-        changed = membership_change_role(membership=target, role=request.POST.get("role", ""),
-                                         actor=Actor.from_request(request))
+        changed = membership_change_role(
+            membership=target, role=request.POST.get("role", ""), actor=Actor.from_request(request)
+        )
     except RoleChangeRefused as exc:
         messages.error(request, exc.message)
     else:
@@ -152,8 +169,12 @@ def invitation_open(request, token):
     Referer or logs of later requests, nor in the `next` of Log in / Sign up)."""
     invitation = Invitation.objects.filter(token_hash=invitation_token_hash(token)).first()
     if invitation is None:
-        return render(request, "projects/invitation.html", {"invitation": None,
-                      "problem": "This invitation link is not valid. Ask for a new invitation."}, status=404)
+        return render(
+            request,
+            "projects/invitation.html",
+            {"invitation": None, "problem": "This invitation link is not valid. Ask for a new invitation."},
+            status=404,
+        )
     request.session[INVITATION_SESSION_KEY] = invitation.pk
     return redirect("projects:invitation")
 
@@ -166,8 +187,12 @@ def invitation(request):
     pk = request.session.get(INVITATION_SESSION_KEY)
     invitation = Invitation.objects.select_related("project", "invited_by", "invited_via_key").filter(pk=pk).first()
     if invitation is None:
-        return render(request, "projects/invitation.html", {"invitation": None,
-                      "problem": "Open the link in your invitation mail again."}, status=404)
+        return render(
+            request,
+            "projects/invitation.html",
+            {"invitation": None, "problem": "Open the link in your invitation mail again."},
+            status=404,
+        )
     here = reverse("projects:invitation")
     context = {"invitation": invitation, "next": here}
     if not request.user.is_authenticated:
@@ -188,8 +213,9 @@ def invitation(request):
             else:
                 messages.info(request, "You are already a member of this project.")
             return redirect(invitation.project)
-    return render(request, "projects/invitation.html", {**context, "problem": problem},
-                  status=200 if problem is None else 410)
+    return render(
+        request, "projects/invitation.html", {**context, "problem": problem}, status=200 if problem is None else 410
+    )
 
 
 @login_required
@@ -197,12 +223,15 @@ def invitation(request):
 def invitation_join(request, pk):
     """Accept, from the projects page, an invitation addressed to the person's confirmed address
     (the confirmation proves what the mailed token proves: that they read that mailbox)."""
-    invitation = get_object_or_404(Invitation.objects.select_related("project"), pk=pk,
-                                   email__iexact=request.user.email)
+    invitation = get_object_or_404(
+        Invitation.objects.select_related("project"), pk=pk, email__iexact=request.user.email
+    )
     try:
         joined = invitation_accept(invitation=invitation, user=request.user, actor=Actor.from_request(request))
     except InvitationRefused as exc:
         messages.error(request, exc.message)
         return redirect("projects:list")
-    messages.success(request, f"You joined {invitation.project.name}." if joined else "You are already a member of this project.")
+    messages.success(
+        request, f"You joined {invitation.project.name}." if joined else "You are already a member of this project."
+    )
     return redirect(invitation.project)

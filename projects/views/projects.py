@@ -7,8 +7,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from ..access import membership_for
-from ..forms import ProjectForm
 from ..actors import Actor
+from ..forms import ProjectForm
 from ..models import Invitation, Membership, Question
 from ..services import project_create
 
@@ -23,7 +23,10 @@ def project_list(request):
     # Counted per row shown (a correlated subquery), not by joining every question of every project.
     active_questions = (
         Question.objects.filter(project=OuterRef("project"), is_active=True)
-        .order_by().values("project").annotate(n=Count("id")).values("n")
+        .order_by()
+        .values("project")
+        .annotate(n=Count("id"))
+        .values("n")
     )
     memberships = (
         Membership.objects.filter(user=request.user)
@@ -32,10 +35,19 @@ def project_list(request):
         .order_by("project__name", "project_id")
     )
     page = Paginator(memberships, settings.PROJECTS_PAGE_SIZE).get_page(request.GET.get("page"))
-    invitations = (Invitation.objects.pending().filter(email__iexact=request.user.email)
-                   .exclude(project__memberships__user=request.user).select_related("project", "invited_by"))
-    context = {"memberships": page.object_list, "page": page, "form": form, "invitations": invitations,
-               "gate_required": settings.API_KEY_REQUIRED_ACTIVE_QUESTIONS}
+    invitations = (
+        Invitation.objects.pending()
+        .filter(email__iexact=request.user.email)
+        .exclude(project__memberships__user=request.user)
+        .select_related("project", "invited_by")
+    )
+    context = {
+        "memberships": page.object_list,
+        "page": page,
+        "form": form,
+        "invitations": invitations,
+        "gate_required": settings.API_KEY_REQUIRED_ACTIVE_QUESTIONS,
+    }
     status = 422 if form.errors else 200
     return render(request, "projects/list.html", context, status=status)
 

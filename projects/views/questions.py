@@ -18,7 +18,6 @@ from ..actors import Actor
 from ..forms import QuestionBulkForm, QuestionForm
 from ..gate import question_gate
 from ..models import Question
-from ..questions import question_delete as delete_question
 from ..questions import (
     BulkAddRejected,
     question_create,
@@ -27,6 +26,7 @@ from ..questions import (
     questions_bulk_create,
     removal_locks_keys,
 )
+from ..questions import question_delete as delete_question
 from .confirm import Confirmation, confirm
 
 PAGE = "projects/questions.html"
@@ -70,12 +70,17 @@ def _gate_message(project, before, after) -> str:
     """What crossing the question gate means, with a link to the API Key tab on unlocking."""
     if after.unlocked and not before.unlocked:
         return format_html(
-            " API keys are unlocked: {} of {} active questions. <a href=\"{}\">Generate a key on the API Key tab</a>.",
-            after.active, after.required, reverse("projects:api_keys", args=[project.slug]))
+            ' API keys are unlocked: {} of {} active questions. <a href="{}">Generate a key on the API Key tab</a>.',
+            after.active,
+            after.required,
+            reverse("projects:api_keys", args=[project.slug]),
+        )
     if before.unlocked and not after.unlocked:
-        return (f" API keys are locked now: {after.active} of {after.required} active questions. "
-                "Existing keys keep working; generating and rotating need "
-                f"{after.required} active questions again.")
+        return (
+            f" API keys are locked now: {after.active} of {after.required} active questions. "
+            "Existing keys keep working; generating and rotating need "
+            f"{after.required} active questions again."
+        )
     return ""
 
 
@@ -97,8 +102,13 @@ def questions(request, slug):
     if not form.is_valid():
         return _render_tab(request, membership, form=form, status=422)
     before = question_gate(project)
-    question_create(project=project, actor=Actor.from_request(request), text=form.cleaned_data["text"],
-                    priority=form.cleaned_data["priority"], is_active=form.cleaned_data["is_active"])
+    question_create(
+        project=project,
+        actor=Actor.from_request(request),
+        text=form.cleaned_data["text"],
+        priority=form.cleaned_data["priority"],
+        is_active=form.cleaned_data["is_active"],
+    )
     messages.success(request, _with_gate("Question added.", project, before))
     return redirect("projects:questions", slug=slug)
 
@@ -112,14 +122,16 @@ def questions_bulk(request, slug):
     if form.is_valid():
         before = question_gate(project)
         try:
-            created = questions_bulk_create(project=project, text=form.cleaned_data["questions"],
-                                            actor=Actor.from_request(request))
+            created = questions_bulk_create(
+                project=project, text=form.cleaned_data["questions"], actor=Actor.from_request(request)
+            )
         except BulkAddRejected as exc:
             form.add_rejection(exc)
         else:
             count = len(created)
-            messages.success(request, _with_gate(f"{count:,} question{'s' if count != 1 else ''} added.",
-                                                 project, before))
+            messages.success(
+                request, _with_gate(f"{count:,} question{'s' if count != 1 else ''} added.", project, before)
+            )
             return redirect("projects:questions", slug=slug)
     return _render_tab(request, membership, bulk_form=form, status=422)
 
@@ -134,12 +146,20 @@ def question_edit(request, slug, pk):
         before = question_gate(membership.project)
         # The form has written its values onto `question`; compare against the stored row.
         stored = Question.objects.get(pk=question.pk)
-        question_update(question=stored, actor=Actor.from_request(request),
-                        **{f: form.cleaned_data[f] for f in ("text", "priority", "is_active")})
+        question_update(
+            question=stored,
+            actor=Actor.from_request(request),
+            **{f: form.cleaned_data[f] for f in ("text", "priority", "is_active")},
+        )
         messages.success(request, _with_gate("Question saved.", membership.project, before))
         return redirect("projects:questions", slug=slug)
-    context = {"membership": membership, "project": membership.project, "tab": "questions", "form": form,
-               "question": question}
+    context = {
+        "membership": membership,
+        "project": membership.project,
+        "tab": "questions",
+        "form": form,
+        "question": question,
+    }
     return render(request, "projects/question_edit.html", context, status=422 if form.errors else 200)
 
 
@@ -165,13 +185,25 @@ def _confirm_removal(request, membership, question, *, action: str):
         url = reverse("projects:question_toggle", args=[membership.project.slug, question.pk])
     warning = ""
     if removal_locks_keys(question, gate):
-        warning = (f"This locks API keys: {gate.active - 1} of {gate.required} active questions. Existing keys "
-                   "keep working, but no key can be generated or rotated until the project has "
-                   f"{gate.required} again.")
+        warning = (
+            f"This locks API keys: {gate.active - 1} of {gate.required} active questions. Existing keys "
+            "keep working, but no key can be generated or rotated until the project has "
+            f"{gate.required} again."
+        )
     page = _page_number(request)
-    return confirm(request, _panel_context(request, membership), Confirmation(
-        title=title, body=body, button=button, url=url, warning=warning,
-        cancel_url=_tab_url(membership.project.slug, page), hidden={"page": page}))
+    return confirm(
+        request,
+        _panel_context(request, membership),
+        Confirmation(
+            title=title,
+            body=body,
+            button=button,
+            url=url,
+            warning=warning,
+            cancel_url=_tab_url(membership.project.slug, page),
+            hidden={"page": page},
+        ),
+    )
 
 
 @login_required
@@ -200,4 +232,3 @@ def question_delete(request, slug, pk):
     before = question_gate(membership.project)
     delete_question(question=question, actor=Actor.from_request(request))
     return _after_change(request, membership, _with_gate("Question deleted.", membership.project, before))
-

@@ -214,8 +214,7 @@ def test_successful_login_does_not_wipe_earlier_failures(client, user):
     ["https://evil.example/", "//evil.example/", "https://evil.example/projects/", "http:evil.example"],
 )
 def test_login_next_refuses_open_redirect(client, user, next_url):
-    response = client.post(LOGIN + "?next=" + next_url, {"login": user.email, "password": PASSWORD,
-                                                          "next": next_url})
+    response = client.post(LOGIN + "?next=" + next_url, {"login": user.email, "password": PASSWORD, "next": next_url})
     assert response.status_code == 302
     assert response.url == PROJECTS
     assert "evil" not in response.url
@@ -281,8 +280,10 @@ def test_password_change(client, user):
 
 
 def test_password_change_with_wrong_old_password_changes_nothing(owner_client, user):
-    response = owner_client.post(reverse("account_change_password"), {
-        "oldpassword": "nope", "password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD})
+    response = owner_client.post(
+        reverse("account_change_password"),
+        {"oldpassword": "nope", "password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD},
+    )
     assert response.status_code == 200
     assert "Please type your current password." in page_text(response)
     user.refresh_from_db()

@@ -143,8 +143,12 @@ def test_role_change_when_fresh_and_rules(client, owner, project):
     member.refresh_from_db()
     assert member.role == Role.VIEWER
     owner_membership = Membership.objects.get(user=owner, project=project)
-    assert client.post(reverse("projects:member_role", args=[project.slug, owner_membership.pk]),
-                       {"role": "viewer"}).status_code == 403
+    assert (
+        client.post(
+            reverse("projects:member_role", args=[project.slug, owner_membership.pk]), {"role": "viewer"}
+        ).status_code
+        == 403
+    )
     client.post(reverse("projects:member_role", args=[project.slug, member.pk]), {"role": "owner"})
     member.refresh_from_db()
     assert member.role == Role.VIEWER
@@ -168,8 +172,10 @@ def enrol_totp(client, user) -> str:
         client.post(response.url, {"password": PASSWORD, "next": url})
         response = client.get(url)
     assert response.status_code == 200, response
-    secret = re.search(r'id="authenticator_secret"[^>]*value="([A-Z2-7]+)"|value="([A-Z2-7]+)"[^>]*id="authenticator_secret"',
-                        response.content.decode())
+    secret = re.search(
+        r'id="authenticator_secret"[^>]*value="([A-Z2-7]+)"|value="([A-Z2-7]+)"[^>]*id="authenticator_secret"',
+        response.content.decode(),
+    )
     secret = secret.group(1) or secret.group(2)
     response = client.post(url, {"code": fresh_totp_code(secret)})
     assert response.status_code == 302, page_text(response)

@@ -23,7 +23,9 @@ def test_finding4_long_s_spelling_neither_logs_in_nor_gets_a_fresh_bucket(client
 
     for _ in range(5):
         client.post(LOGIN, {"login": alice.email, "password": "wrong"})
-    assert "Too many failed login attempts" in page_text(client.post(LOGIN, {"login": alice.email, "password": PASSWORD}))
+    assert "Too many failed login attempts" in page_text(
+        client.post(LOGIN, {"login": alice.email, "password": PASSWORD})
+    )
 
     other = client.__class__(REMOTE_ADDR="10.1.2.3")
     response = other.post(LOGIN, {"login": spoof, "password": PASSWORD})

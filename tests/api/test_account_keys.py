@@ -33,8 +33,13 @@ def record_cache(request, settings):
         if not _redis_reachable():
             pytest.skip("needs Redis on 127.0.0.1:6379")
         location = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                       "LOCATION": location, "KEY_PREFIX": "nbq-acctkeys-test"}}
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": location,
+                "KEY_PREFIX": "nbq-acctkeys-test",
+            }
+        }
         from django.core.cache import cache
 
         cache.clear()
@@ -56,8 +61,14 @@ def projects(person):
 
 
 def account_key(person, projects=None, permissions=ALL, all_projects=False, name="script"):
-    key, plaintext = api_key_create(owner=person, name=name, permissions=permissions, actor=Actor.cli(),
-                                    all_projects=all_projects, projects=projects)
+    key, plaintext = api_key_create(
+        owner=person,
+        name=name,
+        permissions=permissions,
+        actor=Actor.cli(),
+        all_projects=all_projects,
+        projects=projects,
+    )
     key.plaintext = plaintext
     return key
 
@@ -73,7 +84,8 @@ def test_scoped_key_reads_its_projects_and_nothing_else(client, person, projects
         assert response.status_code == 200, response.content
         assert response.json()["count"] == 12
         assert {q["id"] for q in response.json()["items"]} == set(
-            Question.objects.filter(project=projects[slug]).values_list("pk", flat=True))
+            Question.objects.filter(project=projects[slug]).values_list("pk", flat=True)
+        )
     for slug in ("c", "d", "no-such-project"):  # outside the scope / not a member / missing: alike
         response = get(client, key, f"/api/v1/projects/{slug}/questions")
         assert response.status_code == 404 and error_code(response) == "not_found"
@@ -119,17 +131,29 @@ def test_losing_a_membership_is_a_404_on_the_next_request(client, person, projec
 
 def test_a_viewer_reads_but_cannot_write_at_once(client, person, projects, record_cache):
     key = account_key(person, [projects["a"]])
-    created = client.post("/api/v1/projects/a/questions", {"text": "Before?", "priority": 1},
-                          headers=bearer(key), content_type="application/json")
+    created = client.post(
+        "/api/v1/projects/a/questions",
+        {"text": "Before?", "priority": 1},
+        headers=bearer(key),
+        content_type="application/json",
+    )
     assert created.status_code == 201
     membership = Membership.objects.get(project=projects["a"], user=person)
     membership.role = Role.VIEWER
     membership.save()
-    response = client.post("/api/v1/projects/a/questions", {"text": "After?", "priority": 1},
-                           headers=bearer(key), content_type="application/json")
+    response = client.post(
+        "/api/v1/projects/a/questions",
+        {"text": "After?", "priority": 1},
+        headers=bearer(key),
+        content_type="application/json",
+    )
     assert response.status_code == 403 and error_code(response) == "insufficient_permission"
-    patch = client.patch(f"/api/v1/projects/a/questions/{created.json()['id']}", {"text": "x?"},
-                         headers=bearer(key), content_type="application/json")
+    patch = client.patch(
+        f"/api/v1/projects/a/questions/{created.json()['id']}",
+        {"text": "x?"},
+        headers=bearer(key),
+        content_type="application/json",
+    )
     assert patch.status_code == 403
     assert get(client, key, "/api/v1/projects/a/questions").status_code == 200
     assert get(client, key, "/api/v1/projects/a/key").json()["permissions"] == ["read"]
@@ -189,14 +213,19 @@ def test_objects_of_another_project_stay_hidden(client, person, projects, record
 
 def test_invitation_through_an_account_key_lands_in_the_addressed_project(client, person, projects, record_cache):
     key = account_key(person, [projects["a"]], permissions=["invite"])
-    response = client.post("/api/v1/projects/a/invitations", {"email": "new@example.com", "role": "viewer"},
-                           headers=bearer(key), content_type="application/json")
+    response = client.post(
+        "/api/v1/projects/a/invitations",
+        {"email": "new@example.com", "role": "viewer"},
+        headers=bearer(key),
+        content_type="application/json",
+    )
     assert response.status_code == 201, response.content
     assert projects["a"].invitations.get().invited_via_key_id == key.pk
 
 
-def test_revoked_account_key_presented_to_a_project_logs_there_and_in_the_account(client, person, projects,
-                                                                                  record_cache):
+def test_revoked_account_key_presented_to_a_project_logs_there_and_in_the_account(
+    client, person, projects, record_cache
+):
     key = account_key(person, [projects["a"]], permissions=["read"])
     api_key_revoke(key=key, actor=Actor.cli())
     response = get(client, key, "/api/v1/projects/a/questions")
@@ -218,7 +247,9 @@ def test_rotated_account_key_keeps_its_scope_and_grace(client, person, projects,
 
 
 # --- never a project its holder never belonged to (hypothesis, PostgreSQL) ----------------------
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given  # noqa: E402
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 SLUGS = ["p0", "p1", "p2", "p3"]
 ROLES = [None, Role.VIEWER, Role.ADMIN, Role.OWNER]  # None: never a member
@@ -256,8 +287,7 @@ def test_an_account_key_never_acts_beyond_its_holder_memberships(client, roles, 
             assert read.status_code == 404, (slug, role, scope, read.content)
         else:
             assert read.status_code == (200 if "read" in permissions else 403)
-        write = client.post(path, {"text": "New?", "priority": 1}, headers=bearer(key),
-                            content_type="application/json")
+        write = client.post(path, {"text": "New?", "priority": 1}, headers=bearer(key), content_type="application/json")
         may_create = reachable and role != Role.VIEWER and "create" in permissions
         assert write.status_code == (201 if may_create else 403 if reachable else 404), (slug, role, write.content)
         if may_create:

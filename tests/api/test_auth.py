@@ -23,17 +23,33 @@ def assert_401(response, code):
     assert response.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("headers", [bearer, x_api_key, lambda k: {"Authorization": f"bearer {k.plaintext}"},
-                                     lambda k: {"Authorization": f"  Bearer   {k.plaintext}  "}],
-                         ids=["bearer", "x-api-key", "lowercase-scheme", "extra-spaces"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        bearer,
+        x_api_key,
+        lambda k: {"Authorization": f"bearer {k.plaintext}"},
+        lambda k: {"Authorization": f"  Bearer   {k.plaintext}  "},
+    ],
+    ids=["bearer", "x-api-key", "lowercase-scheme", "extra-spaces"],
+)
 def test_both_header_forms_authenticate(client, key, headers):
     response = client.get("/api/v1/key", headers=headers(key))
     assert response.status_code == 200, response.content
     assert response.json()["id"] == key.key_id
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": ""}, {"Authorization": "Bearer"},
-                                     {"Authorization": "Bearer    "}, {"X-API-Key": ""}, {"X-API-Key": "   "}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": ""},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer    "},
+        {"X-API-Key": ""},
+        {"X-API-Key": "   "},
+    ],
+)
 def test_missing_key(client, headers, django_assert_num_queries):
     with django_assert_num_queries(0):
         response = client.get("/api/v1/key", headers=headers)
@@ -42,8 +58,14 @@ def test_missing_key(client, headers, django_assert_num_queries):
 
 def test_malformed_and_bad_checksum_rejected_without_a_query(client, key, django_assert_num_queries):
     tampered = key.plaintext[:-1] + ("A" if key.plaintext[-1] != "A" else "B")
-    for candidate in ["nope", "nbq_live_short", key.plaintext + "x", tampered, key.plaintext.upper(),
-                      key.plaintext.replace("nbq_live_", "nbq_test_")]:
+    for candidate in [
+        "nope",
+        "nbq_live_short",
+        key.plaintext + "x",
+        tampered,
+        key.plaintext.upper(),
+        key.plaintext.replace("nbq_live_", "nbq_test_"),
+    ]:
         with django_assert_num_queries(0):
             response = client.get("/api/v1/key", headers=bearer(candidate))
         assert_401(response, "invalid_api_key")
@@ -86,7 +108,9 @@ def test_expiry_at_the_boundary(client, make_key, clock):
 
 
 def test_revoked_wins_over_expired(client, make_key, clock):
-    key = make_key(expires_at=clock.current - timedelta(days=1), state="revoked", revoked_at=clock.current - timedelta(days=2))
+    key = make_key(
+        expires_at=clock.current - timedelta(days=1), state="revoked", revoked_at=clock.current - timedelta(days=2)
+    )
     assert_401(client.get("/api/v1/key", headers=bearer(key)), "revoked_api_key")
 
 
@@ -116,10 +140,13 @@ def test_rotation_without_grace_stops_the_old_key_at_once(client, key):
     assert client.get("/api/v1/key", headers=bearer(new_plaintext)).status_code == 200
 
 
-@pytest.mark.parametrize(("dead", "kind", "code"), [
-    ("revoked", EventKind.REVOKED_KEY_USED, "revoked_api_key"),
-    ("expired", EventKind.EXPIRED_KEY_USED, "expired_api_key"),
-])
+@pytest.mark.parametrize(
+    ("dead", "kind", "code"),
+    [
+        ("revoked", EventKind.REVOKED_KEY_USED, "revoked_api_key"),
+        ("expired", EventKind.EXPIRED_KEY_USED, "expired_api_key"),
+    ],
+)
 def test_dead_key_use_is_logged_once_per_hour(client, make_key, dead, kind, code):
     from django.utils import timezone
 

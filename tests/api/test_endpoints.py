@@ -65,8 +65,9 @@ def test_default_limit_is_50_and_max_200(client, key, project):
     assert len(body["items"]) == 200 and body["count"] == 262
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=201", "limit=-1", "limit=x", "offset=-1", "offset=x",
-                                   f"offset={BIG}", f"limit={BIG}"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=201", "limit=-1", "limit=x", "offset=-1", "offset=x", f"offset={BIG}", f"limit={BIG}"]
+)
 def test_bad_pagination(client, key, query):
     assert_400(client.get(f"/api/v1/questions?{query}", headers=bearer(key)), query.split("=")[0])
 
@@ -86,25 +87,28 @@ def test_create_question_defaults(client, key):
     assert (body["priority"], body["is_active"]) == (0, True)
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({}, "text"),
-    ({"text": ""}, "text"),
-    ({"text": "   "}, "text"),
-    ({"text": "x" * 2001}, "text"),
-    ({"text": 5}, "text"),
-    ({"text": "ok", "priority": 1_000_001}, "priority"),
-    ({"text": "ok", "priority": -1_000_001}, "priority"),
-    ({"text": "ok", "priority": BIG}, "priority"),
-    ({"text": "ok", "priority": "5"}, "priority"),
-    ({"text": "ok", "priority": 1.5}, "priority"),
-    ({"text": "ok", "priority": True}, "priority"),
-    ({"text": "ok", "priority": 1e300}, "priority"),
-    ({"text": "ok", "is_active": "yes"}, "is_active"),
-    ({"text": "ok", "project": 1}, "project"),
-    ([1, 2], "body"),
-    ('"just a string"', "body"),
-    ("42", "body"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "text"),
+        ({"text": ""}, "text"),
+        ({"text": "   "}, "text"),
+        ({"text": "x" * 2001}, "text"),
+        ({"text": 5}, "text"),
+        ({"text": "ok", "priority": 1_000_001}, "priority"),
+        ({"text": "ok", "priority": -1_000_001}, "priority"),
+        ({"text": "ok", "priority": BIG}, "priority"),
+        ({"text": "ok", "priority": "5"}, "priority"),
+        ({"text": "ok", "priority": 1.5}, "priority"),
+        ({"text": "ok", "priority": True}, "priority"),
+        ({"text": "ok", "priority": 1e300}, "priority"),
+        ({"text": "ok", "is_active": "yes"}, "is_active"),
+        ({"text": "ok", "project": 1}, "project"),
+        ([1, 2], "body"),
+        ('"just a string"', "body"),
+        ("42", "body"),
+    ],
+)
 def test_create_question_validation(client, key, body, field):
     before = Question.objects.count()
     assert_400(post(client, "/api/v1/questions", body, key), field)
@@ -137,8 +141,9 @@ def test_get_question(client, key, project):
 @pytest.mark.parametrize("method", ["get", "patch", "delete"])
 def test_another_projects_question_is_not_found(client, key, other_project, method):
     foreign = other_project.questions.first()
-    response = getattr(client, method)(f"/api/v1/questions/{foreign.pk}", {"text": "mine now"},
-                                       content_type="application/json", headers=bearer(key))
+    response = getattr(client, method)(
+        f"/api/v1/questions/{foreign.pk}", {"text": "mine now"}, content_type="application/json", headers=bearer(key)
+    )
     assert response.status_code == 404 and error_code(response) == "not_found"
     foreign.refresh_from_db()
     assert foreign.text != "mine now"
@@ -147,8 +152,9 @@ def test_another_projects_question_is_not_found(client, key, other_project, meth
 @pytest.mark.parametrize("method", ["get", "patch", "delete"])
 @pytest.mark.parametrize("question_id", ["999999", str(2**63 - 1), str(2**63), str(BIG), "0", "-1", "abc", "1.5"])
 def test_unknown_and_out_of_range_ids(client, key, method, question_id):
-    response = getattr(client, method)(f"/api/v1/questions/{question_id}", {"text": "x"},
-                                       content_type="application/json", headers=bearer(key))
+    response = getattr(client, method)(
+        f"/api/v1/questions/{question_id}", {"text": "x"}, content_type="application/json", headers=bearer(key)
+    )
     assert response.status_code == 404, response.content
     assert error_code(response) == "not_found"
 
@@ -164,10 +170,17 @@ def test_patch_question_changes_only_what_is_sent(client, key, project):
     assert patch(client, f"/api/v1/questions/{question.pk}", {}, key).status_code == 200
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"text": None}, "text"), ({"text": " "}, "text"), ({"priority": None}, "priority"),
-    ({"priority": 2_000_000}, "priority"), ({"is_active": None}, "is_active"), ({"id": 5}, "id"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"text": None}, "text"),
+        ({"text": " "}, "text"),
+        ({"priority": None}, "priority"),
+        ({"priority": 2_000_000}, "priority"),
+        ({"is_active": None}, "is_active"),
+        ({"id": 5}, "id"),
+    ],
+)
 def test_patch_validation(client, key, project, body, field):
     question = project.questions.first()
     assert_400(patch(client, f"/api/v1/questions/{question.pk}", body, key), field)
@@ -217,11 +230,19 @@ def test_next_question_never_returns_another_projects_question(client, key, proj
     assert post(client, "/api/v1/next-question", {"answered": answered}, key).json() == {"question": None}
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"answered": list(range(10_001))}, "answered"), ({"answered": "1,2"}, "answered"),
-    ({"answered": [1, "x"]}, "answered.1"), ({"answered": [False]}, "answered.0"),
-    ({"answered": ["1"]}, "answered.0"), ({"answered": [1.5]}, "answered.0"), ({"answered": [1], "extra": 1}, "extra"), ([1], "body"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"answered": list(range(10_001))}, "answered"),
+        ({"answered": "1,2"}, "answered"),
+        ({"answered": [1, "x"]}, "answered.1"),
+        ({"answered": [False]}, "answered.0"),
+        ({"answered": ["1"]}, "answered.0"),
+        ({"answered": [1.5]}, "answered.0"),
+        ({"answered": [1], "extra": 1}, "extra"),
+        ([1], "body"),
+    ],
+)
 def test_next_question_validation(client, key, body, field):
     assert_400(post(client, "/api/v1/next-question", body, key), field)
 
@@ -247,11 +268,17 @@ def test_invitation_role_defaults_to_viewer(client, key):
     assert post(client, "/api/v1/invitations", {"email": "v@example.com"}, key).json()["role"] == "viewer"
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({}, "email"), ({"email": "not-an-email"}, "email"), ({"email": "a@b@c"}, "email"),
-    ({"email": "x" * 250 + "@example.com"}, "email"), ({"email": "a@example.com", "role": "owner"}, "role"),
-    ({"email": "a@example.com", "role": "superuser"}, "role"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "email"),
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "a@b@c"}, "email"),
+        ({"email": "x" * 250 + "@example.com"}, "email"),
+        ({"email": "a@example.com", "role": "owner"}, "role"),
+        ({"email": "a@example.com", "role": "superuser"}, "role"),
+    ],
+)
 def test_invitation_validation(client, key, body, field):
     assert_400(post(client, "/api/v1/invitations", body, key), field)
     assert not Invitation.objects.exists()

@@ -25,8 +25,9 @@ def test_finding7_every_api_response_is_no_store_and_varies_on_the_key(client, k
     responses = {
         "200": client.get("/api/v1/key", headers=bearer(key)),
         "200 x-api-key": client.get("/api/v1/questions", headers=x_api_key(key)),
-        "201": client.post("/api/v1/questions", {"text": "New?", "priority": 1}, content_type="application/json",
-                           headers=bearer(key)),
+        "201": client.post(
+            "/api/v1/questions", {"text": "New?", "priority": 1}, content_type="application/json", headers=bearer(key)
+        ),
         "204": client.delete(f"/api/v1/questions/{question.pk}", headers=bearer(key)),
         "400": client.post("/api/v1/questions", "{", content_type="application/json", headers=bearer(key)),
         "401 missing": client.get("/api/v1/key"),
@@ -41,9 +42,22 @@ def test_finding7_every_api_response_is_no_store_and_varies_on_the_key(client, k
     client.get("/api/v1/key", headers=bearer(limited))
     responses["429"] = client.get("/api/v1/key", headers=bearer(limited))
     statuses = {name: r.status_code for name, r in responses.items()}
-    assert statuses == {"200": 200, "200 x-api-key": 200, "201": 201, "204": 204, "400": 400, "401 missing": 401,
-                        "401 invalid": 401, "403": 403, "404 object": 404, "404 unknown path": 404,
-                        "404 outside v1": 404, "405": 405, "openapi": 200, "429": 429}
+    assert statuses == {
+        "200": 200,
+        "200 x-api-key": 200,
+        "201": 201,
+        "204": 204,
+        "400": 400,
+        "401 missing": 401,
+        "401 invalid": 401,
+        "403": 403,
+        "404 object": 404,
+        "404 unknown path": 404,
+        "404 outside v1": 404,
+        "405": 405,
+        "openapi": 200,
+        "429": 429,
+    }
     for name, response in responses.items():
         assert_never_stored(response)
         if name != "204" and name != "openapi":
@@ -78,8 +92,7 @@ def made_up() -> dict:
     return bearer(keygen.generate_key())
 
 
-def test_finding7_made_up_keys_are_throttled_per_address_without_queries(
-        client, budget, django_assert_num_queries):
+def test_finding7_made_up_keys_are_throttled_per_address_without_queries(client, budget, django_assert_num_queries):
     for _ in range(budget):
         with django_assert_num_queries(1):  # one indexed lookup each, then 401
             assert error_code(client.get("/api/v1/key", headers=made_up())) == "invalid_api_key"
@@ -117,7 +130,8 @@ def test_finding7_a_valid_key_from_a_throttled_address_is_judged_on_its_key(clie
 
 
 def test_finding7_with_the_record_cache_a_valid_key_costs_no_query(
-        client, key, budget, settings, django_assert_num_queries):
+    client, key, budget, settings, django_assert_num_queries
+):
     settings.API_KEY_RECORD_CACHE_SECONDS = 10
     assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200
     for _ in range(budget + 1):

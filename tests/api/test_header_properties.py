@@ -16,12 +16,12 @@ pytestmark = pytest.mark.django_db
 
 BASE62 = keygen.ALPHABET
 CODES_401 = {"missing_api_key", "invalid_api_key"}
-HYPOTHESIS = settings(max_examples=150, deadline=None,
-                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+HYPOTHESIS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 # Header values as a WSGI server could deliver them: latin-1 text without line breaks.
-header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
-                      max_size=300)
+header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=300)
 any_text = st.text(max_size=300)  # anything at all, through the test client
 
 
@@ -45,8 +45,11 @@ def assert_json_401(response, codes=CODES_401):
 
 
 @HYPOTHESIS
-@given(value=st.one_of(header_text, any_text, st.builds("Bearer {}".format, any_text),
-                       st.builds("bearer {}".format, header_text)))
+@given(
+    value=st.one_of(
+        header_text, any_text, st.builds("Bearer {}".format, any_text), st.builds("bearer {}".format, header_text)
+    )
+)
 @example(value="Bearer " + "A" * 10_240)
 @example(value="Bearer nbq_live_" + "A" * 32)
 @example(value="Bearer\tnbq_live_")
@@ -66,8 +69,9 @@ def test_arbitrary_x_api_key_header(client, value):
 @HYPOTHESIS
 @given(size=st.integers(min_value=1024, max_value=10_240), char=st.sampled_from(list(string.printable[:94])))
 def test_huge_headers(client, size, char):
-    assert_json_401(client.get("/api/v1/key", headers={"Authorization": "Bearer " + char * size,
-                                                       "X-API-Key": char * size}))
+    assert_json_401(
+        client.get("/api/v1/key", headers={"Authorization": "Bearer " + char * size, "X-API-Key": char * size})
+    )
 
 
 @HYPOTHESIS

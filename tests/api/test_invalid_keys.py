@@ -16,15 +16,22 @@ EARLY = "api.invalid_keys.RejectMalformedKeysMiddleware"
 
 
 def _bad_checksum() -> str:
-    body = keygen.generate_key()[len(keygen.PREFIX):]
+    body = keygen.generate_key()[len(keygen.PREFIX) :]
     last = keygen.ALPHABET[(keygen.ALPHABET.index(body[-1]) + 1) % len(keygen.ALPHABET)]
     return keygen.PREFIX + body[:-1] + last
 
 
 MALFORMED = ["nbq_live_this-is-not-a-key", "nbq_live_" + "a" * 31, " " + _bad_checksum() + " "]
-SECURED = [("get", "/api/v1/key"), ("get", "/api/v1/questions"), ("post", "/api/v1/questions"),
-           ("get", "/api/v1/questions/1"), ("patch", "/api/v1/questions/1"), ("delete", "/api/v1/questions/1"),
-           ("post", "/api/v1/next-question"), ("post", "/api/v1/invitations")]
+SECURED = [
+    ("get", "/api/v1/key"),
+    ("get", "/api/v1/questions"),
+    ("post", "/api/v1/questions"),
+    ("get", "/api/v1/questions/1"),
+    ("patch", "/api/v1/questions/1"),
+    ("delete", "/api/v1/questions/1"),
+    ("post", "/api/v1/next-question"),
+    ("post", "/api/v1/invitations"),
+]
 
 
 def _boom(*args, **kwargs):
@@ -51,6 +58,7 @@ def without_early_check(settings):
             return answer(send(Client(), method, path, headers))
         finally:
             settings.MIDDLEWARE = full
+
     return run
 
 
@@ -62,11 +70,15 @@ def test_early_middleware_sits_before_the_session_and_auth_middleware():
 
 @pytest.mark.parametrize("method, path", SECURED)
 @pytest.mark.parametrize("scheme", ["bearer", "x-api-key", "basic+x-api-key"])
-def test_malformed_key_is_answered_early_and_exactly_as_the_api_does(method, path, scheme, without_early_check,
-                                                                      monkeypatch, django_assert_num_queries):
+def test_malformed_key_is_answered_early_and_exactly_as_the_api_does(
+    method, path, scheme, without_early_check, monkeypatch, django_assert_num_queries
+):
     for bad in MALFORMED:
-        headers = {"bearer": {"Authorization": f"Bearer {bad}"}, "x-api-key": {"X-API-Key": bad},
-                   "basic+x-api-key": {"Authorization": "Basic dXNlcjpwdw==", "X-API-Key": bad}}[scheme]
+        headers = {
+            "bearer": {"Authorization": f"Bearer {bad}"},
+            "x-api-key": {"X-API-Key": bad},
+            "basic+x-api-key": {"Authorization": "Basic dXNlcjpwdw==", "X-API-Key": bad},
+        }[scheme]
         expected = without_early_check(method, path, headers)
         assert expected[0] == 401 and b'"invalid_api_key"' in expected[1]
         with monkeypatch.context() as patched, django_assert_num_queries(0):
@@ -76,18 +88,21 @@ def test_malformed_key_is_answered_early_and_exactly_as_the_api_does(method, pat
         assert got == expected
 
 
-@pytest.mark.parametrize("method, path, headers", [
-    ("get", "/api/v1/openapi.json", {"Authorization": "Bearer nbq_live_bad"}),  # no key needed: 200
-    ("get", "/api/v1/docs", {"X-API-Key": "nbq_live_bad"}),
-    ("get", "/api/v1/nope", {"Authorization": "Bearer nbq_live_bad"}),  # unknown path: 404
-    ("put", "/api/v1/key", {"Authorization": "Bearer nbq_live_bad"}),  # wrong method: 405
-    ("get", "/api/v1/questions/abc", {"Authorization": "Bearer nbq_live_bad"}),  # not a route: 404
-    ("get", "/api/v1/key", {"Authorization": f"Bearer {keygen.generate_key()}"}),  # well-formed, unknown
-    ("get", "/api/v1/key", {}),  # no key
-    ("get", "/api/v1/key", {"Authorization": "Bearer   "}),  # empty key
-    ("get", "/api/v1/key", {"Authorization": "Basic nbq_live_bad"}),  # another scheme
-    ("get", "/api/v1/key", {"X-API-Key": ""}),
-])
+@pytest.mark.parametrize(
+    "method, path, headers",
+    [
+        ("get", "/api/v1/openapi.json", {"Authorization": "Bearer nbq_live_bad"}),  # no key needed: 200
+        ("get", "/api/v1/docs", {"X-API-Key": "nbq_live_bad"}),
+        ("get", "/api/v1/nope", {"Authorization": "Bearer nbq_live_bad"}),  # unknown path: 404
+        ("put", "/api/v1/key", {"Authorization": "Bearer nbq_live_bad"}),  # wrong method: 405
+        ("get", "/api/v1/questions/abc", {"Authorization": "Bearer nbq_live_bad"}),  # not a route: 404
+        ("get", "/api/v1/key", {"Authorization": f"Bearer {keygen.generate_key()}"}),  # well-formed, unknown
+        ("get", "/api/v1/key", {}),  # no key
+        ("get", "/api/v1/key", {"Authorization": "Bearer   "}),  # empty key
+        ("get", "/api/v1/key", {"Authorization": "Basic nbq_live_bad"}),  # another scheme
+        ("get", "/api/v1/key", {"X-API-Key": ""}),
+    ],
+)
 def test_everything_else_goes_through_unchanged(method, path, headers, without_early_check):
     assert answer(send(Client(), method, path, headers)) == without_early_check(method, path, headers)
 
@@ -100,7 +115,8 @@ def test_a_valid_key_still_works(client):
 
 
 def test_malformed_keys_cost_no_cache_round_trip_and_do_not_use_the_address_budget(
-        settings, clock, monkeypatch, django_assert_num_queries):
+    settings, clock, monkeypatch, django_assert_num_queries
+):
     """Refusing a malformed key touches neither the database nor the cache, so it is not counted
     against the client address's failed-authentication budget: made-up well-formed keys still
     are, and past that budget they get 429 while a malformed key still gets its 401."""

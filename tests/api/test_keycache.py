@@ -21,8 +21,13 @@ def record_cache(request, settings):
     if request.param == "redis":
         if not _redis_reachable():
             pytest.skip("needs Redis on 127.0.0.1:6379")
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                       "LOCATION": "redis://127.0.0.1:6379/15", "KEY_PREFIX": "nbq-keycache-test"}}
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": "redis://127.0.0.1:6379/15",
+                "KEY_PREFIX": "nbq-keycache-test",
+            }
+        }
         from django.core.cache import cache
 
         cache.clear()
@@ -97,7 +102,10 @@ def test_a_record_round_trips_and_never_serves_a_default(key, django_assert_num_
         for name in keycache.RECORD_FIELDS:
             assert getattr(cached, name) == getattr(key, name), name
         assert (cached.project.pk, cached.project.slug, cached.project.name) == (
-            key.project.pk, key.project.slug, key.project.name)
+            key.project.pk,
+            key.project.slug,
+            key.project.name,
+        )
         assert cached.status_at(timezone.now()) == key.status_at(timezone.now())
         assert cached.key_hash == key.key_hash
     # A field the record does not carry is loaded from the database, never a made-up default.

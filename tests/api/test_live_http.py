@@ -12,8 +12,9 @@ from tests.factories import ProjectFactory
 
 
 def fetch(url, headers=None, method="GET", body=None):
-    request = urllib.request.Request(url, headers=headers or {}, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(
+        url, headers=headers or {}, method=method, data=json.dumps(body).encode() if body is not None else None
+    )
     if body is not None:
         request.add_header("Content-Type", "application/json")
     try:

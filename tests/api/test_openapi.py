@@ -7,13 +7,19 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 CONTRACT_OPERATIONS = {
-    ("get", "/api/v1/key"), ("get", "/api/v1/questions"), ("post", "/api/v1/questions"),
-    ("get", "/api/v1/questions/{question_id}"), ("patch", "/api/v1/questions/{question_id}"),
-    ("delete", "/api/v1/questions/{question_id}"), ("post", "/api/v1/next-question"),
+    ("get", "/api/v1/key"),
+    ("get", "/api/v1/questions"),
+    ("post", "/api/v1/questions"),
+    ("get", "/api/v1/questions/{question_id}"),
+    ("patch", "/api/v1/questions/{question_id}"),
+    ("delete", "/api/v1/questions/{question_id}"),
+    ("post", "/api/v1/next-question"),
     ("post", "/api/v1/invitations"),
 }
 # Every route also under /api/v1/projects/{slug}/ (account keys must use that form).
-CONTRACT_OPERATIONS |= {(method, path.replace("/api/v1/", "/api/v1/projects/{slug}/")) for method, path in CONTRACT_OPERATIONS}
+CONTRACT_OPERATIONS |= {
+    (method, path.replace("/api/v1/", "/api/v1/projects/{slug}/")) for method, path in CONTRACT_OPERATIONS
+}
 
 
 def test_openapi_document(client):

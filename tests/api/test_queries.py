@@ -37,8 +37,7 @@ def test_get_key_in_steady_state_makes_no_query(client, key, record_cache, djang
             assert client.get("/api/v1/key", headers=headers).status_code == 200
 
 
-def test_a_revocation_sends_the_next_request_to_the_database(client, key, record_cache,
-                                                             django_assert_num_queries):
+def test_a_revocation_sends_the_next_request_to_the_database(client, key, record_cache, django_assert_num_queries):
     from projects.actors import Actor
     from projects.services import api_key_revoke
 
@@ -58,7 +57,9 @@ def test_a_cold_key_is_one_indexed_lookup_by_hash(client, key):
     assert key.key_hash in sql  # the stored form, never the key
 
 
-def test_list_questions_is_one_query_when_the_page_holds_everything(client, key, record_cache, django_assert_num_queries):
+def test_list_questions_is_one_query_when_the_page_holds_everything(
+    client, key, record_cache, django_assert_num_queries
+):
     warm(client, key)
     with django_assert_num_queries(1):  # the page (count derived from the short page)
         assert client.get("/api/v1/questions", headers=bearer(key)).json()["count"] == 12
@@ -84,5 +85,6 @@ def test_other_endpoints(client, key, record_cache, project, django_assert_num_q
     with django_assert_num_queries(1):
         client.get(f"/api/v1/questions/{question.pk}", headers=bearer(key))
     with django_assert_num_queries(1):
-        client.post("/api/v1/next-question", {"answered": [question.pk]}, content_type="application/json",
-                    headers=bearer(key))
+        client.post(
+            "/api/v1/next-question", {"answered": [question.pk]}, content_type="application/json", headers=bearer(key)
+        )

@@ -28,10 +28,19 @@ def schema_json(question: Question) -> dict:
 def odd_questions(project):
     """Questions whose JSON is easy to get wrong: non-ASCII, a whole second, a far-future date."""
     return [
-        Question.objects.create(project=project, text="Ça va? — 日本語 \"quoted\" \\ slash", priority=50,
-                                created_at=datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)),
-        Question.objects.create(project=project, text="micro", priority=40, is_active=False,
-                                created_at=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        Question.objects.create(
+            project=project,
+            text='Ça va? — 日本語 "quoted" \\ slash',
+            priority=50,
+            created_at=datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC),
+        ),
+        Question.objects.create(
+            project=project,
+            text="micro",
+            priority=40,
+            is_active=False,
+            created_at=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        ),
     ]
 
 
@@ -41,8 +50,7 @@ def test_list_is_the_same_json_as_the_schema_made(client, key, project, odd_ques
     expected = [schema_json(q) for q in Question.objects.filter(project=project).order_by("-priority", "id")]
     assert response.json() == {"items": expected, "count": len(expected)}
     # byte for byte: same separators, same \u escapes, same datetime format
-    first = JSONRenderer().render(None, QuestionOut.model_validate(odd_questions[0]).model_dump(),
-                                  response_status=200)
+    first = JSONRenderer().render(None, QuestionOut.model_validate(odd_questions[0]).model_dump(), response_status=200)
     assert first in response.content.decode()
     assert '"created_at": "2030-01-02T03:04:05Z"' in response.content.decode()
     assert '"created_at": "9999-12-31T23:59:59.999Z"' in response.content.decode()
@@ -52,8 +60,9 @@ def test_get_and_next_are_the_same_json_as_the_schema_made(client, key, odd_ques
     question = odd_questions[0]
     response = client.get(f"/api/v1/questions/{question.pk}", headers=bearer(key))
     assert response.json() == schema_json(question)
-    response = client.post("/api/v1/next-question", {"answered": []}, content_type="application/json",
-                           headers=bearer(key))
+    response = client.post(
+        "/api/v1/next-question", {"answered": []}, content_type="application/json", headers=bearer(key)
+    )
     assert response.json() == {"question": schema_json(question)}  # priority 50: the highest active
 
 
@@ -94,10 +103,15 @@ def test_next_question_skips_answered_and_inactive(project):
     assert json.loads(question_queries.next_question(project.pk, many))["question"]["id"] == second.pk
 
 
-@pytest.mark.parametrize("path, method", [
-    ("/api/v1/questions?limit=10", "get"), ("/api/v1/questions?offset=100", "get"),
-    ("/api/v1/next-question", "post"), ("QUESTION", "get"),
-])
+@pytest.mark.parametrize(
+    "path, method",
+    [
+        ("/api/v1/questions?limit=10", "get"),
+        ("/api/v1/questions?offset=100", "get"),
+        ("/api/v1/next-question", "post"),
+        ("QUESTION", "get"),
+    ],
+)
 def test_each_data_request_is_one_query(client, key, project, settings, django_assert_num_queries, path, method):
     settings.API_KEY_RECORD_CACHE_SECONDS = 10  # as with REDIS_URL: the key's record from the cache
     assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200  # first use of the minute
@@ -112,8 +126,7 @@ def test_each_data_request_is_one_query(client, key, project, settings, django_a
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_data_request_is_one_statement_and_no_transaction_on_postgres(client, key, project, settings,
-                                                                        monkeypatch):
+def test_a_data_request_is_one_statement_and_no_transaction_on_postgres(client, key, project, settings, monkeypatch):
     """What PostgreSQL sees, below Django's query log: no health-check `SELECT 1`, no BEGIN, one
     statement, sent in autocommit (one PostgreSQL transaction)."""
     settings.API_KEY_RECORD_CACHE_SECONDS = 10

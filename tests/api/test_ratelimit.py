@@ -78,13 +78,16 @@ def test_each_key_has_its_own_budget(client, make_key, clock):
     assert get_key(client, second).status_code == 200
 
 
-@pytest.mark.parametrize(("method", "path", "body", "status"), [
-    ("get", "/api/v1/key", None, 200),
-    ("get", "/api/v1/questions?limit=0", None, 400),
-    ("post", "/api/v1/questions", {"text": "x"}, 403),
-    ("get", "/api/v1/questions/999999", None, 404),
-    ("post", "/api/v1/next-question", "{broken", 400),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("get", "/api/v1/key", None, 200),
+        ("get", "/api/v1/questions?limit=0", None, 400),
+        ("post", "/api/v1/questions", {"text": "x"}, 403),
+        ("get", "/api/v1/questions/999999", None, 404),
+        ("post", "/api/v1/next-question", "{broken", 400),
+    ],
+)
 def test_headers_on_every_authenticated_response(client, make_key, clock, method, path, body, status):
     clock.mid_window()
     key = make_key(permissions=["read"], rate_limit_per_minute=1)
@@ -124,9 +127,13 @@ def _redis_reachable() -> bool:
 
 
 def test_fails_open_with_an_unreachable_redis(client, make_key, settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:1/0",
-                                   "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
     key = make_key(rate_limit_per_minute=1)
     assert [get_key(client, key).status_code for _ in range(3)] == [200, 200, 200]
 
@@ -135,8 +142,13 @@ def test_fails_open_with_an_unreachable_redis(client, make_key, settings):
 def test_counts_in_redis_shared_by_all_processes(client, make_key, clock, settings):
     import redis
 
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:6379/15", "KEY_PREFIX": "nbq-api-test"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/15",
+            "KEY_PREFIX": "nbq-api-test",
+        }
+    }
     clock.mid_window()
     key = make_key(rate_limit_per_minute=2)
     server = redis.Redis.from_url("redis://127.0.0.1:6379/15")

@@ -31,14 +31,15 @@ def test_the_full_key_never_reaches_logs_or_the_database(client, project, make_k
         client.get("/api/v1/key", headers=bearer(plaintext[:-1]))
         for _ in range(2):
             client.get("/api/v1/key", headers=bearer(limited))  # rate-limit event
-        monkeypatch.setattr("api.question_queries.list_page",
-                            lambda *a, **k: (_ for _ in ()).throw(RuntimeError(f"bug {a} {k}")))
+        monkeypatch.setattr(
+            "api.question_queries.list_page", lambda *a, **k: (_ for _ in ()).throw(RuntimeError(f"bug {a} {k}"))
+        )
         client.get("/api/v1/questions", headers=bearer(plaintext))  # a 500 with a traceback
 
     logged = caplog.text + "".join(str(r.args) for r in caplog.records)
     assert "Internal Server Error" in logged or "unhandled error" in logged  # the logs were captured
     for secret in secrets:
-        for fragment in (secret, secret[len("nbq_live_"):-4]):
+        for fragment in (secret, secret[len("nbq_live_") : -4]):
             assert fragment not in logged
 
     # Every text-like column of every table, after all of the above.
@@ -46,4 +47,4 @@ def test_the_full_key_never_reaches_logs_or_the_database(client, project, make_k
         for row in model.objects.values():
             dumped = str(row)
             for secret in secrets:
-                assert secret[len("nbq_live_"):-4] not in dumped, (model, row)
+                assert secret[len("nbq_live_") : -4] not in dumped, (model, row)

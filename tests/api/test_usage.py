@@ -16,8 +16,9 @@ pytestmark = pytest.mark.django_db
 
 
 def counts(key) -> dict[date, tuple[int, int, int]]:
-    return {row.day: (row.success, row.client_error, row.server_error)
-            for row in KeyUsageDay.objects.filter(api_key=key)}
+    return {
+        row.day: (row.success, row.client_error, row.server_error) for row in KeyUsageDay.objects.filter(api_key=key)
+    }
 
 
 def test_last_use_is_written_at_most_once_a_minute(client, key, clock, settings, django_assert_num_queries):
@@ -60,8 +61,12 @@ def test_counts_are_buffered_then_flushed_in_one_statement(client, make_key, pro
     other = make_key()
     for _ in range(3):
         assert client.get("/api/v1/questions", headers=bearer(key)).status_code == 200
-    assert client.post("/api/v1/questions", {"text": "x"}, content_type="application/json",
-                       headers=bearer(key)).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/questions", {"text": "x"}, content_type="application/json", headers=bearer(key)
+        ).status_code
+        == 403
+    )
     assert client.get("/api/v1/questions/999999", headers=bearer(key)).status_code == 404
 
     def boom(*args, **kwargs):

@@ -36,7 +36,8 @@ def test_bulk_add_confirm_delete_and_filter_the_log(page, live_server, owner, pr
     page.get_by_role("button", name="Add questions").click()
     expect(page.get_by_text("Line 3: repeats line 1.")).to_be_visible()
     expect(page.get_by_label("Questions (one per line)")).to_have_value(
-        "Capital of Peru?\nLongest river?\nCapital of Peru?")
+        "Capital of Peru?\nLongest river?\nCapital of Peru?"
+    )
     assert Question.objects.filter(project=project).count() == 7
     page.screenshot(path=screenshot_dir / "audit-1-bulk-add-errors.png", full_page=True)
     page.get_by_label("Questions (one per line)").fill("Capital of Peru?\nLongest river?\nHighest peak?")
@@ -44,7 +45,8 @@ def test_bulk_add_confirm_delete_and_filter_the_log(page, live_server, owner, pr
     flash = page.locator("#flash")
     expect(flash).to_contain_text("3 questions added. API keys are unlocked: 10 of 10 active questions.")
     expect(flash.get_by_role("link", name="Generate a key on the API Key tab")).to_have_attribute(
-        "href", f"/projects/{project.slug}/keys/")
+        "href", f"/projects/{project.slug}/keys/"
+    )
 
     # Delete asks first (htmx dialog, opening on Cancel) and says it locks the keys.
     page.evaluate("window.__noReload = 'still here'")
@@ -83,8 +85,10 @@ def test_bulk_add_confirm_delete_and_filter_the_log(page, live_server, owner, pr
     assert page.evaluate("window.__noReload") == "still here"
     assert "actor=ana%40example.com" in page.url
     shown = page.locator("#event-table .sentence").all_inner_texts()
-    assert shown == ["ana@example.com deleted the question “Highest peak?”",
-                     "ana@example.com added 3 questions in bulk"]
+    assert shown == [
+        "ana@example.com deleted the question “Highest peak?”",
+        "ana@example.com added 3 questions in bulk",
+    ]
     page.screenshot(path=screenshot_dir / "audit-3-event-log-filtered.png", full_page=True)
 
     with page.expect_download() as download_info:

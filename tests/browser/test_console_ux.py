@@ -29,8 +29,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WIDTHS = [390, 768, 1024, 1280, 1440]
 HEIGHT = 900
 KEY_RE = re.compile(r"^nbq_live_[A-Za-z0-9]{32}$")
-PERMISSION_SETS = [["read"], ["read", "write"], ["create", "read", "write", "delete", "invite"], ["read", "invite"],
-                   ["create", "read"]]
+PERMISSION_SETS = [
+    ["read"],
+    ["read", "write"],
+    ["create", "read", "write", "delete", "invite"],
+    ["read", "invite"],
+    ["create", "read"],
+]
 
 
 @pytest.fixture
@@ -42,22 +47,49 @@ def owner(transactional_db):
 def demo(owner):
     """Demo: 12 questions (one long), 4 members, 10 active keys of which 3 rotated with a grace period."""
     project = ProjectFactory(owner=owner, name="Demo", slug="demo", active_questions=11)
-    Question.objects.create(project=project, priority=99, text="A long question that goes on: " + "which of these "
-                            "supercalifragilisticexpialidocious-words-without-any-spaces-at-all " * 4 + "is longest?")
-    for email, role in [("viewer.person@example.com", Role.VIEWER), ("admin.person@example.com", Role.ADMIN),
-                        ("someone-with-an-extraordinarily-long-email-address@subdomain.example.org", Role.VIEWER)]:
+    Question.objects.create(
+        project=project,
+        priority=99,
+        text="A long question that goes on: " + "which of these "
+        "supercalifragilisticexpialidocious-words-without-any-spaces-at-all " * 4 + "is longest?",
+    )
+    for email, role in [
+        ("viewer.person@example.com", Role.VIEWER),
+        ("admin.person@example.com", Role.ADMIN),
+        ("someone-with-an-extraordinarily-long-email-address@subdomain.example.org", Role.VIEWER),
+    ]:
         Membership.objects.create(project=project, user=UserFactory(email=email), role=role)
     actor = Actor(user=owner, label=owner.email, ip="203.0.113.7")
-    keys = [api_key_create(project=project, name=name, permissions=PERMISSION_SETS[i % len(PERMISSION_SETS)], actor=actor)[0]
-            for i, name in enumerate(["Production web app", "Nightly import", "CI pipeline", "Mobile app (iOS)",
-                                      "Mobile app (Android)", "Analytics export", "Partner integration — Acme Corp",
-                                      "Staging", "Support tools", "Data warehouse sync"])]
+    keys = [
+        api_key_create(project=project, name=name, permissions=PERMISSION_SETS[i % len(PERMISSION_SETS)], actor=actor)[
+            0
+        ]
+        for i, name in enumerate(
+            [
+                "Production web app",
+                "Nightly import",
+                "CI pipeline",
+                "Mobile app (iOS)",
+                "Mobile app (Android)",
+                "Analytics export",
+                "Partner integration — Acme Corp",
+                "Staging",
+                "Support tools",
+                "Data warehouse sync",
+            ]
+        )
+    ]
     rotating = [key for key in keys[:3]]
     successors = [api_key_rotate(key=key, actor=actor, grace="24h")[0] for key in rotating]
     today = timezone.now().date()
     KeyUsageDay.objects.bulk_create(
-        KeyUsageDay(api_key=successors[0], day=today - timedelta(days=n), success=40 + (n * 37) % 90,
-                    client_error=(n * 7) % 12, server_error=1 if n % 9 == 0 else 0)
+        KeyUsageDay(
+            api_key=successors[0],
+            day=today - timedelta(days=n),
+            success=40 + (n * 37) % 90,
+            client_error=(n * 7) % 12,
+            server_error=1 if n % 9 == 0 else 0,
+        )
         for n in range(0, 26)
     )
     return {"project": project, "url": f"/projects/{project.slug}", "rotating": rotating, "successors": successors}
@@ -109,7 +141,12 @@ def test_no_page_scrolls_sideways_and_row_actions_fit(browser, live_server, owne
     try:
         log_in(page, live_server.url, owner.email, PASSWORD)
         base = live_server.url + demo["url"]
-        for tab, path in [("keys", "/keys/"), ("questions", "/questions/"), ("members", "/members/"), ("events", "/events/")]:
+        for tab, path in [
+            ("keys", "/keys/"),
+            ("questions", "/questions/"),
+            ("members", "/members/"),
+            ("events", "/events/"),
+        ]:
             page.goto(base + path)
             if tab == "keys":
                 expect(page.locator("#key-counter")).to_contain_text("10 of 10 active keys")
@@ -394,7 +431,9 @@ def test_rotation_is_one_lineage_and_the_counter_agrees(page, live_server, owner
         assert ids.index(old.key_id) == ids.index(new.key_id) + 1  # right under its successor
         old_row = page.locator(f"#key-{old.key_id}")
         expect(old_row.locator(".badge")).to_have_text("Rotating")
-        expect(old_row).to_contain_text(re.compile(r"stops in 23\s*hours, 59\s*minutes \(at (\d+ \w+ )?\d{2}:\d{2} UTC\)"))
+        expect(old_row).to_contain_text(
+            re.compile(r"stops in 23\s*hours, 59\s*minutes \(at (\d+ \w+ )?\d{2}:\d{2} UTC\)")
+        )
         expect(old_row).to_contain_text(f"Replaced by {new.key_id}")
 
 

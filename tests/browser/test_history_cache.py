@@ -27,6 +27,6 @@ def test_finding7_project_pages_are_not_kept_in_browser_storage(browser, live_se
     assert page.evaluate("() => window.__marker") == 1  # htmx swapped and pushed; no page load
     assert page.evaluate(STORAGE) == [None, None]
     page.go_back()
-    page.wait_for_url(f"**kind=**")
+    page.wait_for_url("**kind=**")
     assert page.evaluate(STORAGE) == [None, None]
     context.close()

@@ -48,10 +48,14 @@ def make_login_stale(context, minutes=16):
     session.save()
 
 
-def test_signup_confirm_email_and_accept_an_invitation(page, live_server, owner, project, mailoutbox,
-                                                       screenshot_dir):
-    invitation_create(project=project, email="newcomer@example.com", role=Role.VIEWER, invited_by=owner,
-                      accept_url=lambda token: f"{live_server.url}/projects/invitations/{token}/")
+def test_signup_confirm_email_and_accept_an_invitation(page, live_server, owner, project, mailoutbox, screenshot_dir):
+    invitation_create(
+        project=project,
+        email="newcomer@example.com",
+        role=Role.VIEWER,
+        invited_by=owner,
+        accept_url=lambda token: f"{live_server.url}/projects/invitations/{token}/",
+    )
     (invite_mail,) = mail.outbox
     page.goto(link_in(invite_mail, "/projects/invitations/"))
     expect(page.get_by_role("heading", name="Join Trivia")).to_be_visible()

@@ -20,11 +20,16 @@ def test_twenty_concurrent_account_key_generates_at_eight_end_with_ten():
     actor = Actor(user=None, label="race")
     for i in range(8):
         api_key_create(owner=person, all_projects=True, name=f"before {i}", permissions=["read"], actor=actor)
-    results = _race([
-        (lambda i=i: api_key_create(owner=person, all_projects=True, name=f"racer {i}", permissions=["read"],
-                                    actor=actor))
-        for i in range(20)
-    ])
+    results = _race(
+        [
+            (
+                lambda i=i: api_key_create(
+                    owner=person, all_projects=True, name=f"racer {i}", permissions=["read"], actor=actor
+                )
+            )
+            for i in range(20)
+        ]
+    )
     assert _unexpected(results, KeyLimitReached) == []
     assert sum(1 for kind, _ in results if kind == "ok") == 2
     assert ApiKey.objects.filter(owner=person).counted_toward_limit().count() == 10

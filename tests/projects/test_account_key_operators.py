@@ -22,8 +22,9 @@ pytestmark = pytest.mark.django_db
 def person():
     user = UserFactory(email="ops@example.com")
     for slug in ("demo", "other"):
-        MembershipFactory(project=ProjectFactory(slug=slug, name=slug.title(), active_questions=10), user=user,
-                          role=Role.ADMIN)
+        MembershipFactory(
+            project=ProjectFactory(slug=slug, name=slug.title(), active_questions=10), user=user, role=Role.ADMIN
+        )
     return user
 
 
@@ -33,11 +34,20 @@ def _create(*args):
     return out.getvalue(), err.getvalue()
 
 
-@pytest.mark.parametrize("projects, all_projects, scope", [("demo,other", False, ["demo", "other"]),
-                                                           ("all", True, [])])
+@pytest.mark.parametrize("projects, all_projects, scope", [("demo,other", False, ["demo", "other"]), ("all", True, [])])
 def test_create_account_key_prints_one_key(person, projects, all_projects, scope):
-    out, err = _create("--account", "OPS@example.com", "--projects", projects, "--name", "cron",
-                       "--permissions", "read", "--expires-days", "30")
+    out, err = _create(
+        "--account",
+        "OPS@example.com",
+        "--projects",
+        projects,
+        "--name",
+        "cron",
+        "--permissions",
+        "read",
+        "--expires-days",
+        "30",
+    )
     (line,) = out.splitlines()
     assert keygen.is_well_formed(line) and KEY_IN_TEXT.fullmatch(line)
     key = ApiKey.objects.get(owner=person)
@@ -47,13 +57,16 @@ def test_create_account_key_prints_one_key(person, projects, all_projects, scope
     assert KeyEvent.objects.filter(account=person, kind=EventKind.CREATED, actor_label="cli").count() == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--account", "nobody@example.com", "--projects", "all"], "No account"),
-    (["--account", "ops@example.com", "--projects", "demo,nope"], "“nope”"),
-    (["--account", "ops@example.com", "--projects", ""], "--projects"),
-    (["demo", "--account", "ops@example.com", "--projects", "all"], "not a project slug"),
-    (["--projects", "demo"], "Name a project"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--account", "nobody@example.com", "--projects", "all"], "No account"),
+        (["--account", "ops@example.com", "--projects", "demo,nope"], "“nope”"),
+        (["--account", "ops@example.com", "--projects", ""], "--projects"),
+        (["demo", "--account", "ops@example.com", "--projects", "all"], "not a project slug"),
+        (["--projects", "demo"], "Name a project"),
+    ],
+)
 def test_create_account_key_errors(person, args, message):
     with pytest.raises(CommandError, match=message):
         _create(*args, "--name", "cron", "--permissions", "read")

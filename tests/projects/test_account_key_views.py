@@ -35,8 +35,22 @@ def test_page_heading_and_header_link(owner_client):
 
 def test_generate_dialog_has_scope_with_one_checkbox_per_project(owner_client, two_projects):
     text = page_text(owner_client.get(_url("key_new"), **HX))
-    for label in ("Generate a key", "Name", "Create", "Read", "Write", "Delete", "Invite", "Expiration",
-                  "Scope", "All my projects", "Chosen projects", "Alpha", "Beta", "Generate"):
+    for label in (
+        "Generate a key",
+        "Name",
+        "Create",
+        "Read",
+        "Write",
+        "Delete",
+        "Invite",
+        "Expiration",
+        "Scope",
+        "All my projects",
+        "Chosen projects",
+        "Alpha",
+        "Beta",
+        "Generate",
+    ):
         assert label in text, label
     other = ProjectFactory(name="Gamma")  # not the user's: not offered
     assert "Gamma" not in page_text(owner_client.get(_url("key_new"), **HX)) and other
@@ -46,8 +60,11 @@ def test_generate_dialog_has_scope_with_one_checkbox_per_project(owner_client, t
 def test_generate_with_chosen_scope_reveals_once(owner_client, user, two_projects, htmx):
     a, b = two_projects
     extra = HX if htmx else {}
-    response = owner_client.post(_url("key_new"), {"name": "laptop", "permissions": ["read"], "expiration": "30",
-                                                   "scope": "chosen", "projects": [a.pk, b.pk]}, **extra)
+    response = owner_client.post(
+        _url("key_new"),
+        {"name": "laptop", "permissions": ["read"], "expiration": "30", "scope": "chosen", "projects": [a.pk, b.pk]},
+        **extra,
+    )
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     plaintext = revealed_key(response)
@@ -63,8 +80,9 @@ def test_generate_with_chosen_scope_reveals_once(owner_client, user, two_project
 
 
 def test_generate_refuses_an_empty_chosen_scope_and_keeps_the_input(owner_client, two_projects):
-    response = owner_client.post(_url("key_new"), {"name": "laptop", "permissions": ["read"], "expiration": "30",
-                                                   "scope": "chosen"}, **HX)
+    response = owner_client.post(
+        _url("key_new"), {"name": "laptop", "permissions": ["read"], "expiration": "30", "scope": "chosen"}, **HX
+    )
     assert response.status_code == 422
     assert "Choose at least one project" in page_text(response)
     assert 'value="laptop"' in response.content.decode()
@@ -73,16 +91,20 @@ def test_generate_refuses_an_empty_chosen_scope_and_keeps_the_input(owner_client
 
 def test_a_project_of_someone_else_cannot_be_chosen(owner_client, two_projects):
     stranger = ProjectFactory(name="Secret")
-    response = owner_client.post(_url("key_new"), {"name": "x", "permissions": ["read"], "expiration": "30",
-                                                   "scope": "chosen", "projects": [stranger.pk]}, **HX)
+    response = owner_client.post(
+        _url("key_new"),
+        {"name": "x", "permissions": ["read"], "expiration": "30", "scope": "chosen", "projects": [stranger.pk]},
+        **HX,
+    )
     assert response.status_code == 422 and not ApiKey.objects.exists()
 
 
 def test_the_eleventh_account_key_is_refused(owner_client, user, two_projects):
     for i in range(10):
         api_key_create(owner=user, all_projects=True, name=f"k{i}", permissions=["read"], actor=Actor.cli())
-    response = owner_client.post(_url("key_new"), {"name": "k10", "permissions": ["read"], "expiration": "30",
-                                                   "scope": "all"}, **HX)
+    response = owner_client.post(
+        _url("key_new"), {"name": "k10", "permissions": ["read"], "expiration": "30", "scope": "all"}, **HX
+    )
     assert "10 active keys" in page_text(response)
     assert ApiKey.objects.filter(owner=user).count() == 10
 
@@ -145,8 +167,10 @@ def test_generate_and_rotate_ask_confirm_access_when_the_login_is_stale(client, 
     session[LOGGED_IN_AT] = time.time() - 16 * 60
     session.save()
     if action == "generate":
-        url, form = _url("key_new"), {"name": "late", "permissions": ["read"], "expiration": "30",
-                                      "scope": "chosen", "projects": [a.pk]}
+        url, form = (
+            _url("key_new"),
+            {"name": "late", "permissions": ["read"], "expiration": "30", "scope": "chosen", "projects": [a.pk]},
+        )
     else:
         key, _ = api_key_create(owner=user, projects=[a], name="late", permissions=["read"], actor=Actor.cli())
         url, form = _url("key_rotate", key.key_id), {"grace": ""}
@@ -164,8 +188,11 @@ def test_edit_an_account_key(owner_client, user, two_projects):
     key, _ = api_key_create(owner=user, projects=[a], name="old", permissions=["read"], actor=Actor.cli())
     dialog = owner_client.get(_url("key_edit", key.key_id), **HX)
     assert dialog.status_code == 200 and 'value="old"' in dialog.content.decode()
-    response = owner_client.post(_url("key_edit", key.key_id), {"name": "new", "permissions": ["read", "write"],
-                                                                 "rate_limit_per_minute": ""}, **HX)
+    response = owner_client.post(
+        _url("key_edit", key.key_id),
+        {"name": "new", "permissions": ["read", "write"], "rate_limit_per_minute": ""},
+        **HX,
+    )
     assert response.status_code == 200, page_text(response)
     key.refresh_from_db()
     assert (key.name, key.sorted_permissions) == ("new", ["read", "write"])

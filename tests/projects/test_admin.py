@@ -68,8 +68,13 @@ def _pages(data):
         reverse("admin:projects_keyevent_changelist") + "?kind=rotated",
         reverse("admin:projects_project_delete", args=[data["project"].pk]),
     ]
-    for name in ("projects_project", "projects_question", "projects_membership", "projects_invitation",
-                 "accounts_user"):
+    for name in (
+        "projects_project",
+        "projects_question",
+        "projects_membership",
+        "projects_invitation",
+        "accounts_user",
+    ):
         pages.append(reverse(f"admin:{name}_add"))
     return pages
 
@@ -114,8 +119,7 @@ def test_key_change_page_shows_masked_key_and_read_only_secret_fields(admin_clie
 
 def test_rate_limit_override_can_be_set_in_the_admin(admin_client, data):
     key = data["keys"][1]
-    response = admin_client.post(reverse("admin:projects_apikey_change", args=[key.pk]),
-                                 {"rate_limit_per_minute": "5"})
+    response = admin_client.post(reverse("admin:projects_apikey_change", args=[key.pk]), {"rate_limit_per_minute": "5"})
     assert response.status_code == 302
     key.refresh_from_db()
     assert key.rate_limit == 5
@@ -126,8 +130,9 @@ def test_keys_cannot_be_added_and_events_cannot_be_edited(admin_client, data):
     assert admin_client.get(reverse("admin:projects_apikey_add")).status_code == 403
     assert admin_client.get(reverse("admin:projects_keyevent_add")).status_code == 403
     event = data["event"]
-    response = admin_client.post(reverse("admin:projects_keyevent_change", args=[event.pk]),
-                                 {"key_name": "tampered", "kind": "deleted"})
+    response = admin_client.post(
+        reverse("admin:projects_keyevent_change", args=[event.pk]), {"key_name": "tampered", "kind": "deleted"}
+    )
     assert response.status_code == 403
     event.refresh_from_db()
     assert event.key_name != "tampered"
@@ -175,12 +180,15 @@ def test_admin_delete_goes_through_the_service(admin_client, data, admin_user):
 
 def test_admin_bulk_delete_goes_through_the_service(admin_client, data):
     keys = data["keys"]
-    response = admin_client.post(reverse("admin:projects_apikey_changelist"), {
-        "action": "delete_selected", "_selected_action": [str(k.pk) for k in keys], "post": "yes"})
+    response = admin_client.post(
+        reverse("admin:projects_apikey_changelist"),
+        {"action": "delete_selected", "_selected_action": [str(k.pk) for k in keys], "post": "yes"},
+    )
     assert response.status_code == 302
     assert not ApiKey.objects.exists()
     assert set(KeyEvent.objects.filter(kind=EventKind.DELETED).values_list("key_id", flat=True)) == {
-        k.key_id for k in keys}
+        k.key_id for k in keys
+    }
 
 
 def test_project_changelist_counts(admin_client, data):
@@ -198,8 +206,15 @@ def test_staff_without_superuser_sees_nothing_it_may_not(client, data):
     assert client.get(reverse("admin:projects_apikey_changelist")).status_code == 403
 
 
-@pytest.mark.parametrize("name", ["admin:index", "admin:projects_apikey_changelist",
-                                  "admin:projects_keyevent_changelist", "admin:accounts_user_changelist"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "admin:index",
+        "admin:projects_apikey_changelist",
+        "admin:projects_keyevent_changelist",
+        "admin:accounts_user_changelist",
+    ],
+)
 def test_non_staff_user_is_sent_to_admin_login(owner_client, data, name):
     response = owner_client.get(reverse(name))
     assert response.status_code == 302
@@ -208,8 +223,9 @@ def test_non_staff_user_is_sent_to_admin_login(owner_client, data, name):
 
 def test_non_staff_cannot_run_the_revoke_action(owner_client, data):
     key = data["keys"][2]
-    response = owner_client.post(reverse("admin:projects_apikey_changelist"),
-                                 {"action": "revoke_selected", "_selected_action": [str(key.pk)]})
+    response = owner_client.post(
+        reverse("admin:projects_apikey_changelist"), {"action": "revoke_selected", "_selected_action": [str(key.pk)]}
+    )
     assert response.status_code == 302
     key.refresh_from_db()
     assert key.status == Status.ACTIVE
@@ -217,8 +233,10 @@ def test_non_staff_cannot_run_the_revoke_action(owner_client, data):
 
 def test_membership_admin_uses_autocomplete(admin_client, data):
     MembershipFactory.create_batch(3)
-    response = admin_client.get(reverse("admin:autocomplete"), {
-        "app_label": "projects", "model_name": "membership", "field_name": "user", "term": "user"})
+    response = admin_client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "projects", "model_name": "membership", "field_name": "user", "term": "user"},
+    )
     assert response.status_code == 200
     assert response.json()["results"]
 
@@ -265,8 +283,9 @@ def test_finding1_staff_allowed_to_change_keys_can_revoke(client, data):
 def test_finding1_view_only_staff_cannot_deactivate_questions(client, data):
     client.force_login(_staff_with("view_question"))
     question = data["question"]
-    response = client.post(reverse("admin:projects_question_changelist"),
-                           {"action": "deactivate", "_selected_action": [str(question.pk)]})
+    response = client.post(
+        reverse("admin:projects_question_changelist"), {"action": "deactivate", "_selected_action": [str(question.pk)]}
+    )
     assert response.status_code in (200, 302)
     question.refresh_from_db()
     assert question.is_active
@@ -284,16 +303,19 @@ def test_finding2_view_on_site_does_not_lead_to_an_invitation_link(admin_client,
     assert "/projects/invitations/" not in body
 
 
-@pytest.mark.parametrize(("changelist", "lookup"), [
-    ("admin:projects_invitation_changelist", "token_hash__startswith"),
-    ("admin:projects_invitation_changelist", "token_hash"),
-    ("admin:projects_invitation_changelist", "invited_via_key__key_hash__startswith"),
-    ("admin:projects_apikey_changelist", "key_hash__startswith"),
-    ("admin:projects_apikey_changelist", "rotated_from__key_hash__startswith"),
-    ("admin:projects_keyusageday_changelist", "api_key__key_hash__startswith"),
-    ("admin:projects_project_changelist", "api_keys__key_hash__startswith"),
-    ("admin:accounts_user_changelist", "password__startswith"),
-])
+@pytest.mark.parametrize(
+    ("changelist", "lookup"),
+    [
+        ("admin:projects_invitation_changelist", "token_hash__startswith"),
+        ("admin:projects_invitation_changelist", "token_hash"),
+        ("admin:projects_invitation_changelist", "invited_via_key__key_hash__startswith"),
+        ("admin:projects_apikey_changelist", "key_hash__startswith"),
+        ("admin:projects_apikey_changelist", "rotated_from__key_hash__startswith"),
+        ("admin:projects_keyusageday_changelist", "api_key__key_hash__startswith"),
+        ("admin:projects_project_changelist", "api_keys__key_hash__startswith"),
+        ("admin:accounts_user_changelist", "password__startswith"),
+    ],
+)
 def test_finding2_no_admin_filter_on_a_secret_hash(admin_client, data, changelist, lookup):
     """A prefix filter on a hash is an oracle: the admin refuses it (400) for every prefix."""
     value = data["hashes"][0][:1] if "key_hash" in lookup else (data["invitation"].token_hash[:1])
@@ -311,16 +333,23 @@ def test_finding2_ordering_by_a_hash_is_not_offered(admin_client, data):
 def test_key_events_are_append_only_for_superusers_too(admin_client, data):
     event = data["event"]
     assert admin_client.get(reverse("admin:projects_keyevent_delete", args=[event.pk])).status_code == 403
-    admin_client.post(reverse("admin:projects_keyevent_changelist"),
-                      {"action": "delete_selected", "_selected_action": [str(event.pk)], "post": "yes"})
+    admin_client.post(
+        reverse("admin:projects_keyevent_changelist"),
+        {"action": "delete_selected", "_selected_action": [str(event.pk)], "post": "yes"},
+    )
     assert KeyEvent.objects.filter(pk=event.pk).exists()
 
 
 def test_authenticator_secrets_are_not_shown_in_the_admin(admin_client, admin_user):
     from allauth.mfa.models import Authenticator
 
-    auth = Authenticator.objects.create(user=admin_user, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"})
-    for url in (reverse("admin:mfa_authenticator_changelist"), reverse("admin:mfa_authenticator_change", args=[auth.pk])):
+    auth = Authenticator.objects.create(
+        user=admin_user, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"}
+    )
+    for url in (
+        reverse("admin:mfa_authenticator_changelist"),
+        reverse("admin:mfa_authenticator_change", args=[auth.pk]),
+    ):
         response = admin_client.get(url)
         assert response.status_code == 200
         assert "JBSWY3DPEHPK3PXP" not in response.content.decode()

@@ -20,11 +20,11 @@ from projects.actors import Actor
 from projects.event_text import details_text, sentence
 from projects.membership import MembershipRefused, membership_change_role, membership_leave
 from projects.models import Invitation, KeyEvent, Membership, Question, Role
-from projects.models.project import RoleChangeRefused
 from projects.models.event import EventKind
+from projects.models.project import RoleChangeRefused
 from projects.services import api_key_create, api_key_delete, api_key_revoke, api_key_rotate, project_rename
 from projects.views.events import csv_cell
-from tests.factories import ApiKeyFactory, MembershipFactory, ProjectFactory, QuestionFactory, UserFactory
+from tests.factories import ApiKeyFactory, MembershipFactory, QuestionFactory, UserFactory
 from tests.projects.helpers import HX, page_text
 
 pytestmark = pytest.mark.django_db
@@ -62,8 +62,14 @@ def actor(user):
 
 
 def test_details_have_no_python_reprs_or_microsecond_stamps(owner_client, unlocked_project, actor):
-    key, _ = api_key_create(project=unlocked_project, name="Nightly import", permissions=["read", "write"],
-                            expiry_rule="date", expires_on=datetime(2027, 2, 24).date(), actor=actor)
+    key, _ = api_key_create(
+        project=unlocked_project,
+        name="Nightly import",
+        permissions=["read", "write"],
+        expiry_rule="date",
+        expires_on=datetime(2027, 2, 24).date(),
+        actor=actor,
+    )
     api_key_revoke(key=key, actor=actor)
     response = owner_client.get(_url(unlocked_project))
     body = response.content.decode()
@@ -84,8 +90,9 @@ def test_rotation_details_read_as_words(unlocked_project, actor):
     new, _ = api_key_rotate(key=key, actor=actor, grace="24h")
     rotated = KeyEvent.objects.get(kind=EventKind.ROTATED)
     stops = new.rotated_from.stops_at.astimezone(UTC)
-    assert details_text(rotated) == (f"replaced by {new.key_id}; old key stops "
-                                     f"{stops.day} {stops:%b %Y}, {stops:%H:%M} UTC")
+    assert details_text(rotated) == (
+        f"replaced by {new.key_id}; old key stops {stops.day} {stops:%b %Y}, {stops:%H:%M} UTC"
+    )
     created = KeyEvent.objects.filter(kind=EventKind.CREATED, key_id=new.key_id).get()
     assert details_text(created).startswith(f"replaces {key.key_id}; permissions: read; expires ")
 
@@ -125,7 +132,8 @@ def test_member_removal_is_logged_with_who_did_it(owner_client, unlocked_project
     event = KeyEvent.objects.get(project=unlocked_project, kind=EventKind.MEMBER_REMOVED)
     assert (event.actor, event.subject) == (user, "bob@example.com")
     assert f"{user.email} removed bob@example.com from the project" in _sentences(
-        owner_client.get(_url(unlocked_project)))
+        owner_client.get(_url(unlocked_project))
+    )
 
 
 def test_member_leaving_and_role_change_are_logged(unlocked_project, user, client):
@@ -175,8 +183,12 @@ def test_invitations_sent_accepted_and_cancelled_are_logged(owner_client, unlock
 
 def test_invitation_through_the_api_names_the_key(unlocked_project, client):
     key = ApiKeyFactory(project=unlocked_project, permissions=["invite"])
-    response = client.post("/api/v1/invitations", {"email": "api@example.com", "role": "viewer"},
-                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key.plaintext}")
+    response = client.post(
+        "/api/v1/invitations",
+        {"email": "api@example.com", "role": "viewer"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key.plaintext}",
+    )
     assert response.status_code == 201, response.content
     event = KeyEvent.objects.get(project=unlocked_project, kind=EventKind.INVITATION_SENT)
     assert sentence(event) == "api invited api@example.com as Viewer"
@@ -188,8 +200,10 @@ def test_question_changes_in_the_console_are_logged(owner_client, project, user)
     owner_client.post(url, {"text": "What is 2 + 2?", "priority": "5", "is_active": "on"})
     owner_client.post(_url(project, "questions_bulk"), {"questions": "One?\nTwo?\nThree?"})
     question = Question.objects.get(text="What is 2 + 2?")
-    owner_client.post(reverse("projects:question_edit", args=[project.slug, question.pk]),
-                      {"text": "What is 2 + 3?", "priority": "7", "is_active": "on"})
+    owner_client.post(
+        reverse("projects:question_edit", args=[project.slug, question.pk]),
+        {"text": "What is 2 + 3?", "priority": "7", "is_active": "on"},
+    )
     owner_client.post(reverse("projects:question_toggle", args=[project.slug, question.pk]))
     owner_client.post(reverse("projects:question_toggle", args=[project.slug, question.pk]))
     owner_client.post(reverse("projects:question_delete", args=[project.slug, question.pk]))
@@ -208,16 +222,24 @@ def test_question_changes_in_the_console_are_logged(owner_client, project, user)
 def test_question_changes_through_the_api_are_logged(unlocked_project, client):
     key = ApiKeyFactory(project=unlocked_project, permissions=["create", "write", "delete"])
     auth = {"HTTP_AUTHORIZATION": f"Bearer {key.plaintext}"}
-    created = client.post("/api/v1/questions", {"text": "From the API?", "priority": 3},
-                          content_type="application/json", **auth)
+    created = client.post(
+        "/api/v1/questions", {"text": "From the API?", "priority": 3}, content_type="application/json", **auth
+    )
     assert created.status_code == 201
     qid = created.json()["id"]
-    assert client.patch(f"/api/v1/questions/{qid}", {"is_active": False}, content_type="application/json",
-                        **auth).status_code == 200
+    assert (
+        client.patch(
+            f"/api/v1/questions/{qid}", {"is_active": False}, content_type="application/json", **auth
+        ).status_code
+        == 200
+    )
     assert client.delete(f"/api/v1/questions/{qid}", **auth).status_code == 204
     events = list(KeyEvent.objects.filter(project=unlocked_project).order_by("id"))
-    assert [e.kind for e in events] == [EventKind.QUESTION_ADDED, EventKind.QUESTION_DEACTIVATED,
-                                        EventKind.QUESTION_DELETED]
+    assert [e.kind for e in events] == [
+        EventKind.QUESTION_ADDED,
+        EventKind.QUESTION_DEACTIVATED,
+        EventKind.QUESTION_DELETED,
+    ]
     assert {e.actor_label for e in events} == {"api"}
     assert all(e.details["via_key"] == key.key_id for e in events)
 
@@ -234,11 +256,14 @@ def test_project_created_and_renamed_are_logged(owner_client, user):
 
 def test_admin_changes_are_logged(admin_client, admin_user, unlocked_project):
     question = QuestionFactory(project=unlocked_project, text="Admin edits me?")
-    admin_client.post(reverse("admin:projects_question_changelist"),
-                      {"action": "deactivate", "_selected_action": [str(question.pk)]})
+    admin_client.post(
+        reverse("admin:projects_question_changelist"), {"action": "deactivate", "_selected_action": [str(question.pk)]}
+    )
     member = MembershipFactory(project=unlocked_project, role=Role.VIEWER)
-    admin_client.post(reverse("admin:projects_membership_change", args=[member.pk]),
-                      {"user": member.user.pk, "project": unlocked_project.pk, "role": "admin"})
+    admin_client.post(
+        reverse("admin:projects_membership_change", args=[member.pk]),
+        {"user": member.user.pk, "project": unlocked_project.pk, "role": "admin"},
+    )
     kinds = _kinds(unlocked_project)
     assert kinds == [EventKind.QUESTION_DEACTIVATED, EventKind.MEMBER_ROLE_CHANGED]
     assert set(KeyEvent.objects.values_list("actor_label", flat=True)) == {f"admin: {admin_user.email}"}
@@ -247,19 +272,31 @@ def test_admin_changes_are_logged(admin_client, admin_user, unlocked_project):
 def test_events_stay_append_only_in_the_admin(admin_client, unlocked_project, actor):
     api_key_create(project=unlocked_project, name="web", permissions=["read"], actor=actor)
     event = KeyEvent.objects.get()
-    assert admin_client.post(reverse("admin:projects_keyevent_delete", args=[event.pk]),
-                             {"post": "yes"}).status_code == 403
-    admin_client.post(reverse("admin:projects_keyevent_changelist"),
-                      {"action": "delete_selected", "_selected_action": [str(event.pk)], "post": "yes"})
+    assert (
+        admin_client.post(reverse("admin:projects_keyevent_delete", args=[event.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    admin_client.post(
+        reverse("admin:projects_keyevent_changelist"),
+        {"action": "delete_selected", "_selected_action": [str(event.pk)], "post": "yes"},
+    )
     assert KeyEvent.objects.filter(pk=event.pk).exists()
 
 
 def test_old_key_events_still_read_after_the_migration(unlocked_project):
     """Rows written before the event model grew (no subject, old details) still make sentences."""
-    event = KeyEvent.objects.create(project=unlocked_project, key_id="key_old", key_name="legacy", kind="created",
-                                    actor_label="cli", details={"permissions": ["read"], "expires_at": None})
-    assert (sentence(event), details_text(event)) == ("cli created “legacy” (key_old)",
-                                                      "permissions: read; never expires")
+    event = KeyEvent.objects.create(
+        project=unlocked_project,
+        key_id="key_old",
+        key_name="legacy",
+        kind="created",
+        actor_label="cli",
+        details={"permissions": ["read"], "expires_at": None},
+    )
+    assert (sentence(event), details_text(event)) == (
+        "cli created “legacy” (key_old)",
+        "permissions: read; never expires",
+    )
 
 
 # --- filters --------------------------------------------------------------------------------
@@ -272,10 +309,17 @@ def mixed_log(unlocked_project, user):
     key, _ = api_key_create(project=unlocked_project, name="gone", permissions=["read"], actor=ana)
     api_key_delete(key=key, actor=Actor.cli())
     old = datetime(2026, 1, 10, 12, tzinfo=UTC)
-    KeyEvent.objects.create(project=unlocked_project, kind=EventKind.QUESTION_ADDED, subject="Old one?",
-                            actor_label="cli", created_at=old)
-    KeyEvent.objects.create(project=unlocked_project, kind=EventKind.QUESTION_ADDED, subject="Later one?",
-                            actor_label=user.email, actor=user, created_at=old + timedelta(days=5))
+    KeyEvent.objects.create(
+        project=unlocked_project, kind=EventKind.QUESTION_ADDED, subject="Old one?", actor_label="cli", created_at=old
+    )
+    KeyEvent.objects.create(
+        project=unlocked_project,
+        kind=EventKind.QUESTION_ADDED,
+        subject="Later one?",
+        actor_label=user.email,
+        actor=user,
+        created_at=old + timedelta(days=5),
+    )
     return {"key": key}
 
 
@@ -284,14 +328,18 @@ def test_filter_by_a_deleted_key(owner_client, unlocked_project, mixed_log):
     body = owner_client.get(_url(unlocked_project)).content.decode()
     assert f'<option value="{key.key_id}">gone ({key.key_id})</option>' in body
     response = owner_client.get(_url(unlocked_project), {"key": key.key_id})
-    assert [s.split(" ", 1)[1] for s in _sentences(response)] == [f"deleted “gone” ({key.key_id})",
-                                                                  f"created “gone” ({key.key_id})"]
+    assert [s.split(" ", 1)[1] for s in _sentences(response)] == [
+        f"deleted “gone” ({key.key_id})",
+        f"created “gone” ({key.key_id})",
+    ]
 
 
 def test_filter_by_actor(owner_client, unlocked_project, mixed_log, user):
     response = owner_client.get(_url(unlocked_project), {"actor": "cli"})
-    assert _sentences(response) == [f"cli deleted “gone” ({mixed_log['key'].key_id})",
-                                    "cli added the question “Old one?”"]
+    assert _sentences(response) == [
+        f"cli deleted “gone” ({mixed_log['key'].key_id})",
+        "cli added the question “Old one?”",
+    ]
     body = owner_client.get(_url(unlocked_project)).content.decode()
     assert f'<option value="{user.email}">' in body  # suggested actors
 
@@ -304,9 +352,16 @@ def test_filter_by_date_range(owner_client, unlocked_project, mixed_log):
     assert "2 events match these filters" in page_text(both)
 
 
-@pytest.mark.parametrize("params", [{"since": "yesterday"}, {"until": "9999-12-31"}, {"since": "2026-02-01",
-                                                                                     "until": "2026-01-01"},
-                                    {"kind": "nope"}, {"page": "-3"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "yesterday"},
+        {"until": "9999-12-31"},
+        {"since": "2026-02-01", "until": "2026-01-01"},
+        {"kind": "nope"},
+        {"page": "-3"},
+    ],
+)
 def test_bad_filters_never_fail(owner_client, unlocked_project, mixed_log, params):
     response = owner_client.get(_url(unlocked_project), params)
     assert response.status_code == 200
@@ -318,7 +373,7 @@ def test_filtering_with_htmx_swaps_the_table_only(owner_client, unlocked_project
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="event-table">') and "<html" not in body
     assert len(_sentences(response)) == 2
-    assert 'href="/projects/{}/events/export.csv?actor=cli"'.format(unlocked_project.slug) in body
+    assert f'href="/projects/{unlocked_project.slug}/events/export.csv?actor=cli"' in body
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -337,8 +392,10 @@ def test_export_csv_is_what_the_filter_shows(owner_client, unlocked_project, mix
 
 
 def test_export_csv_has_every_page(owner_client, unlocked_project):
-    KeyEvent.objects.bulk_create(KeyEvent(project=unlocked_project, kind=EventKind.QUESTION_ADDED, subject=f"Q{i}",
-                                          actor_label="cli") for i in range(60))
+    KeyEvent.objects.bulk_create(
+        KeyEvent(project=unlocked_project, kind=EventKind.QUESTION_ADDED, subject=f"Q{i}", actor_label="cli")
+        for i in range(60)
+    )
     rows = _csv(owner_client.get(_url(unlocked_project, "events_csv")))
     assert len(rows) == 1 + 60
 
@@ -347,8 +404,10 @@ def test_export_csv_streams_in_chunks(owner_client, unlocked_project, monkeypatc
     from projects.views import events as events_view
 
     monkeypatch.setattr(events_view, "EXPORT_CHUNK", 25)
-    KeyEvent.objects.bulk_create(KeyEvent(project=unlocked_project, kind=EventKind.QUESTION_ADDED, subject=f"Q{i}",
-                                          actor_label="cli") for i in range(60))
+    KeyEvent.objects.bulk_create(
+        KeyEvent(project=unlocked_project, kind=EventKind.QUESTION_ADDED, subject=f"Q{i}", actor_label="cli")
+        for i in range(60)
+    )
     response = owner_client.get(_url(unlocked_project, "events_csv"))
     chunks = [chunk.decode("utf-8") for chunk in response.streaming_content]
     assert len(chunks) == 1 + 3  # the header at once, then 25 + 25 + 10 rows
@@ -357,14 +416,17 @@ def test_export_csv_streams_in_chunks(owner_client, unlocked_project, monkeypatc
 
 
 def test_long_question_texts_are_shortened_in_sentences(unlocked_project):
-    event = KeyEvent.objects.create(project=unlocked_project, kind=EventKind.QUESTION_DELETED, subject="x" * 150,
-                                    actor_label="cli")
+    event = KeyEvent.objects.create(
+        project=unlocked_project, kind=EventKind.QUESTION_DELETED, subject="x" * 150, actor_label="cli"
+    )
     assert sentence(event) == "cli deleted the question “" + "x" * 79 + "…”"
 
 
 def test_export_csv_is_safe_from_formula_injection(owner_client, unlocked_project, user):
-    owner_client.post(_url(unlocked_project, "questions"),
-                      {"text": '=HYPERLINK("http://evil.example","x")', "priority": "0", "is_active": "on"})
+    owner_client.post(
+        _url(unlocked_project, "questions"),
+        {"text": '=HYPERLINK("http://evil.example","x")', "priority": "0", "is_active": "on"},
+    )
     KeyEvent.objects.create(project=unlocked_project, kind=EventKind.QUESTION_ADDED, subject="x", actor_label="@evil")
     rows = _csv(owner_client.get(_url(unlocked_project, "events_csv")))
     cells = [cell for row in rows[1:] for cell in row]
@@ -383,8 +445,10 @@ def test_export_is_for_members_only(stranger_client, viewer_client, unlocked_pro
 
 def test_event_log_never_counts_the_whole_log(owner_client, unlocked_project, settings):
     settings.EVENT_LOG_COUNT_CAP = 30
-    KeyEvent.objects.bulk_create(KeyEvent(project=unlocked_project, kind=EventKind.QUESTION_ADDED, subject=f"Q{i}",
-                                          actor_label="cli") for i in range(80))
+    KeyEvent.objects.bulk_create(
+        KeyEvent(project=unlocked_project, kind=EventKind.QUESTION_ADDED, subject=f"Q{i}", actor_label="cli")
+        for i in range(80)
+    )
     with CaptureQueriesContext(connection) as ctx:
         response = owner_client.get(_url(unlocked_project))
     counts = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]

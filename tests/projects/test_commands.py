@@ -55,8 +55,17 @@ def test_create_api_key_prints_exactly_one_key_line(unlocked_project):
 @pytest.mark.django_db
 @pytest.mark.parametrize(("days", "rule"), [("7", "7"), ("30", "30"), ("365", "365"), ("0", ExpiryRule.NEVER)])
 def test_create_api_key_expiry_and_rate_limit(unlocked_project, days, rule):
-    _create(unlocked_project.slug, "--name", "k", "--permissions", " read , invite ", "--expires-days", days,
-            "--rate-limit", "30")
+    _create(
+        unlocked_project.slug,
+        "--name",
+        "k",
+        "--permissions",
+        " read , invite ",
+        "--expires-days",
+        days,
+        "--rate-limit",
+        "30",
+    )
     key = ApiKey.objects.get()
     assert key.expiry_rule == rule
     assert (key.expires_at is None) is (rule == ExpiryRule.NEVER)
@@ -65,17 +74,24 @@ def test_create_api_key_expiry_and_rate_limit(unlocked_project, days, rule):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("setup", "args", "message"), [
-    ("none", ["nope", "--name", "k", "--permissions", "read"], "No project with the slug “nope”."),
-    ("locked", ["--name", "k", "--permissions", "read"], "API keys unlock at 10 active questions; this project has 9."),
-    ("full", ["--name", "k", "--permissions", "read"], "already has 10 active keys"),
-    ("open", ["--name", "k", "--permissions", "read,admin"], "Choose at least one permission"),
-    ("open", ["--name", "k", "--permissions", ","], "Choose at least one permission"),
-    ("open", ["--name", "  ", "--permissions", "read"], "Give the key a name"),
-    ("open", ["--name", "k", "--permissions", "read", "--expires-days", "45"], "--expires-days takes 7, 30"),
-    ("open", ["--name", "k", "--permissions", "read", "--rate-limit", "0"], "--rate-limit must be a positive"),
-    ("dup", ["--name", "Taken", "--permissions", "read"], "An active key is already named “Taken”"),
-])
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        ("none", ["nope", "--name", "k", "--permissions", "read"], "No project with the slug “nope”."),
+        (
+            "locked",
+            ["--name", "k", "--permissions", "read"],
+            "API keys unlock at 10 active questions; this project has 9.",
+        ),
+        ("full", ["--name", "k", "--permissions", "read"], "already has 10 active keys"),
+        ("open", ["--name", "k", "--permissions", "read,admin"], "Choose at least one permission"),
+        ("open", ["--name", "k", "--permissions", ","], "Choose at least one permission"),
+        ("open", ["--name", "  ", "--permissions", "read"], "Give the key a name"),
+        ("open", ["--name", "k", "--permissions", "read", "--expires-days", "45"], "--expires-days takes 7, 30"),
+        ("open", ["--name", "k", "--permissions", "read", "--rate-limit", "0"], "--rate-limit must be a positive"),
+        ("dup", ["--name", "Taken", "--permissions", "read"], "An active key is already named “Taken”"),
+    ],
+)
 def test_create_api_key_errors(user, setup, args, message):
     project = {
         "none": None,
@@ -160,15 +176,17 @@ def cli_env(tmp_path_factory):
     env["DATABASE_URL"] = f"sqlite:///{db}"
     env["LOG_LEVEL"] = "WARNING"
     for args in (["migrate", "--noinput"], ["shell", "-c", SETUP_SCRIPT]):
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stderr
     return env
 
 
 def _manage(env, *args):
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_cli_create_api_key_success(cli_env):
@@ -180,23 +198,38 @@ def test_cli_create_api_key_success(cli_env):
     assert lines[0] not in done.stderr
     assert "Created key_" in done.stderr
 
-    check = _manage(cli_env, "shell", "-c", textwrap.dedent(f"""
+    check = _manage(
+        cli_env,
+        "shell",
+        "-c",
+        textwrap.dedent(f"""
         from projects.models import ApiKey, KeyEvent
         from projects import keygen
         key = ApiKey.objects.get(key_hash=keygen.hash_key({lines[0]!r}))
         event = KeyEvent.objects.get(key_id=key.key_id)
         print(key.name, event.kind, event.actor_label)
-    """))
+    """),
+    )
     assert check.stdout.strip().splitlines()[-1] == "ci created cli", check.stderr
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["create_api_key", "nope", "--name", "k", "--permissions", "read"], "No project with the slug “nope”."),
-    (["create_api_key", "locked", "--name", "k", "--permissions", "read"], "API keys unlock at 10 active questions"),
-    (["create_api_key", "full", "--name", "k", "--permissions", "read"], "already has 10 active keys"),
-    (["create_api_key", "open", "--name", "k", "--permissions", "read,superuser"], "Choose at least one permission"),
-    (["revoke_api_key", "key_nope"], "No API key with the Key ID “key_nope”."),
-], ids=["unknown-project", "locked", "eleventh-key", "bad-permissions", "unknown-key"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["create_api_key", "nope", "--name", "k", "--permissions", "read"], "No project with the slug “nope”."),
+        (
+            ["create_api_key", "locked", "--name", "k", "--permissions", "read"],
+            "API keys unlock at 10 active questions",
+        ),
+        (["create_api_key", "full", "--name", "k", "--permissions", "read"], "already has 10 active keys"),
+        (
+            ["create_api_key", "open", "--name", "k", "--permissions", "read,superuser"],
+            "Choose at least one permission",
+        ),
+        (["revoke_api_key", "key_nope"], "No API key with the Key ID “key_nope”."),
+    ],
+    ids=["unknown-project", "locked", "eleventh-key", "bad-permissions", "unknown-key"],
+)
 def test_cli_errors_exit_1_with_message_on_stderr(cli_env, args, message):
     done = _manage(cli_env, *args)
     assert done.returncode == 1
@@ -249,8 +282,8 @@ def test_seed_demo_is_idempotent_and_the_login_works(settings, client):
     out = StringIO()
     call_command("seed_demo", stdout=out)
     lines = out.getvalue().splitlines()
-    email = next(line for line in lines if line.startswith("Email: "))[len("Email: "):]
-    password = next(line for line in lines if line.startswith("Password: "))[len("Password: "):]
+    email = next(line for line in lines if line.startswith("Email: "))[len("Email: ") :]
+    password = next(line for line in lines if line.startswith("Password: "))[len("Password: ") :]
     assert lines.index(f"Email: {email}") + 1 == lines.index(f"Password: {password}")
 
     # someone deactivates a question and changes the password; a second run repairs both, adds nothing

@@ -50,10 +50,12 @@ def test_twenty_concurrent_generates_at_eight_keys_end_with_ten():
     project = ProjectFactory(active_questions=10)
     ApiKeyFactory.create_batch(8, project=project)
     actor = Actor(user=None, label="race")
-    results = _race([
-        (lambda i=i: api_key_create(project=project, name=f"racer {i}", permissions=["read"], actor=actor))
-        for i in range(20)
-    ])
+    results = _race(
+        [
+            (lambda i=i: api_key_create(project=project, name=f"racer {i}", permissions=["read"], actor=actor))
+            for i in range(20)
+        ]
+    )
     assert _unexpected(results, KeyLimitReached) == []
     assert sum(1 for kind, _ in results if kind == "ok") == 2
     assert sum(1 for kind, _ in results if kind == "error") == 18
@@ -67,10 +69,12 @@ def test_two_generates_at_nine_keys_leave_ten():
     ApiKeyFactory.create_batch(9, project=project)
     actor = Actor(user=None, label="race")
     for _ in range(5):
-        results = _race([
-            (lambda i=i: api_key_create(project=project, name=f"pair {i}", permissions=["read"], actor=actor))
-            for i in range(2)
-        ])
+        results = _race(
+            [
+                (lambda i=i: api_key_create(project=project, name=f"pair {i}", permissions=["read"], actor=actor))
+                for i in range(2)
+            ]
+        )
         assert ApiKey.objects.filter(project=project).counted_toward_limit().count() == 10
         made = [r for kind, r in results if kind == "ok"]
         if made:
@@ -82,10 +86,12 @@ def test_two_generates_at_nine_keys_leave_ten():
 def test_concurrent_same_name_yields_one_key():
     project = ProjectFactory(active_questions=10)
     actor = Actor(user=None, label="race")
-    results = _race([
-        (lambda: api_key_create(project=project, name="Same name", permissions=["read"], actor=actor))
-        for _ in range(8)
-    ])
+    results = _race(
+        [
+            (lambda: api_key_create(project=project, name="Same name", permissions=["read"], actor=actor))
+            for _ in range(8)
+        ]
+    )
     assert _unexpected(results, KeyRuleError) == []
     assert ApiKey.objects.filter(project=project, name__iexact="same name").count() == 1
 
@@ -122,10 +128,12 @@ def test_revoke_racing_rotate_leaves_no_unseen_active_key(grace):
     outcomes = set()
     for round_ in range(8):
         key = ApiKeyFactory(project=project, name=f"lineage {round_}")
-        results = _race([
-            lambda: api_key_rotate(key=key, actor=actor, grace=grace),
-            lambda: api_key_revoke(key=key, actor=actor),
-        ])
+        results = _race(
+            [
+                lambda: api_key_rotate(key=key, actor=actor, grace=grace),
+                lambda: api_key_revoke(key=key, actor=actor),
+            ]
+        )
         assert _unexpected(results, KeyNotActive) == []
         (rotate_kind, rotate_result), (revoke_kind, _) = results
         seen = {rotate_result[0].pk} if rotate_kind == "ok" else set()
@@ -151,8 +159,10 @@ def test_finding5_rotation_slots_hold_under_concurrent_generates():
     live = ApiKey.objects.filter(project=project)
     assert (live.usable().count(), live.counted_toward_limit().count()) == (15, 10)
     results = _race(
-        [(lambda i=i: api_key_create(project=project, name=f"racer {i}", permissions=["read"], actor=actor))
-         for i in range(10)]
+        [
+            (lambda i=i: api_key_create(project=project, name=f"racer {i}", permissions=["read"], actor=actor))
+            for i in range(10)
+        ]
         + [(lambda s=s: api_key_rotate(key=s, actor=actor, grace="7d")) for s in successors]
     )
     assert _unexpected(results, KeyLimitReached) == []
@@ -167,11 +177,16 @@ def test_concurrent_renames_to_one_name_leave_one_key_with_it():
     project = ProjectFactory(active_questions=10)
     keys = ApiKeyFactory.create_batch(6, project=project, permissions=["read"])
     actor = Actor(user=None, label="race")
-    results = _race([
-        (lambda k=k: api_key_update(key=k, actor=actor, name="Same name", permissions=["read"],
-                                    rate_limit_per_minute=None))
-        for k in keys
-    ])
+    results = _race(
+        [
+            (
+                lambda k=k: api_key_update(
+                    key=k, actor=actor, name="Same name", permissions=["read"], rate_limit_per_minute=None
+                )
+            )
+            for k in keys
+        ]
+    )
     assert _unexpected(results, DuplicateKeyName) == []
     assert sum(1 for kind, _ in results if kind == "ok") == 1
     assert ApiKey.objects.filter(project=project, name__iexact="same name").count() == 1
@@ -182,11 +197,14 @@ def test_edit_racing_a_revoke_never_edits_a_revoked_key():
     project = ProjectFactory(active_questions=10)
     key = ApiKeyFactory(project=project, permissions=["read"])
     actor = Actor(user=None, label="race")
-    results = _race([
-        lambda: api_key_revoke(key=key, actor=actor),
-        lambda: api_key_update(key=key, actor=actor, name="edited", permissions=["read", "write"],
-                               rate_limit_per_minute=5),
-    ])
+    results = _race(
+        [
+            lambda: api_key_revoke(key=key, actor=actor),
+            lambda: api_key_update(
+                key=key, actor=actor, name="edited", permissions=["read", "write"], rate_limit_per_minute=5
+            ),
+        ]
+    )
     assert _unexpected(results, KeyNotActive) == []
     key.refresh_from_db()
     assert key.status == Status.REVOKED

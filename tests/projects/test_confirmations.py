@@ -39,8 +39,9 @@ def test_member_removal_is_not_one_click(owner_client, unlocked_project):
     assert f'hx-get="{_url("member_remove", unlocked_project, member.pk)}"' in body
 
 
-@pytest.mark.parametrize("action, button", [("question_delete", "Delete question"),
-                                            ("question_toggle", "Deactivate question")])
+@pytest.mark.parametrize(
+    "action, button", [("question_delete", "Delete question"), ("question_toggle", "Deactivate question")]
+)
 def test_question_confirmation_page_without_javascript(owner_client, unlocked_project, action, button):
     question = unlocked_project.questions.first()
     response = owner_client.get(_url(action, unlocked_project, question.pk))

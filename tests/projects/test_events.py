@@ -32,8 +32,9 @@ def _url(project):
 def _rows(response):
     """(kind label, key id) of each row of the event table, in order (the key id from the sentence)."""
     body = response.content.decode()
-    rows = re.findall(r'<span class="kind kind-[a-z_]+">([^<]+)</span></td>\s*<td[^>]*><span class="sentence">([^<]*)</span>',
-                      body)
+    rows = re.findall(
+        r'<span class="kind kind-[a-z_]+">([^<]+)</span></td>\s*<td[^>]*><span class="sentence">([^<]*)</span>', body
+    )
     return [(kind, (re.search(r"\((key_[a-z0-9]+)\)", html.unescape(s)) or [None, ""])[1]) for kind, s in rows]
 
 
@@ -132,9 +133,17 @@ def _bulk_events(project, keys, n):
     now = timezone.now()
     kinds = [EventKind.CREATED, EventKind.ROTATED, EventKind.REVOKED, EventKind.RATE_LIMITED]
     KeyEvent.objects.bulk_create(
-        KeyEvent(project=project, api_key=keys[i % len(keys)], key_id=keys[i % len(keys)].key_id,
-                 key_name=keys[i % len(keys)].name, kind=kinds[i % len(kinds)], actor_label="api",
-                 ip="192.0.2.1", details={"n": i}, created_at=now - timedelta(seconds=n - i))
+        KeyEvent(
+            project=project,
+            api_key=keys[i % len(keys)],
+            key_id=keys[i % len(keys)].key_id,
+            key_name=keys[i % len(keys)].name,
+            kind=kinds[i % len(kinds)],
+            actor_label="api",
+            ip="192.0.2.1",
+            details={"n": i},
+            created_at=now - timedelta(seconds=n - i),
+        )
         for i in range(n)
     )
 
@@ -187,8 +196,10 @@ def test_event_log_query_count_is_constant(owner_client, user, django_assert_num
     few = _count(owner_client, _url(small))
     many = _count(owner_client, _url(big))
     filtered = _count(owner_client, _url(big), {"key": big_keys[4].key_id, "kind": "created", "page": 2})
-    print(f"\nEvent log: {few} queries with 1 key / 3 events, {many} with 10 keys / 1,200 events, "
-          f"{filtered} filtered and paged")
+    print(
+        f"\nEvent log: {few} queries with 1 key / 3 events, {many} with 10 keys / 1,200 events, "
+        f"{filtered} filtered and paged"
+    )
     assert few == many == filtered == EVENT_LOG_QUERIES
     with django_assert_num_queries(EVENT_LOG_FRAGMENT_QUERIES):
         response = owner_client.get(_url(big), {"page": 40}, **HX)

@@ -35,8 +35,9 @@ def _url(name, project, *args):
 # --- the domain function --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("active", "unlocked", "missing"), [(0, False, 10), (9, False, 1), (10, True, 0),
-                                                             (11, True, 0)])
+@pytest.mark.parametrize(
+    ("active", "unlocked", "missing"), [(0, False, 10), (9, False, 1), (10, True, 0), (11, True, 0)]
+)
 def test_question_gate(make_project, active, unlocked, missing):
     gate = question_gate(make_project(active, inactive=5))
     assert (gate.active, gate.required, gate.unlocked, gate.missing) == (active, 10, unlocked, missing)
@@ -55,8 +56,7 @@ def test_gate_counts_only_this_projects_active_questions(make_project):
 def test_require_unlocked_explains_what_is_missing(make_project):
     with pytest.raises(ApiKeysLocked) as err:
         require_api_keys_unlocked(make_project(7))
-    assert err.value.message == ("API keys unlock at 10 active questions; this project has 7. "
-                                 "Activate or add 3 more.")
+    assert err.value.message == ("API keys unlock at 10 active questions; this project has 7. Activate or add 3 more.")
     assert require_api_keys_unlocked(make_project(10)).unlocked
 
 
@@ -90,8 +90,9 @@ def test_api_key_tab_at_the_threshold(owner_client, make_project, active):
 @pytest.mark.parametrize("active", [9, 10, 11])
 def test_generate_at_the_threshold(owner_client, make_project, active):
     project = make_project(active)
-    response = owner_client.post(_url("key_new", project), {"name": "ci", "permissions": ["read"],
-                                                             "expiration": "90"}, **HX)
+    response = owner_client.post(
+        _url("key_new", project), {"name": "ci", "permissions": ["read"], "expiration": "90"}, **HX
+    )
     if active < 10:
         assert response.status_code == 422
         assert "API keys unlock at 10 active questions; this project has 9." in page_text(response)

@@ -30,8 +30,9 @@ def invite(user, unlocked_project, mailoutbox):
     owner_client.force_login(user)
 
     def _invite(email="newcomer@example.com", role="viewer"):
-        response = owner_client.post(reverse("projects:members", args=[unlocked_project.slug]),
-                                     {"email": email, "role": role})
+        response = owner_client.post(
+            reverse("projects:members", args=[unlocked_project.slug]), {"email": email, "role": role}
+        )
         assert response.status_code == 302, page_text(response)
         match = LINK.search(mailoutbox[-1].body)
         return Invitation.objects.get(project=unlocked_project, email=email), match.group(1), match.group(2)
@@ -44,8 +45,12 @@ def _api_key(project, permissions=("invite",), name="CI"):
 
 
 def _api_invite(client, plaintext, body):
-    return client.post("/api/v1/invitations", json.dumps(body), content_type="application/json",
-                       headers={"Authorization": f"Bearer {plaintext}"})
+    return client.post(
+        "/api/v1/invitations",
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {plaintext}"},
+    )
 
 
 # --- finding 2: the token is a secret; sign-up must prove the address ------------------------------
@@ -81,8 +86,10 @@ def test_finding2_signing_up_as_the_invitee_does_not_join_without_confirming(cli
     """Whoever holds the link signs up with the invited address: without the mailbox, no membership."""
     invitation, link, token = invite("victim@example.com")
     client.get(link)
-    client.post(reverse("account_signup") + "?next=" + reverse("projects:invitation"),
-                {"email": "victim@example.com", "password1": "a-long-unusual-pass-9", "password2": "a-long-unusual-pass-9"})
+    client.post(
+        reverse("account_signup") + "?next=" + reverse("projects:invitation"),
+        {"email": "victim@example.com", "password1": "a-long-unusual-pass-9", "password2": "a-long-unusual-pass-9"},
+    )
     assert client.post(reverse("projects:invitation")).status_code == 302  # logged out: sent to log in
     assert not Membership.objects.filter(project=invitation.project, user__email="victim@example.com").exists()
     # Even logged in (e.g. an account made by an admin), an unconfirmed address cannot accept.
@@ -125,8 +132,13 @@ def test_finding3_the_rule_holds_in_the_service_too(unlocked_project):
 
     key, _ = _api_key(unlocked_project)
     with pytest.raises(InvitationForbidden):
-        invitation_create(project=unlocked_project, email="x@example.com", role=Role.ADMIN,
-                          invited_via_key=key, accept_url=lambda token: token)
+        invitation_create(
+            project=unlocked_project,
+            email="x@example.com",
+            role=Role.ADMIN,
+            invited_via_key=key,
+            accept_url=lambda token: token,
+        )
 
 
 # --- finding 7 (mail parts): limits and neutral wording -----------------------------------------
@@ -138,10 +150,15 @@ def test_finding7_invitation_mails_are_limited_per_inviter(owner_client, unlocke
     statuses = [owner_client.post(url, {"email": f"p{i}@example.com", "role": "viewer"}).status_code for i in range(5)]
     assert statuses == [302, 302, 302, 422, 422]
     assert len(mailoutbox) == 3
-    assert "too many invitations" in page_text(owner_client.post(url, {"email": "z@example.com", "role": "viewer"})).lower()
+    assert (
+        "too many invitations"
+        in page_text(owner_client.post(url, {"email": "z@example.com", "role": "viewer"})).lower()
+    )
 
 
-def test_finding7_invitation_mails_are_limited_per_project_across_inviters(client, unlocked_project, settings, mailoutbox):
+def test_finding7_invitation_mails_are_limited_per_project_across_inviters(
+    client, unlocked_project, settings, mailoutbox
+):
     settings.INVITATION_MAILS_PER_PROJECT_PER_HOUR = 4
     keys = [_api_key(unlocked_project, name=f"CI {i}")[1] for i in range(3)]
     statuses = [_api_invite(client, keys[i % 3], {"email": f"q{i}@example.com"}).status_code for i in range(6)]
@@ -153,10 +170,12 @@ def test_finding7_invitation_mails_are_limited_per_project_across_inviters(clien
 
 
 def test_finding7_names_in_the_mail_are_quoted_cut_and_not_links(client, user, mailoutbox):
-    project = ProjectFactory(owner=user, active_questions=10,
-                             name="URGENT: reset password at http://evil.example/reset now " + "x" * 40)  # 97 of 100
-    key, plaintext = api_key_create(project=project, name="Visit www.evil.example\nURGENT", permissions=["invite"],
-                                    actor=Actor.cli())
+    project = ProjectFactory(
+        owner=user, active_questions=10, name="URGENT: reset password at http://evil.example/reset now " + "x" * 40
+    )  # 97 of 100
+    key, plaintext = api_key_create(
+        project=project, name="Visit www.evil.example\nURGENT", permissions=["invite"], actor=Actor.cli()
+    )
     assert _api_invite(client, plaintext, {"email": "target@example.com"}).status_code == 201
     message = mailoutbox[0]
     assert message.subject == "You are invited to a project on NBQ Keys Console"  # fixed wording

@@ -24,16 +24,23 @@ def _edit_url(key):
 
 def test_update_changes_name_permissions_and_rate_limit_and_logs_what_changed(unlocked_project, user):
     key = ApiKeyFactory(project=unlocked_project, name="web", permissions=["read"])
-    updated = api_key_update(key=key, actor=Actor(user=user, label=user.email), name=" web v2 ",
-                             permissions=["write", "read"], rate_limit_per_minute=30)
+    updated = api_key_update(
+        key=key,
+        actor=Actor(user=user, label=user.email),
+        name=" web v2 ",
+        permissions=["write", "read"],
+        rate_limit_per_minute=30,
+    )
     key.refresh_from_db()
     assert (key.name, key.permissions, key.rate_limit_per_minute) == ("web v2", ["read", "write"], 30)
     assert updated.pk == key.pk
     event = KeyEvent.objects.get(key_id=key.key_id, kind=EventKind.UPDATED)
     assert event.actor == user
-    assert event.details == {"name": {"from": "web", "to": "web v2"},
-                             "permissions": {"from": ["read"], "to": ["read", "write"]},
-                             "rate_limit_per_minute": {"from": None, "to": 30}}
+    assert event.details == {
+        "name": {"from": "web", "to": "web v2"},
+        "permissions": {"from": ["read"], "to": ["read", "write"]},
+        "rate_limit_per_minute": {"from": None, "to": 30},
+    }
 
 
 def test_update_without_changes_logs_nothing(unlocked_project):
@@ -42,14 +49,17 @@ def test_update_without_changes_logs_nothing(unlocked_project):
     assert not KeyEvent.objects.filter(kind=EventKind.UPDATED).exists()
 
 
-@pytest.mark.parametrize(("changes", "error", "field"), [
-    ({"name": "  "}, InvalidKeyRequest, "name"),
-    ({"name": "x" * 65}, InvalidKeyRequest, "name"),
-    ({"permissions": []}, InvalidKeyRequest, "permissions"),
-    ({"permissions": ["read", "admin"]}, InvalidKeyRequest, "permissions"),
-    ({"rate_limit_per_minute": 0}, InvalidKeyRequest, "rate_limit_per_minute"),
-    ({"name": "Other"}, DuplicateKeyName, "name"),
-])
+@pytest.mark.parametrize(
+    ("changes", "error", "field"),
+    [
+        ({"name": "  "}, InvalidKeyRequest, "name"),
+        ({"name": "x" * 65}, InvalidKeyRequest, "name"),
+        ({"permissions": []}, InvalidKeyRequest, "permissions"),
+        ({"permissions": ["read", "admin"]}, InvalidKeyRequest, "permissions"),
+        ({"rate_limit_per_minute": 0}, InvalidKeyRequest, "rate_limit_per_minute"),
+        ({"name": "Other"}, DuplicateKeyName, "name"),
+    ],
+)
 def test_update_refuses_bad_input(unlocked_project, changes, error, field):
     ApiKeyFactory(project=unlocked_project, name="other")
     key = ApiKeyFactory(project=unlocked_project, name="web", permissions=["read"])
@@ -85,8 +95,9 @@ def test_edit_dialog_shows_current_values_and_what_each_permission_allows(owner_
 
 def test_edit_with_htmx_saves_and_swaps_the_row(owner_client, unlocked_project, user):
     key = ApiKeyFactory(project=unlocked_project, name="web", permissions=["read"])
-    response = owner_client.post(_edit_url(key), {"name": "web v2", "permissions": ["read", "delete"],
-                                                  "rate_limit_per_minute": "5"}, **HX)
+    response = owner_client.post(
+        _edit_url(key), {"name": "web v2", "permissions": ["read", "delete"], "rate_limit_per_minute": "5"}, **HX
+    )
     assert response.status_code == 200
     body = response.content.decode()
     assert '<section id="keys-panel" class="keys-panel" hx-swap-oob="true">' in body
@@ -101,18 +112,22 @@ def test_edit_without_javascript_redirects_with_a_message(owner_client, unlocked
     key = ApiKeyFactory(project=unlocked_project, name="web", permissions=["read"])
     page = owner_client.get(_edit_url(key))
     assert re.search(r"<dialog[^>]* open>", page.content.decode()) and 'id="keys-panel"' in page.content.decode()
-    response = owner_client.post(_edit_url(key), {"name": "renamed", "permissions": ["read"], "rate_limit_per_minute": ""},
-                                 follow=True)
+    response = owner_client.post(
+        _edit_url(key), {"name": "renamed", "permissions": ["read"], "rate_limit_per_minute": ""}, follow=True
+    )
     assert response.redirect_chain[-1][0].endswith(f"/projects/{unlocked_project.slug}/keys/")
     assert f"Key “renamed” ({key.key_id}) was saved." in page_text(response)
 
 
-@pytest.mark.parametrize("data", [
-    {"name": "", "permissions": ["read"]},
-    {"name": "web", "permissions": []},
-    {"name": "web", "permissions": ["read"], "rate_limit_per_minute": "lots"},
-    {"name": "web", "permissions": ["read"], "rate_limit_per_minute": "-1"},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"name": "", "permissions": ["read"]},
+        {"name": "web", "permissions": []},
+        {"name": "web", "permissions": ["read"], "rate_limit_per_minute": "lots"},
+        {"name": "web", "permissions": ["read"], "rate_limit_per_minute": "-1"},
+    ],
+)
 def test_edit_errors_stay_in_the_dialog(owner_client, unlocked_project, data):
     key = ApiKeyFactory(project=unlocked_project, name="web", permissions=["read"], rate_limit_per_minute=9)
     response = owner_client.post(_edit_url(key), data, **HX)
@@ -128,7 +143,9 @@ def test_viewers_cannot_edit(viewer_client, unlocked_project):
     assert viewer_client.post(_edit_url(key), {"name": "x", "permissions": ["delete"]}, **HX).status_code == 403
     key.refresh_from_db()
     assert key.name == "web"
-    assert ">Edit<" not in viewer_client.get(reverse("projects:api_keys", args=[unlocked_project.slug])).content.decode()
+    assert (
+        ">Edit<" not in viewer_client.get(reverse("projects:api_keys", args=[unlocked_project.slug])).content.decode()
+    )
 
 
 def test_admins_can_edit(admin_member_client, unlocked_project):
@@ -145,8 +162,13 @@ def record_cache(request, settings):
     if request.param == "redis":
         if not _redis_reachable():
             pytest.skip("needs Redis on 127.0.0.1:6379")
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                       "LOCATION": "redis://127.0.0.1:6379/15", "KEY_PREFIX": "nbq-edit-test"}}
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": "redis://127.0.0.1:6379/15",
+                "KEY_PREFIX": "nbq-edit-test",
+            }
+        }
         from django.core.cache import cache
 
         cache.clear()
@@ -160,8 +182,9 @@ def test_an_edit_reaches_the_api_on_the_next_request(owner_client, client, unloc
     assert first.status_code == 200 and first["X-RateLimit-Limit"] == "600"
     assert client.get("/api/v1/key", headers=auth).json()["name"] == "web"  # the record is cached now
 
-    response = owner_client.post(_edit_url(key), {"name": "renamed", "permissions": ["write"],
-                                                  "rate_limit_per_minute": "7"}, **HX)
+    response = owner_client.post(
+        _edit_url(key), {"name": "renamed", "permissions": ["write"], "rate_limit_per_minute": "7"}, **HX
+    )
     assert response.status_code == 200
 
     refused = client.get("/api/v1/questions", headers=auth)

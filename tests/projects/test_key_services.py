@@ -89,9 +89,15 @@ def test_permissions_must_be_a_non_empty_subset(create, permissions):
     assert not ApiKey.objects.exists()
 
 
-@pytest.mark.parametrize("permissions", [
-    ("read",), ("invite", "read"), ("delete", "write", "read", "invite", "create"), ("read", "read"),
-])
+@pytest.mark.parametrize(
+    "permissions",
+    [
+        ("read",),
+        ("invite", "read"),
+        ("delete", "write", "read", "invite", "create"),
+        ("read", "read"),
+    ],
+)
 def test_any_subset_is_accepted_in_canonical_order(create, permissions):
     key, _ = create(permissions=permissions)
     order = ["create", "read", "write", "delete", "invite"]
@@ -123,16 +129,20 @@ def test_default_expiry_is_90_days(create):
     assert before + timedelta(days=90) <= key.expires_at <= timezone.now() + timedelta(days=90)
 
 
-@pytest.mark.parametrize(("on", "ok"), [
-    (date(2030, 6, 14), False),  # yesterday
-    (date(2030, 6, 15), False),  # today
-    (date(2030, 6, 16), True),  # tomorrow
-    (date(2031, 1, 1), True),
-])
+@pytest.mark.parametrize(
+    ("on", "ok"),
+    [
+        (date(2030, 6, 14), False),  # yesterday
+        (date(2030, 6, 15), False),  # today
+        (date(2030, 6, 16), True),  # tomorrow
+        (date(2031, 1, 1), True),
+    ],
+)
 def test_expiry_date_must_be_in_the_future(on, ok):
     if ok:
         assert expires_at_for(ExpiryRule.DATE, on=on, now=NOW) == datetime.combine(
-            on + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+            on + timedelta(days=1), datetime.min.time(), tzinfo=UTC
+        )
     else:
         with pytest.raises(InvalidKeyRequest, match="must be in the future") as err:
             expires_at_for(ExpiryRule.DATE, on=on, now=NOW)
@@ -160,8 +170,10 @@ def test_key_with_a_date_is_usable_through_that_day(create):
     assert not ApiKey.objects.usable(now=next_day).filter(pk=key.pk).exists()
 
 
-@pytest.mark.parametrize(("offset", "status"), [(timedelta(seconds=-1), Status.EXPIRED), (timedelta(0), Status.EXPIRED),
-                                                (timedelta(seconds=1), Status.ACTIVE)])
+@pytest.mark.parametrize(
+    ("offset", "status"),
+    [(timedelta(seconds=-1), Status.EXPIRED), (timedelta(0), Status.EXPIRED), (timedelta(seconds=1), Status.ACTIVE)],
+)
 def test_expiry_is_judged_at_the_moment_of_use(unlocked_project, offset, status):
     now = timezone.now()
     key = ApiKeyFactory(project=unlocked_project, expires_at=now + offset)
@@ -177,8 +189,9 @@ def test_at_most_ten_active_keys(create, unlocked_project):
         create(name=f"key {i}")
     with pytest.raises(KeyLimitReached) as err:
         create(name="eleventh")
-    assert err.value.message == ("This project already has 10 active keys, the most it can have. "
-                                 "Revoke or delete one first.")
+    assert err.value.message == (
+        "This project already has 10 active keys, the most it can have. Revoke or delete one first."
+    )
     assert ApiKey.objects.filter(project=unlocked_project).count() == 10
     assert not ApiKey.objects.filter(name="eleventh").exists()
     assert KeyEvent.objects.filter(kind=EventKind.CREATED).count() == 10
@@ -189,7 +202,9 @@ def test_revoked_and_expired_keys_do_not_count(create, unlocked_project):
     for i in range(9):
         ApiKeyFactory(project=unlocked_project, name=f"active {i}")
     for i in range(4):
-        ApiKeyFactory(project=unlocked_project, name=f"revoked {i}", state="revoked", revoked_at=now - timedelta(minutes=1))
+        ApiKeyFactory(
+            project=unlocked_project, name=f"revoked {i}", state="revoked", revoked_at=now - timedelta(minutes=1)
+        )
     for i in range(4):
         ApiKeyFactory(project=unlocked_project, name=f"expired {i}", expires_at=now - timedelta(minutes=1))
     ApiKeyFactory(project=ProjectFactory(), name="other project")
@@ -213,14 +228,19 @@ def test_freeing_a_slot_allows_another_key(create):
 
 
 def test_rotate_copies_name_permissions_expiry_rule_and_rate_limit(create, actor):
-    old, old_plaintext = create(name="web", permissions=("read", "write"), expiry_rule=ExpiryRule.DAYS_30,
-                                rate_limit_per_minute=42)
+    old, old_plaintext = create(
+        name="web", permissions=("read", "write"), expiry_rule=ExpiryRule.DAYS_30, rate_limit_per_minute=42
+    )
     new, plaintext = api_key_rotate(key=old, actor=actor)
     old.refresh_from_db()
     assert plaintext != old_plaintext and keygen.is_well_formed(plaintext)
     assert new.key_hash == keygen.hash_key(plaintext)
     assert (new.name, new.permissions, new.expiry_rule, new.rate_limit_per_minute) == (
-        "web", ["read", "write"], ExpiryRule.DAYS_30, 42)
+        "web",
+        ["read", "write"],
+        ExpiryRule.DAYS_30,
+        42,
+    )
     assert new.key_id != old.key_id
     assert new.rotated_from == old
     assert old.rotated_to == new
@@ -244,8 +264,9 @@ def test_rotate_with_never_expiring_key(create, actor):
     assert new.expires_at is None
 
 
-@pytest.mark.parametrize(("grace", "period"), [("1h", timedelta(hours=1)), ("24h", timedelta(hours=24)),
-                                               ("7d", timedelta(days=7))])
+@pytest.mark.parametrize(
+    ("grace", "period"), [("1h", timedelta(hours=1)), ("24h", timedelta(hours=24)), ("7d", timedelta(days=7))]
+)
 def test_rotate_with_grace_period_keeps_old_key_working_until_then(create, actor, grace, period):
     old, _ = create(name="web")
     before = timezone.now()

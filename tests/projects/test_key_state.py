@@ -53,16 +53,19 @@ def test_status_rule_and_its_queryset_form_agree(unlocked_project):
     assert usable == {k.pk for k in keys if k.status_at(NOW) in (Status.ACTIVE, Status.ROTATING)}
 
 
-@pytest.mark.parametrize(("state", "stops_at", "expires_at", "expected"), [
-    (KeyState.ACTIVE, None, None, Status.ACTIVE),
-    (KeyState.ACTIVE, NOW + timedelta(hours=1), None, Status.ROTATING),
-    (KeyState.ACTIVE, NOW, None, Status.REVOKED),  # the grace period ended: judged by the clock
-    (KeyState.ACTIVE, None, NOW, Status.EXPIRED),
-    (KeyState.ACTIVE, NOW + timedelta(hours=1), NOW, Status.EXPIRED),
-    (KeyState.REVOKED, None, None, Status.REVOKED),
-    (KeyState.REVOKED, NOW + timedelta(days=7), NOW + timedelta(days=90), Status.REVOKED),
-    (KeyState.REVOKED, None, NOW - timedelta(days=1), Status.REVOKED),  # revoked wins over expired
-])
+@pytest.mark.parametrize(
+    ("state", "stops_at", "expires_at", "expected"),
+    [
+        (KeyState.ACTIVE, None, None, Status.ACTIVE),
+        (KeyState.ACTIVE, NOW + timedelta(hours=1), None, Status.ROTATING),
+        (KeyState.ACTIVE, NOW, None, Status.REVOKED),  # the grace period ended: judged by the clock
+        (KeyState.ACTIVE, None, NOW, Status.EXPIRED),
+        (KeyState.ACTIVE, NOW + timedelta(hours=1), NOW, Status.EXPIRED),
+        (KeyState.REVOKED, None, None, Status.REVOKED),
+        (KeyState.REVOKED, NOW + timedelta(days=7), NOW + timedelta(days=90), Status.REVOKED),
+        (KeyState.REVOKED, None, NOW - timedelta(days=1), Status.REVOKED),  # revoked wins over expired
+    ],
+)
 def test_key_status(state, stops_at, expires_at, expected):
     assert key_status(state=state, stops_at=stops_at, expires_at=expires_at, now=NOW) == expected
 
@@ -114,7 +117,9 @@ def test_finding5_chained_grace_rotations_leave_two_authenticating_keys(unlocked
     assert ApiKey.objects.filter(project=unlocked_project).counted_toward_limit().count() == 1
     assert all(k.status == Status.REVOKED for k in lineage[:-2])
     # Each predecessor was ended by the next rotation, and the event log says so.
-    assert KeyEvent.objects.filter(kind=EventKind.REVOKED, details__reason="grace_period_ended_by_rotation").count() == 29
+    assert (
+        KeyEvent.objects.filter(kind=EventKind.REVOKED, details__reason="grace_period_ended_by_rotation").count() == 29
+    )
     # The console's counter agrees with the rule.
     response = owner_client.get(reverse("projects:api_keys", args=[unlocked_project.slug]))
     assert f"1 of {settings.API_KEY_MAX_ACTIVE_PER_PROJECT}</strong> active keys" in response.content.decode()
@@ -122,8 +127,10 @@ def test_finding5_chained_grace_rotations_leave_two_authenticating_keys(unlocked
 
 def test_finding5_never_more_than_twice_the_limit_authenticates(unlocked_project, actor):
     limit = settings.API_KEY_MAX_ACTIVE_PER_PROJECT
-    keys = [api_key_create(project=unlocked_project, name=f"k{i}", permissions=["read"], actor=actor)[0]
-            for i in range(limit)]
+    keys = [
+        api_key_create(project=unlocked_project, name=f"k{i}", permissions=["read"], actor=actor)[0]
+        for i in range(limit)
+    ]
     for _ in range(3):  # rotate every lineage three times over, each with a grace period
         keys = [api_key_rotate(key=k, actor=actor, grace="7d")[0] for k in keys]
     project_keys = ApiKey.objects.filter(project=unlocked_project)

@@ -108,13 +108,13 @@ def test_generate_with_htmx_returns_reveal_dialog_and_oob_panel(owner_client, un
     assert body.lstrip().startswith("<dialog")
     assert "Your new API key" in text
     assert "It will not be shown again" in text
-    assert '>Copy</button>' in body and ">Done</a>" in body
+    assert ">Copy</button>" in body and ">Done</a>" in body
     assert f'value="{plaintext}"' in body
     assert f'curl -H "Authorization: Bearer {plaintext}" http://testserver/api/v1/key' in text
     assert key.key_id in text
     # the key list is swapped out of band, with the new masked row and the counter
     assert '<section id="keys-panel" class="keys-panel" hx-swap-oob="true">' in body
-    panel = body[body.index('id="keys-panel"'):]
+    panel = body[body.index('id="keys-panel"') :]
     assert plaintext not in panel
     assert key.masked in panel and f'id="key-{key.key_id}"' in panel
     assert "1 of 10 active keys" in page_text(response)
@@ -130,11 +130,11 @@ def test_generate_without_htmx_shows_the_key_in_a_full_page(owner_client, unlock
     # The key is in the one reveal dialog only: its field and the curl example, nowhere else on the page.
     assert body.count('id="new-key-value"') == 1
     assert body.count(plaintext) == 2
-    dialog = body[body.index("<dialog"):body.index("</dialog>")]
+    dialog = body[body.index("<dialog") : body.index("</dialog>")]
     assert dialog.count(plaintext) == 2
     assert re.search(r"<dialog[^>]* open>", body)
     assert "hx-swap-oob" not in body
-    assert ApiKey.objects.get().masked in body[body.index("</dialog>"):]
+    assert ApiKey.objects.get().masked in body[body.index("</dialog>") :]
 
 
 def test_later_pages_never_contain_the_plaintext(owner_client, unlocked_project, admin_client):
@@ -165,18 +165,28 @@ def test_later_pages_never_contain_the_plaintext(owner_client, unlocked_project,
     assert plaintext not in response.get("Location", "") and plaintext not in response.request["PATH_INFO"]
 
 
-@pytest.mark.parametrize(("data", "field", "message"), [
-    ({**GOOD, "name": ""}, "name", "Give the key a name, so you can tell it apart later."),
-    ({**GOOD, "name": "x" * 65}, "name", "Keep the name to 64 characters."),
-    ({"name": "ci", "expiration": "90"}, "permissions", "Choose at least one permission: create, read, write"),
-    ({**GOOD, "permissions": ["read", "sudo"]}, "permissions", "Choose at least one permission: create, read"),
-    ({**GOOD, "expiration": "1000"}, "expiration", "Choose an expiration."),
-    ({**GOOD, "expiration": "date"}, "expires_on", "Choose the expiration date."),
-    ({**GOOD, "expiration": "date", "expires_on": "not a date"}, "expires_on", "Enter a date as YYYY-MM-DD."),
-    ({**GOOD, "expiration": "date", "expires_on": "2001-01-01"}, "expires_on",
-     "The expiration date must be in the future."),
-    ({**GOOD, "expiration": "date", "expires_on": "today"}, "expires_on", "The expiration date must be in the future."),
-])
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({**GOOD, "name": ""}, "name", "Give the key a name, so you can tell it apart later."),
+        ({**GOOD, "name": "x" * 65}, "name", "Keep the name to 64 characters."),
+        ({"name": "ci", "expiration": "90"}, "permissions", "Choose at least one permission: create, read, write"),
+        ({**GOOD, "permissions": ["read", "sudo"]}, "permissions", "Choose at least one permission: create, read"),
+        ({**GOOD, "expiration": "1000"}, "expiration", "Choose an expiration."),
+        ({**GOOD, "expiration": "date"}, "expires_on", "Choose the expiration date."),
+        ({**GOOD, "expiration": "date", "expires_on": "not a date"}, "expires_on", "Enter a date as YYYY-MM-DD."),
+        (
+            {**GOOD, "expiration": "date", "expires_on": "2001-01-01"},
+            "expires_on",
+            "The expiration date must be in the future.",
+        ),
+        (
+            {**GOOD, "expiration": "date", "expires_on": "today"},
+            "expires_on",
+            "The expiration date must be in the future.",
+        ),
+    ],
+)
 @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
 def test_invalid_generate_form_is_422_and_creates_nothing(owner_client, unlocked_project, data, field, message, htmx):
     if data.get("expires_on") == "today":
@@ -217,8 +227,9 @@ def test_duplicate_name_is_a_field_error(owner_client, unlocked_project):
 
 def test_generate_with_a_custom_date(owner_client, unlocked_project):
     on = timezone.now().date() + timedelta(days=10)
-    response = owner_client.post(_url("key_new", unlocked_project),
-                                 {**GOOD, "expiration": "date", "expires_on": on.isoformat()}, **HX)
+    response = owner_client.post(
+        _url("key_new", unlocked_project), {**GOOD, "expiration": "date", "expires_on": on.isoformat()}, **HX
+    )
     assert response.status_code == 200
     key = ApiKey.objects.get()
     assert key.expiry_rule == "date"
@@ -266,13 +277,15 @@ def test_counter_counts_only_active_keys(owner_client, unlocked_project):
 def _row(response, key):
     body = response.content.decode()
     start = body.index(f'id="key-{key.key_id}"')
-    return body[start:body.index("</tbody>", start)]
+    return body[start : body.index("</tbody>", start)]
 
 
 def test_status_badges_and_actions(owner_client, unlocked_project):
     now = timezone.now()
     active = ApiKeyFactory(project=unlocked_project, name="active one")
-    revoked = ApiKeyFactory(project=unlocked_project, name="revoked one", state="revoked", revoked_at=now - timedelta(hours=1))
+    revoked = ApiKeyFactory(
+        project=unlocked_project, name="revoked one", state="revoked", revoked_at=now - timedelta(hours=1)
+    )
     expired = ApiKeyFactory(project=unlocked_project, name="expired one", expires_at=now - timedelta(hours=1))
     response = owner_client.get(_url("api_keys", unlocked_project))
     assert '<span class="badge badge-active">Active</span>' in _row(response, active)
@@ -337,8 +350,9 @@ def test_rotate_dialog_offers_grace_periods(owner_client, unlocked_project):
 @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
 def test_rotate_reveals_the_new_key(owner_client, unlocked_project, htmx):
     old = ApiKeyFactory(project=unlocked_project, name="web", permissions=["read", "invite"])
-    response = owner_client.post(_url("key_rotate", unlocked_project, old.key_id), {"grace": "1h"},
-                                 **(HX if htmx else {}))
+    response = owner_client.post(
+        _url("key_rotate", unlocked_project, old.key_id), {"grace": "1h"}, **(HX if htmx else {})
+    )
     assert response.status_code == 200
     assert _no_store(response)
     assert _is_fragment(response) is htmx
@@ -475,8 +489,13 @@ def _make_keys(project, user, n):
             api_key_rotate(key=key, actor=actor, grace="1h")
             made += 1
         elif kind == 2:
-            ApiKeyFactory(project=project, created_by=UserFactory(), state="revoked", revoked_at=now - timedelta(days=1),
-                          revoked_by=user)
+            ApiKeyFactory(
+                project=project,
+                created_by=UserFactory(),
+                state="revoked",
+                revoked_at=now - timedelta(days=1),
+                revoked_by=user,
+            )
         else:
             ApiKeyFactory(project=project, expires_at=now - timedelta(days=1), created_at=now - timedelta(days=200))
         made += 1
@@ -520,8 +539,14 @@ def test_key_detail_query_count_is_constant(owner_client, user):
     few, _ = _count_queries(owner_client, _url("key_detail", project, key.key_id), **HX)
     actor = Actor(user=user, label=user.email)
     for _ in range(30):
-        KeyEvent.objects.create(project=project, api_key=key, key_id=key.key_id, key_name=key.name,
-                                kind=EventKind.RATE_LIMITED, actor_label=actor.label)
+        KeyEvent.objects.create(
+            project=project,
+            api_key=key,
+            key_id=key.key_id,
+            key_name=key.name,
+            kind=EventKind.RATE_LIMITED,
+            actor_label=actor.label,
+        )
     many, _ = _count_queries(owner_client, _url("key_detail", project, key.key_id), **HX)
     print(f"\nKey details: {few} queries with few events, {many} with many")
     assert few == many

@@ -40,7 +40,7 @@ def test_random_part_comes_from_secrets_and_uses_the_whole_alphabet():
     assert choice.call_count == keygen.RANDOM_LENGTH
     keys = {keygen.generate_key() for _ in range(2000)}
     assert len(keys) == 2000
-    seen = set("".join(k[9:9 + keygen.RANDOM_LENGTH] for k in keys))
+    seen = set("".join(k[9 : 9 + keygen.RANDOM_LENGTH] for k in keys))
     assert seen == set(keygen.ALPHABET)
 
 
@@ -62,7 +62,7 @@ def test_every_single_character_change_is_detected(seed):
         for replacement in keygen.ALPHABET + "_-.":
             if replacement == key[position]:
                 continue
-            mutated = key[:position] + replacement + key[position + 1:]
+            mutated = key[:position] + replacement + key[position + 1 :]
             assert not keygen.is_well_formed(mutated), (position, replacement)
 
 
@@ -76,7 +76,7 @@ def test_single_character_change_detected_hypothesis(random_part, data):
     assert keygen.is_well_formed(key)
     position = data.draw(st.integers(min_value=len(keygen.PREFIX), max_value=len(key) - 1))
     replacement = data.draw(st.sampled_from(keygen.ALPHABET).filter(lambda c: c != key[position]))
-    assert not keygen.is_well_formed(key[:position] + replacement + key[position + 1:])
+    assert not keygen.is_well_formed(key[:position] + replacement + key[position + 1 :])
 
 
 @settings(deadline=None)
@@ -85,15 +85,18 @@ def test_made_up_strings_are_rejected(candidate):
     assert not keygen.is_well_formed(candidate)
 
 
-@pytest.mark.parametrize("candidate", [
-    "",
-    "nbq_live_",
-    "nbq_test_" + "a" * 32,
-    "nbq_live_" + "a" * 31,
-    "nbq_live_" + "a" * 33,
-    "NBQ_LIVE_" + "a" * 32,
-    " nbq_live_" + "a" * 32,
-])
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        "",
+        "nbq_live_",
+        "nbq_test_" + "a" * 32,
+        "nbq_live_" + "a" * 31,
+        "nbq_live_" + "a" * 33,
+        "NBQ_LIVE_" + "a" * 32,
+        " nbq_live_" + "a" * 32,
+    ],
+)
 def test_malformed_keys_are_rejected(candidate):
     assert not keygen.is_well_formed(candidate)
 
@@ -102,7 +105,7 @@ def test_swapped_adjacent_characters_are_detected():
     key = keygen.generate_key()
     for i in range(9, 34):
         if key[i] != key[i + 1]:
-            swapped = key[:i] + key[i + 1] + key[i] + key[i + 2:]
+            swapped = key[:i] + key[i + 1] + key[i] + key[i + 2 :]
             assert not keygen.is_well_formed(swapped)
 
 
@@ -158,6 +161,6 @@ def test_stored_key_has_hash_last4_and_unrelated_key_id(unlocked_project):
     key_id = row["key_id"][4:]
     # no 5-character piece of the Key ID appears in the secret or its hash (not derived from them)
     for i in range(len(key_id) - 4):
-        assert key_id[i:i + 5] not in secret
-        assert key_id[i:i + 5] not in row["key_hash"]
+        assert key_id[i : i + 5] not in secret
+        assert key_id[i : i + 5] not in row["key_hash"]
     assert ApiKey._meta.get_field("key_id").default is keygen.new_key_id

@@ -50,19 +50,44 @@ def _urls(world):
     }
 
 
-GET_PAGES = ["detail", "questions", "question_edit", "members", "api_keys", "key_new", "key_detail", "key_rotate",
-             "key_revoke", "key_delete", "events"]
+GET_PAGES = [
+    "detail",
+    "questions",
+    "question_edit",
+    "members",
+    "api_keys",
+    "key_new",
+    "key_detail",
+    "key_rotate",
+    "key_revoke",
+    "key_delete",
+    "events",
+]
 ALL_ACTIONS = [  # every URL that changes something, posted to
-    "questions", "question_edit", "question_toggle", "question_delete", "members", "member_remove",
-    "invitation_cancel", "key_new", "key_rotate", "key_revoke", "key_delete",
+    "questions",
+    "question_edit",
+    "question_toggle",
+    "question_delete",
+    "members",
+    "member_remove",
+    "invitation_cancel",
+    "key_new",
+    "key_rotate",
+    "key_revoke",
+    "key_delete",
 ]
 READ_PAGES = ["questions", "members", "api_keys", "key_detail", "events"]
 CHANGE_GETS = ["question_edit", "key_new", "key_rotate", "key_revoke", "key_delete"]
 
 POST_DATA = {
-    "text": "Changed?", "priority": "1", "is_active": "on",  # questions
-    "email": "new@example.com", "role": "admin",  # invitations
-    "name": "sneaky", "permissions": ["read"], "expiration": "90",  # keys
+    "text": "Changed?",
+    "priority": "1",
+    "is_active": "on",  # questions
+    "email": "new@example.com",
+    "role": "admin",  # invitations
+    "name": "sneaky",
+    "permissions": ["read"],
+    "expiration": "90",  # keys
     "grace": "",
 }
 
@@ -71,8 +96,12 @@ def _snapshot(world):
     """Everything a change could touch."""
     project = world["project"]
     return {
-        "questions": sorted(Question.objects.filter(project=project).values_list("pk", "text", "priority", "is_active")),
-        "keys": sorted(ApiKey.objects.filter(project=project).values_list("pk", "name", "state", "stops_at", "revoked_at")),
+        "questions": sorted(
+            Question.objects.filter(project=project).values_list("pk", "text", "priority", "is_active")
+        ),
+        "keys": sorted(
+            ApiKey.objects.filter(project=project).values_list("pk", "name", "state", "stops_at", "revoked_at")
+        ),
         "members": sorted(Membership.objects.filter(project=project).values_list("pk", "role")),
         "invitations": sorted(Invitation.objects.filter(project=project).values_list("pk", "email")),
         "events": KeyEvent.objects.filter(project=project).count(),

@@ -24,8 +24,15 @@ def test_revoked_at_becomes_a_state_or_a_grace_end():
     now = timezone.now()
 
     def key(name, revoked_at):
-        return ApiKey.objects.create(project=project, name=name, key_id=f"key_{name}", key_hash=f"h{name}",
-                                     last4="abcd", permissions=["read"], revoked_at=revoked_at)
+        return ApiKey.objects.create(
+            project=project,
+            name=name,
+            key_id=f"key_{name}",
+            key_hash=f"h{name}",
+            last4="abcd",
+            permissions=["read"],
+            revoked_at=revoked_at,
+        )
 
     key("live", None)
     key("revoked", now - timedelta(days=1))
@@ -39,7 +46,11 @@ def test_revoked_at_becomes_a_state_or_a_grace_end():
     rows = {k.name: k for k in apps.get_model("projects", "ApiKey").objects.all()}
     assert (rows["live"].state, rows["live"].stops_at, rows["live"].revoked_at) == ("active", None, None)
     assert rows["revoked"].state == "revoked" and rows["revoked"].revoked_at is not None
-    assert (rows["rotating"].state, rows["rotating"].stops_at, rows["rotating"].revoked_at) == ("active", grace_end, None)
+    assert (rows["rotating"].state, rows["rotating"].stops_at, rows["rotating"].revoked_at) == (
+        "active",
+        grace_end,
+        None,
+    )
 
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()

@@ -82,12 +82,15 @@ def test_aria_describedby_never_points_at_a_missing_id(owner_client, unlocked_pr
             assert dangling_references(response.content.decode()) == [], (method, url, extra)
 
 
-@pytest.mark.parametrize(("url_name", "expected"), [
-    ("questions", "Questions · {name} · NBQ Keys Console"),
-    ("members", "Members · {name} · NBQ Keys Console"),
-    ("api_keys", "API Key · {name} · NBQ Keys Console"),
-    ("events", "Event log · {name} · NBQ Keys Console"),
-])
+@pytest.mark.parametrize(
+    ("url_name", "expected"),
+    [
+        ("questions", "Questions · {name} · NBQ Keys Console"),
+        ("members", "Members · {name} · NBQ Keys Console"),
+        ("api_keys", "API Key · {name} · NBQ Keys Console"),
+        ("events", "Event log · {name} · NBQ Keys Console"),
+    ],
+)
 def test_every_tab_has_its_own_title(owner_client, unlocked_project, url_name, expected):
     body = owner_client.get(reverse(f"projects:{url_name}", args=[unlocked_project.slug])).content.decode()
     assert title_of(body) == expected.format(name=unlocked_project.name)

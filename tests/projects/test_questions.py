@@ -65,8 +65,9 @@ def test_project_tabs_are_named(owner_client, project):
 
 
 def test_add_question(owner_client, project):
-    response = owner_client.post(_url("questions", project), {"text": "  What is 2 + 2?  ", "priority": "5",
-                                                               "is_active": "on"})
+    response = owner_client.post(
+        _url("questions", project), {"text": "  What is 2 + 2?  ", "priority": "5", "is_active": "on"}
+    )
     assert response.status_code == 302
     question = Question.objects.get(project=project)
     assert (question.text, question.priority, question.is_active) == ("What is 2 + 2?", 5, True)
@@ -124,8 +125,9 @@ def test_question_of_another_project_is_404(owner_client, project):
 
 
 def test_admin_member_can_manage_questions(admin_member_client, unlocked_project):
-    response = admin_member_client.post(_url("questions", unlocked_project), {"text": "From admin?", "priority": 1,
-                                                                             "is_active": "on"})
+    response = admin_member_client.post(
+        _url("questions", unlocked_project), {"text": "From admin?", "priority": 1, "is_active": "on"}
+    )
     assert response.status_code == 302
     assert unlocked_project.questions.filter(text="From admin?").exists()
 
@@ -141,8 +143,17 @@ BAD_INPUT = [
     ({"text": "Fine?", "priority": "99999999999999999999"}, "less than or equal to 1000000"),
     ({"text": "Fine?", "priority": ""}, "This field is required."),
 ]
-BAD_IDS = ["empty", "whitespace", "huge", "priority-abc", "priority-float", "priority-high", "priority-low",
-           "priority-overflow", "priority-missing"]
+BAD_IDS = [
+    "empty",
+    "whitespace",
+    "huge",
+    "priority-abc",
+    "priority-float",
+    "priority-high",
+    "priority-low",
+    "priority-overflow",
+    "priority-missing",
+]
 
 
 @pytest.mark.parametrize(("data", "message"), BAD_INPUT, ids=BAD_IDS)
@@ -170,13 +181,16 @@ def test_text_of_exactly_2000_characters_is_accepted(owner_client, project):
     assert len(Question.objects.get().text) == 2000
 
 
-@pytest.mark.parametrize(("active", "inactive", "expected"), [
-    (0, 0, "0 of 10 active questions — 10 more to unlock API keys."),
-    (7, 3, "7 of 10 active questions — 3 more to unlock API keys."),
-    (9, 0, "9 of 10 active questions — 1 more to unlock API keys."),
-    (10, 0, "10 of 10 active questions — API keys are unlocked."),
-    (12, 2, "12 of 10 active questions — API keys are unlocked."),
-])
+@pytest.mark.parametrize(
+    ("active", "inactive", "expected"),
+    [
+        (0, 0, "0 of 10 active questions — 10 more to unlock API keys."),
+        (7, 3, "7 of 10 active questions — 3 more to unlock API keys."),
+        (9, 0, "9 of 10 active questions — 1 more to unlock API keys."),
+        (10, 0, "10 of 10 active questions — API keys are unlocked."),
+        (12, 2, "12 of 10 active questions — API keys are unlocked."),
+    ],
+)
 def test_active_count_and_progress(owner_client, user, active, inactive, expected):
     project = ProjectFactory(owner=user, active_questions=active)
     QuestionFactory.create_batch(inactive, project=project, is_active=False)

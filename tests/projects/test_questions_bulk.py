@@ -6,11 +6,11 @@ import re
 import pytest
 from django.urls import reverse
 
+from projects.actors import Actor
 from projects.models import KeyEvent, Question
 from projects.models.event import EventKind
 from projects.models.question import QUESTION_TEXT_MAX
 from projects.questions import BulkAddRejected, questions_bulk_create
-from projects.actors import Actor
 from tests.factories import ProjectFactory, QuestionFactory
 from tests.projects.helpers import HX, page_text
 
@@ -49,8 +49,9 @@ def test_viewer_has_no_add_forms_and_cannot_bulk_add(viewer_client, unlocked_pro
 def test_bulk_add_adds_one_question_per_line_in_order(owner_client, project):
     response = _bulk(owner_client, project, "\n  First?  \n\nSecond?\r\nThird?\n\n")
     assert response.status_code == 302
-    assert list(Question.objects.filter(project=project).order_by("-priority", "id").values_list("text", "is_active")) \
-        == [("First?", True), ("Second?", True), ("Third?", True)]
+    assert list(
+        Question.objects.filter(project=project).order_by("-priority", "id").values_list("text", "is_active")
+    ) == [("First?", True), ("Second?", True), ("Third?", True)]
     assert KeyEvent.objects.get(project=project).kind == EventKind.QUESTIONS_BULK_ADDED
     assert "3 questions added." in page_text(owner_client.get(response.url))
 
@@ -64,8 +65,9 @@ def test_bulk_add_errors_name_each_line_and_add_nothing(owner_client, project):
     page = page_text(response)
     assert "Nothing was added: 4 lines need fixing" in page
     assert "Line 3: this question is already in the project." in page
-    assert (f"Line 4: keep each question to {QUESTION_TEXT_MAX:,} characters "
-            f"(this line has {QUESTION_TEXT_MAX + 1:,}).") in page
+    assert (
+        f"Line 4: keep each question to {QUESTION_TEXT_MAX:,} characters (this line has {QUESTION_TEXT_MAX + 1:,})."
+    ) in page
     assert "Line 5: repeats line 1." in page
     assert "Line 6: contains a NUL character" in page
     assert "Line 1" not in page and "Line 7" not in page
@@ -75,10 +77,13 @@ def test_bulk_add_errors_name_each_line_and_add_nothing(owner_client, project):
     assert "Good one?\n\nAlready here?\n" + long_line + "\nGood one?" in body and "Fine too?" in body
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "Write at least one question, one per line."),
-    ("\n   \n", "Write at least one question, one per line."),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "Write at least one question, one per line."),
+        ("\n   \n", "Write at least one question, one per line."),
+    ],
+)
 def test_bulk_add_of_nothing_is_a_form_error(owner_client, project, text, message):
     response = _bulk(owner_client, project, text)
     assert response.status_code == 422
@@ -104,8 +109,11 @@ def test_reaching_the_gate_links_to_the_api_key_tab(owner_client, project):
     QuestionFactory.create_batch(7, project=project)
     response = _bulk(owner_client, project, "Eight?\nNine?\nTen?")
     body = owner_client.get(response.url).content.decode()
-    assert re.search(r'class="flash[^"]*">[^<]*API keys are unlocked: 10 of 10 active questions\. '
-                     r'<a href="' + re.escape(_url("api_keys", project)) + '">', body)
+    assert re.search(
+        r'class="flash[^"]*">[^<]*API keys are unlocked: 10 of 10 active questions\. '
+        r'<a href="' + re.escape(_url("api_keys", project)) + '">',
+        body,
+    )
     assert "API keys are unlocked: 10 of" not in page_text(owner_client.get(_url("questions", project)))  # said once
 
 
@@ -129,13 +137,13 @@ QUESTIONS_TAB_MAX_QUERIES = 7  # session, user, membership + project, gate count
 @pytest.fixture
 def big_project(user):
     project = ProjectFactory(owner=user)
-    Question.objects.bulk_create(Question(project=project, text=f"Question {i}?", priority=i % 7)
-                                 for i in range(5000))
+    Question.objects.bulk_create(Question(project=project, text=f"Question {i}?", priority=i % 7) for i in range(5000))
     return project
 
 
-def test_questions_tab_is_paginated_at_5000_questions(owner_client, big_project, settings,
-                                                      django_assert_max_num_queries):
+def test_questions_tab_is_paginated_at_5000_questions(
+    owner_client, big_project, settings, django_assert_max_num_queries
+):
     with django_assert_max_num_queries(QUESTIONS_TAB_MAX_QUERIES):
         response = owner_client.get(_url("questions", big_project))
     rows = re.findall(r'<tr id="question-\d+">', response.content.decode())

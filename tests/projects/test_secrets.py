@@ -58,23 +58,26 @@ def everything_logged(caplog, settings):
 def _leaks(text: str, secrets: list[str]) -> list[str]:
     found = []
     for secret in secrets:
-        for needle in (secret, secret[len("nbq_live_"):], secret[len("nbq_live_"):-4]):
+        for needle in (secret, secret[len("nbq_live_") :], secret[len("nbq_live_") : -4]):
             if needle in text:
                 found.append(needle)
     return found
 
 
-def test_the_key_is_nowhere_after_generate_rotate_and_revoke(owner_client, unlocked_project, everything_logged,
-                                                            admin_client):
+def test_the_key_is_nowhere_after_generate_rotate_and_revoke(
+    owner_client, unlocked_project, everything_logged, admin_client
+):
     project = unlocked_project
     caches["default"].set("cache-probe", "cache-probe-value")
     url = lambda name, *a: reverse(f"projects:{name}", args=[project.slug, *a])  # noqa: E731
 
     # generate (htmx) and generate (plain post), rotate both ways, revoke, delete
-    first = revealed_key(owner_client.post(url("key_new"), {"name": "web", "permissions": ["read", "write"],
-                                                            "expiration": "30"}, **HX))
-    second = revealed_key(owner_client.post(url("key_new"), {"name": "batch", "permissions": ["read"],
-                                                             "expiration": "never"}))
+    first = revealed_key(
+        owner_client.post(url("key_new"), {"name": "web", "permissions": ["read", "write"], "expiration": "30"}, **HX)
+    )
+    second = revealed_key(
+        owner_client.post(url("key_new"), {"name": "batch", "permissions": ["read"], "expiration": "never"})
+    )
     web = ApiKey.objects.get(name="web")
     batch = ApiKey.objects.get(name="batch")
     third = revealed_key(owner_client.post(url("key_rotate", web.key_id), {"grace": "24h"}, **HX))
@@ -126,8 +129,9 @@ def test_the_key_is_nowhere_after_generate_rotate_and_revoke(owner_client, unloc
     # the logs, including every SQL statement with its parameters
     records = everything_logged.records
     sql = [r for r in records if r.name == "django.db.backends"]
-    assert any("INSERT INTO" in r.getMessage() and "projects_apikey" in r.getMessage() for r in sql), \
+    assert any("INSERT INTO" in r.getMessage() and "projects_apikey" in r.getMessage() for r in sql), (
         "SQL was not captured: the test would prove nothing"
+    )
     logged = "\n".join(f"{r.name} {r.getMessage()} {r.args!r} {getattr(r, 'params', '')!r}" for r in records)
     logged += "\n" + everything_logged.text
     assert _leaks(logged, secrets) == []
@@ -137,8 +141,10 @@ def test_the_key_is_nowhere_after_generate_rotate_and_revoke(owner_client, unloc
 
 
 def test_the_key_never_enters_a_url(owner_client, unlocked_project):
-    response = owner_client.post(reverse("projects:key_new", args=[unlocked_project.slug]),
-                                 {"name": "web", "permissions": ["read"], "expiration": "7"})
+    response = owner_client.post(
+        reverse("projects:key_new", args=[unlocked_project.slug]),
+        {"name": "web", "permissions": ["read"], "expiration": "7"},
+    )
     assert response.status_code == 200  # the reveal is the response itself, not a redirect to it
     assert "Location" not in response
     plaintext = revealed_key(response)

@@ -16,8 +16,11 @@ pytestmark = pytest.mark.django_db
 def _slug_queries(name, owner) -> tuple[Project, int]:
     with CaptureQueriesContext(connection) as ctx:
         project = project_create(name=name, owner=owner)
-    selects = [q["sql"] for q in ctx.captured_queries
-               if q["sql"].lstrip().upper().startswith("SELECT") and "projects_project" in q["sql"]]
+    selects = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].lstrip().upper().startswith("SELECT") and "projects_project" in q["sql"]
+    ]
     return project, len(selects)
 
 

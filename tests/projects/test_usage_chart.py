@@ -11,7 +11,9 @@ from tests.factories import ApiKeyFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize(("peak", "scale"), [(0, 1), (1, 1), (2, 2), (3, 5), (7, 10), (100, 100), (101, 200), (4999, 5000)])
+@pytest.mark.parametrize(
+    ("peak", "scale"), [(0, 1), (1, 1), (2, 2), (3, 5), (7, 10), (100, 100), (101, 200), (4999, 5000)]
+)
 def test_scale_rounds_up_to_a_readable_number(peak, scale):
     assert nice_ceiling(peak) == scale
 
@@ -29,7 +31,11 @@ def test_chart_scales_bars_to_a_readable_maximum_and_stacks_statuses(unlocked_pr
     assert chart.scale_max == 100 and [t.value for t in chart.ticks] == [0, 50, 100]
     busiest, older = chart.bars[-1], chart.bars[-3]
     assert busiest.height == HEIGHT and busiest.y == 0
-    assert (busiest.success_height, busiest.client_height, busiest.server_height) == (HEIGHT * 70 // 100, HEIGHT * 20 // 100, HEIGHT * 10 // 100)
+    assert (busiest.success_height, busiest.client_height, busiest.server_height) == (
+        HEIGHT * 70 // 100,
+        HEIGHT * 20 // 100,
+        HEIGHT * 10 // 100,
+    )
     assert busiest.server_y == 0  # the stack reaches the top of the scale
     assert older.height == HEIGHT // 2 and older.total == 50 and older.client_height == 0
     assert all(bar.height == 0 for bar in chart.bars[:-3])
@@ -42,16 +48,26 @@ def test_usage_chart_has_axes_colours_and_a_table_alternative(owner_client, unlo
     key = ApiKeyFactory(project=unlocked_project)
     today = timezone.now().date()
     KeyUsageDay.objects.create(api_key=key, day=today, success=6, client_error=1, server_error=1)
-    body = owner_client.get(f"/projects/{unlocked_project.slug}/keys/{key.key_id}/", headers={"HX-Request": "true"}).content.decode()
+    body = owner_client.get(
+        f"/projects/{unlocked_project.slug}/keys/{key.key_id}/", headers={"HX-Request": "true"}
+    ).content.decode()
     assert "8 in all, 2 errors<" in body
-    assert body.count('class="seg-success"') == 1 and body.count('class="seg-client"') == 1 and body.count('class="seg-server"') == 1
+    assert (
+        body.count('class="seg-success"') == 1
+        and body.count('class="seg-client"') == 1
+        and body.count('class="seg-server"') == 1
+    )
     assert re.search(r'<svg class="usage-chart"[^>]*role="img" aria-label="8 requests in the last 30 days', body)
     # a scale (0 … 10) and date labels
-    assert re.search(r'<text class="tick"[^>]*>10</text>', body) and re.search(r'<text class="tick"[^>]*>0</text>', body)
+    assert re.search(r'<text class="tick"[^>]*>10</text>', body) and re.search(
+        r'<text class="tick"[^>]*>0</text>', body
+    )
     assert f">{today:%-d %b}</text>" in body
     assert "Succeeded (2xx, 3xx)" in body and "Client errors (4xx)" in body and "Server errors (5xx)" in body
     # the same numbers as a table, inside a <details> (its summary is reachable by keyboard)
     assert "<summary>Requests per day as a table</summary>" in body
-    row = re.search(rf'<time datetime="{today:%Y-%m-%d}">[^<]+</time></th><td>6</td><td>1</td><td>1</td><td>8</td>', body)
+    row = re.search(
+        rf'<time datetime="{today:%Y-%m-%d}">[^<]+</time></th><td>6</td><td>1</td><td>1</td><td>8</td>', body
+    )
     assert row
-    assert body.count("<tr><th scope=\"row\">") == 30
+    assert body.count('<tr><th scope="row">') == 30

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REQUIRE_POSTGRES, _full_run
-
 from tests.factories import ProjectFactory, UserFactory
 
 from . import live
@@ -30,8 +29,9 @@ FIGURES_DIR = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliabil
 def pytest_collection_modifyitems(config, items):
     if RUN_SLOW or not _full_run(config):
         return
-    skip = pytest.mark.skip(reason="long reliability run: `.ci/run` runs it on its own "
-                                   "(pytest tests/reliability, or RUN_SLOW=1 make test)")
+    skip = pytest.mark.skip(
+        reason="long reliability run: `.ci/run` runs it on its own (pytest tests/reliability, or RUN_SLOW=1 make test)"
+    )
     for item in items:
         if item.nodeid.startswith("tests/reliability/") and item.get_closest_marker("slow"):
             item.add_marker(skip)
@@ -100,10 +100,22 @@ def start_gunicorn(transactional_db, tmp_path):
     flushed at the end of the test."""
     servers: list[live.Gunicorn] = []
 
-    def start(*, redis_url: str | None, workers: int = 3, env: dict | None = None,
-              database_url: str | None = None, wrapper: tuple[str, ...] = ()) -> live.Gunicorn:
-        server = live.Gunicorn(database_url=database_url or live.database_url(), redis_url=redis_url,
-                               workers=workers, env=env or {}, log_dir=tmp_path, wrapper=wrapper)
+    def start(
+        *,
+        redis_url: str | None,
+        workers: int = 3,
+        env: dict | None = None,
+        database_url: str | None = None,
+        wrapper: tuple[str, ...] = (),
+    ) -> live.Gunicorn:
+        server = live.Gunicorn(
+            database_url=database_url or live.database_url(),
+            redis_url=redis_url,
+            workers=workers,
+            env=env or {},
+            log_dir=tmp_path,
+            wrapper=wrapper,
+        )
         servers.append(server)
         return server.start()
 

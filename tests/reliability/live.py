@@ -33,14 +33,24 @@ VENV_BIN = Path(sys.executable).parent
 GUNICORN = VENV_BIN / "gunicorn"
 KEY_CANDIDATE = re.compile(r"nbq_live_[A-Za-z0-9]{32}")
 # Access log: worker pid, status, method, path, the client's probe id, request start (epoch ms).
-ACCESS_LOG_FORMAT = 'ACCESS pid=%(p)s status=%(s)s method=%(m)s path=%(U)s probe=%({x-probe}i)s'
+ACCESS_LOG_FORMAT = "ACCESS pid=%(p)s status=%(s)s method=%(m)s path=%(U)s probe=%({x-probe}i)s"
 PROXY_HEADERS = {"X-Forwarded-Proto": "https"}  # a TLS proxy in front, as in production
 
 
 # What the test process may carry that a production server must not inherit (the browser tests
 # set DJANGO_ALLOW_ASYNC_UNSAFE, which `check --deploy` rightly flags).
-NOT_INHERITED = {"REDIS_URL", "DATABASE_URL", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE", "PYTEST_CURRENT_TEST",
-                 "API_KEY_RATE_LIMIT_PER_MINUTE", "API_USAGE_FLUSH_SECONDS", "CONN_MAX_AGE", "ALLOWED_HOSTS"}
+NOT_INHERITED = {
+    "REDIS_URL",
+    "DATABASE_URL",
+    "DEBUG",
+    "SECRET_KEY",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "PYTEST_CURRENT_TEST",
+    "API_KEY_RATE_LIMIT_PER_MINUTE",
+    "API_USAGE_FLUSH_SECONDS",
+    "CONN_MAX_AGE",
+    "ALLOWED_HOSTS",
+}
 
 
 def clean_env() -> dict:
@@ -87,8 +97,16 @@ class Reply:
             return None
 
 
-def call(port: int, method: str, path: str, *, headers: dict | None = None, body: bytes | None = None,
-         timeout: float = 10.0, host: str = "127.0.0.1") -> Reply:
+def call(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    headers: dict | None = None,
+    body: bytes | None = None,
+    timeout: float = 10.0,
+    host: str = "127.0.0.1",
+) -> Reply:
     """One request on a fresh connection (`Connection: close`), as a separate client would send it."""
     probe = uuid.uuid4().hex
     all_headers = {**PROXY_HEADERS, "Connection": "close", "X-Probe": probe, **(headers or {})}
@@ -101,8 +119,15 @@ def call(port: int, method: str, path: str, *, headers: dict | None = None, body
         response = conn.getresponse()
         data = response.read()
         raw = response.getheaders()
-        return Reply(response.status, {k.lower(): v for k, v in raw}, data, started, time.time(), probe,
-                     [v for k, v in raw if k.lower() == "set-cookie"])
+        return Reply(
+            response.status,
+            {k.lower(): v for k, v in raw},
+            data,
+            started,
+            time.time(),
+            probe,
+            [v for k, v in raw if k.lower() == "set-cookie"],
+        )
     finally:
         conn.close()
 
@@ -132,27 +157,52 @@ class Gunicorn:
     port: int = 0
     process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30.0) -> "Gunicorn":
+    def start(self, timeout: float = 30.0) -> Gunicorn:
         self.port = free_port()
         self.log_dir = Path(self.log_dir or tempfile.mkdtemp(prefix="nbq-gunicorn-"))
         self.log_path = self.log_dir / f"gunicorn-{self.port}.log"
         env = clean_env()
-        env.update({
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "DATABASE_URL": self.database_url,
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "DEBUG": "0",
+                "SECRET_KEY": secrets.token_urlsafe(50),
+                "DATABASE_URL": self.database_url,
+                "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
         env.update({k: str(v) for k, v in self.env.items()})
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [*self.wrapper, str(GUNICORN), "keys_console.wsgi", "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
-             "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT, "--error-logfile", "-",
-             "--graceful-timeout", "20", "--timeout", "60", "--backlog", "2048", *_gunicorn_extra_args()],
-            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                *self.wrapper,
+                str(GUNICORN),
+                "keys_console.wsgi",
+                "-w",
+                str(self.workers),
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--access-logfile",
+                "-",
+                "--access-logformat",
+                ACCESS_LOG_FORMAT,
+                "--error-logfile",
+                "-",
+                "--graceful-timeout",
+                "20",
+                "--timeout",
+                "60",
+                "--backlog",
+                "2048",
+                *_gunicorn_extra_args(),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -192,8 +242,12 @@ class Gunicorn:
         """probe id -> {"pid", "status", "method", "path"} from the access log."""
         lines = {}
         for m in re.finditer(r"ACCESS pid=<(\d+)> status=(\d+) method=(\S+) path=(\S+) probe=(\S+)", self.log_text()):
-            lines[m.group(5)] = {"pid": int(m.group(1)), "status": int(m.group(2)), "method": m.group(3),
-                                 "path": m.group(4)}
+            lines[m.group(5)] = {
+                "pid": int(m.group(1)),
+                "status": int(m.group(2)),
+                "method": m.group(3),
+                "path": m.group(4),
+            }
         return lines
 
     def pids_for(self, replies: list[Reply], wait: float = 5.0) -> dict[str, int]:
@@ -234,8 +288,9 @@ class Gunicorn:
 
 def _children(pid: int) -> set[int]:
     try:
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True,
-                             check=False).stdout
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+        ).stdout
     except OSError:
         return set()
     return {int(p) for p in out.split()}
@@ -268,8 +323,14 @@ class PrivatePostgres:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
 
     def _run(self, tool, *args, check=True, timeout=60):
-        return subprocess.run([*self.as_user, str(self.bin / tool), *args], capture_output=True, text=True,
-                              check=check, timeout=timeout, cwd=self.dir)
+        return subprocess.run(
+            [*self.as_user, str(self.bin / tool), *args],
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=timeout,
+            cwd=self.dir,
+        )
 
     @property
     def url(self) -> str:
@@ -305,7 +366,9 @@ class PrivateRedis:
     def start(self, timeout: float = 10.0):
         self.process = subprocess.Popen(
             ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         import redis
 
@@ -346,10 +409,18 @@ def flush_redis(url: str) -> None:
 def manage(database_url: str, *args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """`python manage.py ...` against another database (e.g. a private cluster)."""
     full_env = clean_env()
-    full_env.update({"DATABASE_URL": database_url, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
-                     **(env or {})})
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=full_env, capture_output=True,
-                          text=True, timeout=timeout, check=True)
+    full_env.update(
+        {"DATABASE_URL": database_url, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), **(env or {})}
+    )
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
 
 
 # --- secrets ------------------------------------------------------------------------------------
@@ -360,9 +431,22 @@ def dump_database(db_settings: dict | None = None) -> str:
     if db.get("PASSWORD"):
         env["PGPASSWORD"] = db["PASSWORD"]
     result = subprocess.run(
-        ["pg_dump", "--no-owner", "-h", db.get("HOST") or "127.0.0.1", "-p", str(db.get("PORT") or 5432),
-         "-U", db.get("USER") or "postgres", db["NAME"]],
-        capture_output=True, text=True, env=env, timeout=120, check=True,
+        [
+            "pg_dump",
+            "--no-owner",
+            "-h",
+            db.get("HOST") or "127.0.0.1",
+            "-p",
+            str(db.get("PORT") or 5432),
+            "-U",
+            db.get("USER") or "postgres",
+            db["NAME"],
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
     )
     return result.stdout
 

@@ -40,6 +40,7 @@ def _figures():
     yield
     write_figures("access", {"url_patterns": sum(1 for _ in walk()), **REQUESTS})
 
+
 HX = {"HTTP_HX_REQUEST": "true"}
 METHODS = ["GET", "POST", "PUT", "DELETE"]
 
@@ -71,8 +72,17 @@ CONSOLE = {
 NOT_PROJECT_SCOPED = {"list", "invitation", "invitation_open", "invitation_join"}  # tested on their own below
 # The invitation link and page explain the invitation to someone logged out (who then logs in or signs up).
 PUBLIC = {"invitation", "invitation_open"}
-POST_DATA = {"text": "Changed?", "priority": "1", "is_active": "on", "email": "new@example.com", "role": "admin",
-             "name": "sneaky", "permissions": ["read"], "expiration": "90", "grace": ""}
+POST_DATA = {
+    "text": "Changed?",
+    "priority": "1",
+    "is_active": "on",
+    "email": "new@example.com",
+    "role": "admin",
+    "name": "sneaky",
+    "permissions": ["read"],
+    "expiration": "90",
+    "grace": "",
+}
 
 
 # --- the URLconf, walked ------------------------------------------------------------------------
@@ -92,7 +102,11 @@ def concrete(route: str, world: dict, slug: str | None = None) -> str:
     url = route.replace("^", "").replace("$", "")
     if url.startswith("admin/"):
         m = re.match(r"admin/(\w+)/(\w+)/", url)
-        model = apps.get_model(m.group(1), m.group(2)) if m and m.group(1) in {"accounts", "auth", "projects", "account", "mfa"} else None
+        model = (
+            apps.get_model(m.group(1), m.group(2))
+            if m and m.group(1) in {"accounts", "auth", "projects", "account", "mfa"}
+            else None
+        )
         if "(?P<app_label>" in url:
             url = re.sub(r"\(\?P<app_label>[^)]*\)", "projects", url)
         if "(?P<url>" in url:
@@ -102,18 +116,22 @@ def concrete(route: str, world: dict, slug: str | None = None) -> str:
             url = url.replace("<path:object_id>", str(world["project"].pk))
         if model is not None:
             url = url.replace("<path:object_id>", str(world["samples"][model].pk)).replace(
-                "<id>", str(world["samples"][model].pk))
+                "<id>", str(world["samples"][model].pk)
+            )
     else:
         segment = re.search(r"/(questions|members|invitations)/<int:pk>|^projects/(invitations)/<int:pk>", url)
         pk = {"questions": world["question"], "members": world["member"], "invitations": world["invitation"]}
         if segment:
             url = url.replace("<int:pk>", str(pk[segment.group(1) or segment.group(2)].pk))
-        url = (url.replace("<slug:slug>", slug or world["project"].slug).replace("<slug>", slug or world["project"].slug)
-               .replace("<str:key_id>", world["key"].key_id)
-               .replace("<str:token>", world["token"])
-               .replace("<int:question_id>", str(world["question"].pk))
-               .replace("<uidb64>", urlsafe_base64_encode(force_bytes(world["owner"].pk)))
-               .replace("<token>", default_token_generator.make_token(world["owner"])))
+        url = (
+            url.replace("<slug:slug>", slug or world["project"].slug)
+            .replace("<slug>", slug or world["project"].slug)
+            .replace("<str:key_id>", world["key"].key_id)
+            .replace("<str:token>", world["token"])
+            .replace("<int:question_id>", str(world["question"].pk))
+            .replace("<uidb64>", urlsafe_base64_encode(force_bytes(world["owner"].pk)))
+            .replace("<token>", default_token_generator.make_token(world["owner"]))
+        )
         url = re.sub(r"\(\?P<\w+>[^()]*\)", "x1", url)  # allauth's regex routes (confirm-email, reset key)
         url = re.sub(r"<int:\w+>", "1", url)
     assert "<" not in url and "(" not in url, f"unfilled parameter in {route}"
@@ -121,8 +139,11 @@ def concrete(route: str, world: dict, slug: str | None = None) -> str:
 
 
 def console_urls(world, slug=None) -> dict[str, str]:
-    return {name.split(":", 1)[1]: concrete(route, world, slug) for name, route in walk()
-            if name and name.startswith("projects:")}
+    return {
+        name.split(":", 1)[1]: concrete(route, world, slug)
+        for name, route in walk()
+        if name and name.startswith("projects:")
+    }
 
 
 @pytest.fixture
@@ -137,17 +158,31 @@ def world(db):
     group = Group.objects.create(name="auditors")
     question = project.questions.first()
     samples = {
-        apps.get_model("accounts", "user"): owner, apps.get_model("auth", "group"): group,
-        apps.get_model("projects", "project"): project, apps.get_model("projects", "membership"): member,
-        apps.get_model("projects", "invitation"): invitation, apps.get_model("projects", "question"): question,
-        ApiKey: key, KeyEvent: KeyEvent.objects.filter(key_id=key.key_id).first(),
+        apps.get_model("accounts", "user"): owner,
+        apps.get_model("auth", "group"): group,
+        apps.get_model("projects", "project"): project,
+        apps.get_model("projects", "membership"): member,
+        apps.get_model("projects", "invitation"): invitation,
+        apps.get_model("projects", "question"): question,
+        ApiKey: key,
+        KeyEvent: KeyEvent.objects.filter(key_id=key.key_id).first(),
         KeyUsageDay: usage,
         apps.get_model("account", "emailaddress"): apps.get_model("account", "emailaddress").objects.get(user=owner),
         apps.get_model("mfa", "authenticator"): apps.get_model("mfa", "authenticator").objects.create(
-            user=owner, type="totp", data={"secret": "JBSWY3DPEHPK3PXP"}),
+            user=owner, type="totp", data={"secret": "JBSWY3DPEHPK3PXP"}
+        ),
     }
-    return {"owner": owner, "viewer": viewer, "project": project, "member": member, "invitation": invitation,
-            "token": token, "key": key, "question": question, "samples": samples}
+    return {
+        "owner": owner,
+        "viewer": viewer,
+        "project": project,
+        "member": member,
+        "invitation": invitation,
+        "token": token,
+        "key": key,
+        "question": question,
+        "samples": samples,
+    }
 
 
 def snapshot() -> dict:
@@ -184,7 +219,8 @@ def test_every_console_url_has_an_access_rule(world):
     names = set(console_urls(world))
     assert names == set(CONSOLE) | NOT_PROJECT_SCOPED, (
         f"new console URL(s) without a rule here: {names - set(CONSOLE) - NOT_PROJECT_SCOPED}; "
-        f"rules for URLs that are gone: {set(CONSOLE) - names}")
+        f"rules for URLs that are gone: {set(CONSOLE) - names}"
+    )
 
 
 # --- console ------------------------------------------------------------------------------------
@@ -267,8 +303,9 @@ def test_a_strangers_project_list_does_not_show_the_project(world):
 
 # --- admin --------------------------------------------------------------------------------------
 def admin_urls(world) -> list[tuple[str | None, str]]:
-    return [(name, concrete(route, world)) for name, route in walk()
-            if route.startswith("admin/") and name != "admin:login"]
+    return [
+        (name, concrete(route, world)) for name, route in walk() if route.startswith("admin/") and name != "admin:login"
+    ]
 
 
 @pytest.mark.parametrize("who", ["anonymous", "non-staff member"])
@@ -280,9 +317,13 @@ def test_every_admin_page_sends_non_staff_to_the_admin_login(world, who):
     for name, url in urls:
         for method in ("GET", "POST"):
             REQUESTS["count"] += 1
-            r = c.get(url) if method == "GET" else c.post(url, {"action": "revoke_selected",
-                                                                 "_selected_action": [str(world["key"].pk)],
-                                                                 "post": "yes"})
+            r = (
+                c.get(url)
+                if method == "GET"
+                else c.post(
+                    url, {"action": "revoke_selected", "_selected_action": [str(world["key"].pk)], "post": "yes"}
+                )
+            )
             # (admin logout sends a non-staff user to the admin index, which sends them to the login)
             target = "/admin/" if name == "admin:logout" else "/admin/login/"
             if r.status_code != 302 or not r["Location"].startswith(target):

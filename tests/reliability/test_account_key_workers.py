@@ -28,8 +28,9 @@ def test_removed_member_is_refused_by_every_worker(start_gunicorn, redis_url, ow
     person = UserFactory()
     for project in (a, b, c):
         MembershipFactory(project=project, user=person, role=Role.ADMIN)
-    key, plaintext = api_key_create(owner=person, projects=[a, b], name="laptop", permissions=["read"],
-                                    actor=Actor.cli())
+    key, plaintext = api_key_create(
+        owner=person, projects=[a, b], name="laptop", permissions=["read"], actor=Actor.cli()
+    )
     server = start_gunicorn(redis_url=redis_url, workers=WORKERS)
 
     def send(slug):
@@ -59,5 +60,9 @@ def test_removed_member_is_refused_by_every_worker(start_gunicorn, redis_url, ow
     server.stop()
     assert KeyEvent.objects.filter(account=person).exists()
     live.assert_no_secrets({plaintext}, database=live.dump_database(), logs=server.log_text())
-    figures.update(workers=WORKERS, requests_before=len(before), requests_after=len(after),
-                   workers_answering_after=len(set(server.pids_for(after).values())))
+    figures.update(
+        workers=WORKERS,
+        requests_before=len(before),
+        requests_after=len(after),
+        workers_answering_after=len(set(server.pids_for(after).values())),
+    )

@@ -10,8 +10,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def headers(unlocked_project):
-    _, plaintext = api_key_create(project=unlocked_project, name="in", actor=Actor.cli(),
-                                  permissions=["create", "read", "write"])
+    _, plaintext = api_key_create(
+        project=unlocked_project, name="in", actor=Actor.cli(), permissions=["create", "read", "write"]
+    )
     return {"Authorization": f"Bearer {plaintext}"}
 
 
@@ -22,6 +23,7 @@ def test_nul_in_question_text_is_a_400_not_a_500(client, unlocked_project, heade
     assert created.status_code == 400, created.content
     assert created.json()["error"]["fields"]["text"] == "The question text must not contain NUL characters."
     question = unlocked_project.questions.first()
-    patched = client.patch(f"/api/v1/questions/{question.pk}", {"text": text}, content_type="application/json",
-                           headers=headers)
+    patched = client.patch(
+        f"/api/v1/questions/{question.pk}", {"text": text}, content_type="application/json", headers=headers
+    )
     assert patched.status_code == 400, patched.content

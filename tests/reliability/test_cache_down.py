@@ -43,8 +43,9 @@ def test_login_works_while_the_cache_is_down(client, user, dead_cache):
 
 
 def test_api_fails_open_but_still_authenticates(client, unlocked_project, dead_cache):
-    key, plaintext = api_key_create(project=unlocked_project, name="k", permissions=["read"], actor=Actor.cli(),
-                                    rate_limit_per_minute=2)
+    key, plaintext = api_key_create(
+        project=unlocked_project, name="k", permissions=["read"], actor=Actor.cli(), rate_limit_per_minute=2
+    )
     headers = {"Authorization": f"Bearer {plaintext}"}
     statuses = [client.get("/api/v1/questions", headers=headers).status_code for _ in range(6)]
     assert statuses == [200] * 6

@@ -79,10 +79,13 @@ def server_on(request):
     servers = []
 
     def start(pg, redis_url, **env):
-        server = live.Gunicorn(database_url=pg.url, redis_url=redis_url, workers=WORKERS,
-                               env={"API_USAGE_FLUSH_SECONDS": FLUSH_SECONDS,
-                                    "API_KEY_RATE_LIMIT_PER_MINUTE": 100_000_000, **env},
-                               log_dir=request.getfixturevalue("tmp_path"))
+        server = live.Gunicorn(
+            database_url=pg.url,
+            redis_url=redis_url,
+            workers=WORKERS,
+            env={"API_USAGE_FLUSH_SECONDS": FLUSH_SECONDS, "API_KEY_RATE_LIMIT_PER_MINUTE": 100_000_000, **env},
+            log_dir=request.getfixturevalue("tmp_path"),
+        )
         servers.append(server)
         return server.start()
 
@@ -102,7 +105,9 @@ def stored_usage(pg, name: str) -> int:
     with psycopg.connect(pg.url.replace("postgres://", "postgresql://"), connect_timeout=5) as conn:
         row = conn.execute(
             "SELECT COALESCE(SUM(u.success + u.client_error + u.server_error), 0) FROM projects_keyusageday u "
-            "JOIN projects_apikey k ON k.id = u.api_key_id WHERE k.name = %s", [name]).fetchone()
+            "JOIN projects_apikey k ON k.id = u.api_key_id WHERE k.name = %s",
+            [name],
+        ).fetchone()
     return int(row[0])
 
 
@@ -120,8 +125,9 @@ class Traffic:
         while not self.stop.is_set():
             started = time.time()
             try:
-                self.replies.append(self.server.get(self.path, headers=live.bearer(self.plaintext),
-                                                    timeout=self.timeout))
+                self.replies.append(
+                    self.server.get(self.path, headers=live.bearer(self.plaintext), timeout=self.timeout)
+                )
             except OSError as exc:
                 self.errors.append((started, f"{type(exc).__name__}: {exc}"))
 
@@ -162,8 +168,13 @@ def test_postgres_restart_during_traffic(cluster, server_on, private_redis, figu
     # sent during the outage may wait in the listen backlog until PostgreSQL is back: a 200.)
     outage = [r for r in traffic.between(stopped_at + 0.2, up_at) if r.finished <= up_at]
     assert outage and {r.status for r in outage} == {503}, (
-        Counter(r.status for r in outage), [(round(r.started - stopped_at, 3), round(r.finished - stopped_at, 3),
-                                             r.status) for r in outage if r.status != 503])
+        Counter(r.status for r in outage),
+        [
+            (round(r.started - stopped_at, 3), round(r.finished - stopped_at, 3), r.status)
+            for r in outage
+            if r.status != 503
+        ],
+    )
     for r in (r for r in traffic.replies if r.status == 503):
         assert r.headers["content-type"].startswith("application/json"), r.body[:200]
         assert r.error_code == "service_unavailable"
@@ -188,10 +199,18 @@ def test_postgres_restart_during_traffic(cluster, server_on, private_redis, figu
     # Counted: every 200, plus any 503 raised after authentication (a server_error). None lost:
     # a flush that fails during the outage keeps its counts for the next try.
     assert ok <= stored <= ok + statuses[503], (ok, statuses[503], stored)
-    figures.update(requests=len(traffic.replies), statuses=dict(statuses), outage_seconds=round(up_at - down_at, 1),
-                   answers_during_outage=len(outage), slowest_503_ms=round(slowest_503 * 1000),
-                   first_200_after_restart_ms=round(first_ok * 1000), usage_stored=stored, usage_ok_responses=ok,
-                   usage_lost=max(0, ok - stored), transport_errors=len(traffic.errors))
+    figures.update(
+        requests=len(traffic.replies),
+        statuses=dict(statuses),
+        outage_seconds=round(up_at - down_at, 1),
+        answers_during_outage=len(outage),
+        slowest_503_ms=round(slowest_503 * 1000),
+        first_200_after_restart_ms=round(first_ok * 1000),
+        usage_stored=stored,
+        usage_ok_responses=ok,
+        usage_lost=max(0, ok - stored),
+        transport_errors=len(traffic.errors),
+    )
 
 
 def test_redis_killed_during_traffic(cluster, server_on, private_redis, figures):
@@ -226,9 +245,15 @@ def test_redis_killed_during_traffic(cluster, server_on, private_redis, figures)
         burst = list(pool.map(lambda _: server.get("/api/v1/key", headers=live.bearer(limited)), range(15)))
     assert Counter(r.status for r in burst) == {200: 5, 429: 10}, Counter(r.status for r in burst)
     assert "Traceback" not in server.log_text()
-    figures.update(requests=len(traffic.replies) + 30, statuses=dict(statuses), redis_down_seconds=round(
-        restarted_at - killed_at, 1), over_limit_served_while_down=15, limited_after_recovery=10,
-        slowest_while_down_ms=round(max(r.finished - r.started for r in during) * 1000), pause_s=live_pause)
+    figures.update(
+        requests=len(traffic.replies) + 30,
+        statuses=dict(statuses),
+        redis_down_seconds=round(restarted_at - killed_at, 1),
+        over_limit_served_while_down=15,
+        limited_after_recovery=10,
+        slowest_while_down_ms=round(max(r.finished - r.started for r in during) * 1000),
+        pause_s=live_pause,
+    )
 
 
 def test_worker_crash_during_traffic(cluster, server_on, private_redis, figures):
@@ -257,9 +282,14 @@ def test_worker_crash_during_traffic(cluster, server_on, private_redis, figures)
     victim_replies = [r for r in traffic.replies if r.probe in set(by_victim)]
     recent = [r for r in victim_replies if r.finished >= killed_at - FLUSH_SECONDS - 0.5]
     assert 0 <= lost <= len(recent), (served, stored, len(recent))
-    figures.update(requests=len(traffic.replies), transport_errors=len(traffic.errors), usage_lost=lost,
-                   loss_bound=len(recent), served_by_crashed_worker=len(victim_replies),
-                   flush_seconds=FLUSH_SECONDS)
+    figures.update(
+        requests=len(traffic.replies),
+        transport_errors=len(traffic.errors),
+        usage_lost=lost,
+        loss_bound=len(recent),
+        served_by_crashed_worker=len(victim_replies),
+        flush_seconds=FLUSH_SECONDS,
+    )
 
 
 def _healthz(server) -> live.Reply:

@@ -40,16 +40,36 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(start_gunicorn, redis
         pytest.skip(message)
     project = ProjectFactory(owner=UserFactory(), active_questions=12)
     ProjectFactory(active_questions=12)  # another project: its questions must stay out of reach
-    _, plaintext = api_key_create(project=project, name="fuzz", actor=Actor.cli(),
-                                  permissions=["create", "read", "write", "delete", "invite"])
+    _, plaintext = api_key_create(
+        project=project, name="fuzz", actor=Actor.cli(), permissions=["create", "read", "write", "delete", "invite"]
+    )
     server = start_gunicorn(redis_url=redis_url, workers=2, env={"API_KEY_RATE_LIMIT_PER_MINUTE": 100_000_000})
     started = time.monotonic()
     result = subprocess.run(
-        [str(binary), "run", f"http://127.0.0.1:{server.port}/api/v1/openapi.json",
-         "-H", f"Authorization: Bearer {plaintext}", "-H", "X-Forwarded-Proto: https",
-         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-         "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--no-color", "--request-timeout", "20"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+        [
+            str(binary),
+            "run",
+            f"http://127.0.0.1:{server.port}/api/v1/openapi.json",
+            "-H",
+            f"Authorization: Bearer {plaintext}",
+            "-H",
+            "X-Forwarded-Proto: https",
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--max-examples",
+            str(EXAMPLES),
+            "--seed",
+            str(SEED),
+            "--no-color",
+            "--request-timeout",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
     )
     elapsed = time.monotonic() - started
     output = result.stdout + result.stderr
@@ -60,5 +80,10 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(start_gunicorn, redis
     assert "Traceback" not in log and "unhandled error" not in log, log[-3000:]
     generated = re.search(r"(\d+) generated", output)
     live.assert_no_secrets({plaintext}, database=live.dump_database(), logs=log)
-    figures.update(seed=SEED, max_examples_per_operation=EXAMPLES, test_cases=int(generated.group(1)) if generated
-                   else None, seconds=round(elapsed, 1), failures=0)
+    figures.update(
+        seed=SEED,
+        max_examples_per_operation=EXAMPLES,
+        test_cases=int(generated.group(1)) if generated else None,
+        seconds=round(elapsed, 1),
+        failures=0,
+    )

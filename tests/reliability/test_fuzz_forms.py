@@ -30,9 +30,17 @@ from .conftest import write_figures
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 EXAMPLES = int(os.environ.get("RELIABILITY_FORM_EXAMPLES", "100"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large, HealthCheck.large_base_example])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 
 TRIED: dict[str, int] = {}  # form -> examples tried (reported in docs/reliability.md)
 
@@ -40,15 +48,61 @@ TRIED: dict[str, int] = {}  # form -> examples tried (reported in docs/reliabili
 # with NUL, controls, bidi overrides, combining marks and emoji likely.
 nasty_chars = st.one_of(
     st.characters(exclude_categories=("Cs",)),
-    st.sampled_from(["\x00", "\r", "\n", "\t", "\u202e", "\u200b", "\ufeff", "\u0301", "🔑", "'", '"', "<", ">",
-                     "&", "%", "{", "}", "\\", "/", "-", ";"]),
+    st.sampled_from(
+        [
+            "\x00",
+            "\r",
+            "\n",
+            "\t",
+            "\u202e",
+            "\u200b",
+            "\ufeff",
+            "\u0301",
+            "🔑",
+            "'",
+            '"',
+            "<",
+            ">",
+            "&",
+            "%",
+            "{",
+            "}",
+            "\\",
+            "/",
+            "-",
+            ";",
+        ]
+    ),
 )
 text = st.text(nasty_chars, max_size=80)
-huge = st.builds(lambda c, n: c * n, st.sampled_from(["a", "é", "🔑", "\x00", " ", "9"]),
-                 st.integers(min_value=1_000, max_value=200_000))
-value = st.one_of(text, huge, st.integers(-(10**30), 10**30).map(str),
-                  st.sampled_from(["", " ", "0", "-1", "1e400", "NaN", "9" * 5000, "2026-02-30", "9999-12-31",
-                                   "0001-01-01", "10000-01-01", "true", "null", "[]"]))
+huge = st.builds(
+    lambda c, n: c * n,
+    st.sampled_from(["a", "é", "🔑", "\x00", " ", "9"]),
+    st.integers(min_value=1_000, max_value=200_000),
+)
+value = st.one_of(
+    text,
+    huge,
+    st.integers(-(10**30), 10**30).map(str),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "0",
+            "-1",
+            "1e400",
+            "NaN",
+            "9" * 5000,
+            "2026-02-30",
+            "9999-12-31",
+            "0001-01-01",
+            "10000-01-01",
+            "true",
+            "null",
+            "[]",
+        ]
+    ),
+)
 values = st.one_of(value, st.lists(value, min_size=0, max_size=3))  # a field sent 0, 1 or many times
 
 
@@ -80,8 +134,10 @@ def test_project_form(console):
 
 def test_question_form_add_and_edit(console, project):
     question = QuestionFactory(project=project)
-    add, edit = reverse("projects:questions", args=[project.slug]), reverse(
-        "projects:question_edit", args=[project.slug, question.pk])
+    add, edit = (
+        reverse("projects:questions", args=[project.slug]),
+        reverse("projects:question_edit", args=[project.slug, question.pk]),
+    )
 
     @FUZZ
     @given(form(text=values, priority=values, is_active=values), st.booleans())
@@ -107,8 +163,10 @@ def test_api_key_create_form(console, project):
 @pytest.mark.parametrize(("expires_on", "status"), [("9999-12-31", 422), ("9999-12-30", 200)])
 def test_api_key_far_future_date_is_a_form_error_not_a_500(console, project, expires_on, status):
     """Found by the fuzzing above: the last representable day used to overflow (a 500)."""
-    response = console.post(reverse("projects:key_new", args=[project.slug]),
-                            {"name": "far", "permissions": ["read"], "expiration": "date", "expires_on": expires_on})
+    response = console.post(
+        reverse("projects:key_new", args=[project.slug]),
+        {"name": "far", "permissions": ["read"], "expiration": "date", "expires_on": expires_on},
+    )
     assert response.status_code == status
     if status == 422:
         assert b"Choose an earlier expiration date." in response.content

@@ -75,8 +75,7 @@ def churn(project, keys: Keys, stop: threading.Event, log: list):
                 keys.live.remove(victim)
                 keys.revoked_at[victim] = committed
             n += 1
-            new, plaintext = api_key_create(project=project, name=f"load {n}", permissions=["read"],
-                                            actor=Actor.cli())
+            new, plaintext = api_key_create(project=project, name=f"load {n}", permissions=["read"], actor=Actor.cli())
             keys.add(new, plaintext)
             log.append(("revoked", key.key_id, committed))
     finally:
@@ -92,8 +91,11 @@ def test_load_with_key_churn(start_gunicorn, redis_url, figures, settings):
     for i in range(LIVE_KEYS):
         keys.add(*api_key_create(project=project, name=f"start {i}", permissions=["read"], actor=Actor.cli()))
     # A generous limit: this run measures capacity and correctness, not the throttle.
-    server = start_gunicorn(redis_url=redis_url, workers=WORKERS,
-                            env={"API_KEY_RATE_LIMIT_PER_MINUTE": 100_000_000, "API_USAGE_FLUSH_SECONDS": 5})
+    server = start_gunicorn(
+        redis_url=redis_url,
+        workers=WORKERS,
+        env={"API_KEY_RATE_LIMIT_PER_MINUTE": 100_000_000, "API_USAGE_FLUSH_SECONDS": 5},
+    )
 
     results: list[tuple] = []  # (plaintext, started, finished, status, error code)
     transport_errors: list[str] = []
@@ -161,7 +163,8 @@ def test_load_with_key_churn(start_gunicorn, redis_url, figures, settings):
             expected[keys.pk[plaintext]] += 1
     stored = defaultdict(int)
     for row in KeyUsageDay.objects.values("api_key_id").annotate(
-            total=Sum("success") + Sum("client_error") + Sum("server_error")):
+        total=Sum("success") + Sum("client_error") + Sum("server_error")
+    ):
         stored[row["api_key_id"]] = row["total"]
     mismatches = {pk: (expected[pk], stored[pk]) for pk in set(expected) | set(stored) if expected[pk] != stored[pk]}
     assert not mismatches, f"usage counts (expected, stored) differ: {mismatches}"
@@ -171,15 +174,26 @@ def test_load_with_key_churn(start_gunicorn, redis_url, figures, settings):
 
     total = len(results)
     figures.update(
-        seconds=round(elapsed, 1), connections=CONNECTIONS, workers=WORKERS, requests=total,
-        rps=round(total / elapsed), statuses=dict(sorted(statuses.items())), server_errors=server_errors,
+        seconds=round(elapsed, 1),
+        connections=CONNECTIONS,
+        workers=WORKERS,
+        requests=total,
+        rps=round(total / elapsed),
+        statuses=dict(sorted(statuses.items())),
+        server_errors=server_errors,
         transport_errors=len(transport_errors),
-        latency_ms={"p50": round(statistics.median(latencies) * 1000, 1),
-                    "p99": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
-                    "max": round(latencies[-1] * 1000, 1)},
-        keys_revoked=len(keys.revoked_at), keys_generated=len(keys.generated),
-        requests_with_revoked_key_after_commit=refused_after_commit, accepted_after_commit=len(late_accepted),
+        latency_ms={
+            "p50": round(statistics.median(latencies) * 1000, 1),
+            "p99": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+            "max": round(latencies[-1] * 1000, 1),
+        },
+        keys_revoked=len(keys.revoked_at),
+        keys_generated=len(keys.generated),
+        requests_with_revoked_key_after_commit=refused_after_commit,
+        accepted_after_commit=len(late_accepted),
         accepted_in_flight_at_commit=in_flight_accepted,
-        usage_counted=sum(stored.values()), usage_expected=sum(expected.values()),
-        usage_lost=sum(expected.values()) - sum(stored.values()), scanned_bytes=scanned,
+        usage_counted=sum(stored.values()),
+        usage_expected=sum(expected.values()),
+        usage_lost=sum(expected.values()) - sum(stored.values()),
+        scanned_bytes=scanned,
     )

@@ -52,5 +52,9 @@ def test_finding6_revocation_holds_on_skewed_clock(start_gunicorn, redis_url, pr
     assert early, "no request was answered while the skewed host's clock still read before the revocation"
     wrong = [(r.status, r.body[:120]) for r in after if (r.status, r.error_code) != (401, "revoked_api_key")]
     assert not wrong, wrong
-    figures.update(skew_seconds=round(sum(skews) / len(skews), 2), requests_after_revocation=len(after),
-                   answered_before_revocation_by_the_skewed_clock=len(early), seconds=round(elapsed, 2))
+    figures.update(
+        skew_seconds=round(sum(skews) / len(skews), 2),
+        requests_after_revocation=len(after),
+        answered_before_revocation_by_the_skewed_clock=len(early),
+        seconds=round(elapsed, 2),
+    )

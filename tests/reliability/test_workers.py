@@ -30,8 +30,10 @@ WORKERS = 3
 
 def generate_through_console(client, project, name, permissions=("read",)) -> str:
     """POST the console's Generate form (in-process view, committed) and read the key off the reveal."""
-    response = client.post(reverse("projects:key_new", args=[project.slug]),
-                           {"name": name, "permissions": list(permissions), "expiration": "90"})
+    response = client.post(
+        reverse("projects:key_new", args=[project.slug]),
+        {"name": name, "permissions": list(permissions), "expiration": "90"},
+    )
     assert response.status_code == 200, response.content[:500]
     found = live.find_keys(response.content.decode())
     assert len(found) == 1
@@ -88,9 +90,16 @@ class Browser:
         token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body).group(1).decode()
         origin = f"https://127.0.0.1:{self.server.port}"
         reply = self.server.request(
-            "POST", path, body=urlencode({"csrfmiddlewaretoken": token, **fields}, doseq=True).encode(),
-            headers=self._headers({"Content-Type": "application/x-www-form-urlencoded",
-                                   "Referer": origin + (form_page or path), "Origin": origin}),
+            "POST",
+            path,
+            body=urlencode({"csrfmiddlewaretoken": token, **fields}, doseq=True).encode(),
+            headers=self._headers(
+                {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Referer": origin + (form_page or path),
+                    "Origin": origin,
+                }
+            ),
         )
         self._remember(reply)
         return reply
@@ -108,8 +117,9 @@ def test_console_revocation_is_refused_by_every_worker(start_gunicorn, redis_url
     assert login.status == 302
     session_cookie = next(c for c in login.set_cookies if c.startswith("sessionid="))
     assert "Secure" in session_cookie and "HttpOnly" in session_cookie
-    reveal = browser.submit(f"/projects/{project.slug}/keys/new/",
-                            {"name": "Worker test", "permissions": ["read"], "expiration": "90"})
+    reveal = browser.submit(
+        f"/projects/{project.slug}/keys/new/", {"name": "Worker test", "permissions": ["read"], "expiration": "90"}
+    )
     assert reveal.status == 200, reveal.body[:300]
     found = live.find_keys(reveal.body.decode())
     assert len(found) == 1
@@ -143,8 +153,13 @@ def test_console_revocation_is_refused_by_every_worker(start_gunicorn, redis_url
 
     server.stop()
     scanned = live.assert_no_secrets({plaintext}, database=live.dump_database(), logs=server.log_text())
-    figures.update(workers=WORKERS, requests_before=len(before), requests_after=len(after),
-                   workers_answering_after=len(set(server.pids_for(after).values())), scanned_bytes=scanned)
+    figures.update(
+        workers=WORKERS,
+        requests_before=len(before),
+        requests_after=len(after),
+        workers_answering_after=len(set(server.pids_for(after).values())),
+        scanned_bytes=scanned,
+    )
 
 
 @pytest.mark.parametrize("limit", [7])
@@ -173,8 +188,13 @@ def test_rate_limit_is_one_budget_across_workers(start_gunicorn, redis_url, proj
     key = ApiKey.objects.get(project=project, name="Limited")
     assert KeyEvent.objects.filter(api_key=key, kind=EventKind.RATE_LIMITED).count() == 1
     server.stop()
-    figures.update(limit=limit, requests=total, accepted=statuses.count(200), limited=statuses.count(429),
-                   workers_reached=len(pids))
+    figures.update(
+        limit=limit,
+        requests=total,
+        accepted=statuses.count(200),
+        limited=statuses.count(429),
+        workers_reached=len(pids),
+    )
 
 
 def test_login_throttle_is_shared_across_workers(start_gunicorn, redis_url, owner, settings, figures):
@@ -201,15 +221,15 @@ def test_redis_down_rate_limit_fails_open_and_logins_work(start_gunicorn, projec
     server = start_gunicorn(redis_url=dead_redis, workers=2)
     started = time.monotonic()
     with ThreadPoolExecutor(4) as pool:
-        replies = list(pool.map(lambda _: server.get("/api/v1/questions", headers=live.bearer(plaintext)),
-                                range(20)))
+        replies = list(pool.map(lambda _: server.get("/api/v1/questions", headers=live.bearer(plaintext)), range(20)))
     elapsed = time.monotonic() - started
     assert [r.status for r in replies] == [200] * 20, [(r.status, r.body[:200]) for r in replies if r.status != 200]
     assert all(r.headers["x-ratelimit-limit"] == "3" for r in replies)
     assert "cache unavailable" in server.log_text() and "rate limits off" in server.log_text()
     # A revoked key is still refused: failing open drops the throttle, never authentication.
-    ApiKey.objects.filter(project=project, name="No cache").update(state="revoked", revoked_at=ApiKey.objects.get(
-        project=project, name="No cache").created_at)
+    ApiKey.objects.filter(project=project, name="No cache").update(
+        state="revoked", revoked_at=ApiKey.objects.get(project=project, name="No cache").created_at
+    )
     refused = server.get("/api/v1/key", headers=live.bearer(plaintext))
     assert (refused.status, refused.error_code) == (401, "revoked_api_key")
     # The console keeps working: the login throttle fails open as well.
@@ -217,5 +237,6 @@ def test_redis_down_rate_limit_fails_open_and_logins_work(start_gunicorn, projec
     assert reply.status == 302, (reply.status, reply.body[:300])
     assert "Traceback" not in server.log_text()
     server.stop()
-    figures.update(requests_with_redis_down=len(replies), seconds=round(elapsed, 2),
-                   statuses=sorted({r.status for r in replies}))
+    figures.update(
+        requests_with_redis_down=len(replies), seconds=round(elapsed, 2), statuses=sorted({r.status for r in replies})
+    )

@@ -9,8 +9,10 @@ from projects.services import api_key_create, scope_label
 
 
 class Command(BaseCommand):
-    help = ("Create an API key and print it (once) on stdout. Same rules as the console. A project key: "
-            "create_api_key <project-slug> …; an account key: create_api_key --account EMAIL --projects a,b|all …")
+    help = (
+        "Create an API key and print it (once) on stdout. Same rules as the console. A project key: "
+        "create_api_key <project-slug> …; an account key: create_api_key --account EMAIL --projects a,b|all …"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("project_slug", nargs="?")
@@ -18,12 +20,17 @@ class Command(BaseCommand):
         parser.add_argument("--projects", help="With --account: comma-separated project slugs, or `all`.")
         parser.add_argument("--name", required=True)
         parser.add_argument("--permissions", required=True, help="Comma-separated: " + ",".join(PERMISSION_ORDER))
-        parser.add_argument("--expires-days", type=int, default=None,
-                            help="Days until expiry: 7, 30, 60, 90 or 365; 0 for no expiration (default 90).")
+        parser.add_argument(
+            "--expires-days",
+            type=int,
+            default=None,
+            help="Days until expiry: 7, 30, 60, 90 or 365; 0 for no expiration (default 90).",
+        )
         parser.add_argument("--rate-limit", type=int, default=None, help="Requests per minute for this key.")
 
-    def handle(self, *args, project_slug, name, permissions, expires_days, rate_limit, account=None, projects=None,
-               **options):
+    def handle(
+        self, *args, project_slug, name, permissions, expires_days, rate_limit, account=None, projects=None, **options
+    ):
         holder = self._holder(project_slug, account, projects)
         if expires_days is None:
             rule = ExpiryRule.DAYS_90
@@ -38,8 +45,12 @@ class Command(BaseCommand):
         chosen = [p.strip() for p in permissions.split(",") if p.strip()]
         try:
             key, plaintext = api_key_create(
-                name=name, permissions=chosen, expiry_rule=rule, actor=Actor.cli(),
-                rate_limit_per_minute=rate_limit, **holder,
+                name=name,
+                permissions=chosen,
+                expiry_rule=rule,
+                actor=Actor.cli(),
+                rate_limit_per_minute=rate_limit,
+                **holder,
             )
         except KeyRuleError as exc:
             raise CommandError(exc.message) from None
@@ -53,8 +64,10 @@ class Command(BaseCommand):
     def _holder(project_slug, account, projects) -> dict:
         if account is None:
             if project_slug is None or projects is not None:
-                raise CommandError("Name a project (create_api_key <project-slug> …) or an account "
-                                   "(--account EMAIL --projects a,b|all).")
+                raise CommandError(
+                    "Name a project (create_api_key <project-slug> …) or an account "
+                    "(--account EMAIL --projects a,b|all)."
+                )
             try:
                 return {"project": Project.objects.get(slug=project_slug)}
             except Project.DoesNotExist:
