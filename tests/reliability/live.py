@@ -54,7 +54,11 @@ NOT_INHERITED = {
 
 
 def clean_env() -> dict:
-    return {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    # No mail server on this machine: the servers under test drop their mails (invitations sent
+    # through the API would otherwise try SMTP on localhost and log the refusal).
+    env.setdefault("EMAIL_BACKEND", "django.core.mail.backends.dummy.EmailBackend")
+    return env
 
 
 def free_port() -> int:
