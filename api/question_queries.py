@@ -85,7 +85,7 @@ def _question(row) -> dict:
     }
 
 
-def _dumps(body) -> bytes:
+def dumps(body) -> bytes:
     return json.dumps(body).encode()  # the separators and ASCII escapes of django-ninja's renderer
 
 
@@ -105,13 +105,13 @@ def list_page(project_id: int, *, limit: int, offset: int) -> bytes:
     rows = _fetch(_sql()["list"], [project_id, project_id, limit, offset], one=False)
     count = rows[0][0] if rows else 0
     items = [_question(row[1:]) for row in rows if row[1] is not None]
-    return _dumps({"items": items, "count": count})
+    return dumps({"items": items, "count": count})
 
 
 def get_question(project_id: int, question_id: int) -> bytes | None:
     """The question as JSON, or None if the project has no question with this id."""
     row = _fetch(_sql()["get"], [project_id, question_id], one=True)
-    return None if row is None else _dumps(_question(row))
+    return None if row is None else dumps(_question(row))
 
 
 def next_question(project_id: int, answered: set[int]) -> bytes:
@@ -127,4 +127,4 @@ def next_question(project_id: int, answered: set[int]) -> bytes:
         clause = sql["not_answered_in"].format(params=", ".join(["%s"] * len(answered)))
         params += sorted(answered)
     row = _fetch(sql["next"].format(answered=clause), params, one=True)
-    return _dumps({"question": None if row is None else _question(row)})
+    return dumps({"question": None if row is None else _question(row)})

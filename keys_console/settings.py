@@ -111,13 +111,15 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Malformed API keys get their 401 here, before anything below runs (api/invalid_keys.py).
     "api.invalid_keys.RejectMalformedKeysMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The console's session, CSRF, auth, messages and htmx middleware: the stock classes, passed by
+    # for /api/ requests, which use none of them (keys_console/console_middleware.py).
+    "keys_console.console_middleware.ConsoleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "keys_console.console_middleware.ConsoleCsrfViewMiddleware",
+    "keys_console.console_middleware.ConsoleAuthenticationMiddleware",
+    "keys_console.console_middleware.ConsoleMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    "keys_console.console_middleware.ConsoleHtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
 
