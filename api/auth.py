@@ -21,7 +21,8 @@ classes read one header each (so the OpenAPI document shows both schemes); both 
 A key's record is cached for a few seconds at most and replaced by a tombstone on every write
 to its row, so a revocation takes effect on the very next request, in every worker.
 Failed authentications (unknown, revoked or expired keys) count against the client address; a
-malformed key (format or checksum) does not: it cannot match a key and costs no lookup (`keys_console.client_ip`, honouring TRUSTED_PROXIES).
+malformed key (format or checksum) does not: it cannot match a key and costs no lookup
+(`keys_console.client_ip`, honouring TRUSTED_PROXIES).
 Every failure is a 401 with its own code and `WWW-Authenticate: Bearer`. The key itself is never
 logged nor stored; only its public Key ID appears in events and log lines.
 """

@@ -81,7 +81,7 @@ def is_stdlib(path: str) -> bool:
 
 
 def component(stack: list[tuple[str, str, str]]) -> str:
-    for func, path, _ in reversed(stack):
+    for _func, path, _ in reversed(stack):
         if is_stdlib(path) or not path:
             continue
         for name, test in COMPONENTS:

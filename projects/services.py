@@ -301,10 +301,7 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
             raise KeyNotActive("This key was already rotated or revoked.")
         if not old.is_account_key:
             require_api_keys_unlocked(old.project)
-        if old.expiry_rule == ExpiryRule.DATE:
-            expires_at = old.expires_at
-        else:
-            expires_at = expires_at_for(old.expiry_rule, now=now)
+        expires_at = old.expires_at if old.expiry_rule == ExpiryRule.DATE else expires_at_for(old.expiry_rule, now=now)
         new, plaintext = _insert_key(
             project=old.project,
             name=old.name,

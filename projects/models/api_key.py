@@ -216,6 +216,14 @@ class ApiKey(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.key_id})"
 
+    def save(self, *args, **kwargs):
+        # Revocation is final: a revoked key never comes back.
+        if self.pk and self.state != KeyState.REVOKED:
+            previous = type(self).objects.filter(pk=self.pk).values_list("state", flat=True).first()
+            if previous == KeyState.REVOKED:
+                raise ValidationError("A revoked key cannot be reactivated.")
+        super().save(*args, **kwargs)
+
     # --- kind and holder -------------------------------------------------------------------------
     @property
     def kind(self) -> str:
@@ -291,11 +299,3 @@ class ApiKey(models.Model):
     @property
     def rate_limit(self) -> int:
         return self.rate_limit_per_minute or settings.API_KEY_RATE_LIMIT_PER_MINUTE
-
-    def save(self, *args, **kwargs):
-        # Revocation is final: a revoked key never comes back.
-        if self.pk and self.state != KeyState.REVOKED:
-            previous = type(self).objects.filter(pk=self.pk).values_list("state", flat=True).first()
-            if previous == KeyState.REVOKED:
-                raise ValidationError("A revoked key cannot be reactivated.")
-        super().save(*args, **kwargs)

@@ -130,8 +130,8 @@ def test_revoke_racing_rotate_leaves_no_unseen_active_key(grace):
         key = ApiKeyFactory(project=project, name=f"lineage {round_}")
         results = _race(
             [
-                lambda: api_key_rotate(key=key, actor=actor, grace=grace),
-                lambda: api_key_revoke(key=key, actor=actor),
+                lambda key=key: api_key_rotate(key=key, actor=actor, grace=grace),
+                lambda key=key: api_key_revoke(key=key, actor=actor),
             ]
         )
         assert _unexpected(results, KeyNotActive) == []
@@ -199,7 +199,7 @@ def test_edit_racing_a_revoke_never_edits_a_revoked_key():
     actor = Actor(user=None, label="race")
     results = _race(
         [
-            lambda: api_key_revoke(key=key, actor=actor),
+            lambda key=key: api_key_revoke(key=key, actor=actor),
             lambda: api_key_update(
                 key=key, actor=actor, name="edited", permissions=["read", "write"], rate_limit_per_minute=5
             ),
