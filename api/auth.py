@@ -30,6 +30,7 @@ logged nor stored; only its public Key ID appears in events and log lines.
 import logging
 import math
 from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -46,6 +47,7 @@ from projects.services import record_key_event
 
 from . import acting, clock, keycache, ratelimit
 from .errors import NotAuthenticated, RateLimited
+from .request import ApiRequest
 
 logger = logging.getLogger("api")
 
@@ -123,9 +125,10 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
         _security_event(request, key, EventKind.EXPIRED_KEY_USED)
         raise _failed(request, now, "expired_api_key", f"API key {key.key_id} has expired.", known=True)
 
-    request.api_key = key  # from here on the request counts as authenticated (headers, usage)
-    request.first_use_this_minute = snapshot.first_use_this_minute if snapshot is not None else None
-    ratelimit.check(request, key, count=snapshot.count if snapshot is not None else None, now=now)
+    authenticated = cast(ApiRequest, request)
+    authenticated.api_key = key  # from here on the request counts as authenticated (headers, usage)
+    authenticated.first_use_this_minute = snapshot.first_use_this_minute if snapshot is not None else None
+    ratelimit.check(authenticated, key, count=snapshot.count if snapshot is not None else None, now=now)
     acting.bind(request, key, snapshot)  # the project this request acts on, checked now
     return key
 
@@ -156,7 +159,7 @@ def _security_event(request: HttpRequest, key: ApiKey, kind: str) -> None:
             "API: %s presented: %s (%s)",
             kind,
             key.key_id,
-            f"account of user {key.owner_id}" if key.is_account_key else f"project {key.project.slug}",
+            f"account of user {key.owner_id}" if key.is_account_key else f"project {key.project.slug}",  # type: ignore[union-attr]  # a project key has its project
         )
 
 
@@ -170,7 +173,7 @@ def _dead_key_project(request: HttpRequest, key: ApiKey):
         return None
     from projects.models import Project
 
-    reached = Project.objects.filter(slug=slug, memberships__user_id=key.owner_id)
+    reached = Project.objects.filter(slug=slug, memberships__user_id=key.owner_id)  # type: ignore[misc]  # an account key: set
     if not key.all_projects:
         reached = reached.filter(scoped_account_keys=key)
     return reached.first()

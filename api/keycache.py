@@ -111,6 +111,7 @@ class _RedisStore:
         self._current = client
 
     def client(self) -> redis.Redis:
+        assert self._current is not None, "bind() comes first"
         return self._current
 
     def fetch(self, key_hash: str, window: int, client: str, slug: str | None = None) -> Snapshot:

@@ -183,7 +183,7 @@ class Probe:
         deadline = time.monotonic() + 10
         while (
             time.monotonic() < deadline
-            and self.conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [self.name]).fetchone()[0]
+            and self.conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [self.name]).fetchone()[0]  # type: ignore[index]  # count(*) always returns a row
         ):
             time.sleep(0.05)
         row = self.conn.execute(
@@ -450,6 +450,7 @@ def measure(rows: list[Row], results: Path, server: Server) -> None:
     log(f"warm-up: {WARMUP} s per row")
     for row in live:
         wrk(row, WARMUP, None)
+    assert server.proc is not None
     probe = Probe(server.proc.pid)
     try:
         time.sleep(STATS_SETTLE)
@@ -480,6 +481,7 @@ def count_transactions(rows: list[Row], server: Server) -> None:
     transactions subtracted."""
     live = [row for row in rows if not row.skipped]
     log(f"counting PostgreSQL transactions: {TX_REQUESTS} requests per row, {TX_REQUESTS_DATA} for the data rows")
+    assert server.proc is not None
     probe = Probe(server.proc.pid)
     try:
         xacts, sessions = probe.settled_counts()

@@ -189,6 +189,7 @@ def main() -> None:
     report = []
     try:
         server.start()
+        assert server.proc is not None
         worker = int(Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()[0])
         for row_id in args.rows.split(","):
             row = rows[row_id.strip()]

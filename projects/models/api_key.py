@@ -193,6 +193,11 @@ class ApiKey(models.Model):
 
     objects = ApiKeyQuerySet.as_manager()
 
+    # Not columns: set on instances by their readers. An account key's reach (api.auth, api.keycache)
+    # and a key's place in the console's list of lineages (projects.views.api_keys).
+    access: dict
+    lineage_depth: int
+
     class Meta:
         verbose_name = "API key"
         verbose_name_plural = "API keys"

@@ -39,7 +39,7 @@ def _race(workers: list[Callable[[], object]]) -> list[tuple[str, object]]:
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads), "a worker hung"
     assert all(r is not None for r in results)
-    return results
+    return [r for r in results if r is not None]
 
 
 def _unexpected(results, *allowed):
@@ -113,7 +113,8 @@ def test_ten_concurrent_rotations_yield_one_successor():
 
 
 def _lineage(key: ApiKey) -> list[ApiKey]:
-    chain, current = [], ApiKey.objects.get(pk=key.pk)
+    chain: list[ApiKey] = []
+    current: ApiKey | None = ApiKey.objects.get(pk=key.pk)
     while current is not None:
         chain.append(current)
         current = ApiKey.objects.filter(rotated_from=current).first()
