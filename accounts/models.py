@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -12,7 +14,7 @@ def mark_email_verified(user) -> None:
     )
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     """Users log in with their email address; there is no username."""
 
     use_in_migrations = True
@@ -39,21 +41,22 @@ class UserManager(BaseUserManager):
         mark_email_verified(user)
         return user
 
-    def get_by_natural_key(self, email: str):
+    def get_by_natural_key(self, email: str):  # type: ignore[override]  # the stubs allow None; Django never passes it
         # Exact match on the stored (lower-cased) address, as allauth's login lookup does:
         # `iexact` is Unicode-aware on PostgreSQL (`ſ` matches `s`) and would disagree with it.
         return self.get(email=email.lower())
 
 
 class User(AbstractUser):
-    username = None
+    username = None  # type: ignore[assignment]  # no username: the email address is the login
     email = models.EmailField("email address", unique=True)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    # The stubs type AbstractUser.objects as contrib.auth's UserManager (username-based); ours is email-only.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ["email"]

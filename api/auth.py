@@ -21,7 +21,8 @@ classes read one header each (so the OpenAPI document shows both schemes); both 
 A key's record is cached for a few seconds at most and replaced by a tombstone on every write
 to its row, so a revocation takes effect on the very next request, in every worker.
 Failed authentications (unknown, revoked or expired keys) count against the client address; a
-malformed key (format or checksum) does not: it cannot match a key and costs no lookup (`keys_console.client_ip`, honouring TRUSTED_PROXIES).
+malformed key (format or checksum) does not: it cannot match a key and costs no lookup
+(`keys_console.client_ip`, honouring TRUSTED_PROXIES).
 Every failure is a 401 with its own code and `WWW-Authenticate: Bearer`. The key itself is never
 logged nor stored; only its public Key ID appears in events and log lines.
 """
@@ -29,6 +30,7 @@ logged nor stored; only its public Key ID appears in events and log lines.
 import logging
 import math
 from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -45,6 +47,7 @@ from projects.services import record_key_event
 
 from . import acting, clock, keycache, ratelimit
 from .errors import NotAuthenticated, RateLimited
+from .request import ApiRequest
 
 logger = logging.getLogger("api")
 
@@ -122,9 +125,10 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
         _security_event(request, key, EventKind.EXPIRED_KEY_USED)
         raise _failed(request, now, "expired_api_key", f"API key {key.key_id} has expired.", known=True)
 
-    request.api_key = key  # from here on the request counts as authenticated (headers, usage)
-    request.first_use_this_minute = snapshot.first_use_this_minute if snapshot is not None else None
-    ratelimit.check(request, key, count=snapshot.count if snapshot is not None else None, now=now)
+    authenticated = cast(ApiRequest, request)
+    authenticated.api_key = key  # from here on the request counts as authenticated (headers, usage)
+    authenticated.first_use_this_minute = snapshot.first_use_this_minute if snapshot is not None else None
+    ratelimit.check(authenticated, key, count=snapshot.count if snapshot is not None else None, now=now)
     acting.bind(request, key, snapshot)  # the project this request acts on, checked now
     return key
 
@@ -155,7 +159,7 @@ def _security_event(request: HttpRequest, key: ApiKey, kind: str) -> None:
             "API: %s presented: %s (%s)",
             kind,
             key.key_id,
-            f"account of user {key.owner_id}" if key.is_account_key else f"project {key.project.slug}",
+            f"account of user {key.owner_id}" if key.is_account_key else f"project {key.project.slug}",  # type: ignore[union-attr]  # a project key has its project
         )
 
 
@@ -169,7 +173,7 @@ def _dead_key_project(request: HttpRequest, key: ApiKey):
         return None
     from projects.models import Project
 
-    reached = Project.objects.filter(slug=slug, memberships__user_id=key.owner_id)
+    reached = Project.objects.filter(slug=slug, memberships__user_id=key.owner_id)  # type: ignore[misc]  # an account key: set
     if not key.all_projects:
         reached = reached.filter(scoped_account_keys=key)
     return reached.first()

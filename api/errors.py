@@ -7,6 +7,7 @@ into that shape, so a client never has to parse HTML or a traceback.
 
 import logging
 import math
+from collections.abc import Set as AbstractSet
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
@@ -74,7 +75,7 @@ class RateLimited(ApiError):
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    error = {"code": code, "message": message}
+    error: dict[str, object] = {"code": code, "message": message}
     if fields:
         error["fields"] = fields
     return {"error": error}
@@ -94,7 +95,7 @@ def error_response(
 _LOCATIONS = {"body", "query", "path", "header", "cookie", "form", "file"}
 
 
-def _field_name(loc, param_names: set[str]) -> str:
+def _field_name(loc, param_names: AbstractSet[str]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in _LOCATIONS:
         parts = parts[1:]
@@ -109,7 +110,7 @@ def _message(error: dict) -> str:
     return message.removeprefix("Value error, ")
 
 
-def validation_fields(errors: list[dict], param_names: set[str] = frozenset({"payload"})) -> dict[str, str]:
+def validation_fields(errors: list[dict], param_names: AbstractSet[str] = frozenset({"payload"})) -> dict[str, str]:
     """django-ninja's error list as {"field": "message"} (first message per field)."""
     fields: dict[str, str] = {}
     for error in errors:

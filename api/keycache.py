@@ -14,7 +14,8 @@ The record holds the key's STATE (active / revoked) and grace end, never a revoc
 compare with a clock; it is built from one declared schema (RECORD_FIELDS below).
 
 The record part is on only with a shared cache (Redis: settings.API_KEY_RECORD_CACHE_SECONDS,
-10 s by default with REDIS_URL, off without). Revocation stays immediate in every worker. Every write to a key row (save, delete, and
+10 s by default with REDIS_URL, off without). Revocation stays immediate in every worker.
+Every write to a key row (save, delete, and
 `ApiKeyQuerySet.update` of anything but last use) puts a *tombstone* in place of the record,
 inside the transaction and again after commit (`invalidate`). Records are only ever *added*
 (set-if-absent), so a request that read the row before a revocation cannot write a stale record
@@ -110,6 +111,7 @@ class _RedisStore:
         self._current = client
 
     def client(self) -> redis.Redis:
+        assert self._current is not None, "bind() comes first"
         return self._current
 
     def fetch(self, key_hash: str, window: int, client: str, slug: str | None = None) -> Snapshot:

@@ -1,11 +1,10 @@
 """Per-endpoint permissions of API keys: `require(request, "read")` at the top of a view."""
 
-from django.http import HttpRequest
-
 from .errors import PermissionDenied
+from .request import ApiRequest
 
 
-def require(request: HttpRequest, permission: str) -> None:
+def require(request: ApiRequest, permission: str) -> None:
     key = request.auth
     if not key.has_permission(permission):
         raise PermissionDenied(

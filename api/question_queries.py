@@ -38,7 +38,8 @@ FIELDS = ("id", "text", "priority", "is_active", "created_at", "updated_at")
 def _sql() -> dict[str, str]:
     qn = connection.ops.quote_name
     table = qn(Question._meta.db_table)
-    col = {name: qn(Question._meta.get_field(name).column) for name in (*FIELDS, "project")}
+    # Concrete fields (and the project's foreign key): each has its column.
+    col = {name: qn(Question._meta.get_field(name).column) for name in (*FIELDS, "project")}  # type: ignore[union-attr, arg-type]
     columns = ", ".join(col[name] for name in FIELDS)
     order = f"{col['priority']} DESC, {col['id']} ASC"
     q_columns = ", ".join(f"q.{col[name]}" for name in FIELDS)

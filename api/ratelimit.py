@@ -34,6 +34,7 @@ from projects.services import record_key_event
 
 from . import keycache
 from .errors import RateLimited
+from .request import ApiRequest
 
 logger = logging.getLogger("api")
 
@@ -55,7 +56,7 @@ class Budget:
         }
 
 
-def check(request: HttpRequest, key: ApiKey, *, count: int | None, now) -> Budget:
+def check(request: ApiRequest, key: ApiKey, *, count: int | None, now) -> Budget:
     """Judge this request's number in the key's window (counted by `api.keycache.fetch`, None
     when the cache is down: fail open); remember the budget on the request; raise RateLimited
     over the limit."""

@@ -112,9 +112,10 @@ class QuestionPatch(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: QuestionText = None
-    priority: Priority = None
-    is_active: StrictBool = None
+    # None only marks a field as not sent (`exclude_unset`): the types still refuse `null`.
+    text: QuestionText = None  # type: ignore[assignment]
+    priority: Priority = None  # type: ignore[assignment]
+    is_active: StrictBool = None  # type: ignore[assignment]
 
     _strip_text = field_validator("text", mode="before")(_clean_text)
 

@@ -227,7 +227,7 @@ def usage_by_project(key: ApiKey, days: int = 30, *, today: date | None = None) 
 def pending_counts() -> dict[tuple[int, date], tuple[int, int, int]]:
     """A copy of the unflushed counts (for tests and diagnostics)."""
     with _lock:
-        return {slot: tuple(counts) for slot, counts in _buffer.items()}
+        return {slot: (counts[0], counts[1], counts[2]) for slot, counts in _buffer.items()}
 
 
 def discard_pending() -> None:

@@ -183,7 +183,7 @@ class Probe:
         deadline = time.monotonic() + 10
         while (
             time.monotonic() < deadline
-            and self.conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [self.name]).fetchone()[0]
+            and self.conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [self.name]).fetchone()[0]  # type: ignore[index]  # count(*) always returns a row
         ):
             time.sleep(0.05)
         row = self.conn.execute(
@@ -450,6 +450,7 @@ def measure(rows: list[Row], results: Path, server: Server) -> None:
     log(f"warm-up: {WARMUP} s per row")
     for row in live:
         wrk(row, WARMUP, None)
+    assert server.proc is not None
     probe = Probe(server.proc.pid)
     try:
         time.sleep(STATS_SETTLE)
@@ -464,7 +465,8 @@ def measure(rows: list[Row], results: Path, server: Server) -> None:
                 row.runs.append(result)
                 log(
                     f"rep {rep}/{REPEAT} row {row.id:>2}: {result['rps']:8.0f} req/s  "
-                    f"p50 {result['latency_us']['p50'] / 1000:.2f} ms  p99 {result['latency_us']['p99'] / 1000:.2f} ms  "
+                    f"p50 {result['latency_us']['p50'] / 1000:.2f} ms  "
+                    f"p99 {result['latency_us']['p99'] / 1000:.2f} ms  "
                     f"CPU/req app {result['app_cpu_s'] / result['requests'] * 1000:.3f} ms "
                     f"PG {result['pg_cpu_s'] / result['requests'] * 1000:.3f} ms"
                 )
@@ -479,6 +481,7 @@ def count_transactions(rows: list[Row], server: Server) -> None:
     transactions subtracted."""
     live = [row for row in rows if not row.skipped]
     log(f"counting PostgreSQL transactions: {TX_REQUESTS} requests per row, {TX_REQUESTS_DATA} for the data rows")
+    assert server.proc is not None
     probe = Probe(server.proc.pid)
     try:
         xacts, sessions = probe.settled_counts()
@@ -561,7 +564,10 @@ def render(summaries: list[dict], busy_before: float) -> str:
         f"{'#':<3} {'row':<36} {'req/s':>6} {'(min-max)':>11} {'p50 ms':>6} {'p99 ms':>6} {'non-2xx':>8} "
         f"{'errors':>6} {'SQL/req':>7} {'PG xact':>7} {'Redis':>5} {'CPU ms/req':>14}"
     )
-    sub = f"{'':<3} {'':<36} {'':>6} {'':>11} {'':>6} {'':>6} {'':>8} {'':>6} {'':>7} {'/req':>7} {'RT/req':>5} {'app':>7}{'PG':>7}"
+    sub = (
+        f"{'':<3} {'':<36} {'':>6} {'':>11} {'':>6} {'':>6} {'':>8} {'':>6} {'':>7} "
+        f"{'/req':>7} {'RT/req':>5} {'app':>7}{'PG':>7}"
+    )
     lines = [head, sub, "-" * len(head)]
     for s in summaries:
         if "skipped" in s:
@@ -574,7 +580,8 @@ def render(summaries: list[dict], busy_before: float) -> str:
         spread = f"{s['rps_min']:.0f}-{s['rps_max']:.0f}"
         lines.append(
             f"{s['id']:<3} {s['label']:<36} {s['rps']:>6.0f} {spread:>11} {s['p50_ms']:>6.2f} {s['p99_ms']:>6.2f} "
-            f"{non_2xx:>8} {errors:>6} {fmt(s['queries_per_request'], '.2f'):>7} {fmt(s['db_xacts_per_request'], '.2f'):>7} "
+            f"{non_2xx:>8} {errors:>6} {fmt(s['queries_per_request'], '.2f'):>7} "
+            f"{fmt(s['db_xacts_per_request'], '.2f'):>7} "
             f"{fmt(s['redis_per_request'], '.2f'):>5} {s['app_cpu_ms']:>7.3f}{s['pg_cpu_ms']:>7.3f}"
         )
     by_id = {s["id"]: s for s in summaries if "skipped" not in s}

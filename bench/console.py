@@ -15,6 +15,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,9 +195,10 @@ def main() -> None:
     for label, url in exports:
         started = time.perf_counter()
         response = client.get(url)
-        first = next(iter(response.streaming_content))
+        content: Iterator[bytes] = response.streaming_content  # type: ignore[attr-defined]  # a streaming export
+        first = next(iter(content))
         first_ms = (time.perf_counter() - started) * 1000
-        size = len(first) + sum(len(chunk) for chunk in response.streaming_content)
+        size = len(first) + sum(len(chunk) for chunk in content)
         print(
             f"{label}: first byte {first_ms:.0f} ms, all {size / 1e6:.1f} MB in "
             f"{time.perf_counter() - started:.1f} s (streamed)"

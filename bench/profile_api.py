@@ -81,7 +81,7 @@ def is_stdlib(path: str) -> bool:
 
 
 def component(stack: list[tuple[str, str, str]]) -> str:
-    for func, path, _ in reversed(stack):
+    for _func, path, _ in reversed(stack):
         if is_stdlib(path) or not path:
             continue
         for name, test in COMPONENTS:
@@ -189,6 +189,7 @@ def main() -> None:
     report = []
     try:
         server.start()
+        assert server.proc is not None
         worker = int(Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()[0])
         for row_id in args.rows.split(","):
             row = rows[row_id.strip()]

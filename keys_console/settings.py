@@ -8,6 +8,7 @@ Values are read strictly (keys_console/env.py): a malformed one stops the proces
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -40,7 +41,7 @@ def mailers_from_env(environ, *, debug: bool) -> dict:
             "use_ssl": parts.scheme == "smtps",
             "use_tls": parts.scheme == "smtp",
         }
-        mailer = {"BACKEND": smtp, "OPTIONS": options}
+        mailer: dict[str, Any] = {"BACKEND": smtp, "OPTIONS": options}
     elif environ.get("EMAIL_HOST"):
         use_ssl = _truthy(environ.get("EMAIL_USE_SSL"), False)
         options = {

@@ -10,7 +10,7 @@ from .health import healthz
 admin.site.site_header = "NBQ Keys Console — administration"
 admin.site.site_title = "NBQ Keys Console admin"
 # The admin logs in through the console's login (allauth: rate limits, 2FA), never its own form.
-admin.site.login = secure_admin_login(admin.site.login)
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]  # the public hook
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -1,15 +1,19 @@
 """Who performed an action, for the event log: a console user, the admin, the CLI or the API."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
 
 from keys_console.client_ip import client_ip
 
+if TYPE_CHECKING:
+    from accounts.models import User
+
 
 @dataclass(frozen=True)
 class Actor:
-    user: object | None
+    user: "User | None"
     label: str
     ip: str | None = None
     user_agent: str = ""

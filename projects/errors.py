@@ -10,7 +10,8 @@ class KeyRuleError(Exception):
     def __init__(
         self, message: str | None = None, *, field: str | None = None, errors: dict[str | None, str] | None = None
     ):
-        self.errors = dict(errors) if errors else {field: message}
+        # (Every caller passes a message or errors: without either, the join below used to fail.)
+        self.errors: dict[str | None, str] = dict(errors) if errors else {field: message or ""}
         self.field, self.message = next(iter(self.errors.items()))
         super().__init__(" ".join(self.errors.values()))
 

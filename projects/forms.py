@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING
+
 from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
 
@@ -101,7 +103,14 @@ class _Choice(forms.ChoiceField):
         pass
 
 
-class KeyFormMixin:
+# For the type checker the mixin is a form (it is mixed into forms.Form); at run time a plain class.
+if TYPE_CHECKING:
+    _FormBase = forms.BaseForm
+else:
+    _FormBase = object
+
+
+class KeyFormMixin(_FormBase):
     """What the Generate and Edit dialogs share: each permission with what it allows, and the
     rule errors of the services shown on their fields."""
 

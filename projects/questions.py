@@ -4,6 +4,7 @@ Views, the runtime API and the admin call these, so every change lands in the ev
 the bulk rules (which line is wrong, and why) live in one place.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -29,7 +30,7 @@ class LineError:
 class BulkAddRejected(Exception):
     """Nothing was added. `errors` names each bad line; `message` says what is wrong overall."""
 
-    def __init__(self, message: str, errors: list[LineError] = ()):
+    def __init__(self, message: str, errors: Iterable[LineError] = ()):
         super().__init__(message)
         self.message = message
         self.errors = list(errors)
@@ -54,7 +55,8 @@ def questions_bulk_create(*, project: Project, text: str, actor: Actor, priority
         raise BulkAddRejected(f"Add at most {limit:,} questions at a time (this has {len(lines):,}).")
     storable = [t for _, t in lines if len(t) <= QUESTION_TEXT_MAX and "\x00" not in t]
     existing = set(Question.objects.filter(project=project, text__in=storable).values_list("text", flat=True))
-    errors, first_seen = [], {}
+    errors: list[LineError] = []
+    first_seen: dict[str, int] = {}
     for number, line in lines:
         if len(line) > QUESTION_TEXT_MAX:
             errors.append(
@@ -123,7 +125,7 @@ def question_update(*, question: Question, actor: Actor, **changes) -> Question:
         setattr(question, field, value)
     if set(changed) == {"is_active"}:
         kind = EventKind.QUESTION_ACTIVATED if question.is_active else EventKind.QUESTION_DEACTIVATED
-        details = {"question_id": question.pk}
+        details: dict[str, object] = {"question_id": question.pk}
     else:
         kind = EventKind.QUESTION_EDITED
         details = {

@@ -30,7 +30,7 @@ GRACE_PERIODS = {
     "7d": timedelta(days=7),
 }
 GRACE_LABELS = {"": "Immediately", "1h": "After 1 hour", "24h": "After 24 hours", "7d": "After 7 days"}
-NAME_MAX_LENGTH = ApiKey._meta.get_field("name").max_length  # the column's size: 64
+NAME_MAX_LENGTH: int = ApiKey._meta.get_field("name").max_length  # type: ignore[assignment]  # the column's size: 64
 RATE_LIMIT_MAX = 1_000_000  # requests a minute; a per-key override above this is a typo
 RESERVED_SLUGS = {"invitations", "new"}  # path segments of the console
 
@@ -103,7 +103,7 @@ def record_key_event(
 
 def projects_in_scope(key: ApiKey):
     """The projects an account key reaches now: its scope, among its holder's memberships."""
-    projects = Project.objects.filter(memberships__user_id=key.owner_id)
+    projects = Project.objects.filter(memberships__user_id=key.owner_id)  # type: ignore[misc]  # an account key: set
     if not key.all_projects:
         projects = projects.filter(scoped_account_keys=key)
     return projects.order_by("name", "pk")
@@ -149,13 +149,14 @@ def clean_key_request(
     )
 
 
-def _lock_project(project: Project) -> Project:
+def _lock_project(project: Project | None) -> Project:
+    assert project is not None  # callers lock the project of a project key (never None)
     return Project.objects.select_for_update().get(pk=project.pk)
 
 
 def _lock_holder(key: ApiKey):
     """Lock the key's holder row (its project, or its person), serialising that holder's key changes."""
-    if key.is_account_key:
+    if key.owner_id is not None:  # an account key
         return get_user_model().objects.select_for_update().get(pk=key.owner_id)
     return _lock_project(key.project)
 
@@ -301,10 +302,7 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
             raise KeyNotActive("This key was already rotated or revoked.")
         if not old.is_account_key:
             require_api_keys_unlocked(old.project)
-        if old.expiry_rule == ExpiryRule.DATE:
-            expires_at = old.expires_at
-        else:
-            expires_at = expires_at_for(old.expiry_rule, now=now)
+        expires_at = old.expires_at if old.expiry_rule == ExpiryRule.DATE else expires_at_for(old.expiry_rule, now=now)
         new, plaintext = _insert_key(
             project=old.project,
             name=old.name,

@@ -193,6 +193,11 @@ class ApiKey(models.Model):
 
     objects = ApiKeyQuerySet.as_manager()
 
+    # Not columns: set on instances by their readers. An account key's reach (api.auth, api.keycache)
+    # and a key's place in the console's list of lineages (projects.views.api_keys).
+    access: dict
+    lineage_depth: int
+
     class Meta:
         verbose_name = "API key"
         verbose_name_plural = "API keys"
@@ -215,6 +220,14 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key_id})"
+
+    def save(self, *args, **kwargs):
+        # Revocation is final: a revoked key never comes back.
+        if self.pk and self.state != KeyState.REVOKED:
+            previous = type(self).objects.filter(pk=self.pk).values_list("state", flat=True).first()
+            if previous == KeyState.REVOKED:
+                raise ValidationError("A revoked key cannot be reactivated.")
+        super().save(*args, **kwargs)
 
     # --- kind and holder -------------------------------------------------------------------------
     @property
@@ -291,11 +304,3 @@ class ApiKey(models.Model):
     @property
     def rate_limit(self) -> int:
         return self.rate_limit_per_minute or settings.API_KEY_RATE_LIMIT_PER_MINUTE
-
-    def save(self, *args, **kwargs):
-        # Revocation is final: a revoked key never comes back.
-        if self.pk and self.state != KeyState.REVOKED:
-            previous = type(self).objects.filter(pk=self.pk).values_list("state", flat=True).first()
-            if previous == KeyState.REVOKED:
-                raise ValidationError("A revoked key cannot be reactivated.")
-        super().save(*args, **kwargs)

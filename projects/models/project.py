@@ -95,7 +95,7 @@ def _unusable_token_hash() -> str:
     return invitation_token_hash(secrets.token_urlsafe(32))
 
 
-class InvitationQuerySet(models.QuerySet):
+class InvitationQuerySet(models.QuerySet["Invitation"]):
     def issue(self, **fields) -> tuple["Invitation", str]:
         """Create an invitation; return it and its token (to mail once, never to store)."""
         token = secrets.token_urlsafe(32)

@@ -16,6 +16,9 @@ class KeyUsageDay(models.Model):
         ordering = ["-day"]
         constraints = [models.UniqueConstraint(fields=["api_key", "day"], name="one_usage_row_per_key_day")]
 
+    def __str__(self) -> str:
+        return f"{self.api_key_id} on {self.day}: {self.total} requests"
+
     @property
     def total(self) -> int:
         return self.success + self.client_error + self.server_error
@@ -39,3 +42,6 @@ class KeyProjectUsageDay(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["api_key", "project", "day"], name="one_usage_row_per_key_project_day"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} in {self.project_id} on {self.day}: {self.requests} requests"

@@ -33,13 +33,14 @@ PAGE = "projects/api_keys.html"
 def lineage_order(keys: list[ApiKey]) -> list[ApiKey]:
     """Newest first, each key followed by the keys it replaced (its rotation lineage), so an old
     key rotating out sits right under its successor. Sets `lineage_depth` (0: the newest of its line)."""
-    by_pk = {k.pk: k for k in keys}
+    by_pk: dict[int | None, ApiKey] = {k.pk: k for k in keys}
     replaced = {k.rotated_from_id for k in keys if k.rotated_from_id in by_pk}
     ordered = []
     for key in keys:
         if key.pk in replaced:
             continue  # listed under its successor
-        depth, current = 0, key
+        depth = 0
+        current: ApiKey | None = key
         while current is not None:
             current.lineage_depth = depth
             ordered.append(current)

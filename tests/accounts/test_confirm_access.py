@@ -172,11 +172,12 @@ def enrol_totp(client, user) -> str:
         client.post(response.url, {"password": PASSWORD, "next": url})
         response = client.get(url)
     assert response.status_code == 200, response
-    secret = re.search(
+    found = re.search(
         r'id="authenticator_secret"[^>]*value="([A-Z2-7]+)"|value="([A-Z2-7]+)"[^>]*id="authenticator_secret"',
         response.content.decode(),
     )
-    secret = secret.group(1) or secret.group(2)
+    assert found is not None, "no authenticator secret on the page"
+    secret = found.group(1) or found.group(2)
     response = client.post(url, {"code": fresh_totp_code(secret)})
     assert response.status_code == 302, page_text(response)
     cache.clear()  # allauth refuses a code twice in its 30-s period (replay); the next steps reuse "now"

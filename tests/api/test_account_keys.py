@@ -8,6 +8,9 @@ import os
 
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from api import keycache
 from projects.actors import Actor
@@ -247,9 +250,6 @@ def test_rotated_account_key_keeps_its_scope_and_grace(client, person, projects,
 
 
 # --- never a project its holder never belonged to (hypothesis, PostgreSQL) ----------------------
-from hypothesis import HealthCheck, given  # noqa: E402
-from hypothesis import settings as hsettings
-from hypothesis import strategies as st
 
 SLUGS = ["p0", "p1", "p2", "p3"]
 ROLES = [None, Role.VIEWER, Role.ADMIN, Role.OWNER]  # None: never a member

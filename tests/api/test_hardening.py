@@ -160,7 +160,8 @@ def test_finding7_behind_a_proxy_the_client_address_counts(client, budget, setti
     assert error_code(other) == "invalid_api_key"
 
 
-def test_finding7_throttle_on_each_cache_backend(client, key, budget, record_cache, django_assert_num_queries):
+@pytest.mark.usefixtures("record_cache")
+def test_finding7_throttle_on_each_cache_backend(client, key, budget, django_assert_num_queries):
     """The same rule through Redis (one pipeline) and the local-memory cache."""
     assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200
     for _ in range(budget):

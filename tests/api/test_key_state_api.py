@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("skew", [timedelta(seconds=5), timedelta(minutes=10)])
-def test_finding6_revocation_holds_on_skewed_clock(client, key, clock, record_cache, skew):
+@pytest.mark.usefixtures("record_cache")
+def test_finding6_revocation_holds_on_skewed_clock(client, key, clock, skew):
     assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200  # record cached
     api_key_revoke(key=key, actor=Actor.cli())  # made on a host with the right clock
     clock.at(timezone.now() - skew)  # the API host's clock runs behind

@@ -7,7 +7,7 @@ from tests.api.conftest import ALL_PERMISSIONS, bearer, error_code
 pytestmark = pytest.mark.django_db
 
 # (method, path, JSON body, required permission, success status); {q} is a question of the key's project.
-ENDPOINTS = [
+ENDPOINTS: list[tuple[str, str, dict | None, str, int]] = [
     ("get", "/api/v1/questions", None, "read", 200),
     ("post", "/api/v1/questions", {"text": "New?"}, "create", 201),
     ("get", "/api/v1/questions/{q}", None, "read", 200),

@@ -3,6 +3,7 @@ with htmx, and the CSV export matching the filtered rows. Plus the same confirma
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -94,7 +95,7 @@ def test_bulk_add_confirm_delete_and_filter_the_log(page, live_server, owner, pr
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Export CSV").click()
     download = download_info.value
-    rows = list(csv.reader(io.StringIO(open(download.path(), encoding="utf-8-sig").read())))
+    rows = list(csv.reader(io.StringIO(Path(download.path()).read_text(encoding="utf-8-sig"))))
     assert rows[0][:3] == ["When (UTC)", "Event", "Description"]
     assert [r[2] for r in rows[1:]] == shown
     assert all(r[6] == "ana@example.com" for r in rows[1:])

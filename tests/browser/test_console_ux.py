@@ -427,7 +427,7 @@ def test_rotation_is_one_lineage_and_the_counter_agrees(page, live_server, owner
     expect(page.locator(".key-row .badge-active")).to_have_count(10)
     expect(page.locator(".key-row .badge-rotating")).to_have_count(3)
     ids = page.locator(".key-row").evaluate_all("rows => rows.map(r => r.dataset.keyId)")
-    for old, new in zip(demo["rotating"], demo["successors"]):
+    for old, new in zip(demo["rotating"], demo["successors"], strict=False):
         assert ids.index(old.key_id) == ids.index(new.key_id) + 1  # right under its successor
         old_row = page.locator(f"#key-{old.key_id}")
         expect(old_row.locator(".badge")).to_have_text("Rotating")

@@ -48,7 +48,7 @@ def _kinds(project) -> list[str]:
 
 def _csv(response) -> list[list[str]]:
     assert isinstance(response, StreamingHttpResponse)
-    body = b"".join(response.streaming_content).decode("utf-8")
+    body = b"".join(response.streaming_content).decode("utf-8")  # type: ignore[arg-type]  # sync: bytes
     assert body.startswith("\ufeff")
     return list(csv.reader(io.StringIO(body[1:])))
 

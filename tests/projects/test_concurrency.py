@@ -39,7 +39,7 @@ def _race(workers: list[Callable[[], object]]) -> list[tuple[str, object]]:
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads), "a worker hung"
     assert all(r is not None for r in results)
-    return results
+    return [r for r in results if r is not None]
 
 
 def _unexpected(results, *allowed):
@@ -113,7 +113,8 @@ def test_ten_concurrent_rotations_yield_one_successor():
 
 
 def _lineage(key: ApiKey) -> list[ApiKey]:
-    chain, current = [], ApiKey.objects.get(pk=key.pk)
+    chain: list[ApiKey] = []
+    current: ApiKey | None = ApiKey.objects.get(pk=key.pk)
     while current is not None:
         chain.append(current)
         current = ApiKey.objects.filter(rotated_from=current).first()
@@ -130,8 +131,8 @@ def test_revoke_racing_rotate_leaves_no_unseen_active_key(grace):
         key = ApiKeyFactory(project=project, name=f"lineage {round_}")
         results = _race(
             [
-                lambda: api_key_rotate(key=key, actor=actor, grace=grace),
-                lambda: api_key_revoke(key=key, actor=actor),
+                lambda key=key: api_key_rotate(key=key, actor=actor, grace=grace),
+                lambda key=key: api_key_revoke(key=key, actor=actor),
             ]
         )
         assert _unexpected(results, KeyNotActive) == []
@@ -199,7 +200,7 @@ def test_edit_racing_a_revoke_never_edits_a_revoked_key():
     actor = Actor(user=None, label="race")
     results = _race(
         [
-            lambda: api_key_revoke(key=key, actor=actor),
+            lambda key=key: api_key_revoke(key=key, actor=actor),
             lambda: api_key_update(
                 key=key, actor=actor, name="edited", permissions=["read", "write"], rate_limit_per_minute=5
             ),

@@ -36,7 +36,7 @@ def _cache_text() -> str | None:
     if not isinstance(cache, LocMemCache):
         return None
     chunks = []
-    for name, value in list(cache._cache.items()):
+    for name, value in list(cache._cache.items()):  # type: ignore[attr-defined]  # LocMemCache's store
         chunks.append(repr(name))
         try:
             chunks.append(repr(pickle.loads(value)))

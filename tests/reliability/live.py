@@ -8,6 +8,7 @@ finalizers, so no server outlives its test.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -178,7 +179,7 @@ class Gunicorn:
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
         env.update({k: str(v) for k, v in self.env.items()})
-        self._log = open(self.log_path, "ab")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (open for the server's whole life; closed in stop())
         self.process = subprocess.Popen(
             [
                 *self.wrapper,
@@ -231,6 +232,7 @@ class Gunicorn:
 
     def worker_pids(self) -> set[int]:
         """The live workers (children of the arbiter; under a wrapper, the arbiter is its child)."""
+        assert self.process is not None, "start() first"
         parents = {self.process.pid}
         if self.wrapper:
             parents = _children(self.process.pid)
@@ -282,10 +284,8 @@ class Gunicorn:
                 os.killpg(self.process.pid, signal.SIGKILL)  # the session this harness created
                 self.process.wait(5)
         # Workers are reaped by the arbiter; make sure none of its session is left behind.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self._log.close()
         return self.process.returncode
 

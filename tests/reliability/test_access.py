@@ -190,7 +190,7 @@ def snapshot() -> dict:
     state = {}
     for label in ("accounts", "projects", "auth"):
         for model in apps.get_app_config(label).get_models():
-            rows = [{k: v for k, v in row.items() if k != "last_login"} for row in model.objects.values()]
+            rows = [{k: v for k, v in row.items() if k != "last_login"} for row in model._default_manager.values()]
             state[model._meta.label] = sorted(rows, key=lambda r: r["id"])
     return state
 

@@ -108,6 +108,7 @@ def stored_usage(pg, name: str) -> int:
             "JOIN projects_apikey k ON k.id = u.api_key_id WHERE k.name = %s",
             [name],
         ).fetchone()
+    assert row is not None
     return int(row[0])
 
 

@@ -87,7 +87,9 @@ class Browser:
         """GET the page holding the form (for its CSRF token), then POST the form as a browser would."""
         page = self.get(form_page or path)
         assert page.status == 200, (page.status, page.body[:300])
-        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body).group(1).decode()
+        found = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body)
+        assert found, "the form page carries a CSRF token"
+        token = found.group(1).decode()
         origin = f"https://127.0.0.1:{self.server.port}"
         reply = self.server.request(
             "POST",
