@@ -8,7 +8,7 @@ store, no lazy user, no message storage, no CSRF token work: ~60 µs per API req
 API response carries is unchanged: these middleware add nothing to it (no session or CSRF cookie
 is touched, so no `Set-Cookie` and no `Vary: Cookie`); the ones that do add headers to API
 responses (security, `Cache-Control`/`Vary`, CSP, Content-Length, X-Frame-Options) stay in
-settings.MIDDLEWARE as they were. tests/test_console_middleware.py compares API responses with
+settings.MIDDLEWARE as they were. tests/api/test_console_middleware.py compares API responses with
 and without the bypass, header for header.
 """
 

@@ -67,7 +67,7 @@ def _requests(project, make_key):
         ("get", "/api/v1/key", x_api_key(fresh()), None),
         ("get", "/api/v1/questions?limit=3", bearer(fresh()), None),
         ("get", f"/api/v1/questions/{q.pk}", bearer(fresh()), None),
-        ("post", "/api/v1/questions", bearer(fresh()), {"text": ""}),  # 422
+        ("post", "/api/v1/questions", bearer(fresh()), {"text": ""}),  # 400: invalid
         ("post", "/api/v1/next-question", bearer(fresh()), {"answered": [q.pk]}),
         ("get", "/api/v1/key", {"Authorization": "Bearer nbq_live_bad"}, None),  # malformed: 401
         ("get", "/api/v1/key", {}, None),  # no key: 401
