@@ -1,21 +1,20 @@
 """The console's own middleware, passed by for the runtime API (`/api/`).
 
-Sessions, CSRF, the logged-in user, flash messages and htmx details serve the server-rendered
-console only: the API authenticates with API keys, never reads a session, a cookie, `request.user`
-or a message, and its views are CSRF-exempt. Each class below is the stock middleware, unchanged
-for every other path, that hands an `/api/` request straight to the next layer (no session
-store, no lazy user, no message storage, no CSRF token work: ~60 µs per API request). What an
-API response carries is unchanged: these middleware add nothing to it (no session or CSRF cookie
-is touched, so no `Set-Cookie` and no `Vary: Cookie`); the ones that do add headers to API
-responses (security, `Cache-Control`/`Vary`, CSP, Content-Length, X-Frame-Options) stay in
-settings.MIDDLEWARE as they were. tests/api/test_console_middleware.py compares API responses with
-and without the bypass, header for header.
+Sessions, the logged-in user, flash messages and htmx details serve the server-rendered console
+only: the API authenticates with API keys and never reads a session, a cookie, `request.user` or a
+message. Each class below is the stock middleware, unchanged for every other path, that hands an
+`/api/` request straight to the next layer (no session store, no lazy user, no message storage).
+What an API response carries is unchanged: these middleware add nothing to it (no session is
+touched, so no `Set-Cookie` and no `Vary: Cookie`); the ones that add headers to API responses
+(security, `Cache-Control`/`Vary`, CSP, Content-Length, X-Frame-Options) stay in
+settings.MIDDLEWARE as they were, and so does the stock CsrfViewMiddleware (`check --deploy`
+asks for it by name; on the API, whose views are CSRF-exempt, it costs a few µs).
+tests/api/test_console_middleware.py compares API responses with and without the bypass.
 """
 
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.middleware.csrf import CsrfViewMiddleware
 from django_htmx.middleware import HtmxMiddleware
 
 API_PATH_PREFIX = "/api/"
@@ -36,13 +35,6 @@ class _ConsoleOnly:
 
 class ConsoleSessionMiddleware(_ConsoleOnly, SessionMiddleware):
     pass
-
-
-class ConsoleCsrfViewMiddleware(_ConsoleOnly, CsrfViewMiddleware):
-    def process_view(self, request, callback, callback_args, callback_kwargs):
-        if is_api(request):
-            return None
-        return super().process_view(request, callback, callback_args, callback_kwargs)
 
 
 class ConsoleAuthenticationMiddleware(_ConsoleOnly, AuthenticationMiddleware):

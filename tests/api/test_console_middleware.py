@@ -7,7 +7,6 @@ import pytest
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.middleware.csrf import CsrfViewMiddleware
 from django.test import Client
 from django_htmx.middleware import HtmxMiddleware
 
@@ -17,14 +16,13 @@ pytestmark = pytest.mark.django_db
 
 STOCK = {
     "keys_console.console_middleware.ConsoleSessionMiddleware": "django.contrib.sessions.middleware.SessionMiddleware",
-    "keys_console.console_middleware.ConsoleCsrfViewMiddleware": "django.middleware.csrf.CsrfViewMiddleware",
     "keys_console.console_middleware.ConsoleAuthenticationMiddleware": (
         "django.contrib.auth.middleware.AuthenticationMiddleware"
     ),
     "keys_console.console_middleware.ConsoleMessageMiddleware": "django.contrib.messages.middleware.MessageMiddleware",
     "keys_console.console_middleware.ConsoleHtmxMiddleware": "django_htmx.middleware.HtmxMiddleware",
 }
-CONSOLE_ONLY = (SessionMiddleware, CsrfViewMiddleware, AuthenticationMiddleware, MessageMiddleware, HtmxMiddleware)
+CONSOLE_ONLY = (SessionMiddleware, AuthenticationMiddleware, MessageMiddleware, HtmxMiddleware)
 
 
 def _boom(*args, **kwargs):
