@@ -251,7 +251,7 @@ class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
     list_filter = [StatusFilter, KindFilter, "project"]
     search_fields = ["name", "key_id", "project__name", "project__slug", "owner__email"]
     list_select_related = ["project", "owner"]
-    fields: list[str] = [
+    fields = [
         "project",
         "owner",
         "all_projects",
@@ -274,7 +274,7 @@ class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
         "rate_limit_per_minute",
     ]
     # Everything is shown read-only but the per-key rate limit (the one thing operators tune here).
-    readonly_fields = [f for f in fields if f != "rate_limit_per_minute"]
+    readonly_fields = [f for f in fields if isinstance(f, str) and f != "rate_limit_per_minute"]
     actions = ["revoke_selected"]
 
     def has_add_permission(self, request):
