@@ -273,27 +273,8 @@ class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
         "last_used_ip",
         "rate_limit_per_minute",
     ]
-    readonly_fields = [
-        "project",
-        "owner",
-        "all_projects",
-        "scope",
-        "name",
-        "key_id",
-        "masked",
-        "permissions",
-        "expiry_rule",
-        "created_by",
-        "created_at",
-        "expires_at",
-        "state",
-        "stops_at",
-        "revoked_at",
-        "revoked_by",
-        "rotated_from",
-        "last_used_at",
-        "last_used_ip",
-    ]
+    # Everything is shown read-only but the per-key rate limit (the one thing operators tune here).
+    readonly_fields = [f for f in fields if isinstance(f, str) and f != "rate_limit_per_minute"]
     actions = ["revoke_selected"]
 
     def has_add_permission(self, request):
