@@ -5,6 +5,7 @@ database and from the record cache."""
 from datetime import UTC, datetime
 
 import pytest
+from django.http import HttpRequest
 from ninja.renderers import JSONRenderer
 
 from api import clock
@@ -35,7 +36,8 @@ def schema_bytes(key: ApiKey) -> bytes:
         "stops_at": key.stops_at if rotating else None,
         "rate_limit_per_minute": key.rate_limit,
     }
-    return JSONRenderer().render(None, KeyOut.model_validate(body).model_dump(), response_status=200).encode()
+    rendered = JSONRenderer().render(HttpRequest(), KeyOut.model_validate(body).model_dump(), response_status=200)
+    return rendered.encode()
 
 
 @pytest.fixture(params=["no-cache", "cache"])
