@@ -3,9 +3,11 @@
 import pytest
 from django.core import mail
 
+from projects.actors import Actor
 from projects.models import Invitation, Membership, Question
+from projects.services import api_key_create
 from tests.api.conftest import bearer, error_code
-from tests.factories import QuestionFactory, UserFactory
+from tests.factories import ProjectFactory, QuestionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -315,3 +317,20 @@ def test_unexpected_error_is_a_json_500(client, key, monkeypatch):
     assert response.status_code == 500 and error_code(response) == "server_error"
     assert "bug" not in response.content.decode()
     assert response["X-RateLimit-Limit"] == "600"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/questions", "/api/v1/projects/{slug}/questions"])
+def test_text_over_the_limit_is_refused_as_sent_even_if_stripping_would_shorten_it(client, path):
+    """Found by schemathesis: 2,001 characters starting with \\x1f were stripped to 2,000 and accepted,
+    although the OpenAPI document says maxLength 2000 (a schema-violating request accepted)."""
+    project = ProjectFactory(owner=UserFactory(), active_questions=10)
+    _, plaintext = api_key_create(project=project, name="t", actor=Actor.cli(), permissions=["create"])
+    url = path.format(slug=project.slug)
+    headers = {"Authorization": f"Bearer {plaintext}"}
+    too_long = client.post(url, {"text": "\x1f" + "a" * 2000}, content_type="application/json", headers=headers)
+    assert too_long.status_code == 400
+    assert too_long.json()["error"]["code"] == "invalid_request"
+    assert "text" in too_long.json()["error"]["fields"]
+    fits = client.post(url, {"text": "\x1f" + "a" * 1999}, content_type="application/json", headers=headers)
+    assert fits.status_code == 201
+    assert fits.json()["text"] == "a" * 1999
