@@ -6,6 +6,7 @@ from django.template.response import TemplateResponse
 from .actors import Actor
 from .errors import KeyRuleError
 from .events import record_event
+from .membership import membership_delete_logged
 from .models import ApiKey, Invitation, KeyEvent, KeyUsageDay, Membership, Project, Question
 from .models.api_key import Kind, Status
 from .models.event import EventKind
@@ -72,14 +73,7 @@ class ProjectAdmin(NoSecretLookups, admin.ModelAdmin):
         actor = _admin(request)
         instances = formset.save(commit=False)
         for membership in formset.deleted_objects:
-            record_event(
-                project=membership.project,
-                kind=EventKind.MEMBER_REMOVED,
-                actor=actor,
-                subject=membership.user.email,
-                details={"role": membership.role},
-            )
-            membership.delete()
+            membership_delete_logged(membership=membership, kind=EventKind.MEMBER_REMOVED, actor=actor)
         for membership in instances:
             _save_membership(membership, actor)
         formset.save_m2m()

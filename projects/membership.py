@@ -56,10 +56,16 @@ def membership_remove(*, membership: Membership, actor: Actor) -> None:
         raise MembershipRefused("The owner cannot be removed.")
     if actor.user is not None and membership.user_id == actor.user.pk:
         raise MembershipRefused("You cannot remove yourself; leave the project instead.")
+    membership_delete_logged(membership=membership, kind=EventKind.MEMBER_REMOVED, actor=actor)
+
+
+def membership_delete_logged(*, membership: Membership, kind: str, actor: Actor) -> None:
+    """Delete a membership and log it (removed or left) in one transaction. No rules: callers
+    check theirs first (the admin lets operators remove anyone, owners included)."""
     with transaction.atomic():
         record_event(
             project=membership.project,
-            kind=EventKind.MEMBER_REMOVED,
+            kind=kind,
             actor=actor,
             subject=membership.user.email,
             details={"role": membership.role},
@@ -71,12 +77,4 @@ def membership_leave(*, membership: Membership, actor: Actor) -> None:
     """A member leaves the project on their own. The owner cannot leave it."""
     if membership.role == Role.OWNER:
         raise MembershipRefused("The owner cannot leave the project.")
-    with transaction.atomic():
-        record_event(
-            project=membership.project,
-            kind=EventKind.MEMBER_LEFT,
-            actor=actor,
-            subject=membership.user.email,
-            details={"role": membership.role},
-        )
-        membership.delete()
+    membership_delete_logged(membership=membership, kind=EventKind.MEMBER_LEFT, actor=actor)
