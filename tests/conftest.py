@@ -150,3 +150,27 @@ def stranger_client(db):
 @pytest.fixture
 def db_engine():
     return connection.vendor
+
+
+def use_record_cache(settings, mode: str) -> str:
+    """Set up the API's key-record cache for a test: "no-cache" (off), "locmem", or "redis" (the
+    shared cache as in production; skipped when Redis is not reachable). Returns `mode`."""
+    import socket
+
+    settings.API_KEY_RECORD_CACHE_SECONDS = 0 if mode == "no-cache" else 10
+    if mode == "redis":
+        try:
+            socket.create_connection(("127.0.0.1", 6379), timeout=0.2).close()
+        except OSError:
+            pytest.skip("needs Redis on 127.0.0.1:6379")
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+                "KEY_PREFIX": "nbq-record-cache-test",
+            }
+        }
+        from django.core.cache import cache
+
+        cache.clear()
+    return mode

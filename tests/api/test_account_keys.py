@@ -4,8 +4,6 @@ Run with the record cache off (every request reads the database), on (local memo
 the cached record must learn about membership and question changes as it learns about key changes.
 """
 
-import os
-
 import pytest
 from django.utils import timezone
 from hypothesis import HealthCheck, given
@@ -18,7 +16,7 @@ from projects.models import KeyEvent, Membership, Question, Role
 from projects.models.event import EventKind
 from projects.services import api_key_create, api_key_revoke, api_key_rotate
 from tests.api.conftest import bearer, error_code
-from tests.api.test_ratelimit import _redis_reachable
+from tests.conftest import use_record_cache
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,25 +26,7 @@ ALL = ["create", "read", "write", "delete", "invite"]
 
 @pytest.fixture(params=["no-cache", "locmem", "redis"])
 def record_cache(request, settings):
-    if request.param == "no-cache":
-        settings.API_KEY_RECORD_CACHE_SECONDS = 0
-        return request.param
-    settings.API_KEY_RECORD_CACHE_SECONDS = 10
-    if request.param == "redis":
-        if not _redis_reachable():
-            pytest.skip("needs Redis on 127.0.0.1:6379")
-        location = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": location,
-                "KEY_PREFIX": "nbq-acctkeys-test",
-            }
-        }
-        from django.core.cache import cache
-
-        cache.clear()
-    return request.param
+    return use_record_cache(settings, request.param)
 
 
 @pytest.fixture

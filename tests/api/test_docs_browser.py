@@ -9,19 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.browser.conftest import CHROMIUM_ARGS
 from tests.conftest import CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def render_docs(base_url: str) -> dict:

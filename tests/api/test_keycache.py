@@ -10,28 +10,14 @@ from projects.actors import Actor
 from projects.models import ApiKey
 from projects.services import api_key_revoke, api_key_rotate
 from tests.api.conftest import bearer
-from tests.api.test_ratelimit import _redis_reachable
+from tests.conftest import use_record_cache
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(params=["locmem", "redis"])
 def record_cache(request, settings):
-    settings.API_KEY_RECORD_CACHE_SECONDS = 10
-    if request.param == "redis":
-        if not _redis_reachable():
-            pytest.skip("needs Redis on 127.0.0.1:6379")
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": "redis://127.0.0.1:6379/15",
-                "KEY_PREFIX": "nbq-keycache-test",
-            }
-        }
-        from django.core.cache import cache
-
-        cache.clear()
-    return request.param
+    return use_record_cache(settings, request.param)
 
 
 def get_key(client, key):

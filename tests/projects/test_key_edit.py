@@ -11,7 +11,7 @@ from projects.errors import DuplicateKeyName, InvalidKeyRequest, KeyNotActive
 from projects.models import ApiKey, KeyEvent
 from projects.models.event import EventKind
 from projects.services import api_key_revoke, api_key_update
-from tests.api.test_ratelimit import _redis_reachable
+from tests.conftest import use_record_cache
 from tests.factories import ApiKeyFactory
 from tests.projects.helpers import HX, KEY_IN_TEXT, page_text
 
@@ -158,21 +158,7 @@ def test_admins_can_edit(admin_member_client, unlocked_project):
 
 @pytest.fixture(params=["locmem", "redis"])
 def record_cache(request, settings):
-    settings.API_KEY_RECORD_CACHE_SECONDS = 10
-    if request.param == "redis":
-        if not _redis_reachable():
-            pytest.skip("needs Redis on 127.0.0.1:6379")
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": "redis://127.0.0.1:6379/15",
-                "KEY_PREFIX": "nbq-edit-test",
-            }
-        }
-        from django.core.cache import cache
-
-        cache.clear()
-    return request.param
+    return use_record_cache(settings, request.param)
 
 
 def test_an_edit_reaches_the_api_on_the_next_request(owner_client, client, unlocked_project, record_cache):
