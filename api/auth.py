@@ -95,8 +95,8 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
     # One round trip: record, rate count, last-use marker, this address's failures, known hash
     # (and the addressed project's record).
     snapshot = keycache.fetch(key_hash, now, _client(request), acting.requested_slug(request))
-    if snapshot is not None and snapshot.record is not None:
-        key = keycache.key_from_record(snapshot.record, key_hash)
+    if snapshot is not None and snapshot.raw_record is not None:
+        key = snapshot.key(key_hash)
     else:
         if (
             snapshot is not None

@@ -1,14 +1,16 @@
-"""The hot path's one round trip: key record, rate-limit counter and last-use marker together.
+"""The hot path's one round trip: key record and rate-limit counter together, in one command.
 
 Looking a key up in PostgreSQL costs more than the rest of an API request (docs/performance.md),
-so an authenticated request asks the shared cache, in ONE round trip (a Redis pipeline), for:
+so an authenticated request asks the shared cache, in ONE command (a Redis script run by EVALSHA,
+`FETCH_SCRIPT`), for:
 
 - the key's record (`api:key:<hash>`: what authentication needs, never the secret);
-- the next value of its rate-limit counter for this minute (`api:rl:<hash>:<window>`);
-- whether it is the key's first use in this minute (`api:lu:<hash>:<window>`, set-if-absent);
+- the next value of its rate-limit counter for this minute (`api:rl:<hash>:<window>`, which the
+  script gives its expiry when it creates it). A count of 1 is the key's first use in this minute:
   only then is last use written to the database (a conditional UPDATE: at most once a minute);
-- the client address's failed authentications this minute (`api:af:<address>:<window>`) and
-  whether the hash ever authenticated (`api:ok:<hash>`): see `api.auth` (failed-auth throttle).
+- only when there is no usable record (never cached, expired, or a tombstone): the client
+  address's failed authentications this minute (`api:af:<address>:<window>`) and whether the hash
+  ever authenticated (`api:ok:<hash>`): see `api.auth` (failed-auth throttle).
 
 The record holds the key's STATE (active / revoked) and grace end, never a revocation time to
 compare with a clock; it is built from one declared schema (RECORD_FIELDS below).
@@ -23,15 +25,23 @@ over the tombstone; a tombstone sends readers to the database for TOMBSTONE_TTL 
 longer than any request lives. Records also expire after API_KEY_RECORD_CACHE_SECONDS, which
 bounds the harm if a process that revokes keys was started without the API's REDIS_URL.
 
+Why a script rather than a pipeline of the same commands: the answer is the same, but redis-py
+packs and parses one command instead of six, and Redis runs them in one step (measured in
+docs/performance.md). The script touches several keys, so it needs one Redis server (Django's
+RedisCache is one; a Redis Cluster is not supported).
+
 If the cache is unreachable the request falls back to the database (one indexed query), the rate
 limit fails open (see `api.ratelimit`), and the cache is left alone for a few seconds.
 Without REDIS_URL the same operations run on Django's local-memory cache (one process).
 """
 
+import copy
+import functools
 import json
 import logging
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,21 +64,51 @@ KNOWN_KEY_TTL = 24 * 3600
 
 @dataclass(frozen=True)
 class Snapshot:
-    record: dict | None  # None: not cached (or a tombstone): ask the database
+    raw_record: bytes | str | None  # the key's record as cached; None: not cached (or a tombstone)
     count: int  # this request's number in the key's current rate-limit window
-    first_use_this_minute: bool
+    # Read only when there is no record (they decide whether the database is asked at all):
     failures: int = 0  # failed authentications from this client address in the current window
     known_key: bool = False  # this hash authenticated before (it exists in the database)
     project: dict | None = None  # the addressed project's record (`api:proj:<slug>`), when asked for
+
+    @property
+    def first_use_this_minute(self) -> bool:
+        """The key's first request in this window (its counter was just created)."""
+        return self.count == 1
+
+    @property
+    def record(self) -> dict | None:
+        """The key's record (None: ask the database)."""
+        return _decode(self.raw_record)
+
+    def key(self, key_hash: str):
+        """The ApiKey of the cached record: this request's own copy (requests narrow it: see
+        `api.acting.bind`) of an instance built once per distinct record (`_key_of_record`)."""
+        assert self.raw_record is not None
+        return copy.copy(_key_of_record(self.raw_record, key_hash))
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_of_record(raw: bytes | str, key_hash: str):
+    """An ApiKey built from a cached record, kept for the next request that reads the same record.
+    Keyed by the record's exact bytes: a changed key is another record (and a revoked one a
+    tombstone, never a record), so what is kept can only ever be what the cache holds now. Holds
+    what the record holds (never the key itself). Callers get copies (`Snapshot.key`)."""
+    return key_from_record(json.loads(raw), key_hash)
+
+
+def _usable(raw) -> bytes | str | None:
+    """The cached record, or None for a missing record or a tombstone."""
+    return None if raw is None or raw == TOMBSTONE or raw == TOMBSTONE.decode() else raw
 
 
 def _project_name(slug: str) -> str:
     return f"api:proj:{slug[:120]}"
 
 
-def _names(key_hash: str, window: int) -> tuple[str, str, str]:
+def _names(key_hash: str, window: int) -> tuple[str, str]:
     h = key_hash[-40:]
-    return f"api:key:{record_version()}:{h}", f"api:rl:{h}:{window}", f"api:lu:{h}:{window}"
+    return f"api:key:{record_version()}:{h}", f"api:rl:{h}:{window}"
 
 
 def _failures_name(client: str, window: int) -> str:
@@ -88,16 +128,32 @@ def _decode(raw) -> dict | None:
         return None
 
 
+# KEYS: the record, the rate counter, the address's failures, the known-hash marker[, the project's
+# record]. ARGV: the counter's lifetime, the tombstone. Answers {record, count, project} when the
+# record is usable, else {record, count, project, failures, known}. (A missing key reads as false.)
+FETCH_SCRIPT = """
+local record = redis.call('GET', KEYS[1])
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+local project = false
+if KEYS[5] then project = redis.call('GET', KEYS[5]) end
+if record and record ~= ARGV[2] then return {record, count, project} end
+return {record, count, project, redis.call('GET', KEYS[3]), redis.call('EXISTS', KEYS[4])}
+"""
+
+
 class _RedisStore:
     """The Redis server of Django's RedisCache, reached through redis-py's public client (one
     connection pool per process and server, thread-safe). Key names go through the cache's own
     `make_key`, so they share its prefix and version."""
 
     def __init__(self):
-        self._clients: dict[tuple, redis.Redis] = {}
-        self._current: redis.Redis | None = None
+        self._clients: dict[tuple, tuple[redis.Redis, Callable[..., list]]] = {}
+        self._current: tuple[redis.Redis, Callable[..., list]] | None = None
+        self._make_key: Callable[[str], str] = cache.make_key
 
-    def bind(self, config: dict) -> None:
+    def bind(self, config: dict, django_cache: RedisCache) -> None:
+        self._make_key = django_cache.make_key
         location = config["LOCATION"]
         if not isinstance(location, str):
             location = location[0]
@@ -105,38 +161,36 @@ class _RedisStore:
         options = config.get("OPTIONS", {})
         timeouts = {name: options[name] for name in ("socket_connect_timeout", "socket_timeout") if name in options}
         ident = (location, tuple(sorted(timeouts.items())))
-        client = self._clients.get(ident)
-        if client is None:
-            client = self._clients[ident] = redis.Redis.from_url(location, **timeouts)
-        self._current = client
+        current = self._clients.get(ident)
+        if current is None:
+            client = redis.Redis.from_url(location, **timeouts)
+            # EVALSHA, loading the script on the server when it does not know it (redis-py's Script)
+            current = self._clients[ident] = (client, client.register_script(FETCH_SCRIPT))
+        self._current = current
 
     def client(self) -> redis.Redis:
         assert self._current is not None, "bind() comes first"
-        return self._current
+        return self._current[0]
 
     def fetch(self, key_hash: str, window: int, client: str, slug: str | None = None) -> Snapshot:
-        record, counter, last_used = (cache.make_key(n) for n in _names(key_hash, window))
-        pipe = self.client().pipeline(transaction=False)
-        pipe.get(record)
-        pipe.incr(counter)
-        pipe.expire(counter, WINDOW_SECONDS + 5, nx=True)
-        pipe.set(last_used, 1, nx=True, ex=WINDOW_SECONDS + 5)
-        pipe.get(cache.make_key(_failures_name(client, window)))
-        pipe.exists(cache.make_key(_known_name(key_hash)))
-        if slug is not None:  # same round trip: the addressed project's record
-            pipe.get(cache.make_key(_project_name(slug)))
-        raw, count, _, first, failures, known, *project = pipe.execute()
+        assert self._current is not None, "bind() comes first"
+        names = [*_names(key_hash, window), _failures_name(client, window), _known_name(key_hash)]
+        if slug is not None:  # same command: the addressed project's record
+            names.append(_project_name(slug))
+        raw, count, project, *rest = self._current[1](
+            keys=[self._make_key(n) for n in names], args=[WINDOW_SECONDS + 5, TOMBSTONE]
+        )
+        failures, known = rest or (0, 0)
         return Snapshot(
-            record=_decode(raw),
+            raw_record=_usable(raw),
             count=int(count),
-            first_use_this_minute=bool(first),
             failures=int(failures or 0),
             known_key=bool(known),
-            project=_decode(project[0]) if project else None,
+            project=_decode(project),
         )
 
     def count_failure(self, client: str, window: int) -> int:
-        name = cache.make_key(_failures_name(client, window))
+        name = self._make_key(_failures_name(client, window))
         pipe = self.client().pipeline(transaction=False)
         pipe.incr(name)
         pipe.expire(name, WINDOW_SECONDS + 5, nx=True)
@@ -144,38 +198,36 @@ class _RedisStore:
         return int(count)
 
     def mark_known(self, key_hash: str) -> None:
-        self.client().set(cache.make_key(_known_name(key_hash)), 1, ex=KNOWN_KEY_TTL)
+        self.client().set(self._make_key(_known_name(key_hash)), 1, ex=KNOWN_KEY_TTL)
 
     def remember(self, key_hash: str, record: dict, ttl: int) -> None:
         self.remember_name(_names(key_hash, 0)[0], record, ttl)
 
     def remember_name(self, name: str, record: dict, ttl: int) -> None:
-        self.client().set(cache.make_key(name), json.dumps(record), nx=True, ex=ttl)
+        self.client().set(self._make_key(name), json.dumps(record), nx=True, ex=ttl)
 
     def tombstone(self, key_hash: str) -> None:
         self.tombstone_name(_names(key_hash, 0)[0])
 
     def tombstone_name(self, name: str) -> None:
-        self.client().set(cache.make_key(name), TOMBSTONE, ex=TOMBSTONE_TTL)
+        self.client().set(self._make_key(name), TOMBSTONE, ex=TOMBSTONE_TTL)
 
 
 class _DjangoStore:
     """Any other Django cache (local memory by default): the same operations, several calls."""
 
     def fetch(self, key_hash: str, window: int, client: str, slug: str | None = None) -> Snapshot:
-        record, counter, last_used = _names(key_hash, window)
-        raw = cache.get(record)
+        record_name, counter = _names(key_hash, window)
+        record = _usable(cache.get(record_name))
         count = self._incr(counter)
-        first = cache.add(last_used, 1, timeout=WINDOW_SECONDS + 5)
-        failures = cache.get(_failures_name(client, window), 0)
-        known = cache.get(_known_name(key_hash)) is not None
         project = _decode(cache.get(_project_name(slug))) if slug is not None else None
+        if record is not None:
+            return Snapshot(raw_record=record, count=count, project=project)
         return Snapshot(
-            record=_decode(raw),
+            raw_record=None,
             count=count,
-            first_use_this_minute=first,
-            failures=failures,
-            known_key=known,
+            failures=cache.get(_failures_name(client, window), 0),
+            known_key=cache.get(_known_name(key_hash)) is not None,
             project=project,
         )
 
@@ -210,13 +262,19 @@ class _DjangoStore:
 
 _redis_store = _RedisStore()
 _django_store = _DjangoStore()
+_bound: tuple[object, object] = (None, None)  # (Django's default cache, the store that serves it)
 
 
 def _backend():
-    if isinstance(caches["default"], RedisCache):
-        _redis_store.bind(settings.CACHES["default"])
-        return _redis_store
-    return _django_store
+    global _bound
+    current = caches["default"]
+    if current is not _bound[0]:  # first use, or new cache settings (tests): bind again
+        if isinstance(current, RedisCache):
+            _redis_store.bind(settings.CACHES["default"], current)
+            _bound = (current, _redis_store)
+        else:
+            _bound = (current, _django_store)
+    return _bound[1]
 
 
 def _with_breaker(operation, *args):
@@ -334,11 +392,6 @@ def record_version() -> str:
     return format(zlib.crc32(",".join(RECORD_FIELDS + ("|",) + PROJECT_FIELDS).encode()), "x")
 
 
-def _field_map(model, names) -> dict:
-    fields = {f.attname: f for f in model._meta.concrete_fields}
-    return {name: fields[name] for name in names}
-
-
 def _jsonable(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
@@ -355,12 +408,21 @@ def record_of(key) -> dict:
     return record
 
 
+@functools.cache
+def _reader(model, names: tuple[str, ...], extra: tuple[str, ...]):
+    """How to load `names` (from a record) and `extra` (given as is) into `model`: the attnames in
+    the model's column order, and per attname its field's `to_python` (None: taken as given).
+    Worked out once per process: it is on every cached request's path."""
+    wanted = set(names) | set(extra)
+    fields = [f for f in model._meta.concrete_fields if f.attname in wanted]
+    converters = tuple((f.attname, f.to_python if f.attname in names else None) for f in fields)
+    return [f.attname for f in fields], converters
+
+
 def _from_record(model, names, values: dict, **extra):
-    fields = _field_map(model, names)
-    loaded = {name: fields[name].to_python(values[name]) for name in names}
-    loaded.update(extra)
-    ordered = [f.attname for f in model._meta.concrete_fields if f.attname in loaded]
-    return model.from_db("default", ordered, [loaded[name] for name in ordered])
+    attnames, converters = _reader(model, tuple(names), tuple(sorted(extra)))
+    row = [extra[name] if convert is None else convert(values[name]) for name, convert in converters]
+    return model.from_db("default", attnames, row)
 
 
 def key_from_record(record: dict, key_hash: str):

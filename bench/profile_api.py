@@ -168,9 +168,9 @@ def summarise(raw: Path, top: int = 22) -> str:
 def ensure_py_spy() -> str:
     exe = bench.BIN / "py-spy"
     if not exe.exists():
-        subprocess.run(
-            [bench.PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "py-spy"], check=True
-        )
+        # The venv is uv's (no pip in it): uv from .tools/ (the Makefile's) installs into it.
+        uv = bench.ROOT / ".tools" / "bin" / "uv"
+        subprocess.run([str(uv), "pip", "install", "--quiet", "--python", bench.PY, "py-spy"], check=True)
     return str(exe)
 
 

@@ -13,11 +13,13 @@ admin.site.site_title = "NBQ Keys Console admin"
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]  # the public hook
 
 urlpatterns = [
+    # The runtime API first: Django tries patterns in order, and every API request pays for the
+    # ones tried before it (each non-matching include raises and catches a Resolver404).
+    path("api/v1/", api.urls),
     path("healthz", healthz, name="healthz"),
     path("", RedirectView.as_view(pattern_name="projects:list", permanent=False)),
     path("accounts/", include("accounts.urls")),
     path("account/", include("projects.account_urls")),
     path("projects/", include("projects.urls")),
-    path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

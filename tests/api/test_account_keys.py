@@ -297,3 +297,23 @@ def test_usage_is_counted_per_project_for_account_keys(client, person, projects)
     per_project = {(r.project.slug, r.requests) for r in KeyProjectUsageDay.objects.filter(api_key=key)}
     assert per_project == {("a", 3), ("b", 2)}
     assert usage.usage_by_project(key) == [("A", 3), ("B", 2)]
+
+
+def test_narrowing_for_one_project_never_carries_over_to_the_next_request(client, person, projects, record_cache):
+    """Each request acts on its own copy of the key (api/keycache.py keeps one built instance per
+    record): a viewer's read-only narrowing in A must not reach the next request, for B (admin)."""
+    Membership.objects.filter(project=projects["a"], user=person).update(role=Role.VIEWER)
+    key = account_key(person, [projects["a"], projects["b"]])
+    for _ in range(3):
+        described = get(client, key, "/api/v1/projects/a/key")
+        assert described.status_code == 200 and described.json()["permissions"] == ["read"]
+        refused = client.post(
+            "/api/v1/projects/a/questions", {"text": "No?"}, headers=bearer(key), content_type="application/json"
+        )
+        assert refused.status_code == 403 and error_code(refused) == "insufficient_permission"
+        described = get(client, key, "/api/v1/projects/b/key")
+        assert described.status_code == 200 and set(described.json()["permissions"]) == set(ALL)
+        created = client.post(
+            "/api/v1/projects/b/questions", {"text": "Yes?"}, headers=bearer(key), content_type="application/json"
+        )
+        assert created.status_code == 201, created.content

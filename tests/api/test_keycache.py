@@ -108,3 +108,113 @@ def test_records_of_another_schema_are_never_read(key, record_cache, monkeypatch
     monkeypatch.setattr(keycache, "RECORD_FIELDS", (*keycache.RECORD_FIELDS[:-1],))
     assert keycache.fetch(key.key_hash, timezone.now()).record is None
     cache.clear()
+
+
+# --- the hot path's one command (issue 14) -------------------------------------------------------
+
+
+@pytest.fixture
+def redis_commands(monkeypatch):
+    """Every Redis command this process sends, by name (pipelines counted command by command)."""
+    import redis.connection
+
+    sent: list[str] = []
+    send_command = redis.connection.Connection.send_command  # one command
+    pack_commands = redis.connection.Connection.pack_commands  # a pipeline's
+
+    def one(self, *args, **kwargs):
+        sent.append(str(args[0]).upper())
+        return send_command(self, *args, **kwargs)
+
+    def many(self, commands):
+        sent.extend(str(c[0]).upper() for c in commands)
+        return pack_commands(self, commands)
+
+    monkeypatch.setattr(redis.connection.Connection, "send_command", one)
+    monkeypatch.setattr(redis.connection.Connection, "pack_commands", many)
+    return sent
+
+
+def test_a_request_with_a_cached_record_sends_redis_one_command(client, key, settings, redis_commands):
+    """Record, rate count and first use of the minute in ONE command (a script), not a pipeline
+    of six: what redis-py packs and parses is most of the hot path's cost (docs/performance.md)."""
+    use_record_cache(settings, "redis")
+    assert get_key(client, key).status_code == 200  # cold: looks the key up and caches its record
+    redis_commands.clear()
+    response = get_key(client, key)
+    assert response.status_code == 200 and response["X-RateLimit-Remaining"] == str(key.rate_limit - 2)
+    assert redis_commands in (["EVALSHA"], ["EVALSHA", "SCRIPT LOAD", "EVALSHA"], ["EVALSHA", "SCRIPT", "EVALSHA"])
+    redis_commands.clear()
+    assert get_key(client, key).status_code == 200
+    assert redis_commands == ["EVALSHA"]
+
+
+def test_the_script_is_loaded_again_when_redis_forgot_it(client, key, settings):
+    use_record_cache(settings, "redis")
+    assert get_key(client, key).status_code == 200
+    keycache._backend().client().script_flush()  # e.g. Redis restarted
+    response = get_key(client, key)
+    assert response.status_code == 200 and response["X-RateLimit-Remaining"] == str(key.rate_limit - 2)
+
+
+@pytest.mark.parametrize("mode", ["locmem", "redis"])
+def test_first_use_of_the_minute_is_the_counter_starting(key, settings, mode):
+    from datetime import timedelta
+
+    from django.core.cache import cache
+
+    use_record_cache(settings, mode)
+    now = timezone.now()
+    first, second = keycache.fetch(key.key_hash, now), keycache.fetch(key.key_hash, now)
+    assert (first.count, first.first_use_this_minute) == (1, True)
+    assert (second.count, second.first_use_this_minute) == (2, False)
+    later = keycache.fetch(key.key_hash, now + timedelta(seconds=keycache.WINDOW_SECONDS))
+    assert (later.count, later.first_use_this_minute) == (1, True)  # a new window
+    if mode == "redis":  # the counter the script created expires with its window
+        counter = cache.make_key(keycache._names(key.key_hash, keycache.window_of(now))[1])
+        assert 0 < keycache._backend().client().ttl(counter) <= keycache.WINDOW_SECONDS + 5
+
+
+@pytest.mark.parametrize("mode", ["locmem", "redis"])
+def test_the_address_budget_is_read_only_without_a_record(key, settings, mode):
+    """The failed-auth budget decides whether the database is asked; with a record it is not needed."""
+    use_record_cache(settings, mode)
+    now = timezone.now()
+    for _ in range(3):
+        keycache.count_failure("203.0.113.9", now)
+    keycache.mark_known(key.key_hash)
+    cold = keycache.fetch(key.key_hash, now, "203.0.113.9")
+    assert (cold.record, cold.failures, cold.known_key) == (None, 3, True)
+    keycache.remember(key.key_hash, keycache.record_of(ApiKey.objects.select_related("project").get(pk=key.pk)))
+    warm = keycache.fetch(key.key_hash, now, "203.0.113.9")
+    assert warm.record is not None and warm.record["key"]["key_id"] == key.key_id
+    api_key_revoke(key=key, actor=Actor.cli())  # a tombstone: back to the database, budget read again
+    dead = keycache.fetch(key.key_hash, now, "203.0.113.9")
+    assert (dead.record, dead.failures, dead.known_key) == (None, 3, True)
+
+
+def test_an_addressed_project_record_comes_in_the_same_command(key, settings, redis_commands):
+    use_record_cache(settings, "redis")
+    keycache.remember_project("bench-slug", {"id": 1, "slug": "bench-slug"})
+    redis_commands.clear()
+    snapshot = keycache.fetch(key.key_hash, timezone.now(), "203.0.113.9", "bench-slug")
+    assert snapshot.project == {"id": 1, "slug": "bench-slug"} and redis_commands == ["EVALSHA"]
+
+
+def test_a_record_is_built_into_a_key_once_per_process(client, key, settings, monkeypatch):
+    use_record_cache(settings, "redis")
+    keycache._key_of_record.cache_clear()
+    built = []
+    real = keycache.key_from_record
+    monkeypatch.setattr(keycache, "key_from_record", lambda *args: built.append(1) or real(*args))
+    for _ in range(4):
+        assert get_key(client, key).status_code == 200
+    assert len(built) == 1  # the cold request caches the record; the next three share one instance
+    ApiKey.objects.filter(pk=key.pk).update(name="renamed")  # a tombstone: the database answers
+    assert [get_key(client, key).json()["name"] for _ in range(2)] == ["renamed", "renamed"]
+    assert len(built) == 1
+    from django.core.cache import cache
+
+    cache.delete(keycache._names(key.key_hash, 0)[0])  # the tombstone expires
+    assert [get_key(client, key).json()["name"] for _ in range(3)] == ["renamed"] * 3
+    assert len(built) == 2  # the new record, built once
