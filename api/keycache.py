@@ -37,7 +37,10 @@ Without REDIS_URL the same operations run on Django's local-memory cache (one pr
 
 import copy
 import functools
+import hashlib
 import json
+import os
+import threading
 import logging
 import time
 import zlib
@@ -46,6 +49,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import redis
+import redis.connection
+import redis.exceptions
+from redis.exceptions import NoScriptError
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -142,14 +148,23 @@ return {record, count, project, redis.call('GET', KEYS[3]), redis.call('EXISTS',
 """
 
 
+FETCH_SHA = hashlib.sha1(FETCH_SCRIPT.encode()).hexdigest()  # what EVALSHA names it by
+
+
 class _RedisStore:
     """The Redis server of Django's RedisCache, reached through redis-py's public client (one
     connection pool per process and server, thread-safe). Key names go through the cache's own
-    `make_key`, so they share its prefix and version."""
+    `make_key`, so they share its prefix and version.
+
+    The hot path's one command goes over a connection of the calling thread's own (a
+    `redis.Connection` made like the pool's, TLS and timeouts included), sent and read with the
+    connection's `send_command` / `read_response`: no pool checkout, no retry wrapper, no
+    per-call bookkeeping, which cost more than the command itself (docs/performance.md). A
+    connection that fails is dropped; the next request makes a new one."""
 
     def __init__(self):
-        self._clients: dict[tuple, tuple[redis.Redis, Callable[..., list]]] = {}
-        self._current: tuple[redis.Redis, Callable[..., list]] | None = None
+        self._clients: dict[tuple, tuple[redis.Redis, threading.local]] = {}
+        self._current: tuple[redis.Redis, threading.local] | None = None
         self._make_key: Callable[[str], str] = cache.make_key
 
     def bind(self, config: dict, django_cache: RedisCache) -> None:
@@ -163,22 +178,57 @@ class _RedisStore:
         ident = (location, tuple(sorted(timeouts.items())))
         current = self._clients.get(ident)
         if current is None:
-            client = redis.Redis.from_url(location, **timeouts)
-            # EVALSHA, loading the script on the server when it does not know it (redis-py's Script)
-            current = self._clients[ident] = (client, client.register_script(FETCH_SCRIPT))
+            current = self._clients[ident] = (redis.Redis.from_url(location, **timeouts), threading.local())
         self._current = current
 
     def client(self) -> redis.Redis:
         assert self._current is not None, "bind() comes first"
         return self._current[0]
 
-    def fetch(self, key_hash: str, window: int, client: str, slug: str | None = None) -> Snapshot:
+    def _own_connection(self) -> tuple[redis.connection.AbstractConnection, bool]:
+        """This thread's connection, and whether it is new (never used yet)."""
         assert self._current is not None, "bind() comes first"
+        client, local = self._current
+        connection = getattr(local, "connection", None)
+        if connection is not None and local.pid == os.getpid():
+            return connection, False
+        # First use in this thread, or a forked child: a connection made as the pool makes them.
+        pool = client.connection_pool
+        connection = local.connection = pool.connection_class(**pool.connection_kwargs)
+        local.pid = os.getpid()
+        return connection, True
+
+    def _drop(self, connection) -> None:
+        connection.disconnect()
+        assert self._current is not None
+        self._current[1].connection = None
+
+    def run_fetch_script(self, keys: list[str], args: list) -> list:
+        while True:
+            connection, new = self._own_connection()
+            try:
+                try:
+                    connection.send_command("EVALSHA", FETCH_SHA, len(keys), *keys, *args)
+                    return connection.read_response()
+                except NoScriptError:  # a restarted or flushed Redis: EVAL sends the script (and caches it)
+                    connection.send_command("EVAL", FETCH_SCRIPT, len(keys), *keys, *args)
+                    return connection.read_response()
+            except redis.exceptions.ConnectionError:
+                self._drop(connection)
+                if new:
+                    raise
+                # A kept connection that Redis closed meanwhile (restart, idle timeout): once more
+                # on a new one, as redis-py's pool does; a new one failing is an outage.
+            except Exception:
+                self._drop(connection)
+                raise
+
+    def fetch(self, key_hash: str, window: int, client: str, slug: str | None = None) -> Snapshot:
         names = [*_names(key_hash, window), _failures_name(client, window), _known_name(key_hash)]
         if slug is not None:  # same command: the addressed project's record
             names.append(_project_name(slug))
-        raw, count, project, *rest = self._current[1](
-            keys=[self._make_key(n) for n in names], args=[WINDOW_SECONDS + 5, TOMBSTONE]
+        raw, count, project, *rest = self.run_fetch_script(
+            [self._make_key(n) for n in names], [WINDOW_SECONDS + 5, TOMBSTONE]
         )
         failures, known = rest or (0, 0)
         return Snapshot(

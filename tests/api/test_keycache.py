@@ -218,3 +218,17 @@ def test_a_record_is_built_into_a_key_once_per_process(client, key, settings, mo
     cache.delete(keycache._names(key.key_hash, 0)[0])  # the tombstone expires
     assert [get_key(client, key).json()["name"] for _ in range(3)] == ["renamed"] * 3
     assert len(built) == 2  # the new record, built once
+
+
+def test_a_connection_closed_by_redis_is_replaced_without_losing_the_cache(client, key, settings):
+    """The hot path keeps its own connection per thread; when Redis closes it (restart, idle
+    timeout) the next request opens another at once, rather than pausing the cache."""
+    use_record_cache(settings, "redis")
+    keycache.reset_state()
+    assert get_key(client, key).status_code == 200
+    admin = keycache._backend().client()
+    killed = admin.client_kill_filter(_type="normal", skipme=True)
+    assert killed >= 1
+    response = get_key(client, key)
+    assert response.status_code == 200 and response["X-RateLimit-Remaining"] == str(key.rate_limit - 2)
+    assert keycache._paused_until == 0.0  # no cache pause: the limit kept counting
