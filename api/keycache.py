@@ -39,9 +39,9 @@ import copy
 import functools
 import hashlib
 import json
+import logging
 import os
 import threading
-import logging
 import time
 import zlib
 from collections.abc import Callable
@@ -51,10 +51,10 @@ from datetime import datetime
 import redis
 import redis.connection
 import redis.exceptions
-from redis.exceptions import NoScriptError
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import NoScriptError
 
 logger = logging.getLogger("api")
 
