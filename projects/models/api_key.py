@@ -194,7 +194,7 @@ class ApiKey(models.Model):
     objects = ApiKeyQuerySet.as_manager()
 
     # Not columns: set on instances by their readers. An account key's reach (api.auth, api.keycache)
-    # and a key's place in the console's list of lineages (projects.views.api_keys).
+    # and a key's place in the console's list of lineages (projects.views.key_holders.lineage_order).
     access: dict
     lineage_depth: int
 

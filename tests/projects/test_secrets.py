@@ -155,9 +155,9 @@ def test_the_key_never_enters_a_url(owner_client, unlocked_project):
 
 
 def test_reveal_response_is_not_cached_and_marks_the_view_sensitive(owner_client, unlocked_project):
-    from projects.views import api_keys
+    from projects.views import keys
 
-    for view in (api_keys.key_new, api_keys.key_rotate):
+    for view in (keys.key_new, keys.key_rotate):
         wrapped = view
         names = set()
         while wrapped is not None:
