@@ -57,9 +57,17 @@ class KeyHolder:
     def keys(self) -> QuerySet[ApiKey]:
         raise NotImplementedError
 
+    def holder_filter(self) -> dict:
+        """The holder, as a filter on ApiKey (e.g. {"project": ...})."""
+        raise NotImplementedError
+
     def key(self, key_id: str) -> ApiKey:
         """One of the holder's keys, or 404."""
-        raise NotImplementedError
+        return get_object_or_404(
+            ApiKey.objects.select_related("project", "owner", "created_by", "revoked_by", "rotated_from", "rotated_to"),
+            key_id=key_id,
+            **self.holder_filter(),
+        )
 
     def url(self, name: str, *args) -> str:
         """A key page's URL, e.g. url("key_revoke", key_id)."""
@@ -72,8 +80,19 @@ class KeyHolder:
     def create_form(self, data) -> ApiKeyCreateForm:
         return self.create_form_class(data)
 
-    def create(self, data: dict, actor: Actor) -> tuple[ApiKey, str]:
+    def holder_of_new_key(self, data: dict) -> dict:
+        """Whom a new key belongs to, as `api_key_create` takes it, from the Generate form's data."""
         raise NotImplementedError
+
+    def create(self, data: dict, actor: Actor) -> tuple[ApiKey, str]:
+        return api_key_create(
+            **self.holder_of_new_key(data),
+            name=data["name"],
+            permissions=data["permissions"],
+            expiry_rule=data["expiration"],
+            expires_on=data["expires_on"],
+            actor=actor,
+        )
 
     def example_url(self, request, key: ApiKey) -> str:
         """The URL of the example call shown with a new key."""
@@ -119,12 +138,8 @@ class ProjectKeys(KeyHolder):
     def keys(self):
         return ApiKey.objects.filter(project=self.project).select_related("created_by", "rotated_from", "rotated_to")
 
-    def key(self, key_id):
-        return get_object_or_404(
-            ApiKey.objects.select_related("project", "created_by", "revoked_by", "rotated_from", "rotated_to"),
-            project=self.project,
-            key_id=key_id,
-        )
+    def holder_filter(self):
+        return {"project": self.project}
 
     def url(self, name, *args):
         return reverse(f"projects:{name}", args=[self.project.slug, *args])
@@ -137,15 +152,8 @@ class ProjectKeys(KeyHolder):
             "can_manage": self.membership.can_manage,
         }
 
-    def create(self, data, actor):
-        return api_key_create(
-            project=self.project,
-            name=data["name"],
-            permissions=data["permissions"],
-            expiry_rule=data["expiration"],
-            expires_on=data["expires_on"],
-            actor=actor,
-        )
+    def holder_of_new_key(self, data):
+        return {"project": self.project}
 
     def example_url(self, request, key):
         return request.build_absolute_uri("/api/v1/key")
@@ -184,12 +192,8 @@ class AccountKeys(KeyHolder):
             .prefetch_related("scope_projects")
         )
 
-    def key(self, key_id):
-        return get_object_or_404(
-            ApiKey.objects.select_related("owner", "created_by", "revoked_by", "rotated_from", "rotated_to"),
-            owner=self.user,
-            key_id=key_id,
-        )
+    def holder_filter(self):
+        return {"owner": self.user}
 
     def url(self, name, *args):
         return reverse(f"account:{name}", args=list(args))
@@ -200,17 +204,12 @@ class AccountKeys(KeyHolder):
     def create_form(self, data):
         return AccountKeyCreateForm(data, user=self.user)
 
-    def create(self, data, actor):
-        return api_key_create(
-            owner=self.user,
-            all_projects=data["scope"] == AccountKeyCreateForm.SCOPE_ALL,
-            projects=list(data["projects"]),
-            name=data["name"],
-            permissions=data["permissions"],
-            expiry_rule=data["expiration"],
-            expires_on=data["expires_on"],
-            actor=actor,
-        )
+    def holder_of_new_key(self, data):
+        return {
+            "owner": self.user,
+            "all_projects": data["scope"] == AccountKeyCreateForm.SCOPE_ALL,
+            "projects": list(data["projects"]),
+        }
 
     def example_url(self, request, key):
         first = projects_in_scope(key).first()  # the example call names a project the key reaches
