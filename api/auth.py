@@ -87,7 +87,8 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
     if not presented:
         raise NotAuthenticated("missing_api_key", "The API key is empty. " + _HOW_TO)
     now = clock.now()
-    if not keygen.is_well_formed(presented):
+    # (RejectMalformedKeysMiddleware has checked the key this request presents, when it ran.)
+    if presented != getattr(request, "well_formed_key", None) and not keygen.is_well_formed(presented):
         # Not counted against the address: it cannot match any key, costs no lookup to refuse, and
         # counting it would cost every junk request a cache round trip (api/invalid_keys.py).
         raise NotAuthenticated("invalid_api_key", MALFORMED_KEY_MESSAGE)

@@ -87,6 +87,9 @@ class RejectMalformedKeysMiddleware:
     def __call__(self, request: HttpRequest):
         if request.path_info.startswith(API_PREFIX):
             key = presented_key(request.META)
-            if key is not None and not keygen.is_well_formed(key) and asks_for_a_key(request):
-                return refusal(NotAuthenticated("invalid_api_key", MALFORMED_KEY_MESSAGE))
+            if key is not None:
+                if keygen.is_well_formed(key):
+                    request.well_formed_key = key  # type: ignore[attr-defined]  # api.auth need not check it again
+                elif asks_for_a_key(request):
+                    return refusal(NotAuthenticated("invalid_api_key", MALFORMED_KEY_MESSAGE))
         return self.get_response(request)

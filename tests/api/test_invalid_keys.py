@@ -141,3 +141,17 @@ def test_malformed_keys_cost_no_cache_round_trip_and_do_not_use_the_address_budg
     assert send(Client(), "get", "/api/v1/key", {"X-API-Key": keygen.generate_key()}).status_code == 429
     response = send(Client(), "get", "/api/v1/key", malformed)
     assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_a_well_formed_key_is_checked_once_per_request(client, key, monkeypatch):
+    """The middleware's check serves api.auth too (the checksum is on every request's path)."""
+    from projects import keygen
+
+    calls = []
+    real = keygen.is_well_formed
+    monkeypatch.setattr(keygen, "is_well_formed", lambda candidate: calls.append(1) or real(candidate))
+    assert client.get("/api/v1/key", headers={"Authorization": f"Bearer {key.plaintext}"}).status_code == 200
+    assert len(calls) == 1
+    calls.clear()  # the same key through the other header
+    assert client.get("/api/v1/key", headers={"X-API-Key": key.plaintext}).status_code == 200
+    assert len(calls) == 1
