@@ -5,9 +5,10 @@ classes read one header each (so the OpenAPI document shows both schemes); both 
 `authenticate_key`, which:
 
 1. rejects a malformed key or a bad checksum (`keygen.is_well_formed`) before any query;
-2. asks the shared cache, in one round trip, for the key's record, its rate-limit count,
-   whether this is its first use this minute, and the client address's failed authentications
-   (`api.keycache`: records hold the key's state; revocation-safe tombstones);
+2. asks the shared cache, in one command, for the key's record and its rate-limit count (whose
+   first value in a minute marks the key's first use in it) and, when there is no usable record,
+   the client address's failed authentications (`api.keycache`: records hold the key's state;
+   revocation-safe tombstones);
 3. with a cached record: judges the key on it (also from a throttled address). Without one: an
    address over settings.API_AUTH_FAILURES_PER_MINUTE gets 429 `rate_limited` and no query,
    unless the hash authenticated before (a real key is judged on its key); otherwise the key is
@@ -93,8 +94,9 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
         # counting it would cost every junk request a cache round trip (api/invalid_keys.py).
         raise NotAuthenticated("invalid_api_key", MALFORMED_KEY_MESSAGE)
     key_hash = keygen.hash_key(presented)
-    # One round trip: record, rate count, last-use marker, this address's failures, known hash
-    # (and the addressed project's record).
+    # One Redis command: record and rate count (its first count is the minute's first use); without
+    # a usable record, this address's failures and whether the hash is known (and the addressed
+    # project's record).
     snapshot = keycache.fetch(key_hash, now, _client(request), acting.requested_slug(request))
     if snapshot is not None and snapshot.raw_record is not None:
         key = snapshot.key(key_hash)
