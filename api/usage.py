@@ -240,6 +240,15 @@ def discard_pending() -> None:
         _last_flush = time.monotonic()
 
 
+def discard_buffered() -> None:
+    """Forget the counts not written yet (tests: their database is gone when the process exits)."""
+    global _buffer, _project_buffer, _buffer_database
+    with _lock:
+        _buffer = defaultdict(lambda: [0, 0, 0])
+        _project_buffer = defaultdict(int)
+        _buffer_database = None
+
+
 @atexit.register
 def _flush_at_exit() -> None:
     try:

@@ -80,6 +80,16 @@ def _plain_http_in_tests():
     override.disable()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_usage_counts_left_at_exit():
+    """Counts buffered by the last tests belong to a test database that is gone by the time the
+    process exits; without this, the exit-time flush logs to a stream pytest has closed."""
+    yield
+    from api import usage
+
+    usage.discard_buffered()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     from django.core.cache import cache

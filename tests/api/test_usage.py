@@ -165,3 +165,12 @@ def test_usage_last_days_for_the_chart(key, make_key):
     assert all(d.total == 0 for d in days[1:-1])
     assert [d.day for d in days] == sorted(d.day for d in days)
     assert len(usage.usage_last_days(key, days=7, today=today)) == 7
+
+
+def test_discarded_counts_are_never_written(key):
+    usage.flush_usage()
+    usage.count_request(key, 200)
+    usage.discard_buffered()
+    assert usage.flush_usage() == 0
+    usage.count_request(key, 200)
+    assert usage.flush_usage() == 1  # counting goes on as before
