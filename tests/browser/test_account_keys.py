@@ -55,6 +55,8 @@ def test_account_key_lifecycle_with_htmx_never_reloads(page, live_server, person
     dialog.get_by_label("Name").fill("Laptop scripts")
     dialog.get_by_label("Read").check()
     dialog.get_by_label("Create").check()
+    dialog.get_by_label("All my projects").check()  # the project checklist does not apply to it
+    expect(dialog.get_by_label("Trivia")).to_be_hidden()
     dialog.get_by_label("Chosen projects").check()
     dialog.get_by_label("Trivia").check()
     dialog.get_by_label("History").check()
