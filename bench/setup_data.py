@@ -31,7 +31,8 @@ def main() -> None:
         Question(project=project, text=f"Bench question {i}: what is {i} squared?", priority=i)
         for i in range(QUESTIONS)
     )
-    _, drf_key = APIKey.objects.create_key(name="bench peer")
+    # (its manager's generic class attribute: see pyproject's mypy override for this module)
+    _, drf_key = APIKey.objects.create_key(name="bench peer")  # type: ignore[misc]
 
     unknown = keygen.generate_key()  # well-formed, checksum right, not in the database
     body = keygen.generate_key()[len(keygen.PREFIX) :]
