@@ -98,9 +98,8 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
     # a usable record, this address's failures and whether the hash is known (and the addressed
     # project's record).
     snapshot = keycache.fetch(key_hash, now, _client(request), acting.requested_slug(request))
-    if snapshot is not None and snapshot.raw_record is not None:
-        key = snapshot.key(key_hash)
-    else:
+    key = snapshot.key(key_hash) if snapshot is not None else None
+    if key is None:  # not cached, a tombstone, or unreadable: the database decides
         if (
             snapshot is not None
             and snapshot.failures >= settings.API_AUTH_FAILURES_PER_MINUTE

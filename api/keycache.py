@@ -54,6 +54,7 @@ import redis.exceptions
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from django.core.exceptions import ValidationError
 from redis.exceptions import NoScriptError
 
 logger = logging.getLogger("api")
@@ -89,9 +90,12 @@ class Snapshot:
 
     def key(self, key_hash: str):
         """The ApiKey of the cached record: this request's own copy (requests narrow it: see
-        `api.acting.bind`) of an instance built once per distinct record (`_key_of_record`)."""
-        assert self.raw_record is not None
-        return copy.copy(_key_of_record(self.raw_record, key_hash))
+        `api.acting.bind`) of an instance built once per distinct record (`_key_of_record`).
+        None when there is no record or it cannot be read: ask the database."""
+        if self.raw_record is None:
+            return None
+        built = _key_of_record(self.raw_record, key_hash)
+        return None if built is None else copy.copy(built)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -99,8 +103,15 @@ def _key_of_record(raw: bytes | str, key_hash: str):
     """An ApiKey built from a cached record, kept for the next request that reads the same record.
     Keyed by the record's exact bytes: a changed key is another record (and a revoked one a
     tombstone, never a record), so what is kept can only ever be what the cache holds now. Holds
-    what the record holds (never the key itself). Callers get copies (`Snapshot.key`)."""
-    return key_from_record(json.loads(raw), key_hash)
+    what the record holds (never the key itself). Callers get copies (`Snapshot.key`). None for a
+    record this process cannot read (corrupt, or not one of ours)."""
+    record = _decode(raw)
+    if record is None:
+        return None
+    try:
+        return key_from_record(record, key_hash)
+    except (KeyError, TypeError, ValueError, ValidationError):
+        return None
 
 
 def _usable(raw) -> bytes | str | None:
@@ -126,12 +137,15 @@ def _known_name(key_hash: str) -> str:
 
 
 def _decode(raw) -> dict | None:
-    if raw is None or raw == TOMBSTONE or raw == TOMBSTONE.decode():
+    """A cached record as a dict; None for none, a tombstone, or what is not a JSON object."""
+    raw = _usable(raw)
+    if raw is None:
         return None
     try:
-        return json.loads(raw)
+        record = json.loads(raw)
     except (TypeError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
 
 
 # KEYS: the record, the rate counter, the address's failures, the known-hash marker[, the project's
@@ -439,7 +453,12 @@ PROJECT_FIELDS = ("id", "slug", "name")
 
 def record_version() -> str:
     """Part of the record's cache key: a changed schema never reads records of the old one."""
-    return format(zlib.crc32(",".join(RECORD_FIELDS + ("|",) + PROJECT_FIELDS).encode()), "x")
+    return _version_of(RECORD_FIELDS, PROJECT_FIELDS)
+
+
+@functools.cache
+def _version_of(key_fields: tuple[str, ...], project_fields: tuple[str, ...]) -> str:
+    return format(zlib.crc32(",".join(key_fields + ("|",) + project_fields).encode()), "x")
 
 
 def _jsonable(value):

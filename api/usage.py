@@ -112,18 +112,24 @@ def flush_if_due() -> None:
         flush_usage()
 
 
+def _take_buffered() -> tuple[dict, dict, str | None]:
+    """Empty the buffers (the caller holds _lock); what they held and their database."""
+    global _buffer, _buffer_database, _project_buffer
+    taken = dict(_buffer), dict(_project_buffer), _buffer_database
+    _buffer = defaultdict(lambda: [0, 0, 0])
+    _project_buffer = defaultdict(int)
+    _buffer_database = None
+    return taken
+
+
 def flush_usage() -> int:
     """Write the buffered counts now. Returns the number of (key, day) rows written."""
-    global _buffer, _last_flush, _buffer_database, _project_buffer
+    global _last_flush
     with _lock:
         _last_flush = time.monotonic()
         if not _buffer:
             return 0
-        pending, database = dict(_buffer), _buffer_database
-        per_project = dict(_project_buffer)
-        _buffer = defaultdict(lambda: [0, 0, 0])
-        _project_buffer = defaultdict(int)
-        _buffer_database = None
+        pending, per_project, database = _take_buffered()
     if database != _database_name():
         logger.warning("API usage: dropping %d counts recorded against another database", len(pending))
         return 0
@@ -232,21 +238,10 @@ def pending_counts() -> dict[tuple[int, date], tuple[int, int, int]]:
 
 def discard_pending() -> None:
     """Drop the unflushed counts and restart the flush interval (tests)."""
-    global _buffer, _buffer_database, _last_flush, _project_buffer
+    global _last_flush
     with _lock:
-        _buffer = defaultdict(lambda: [0, 0, 0])
-        _project_buffer = defaultdict(int)
-        _buffer_database = None
+        _take_buffered()
         _last_flush = time.monotonic()
-
-
-def discard_buffered() -> None:
-    """Forget the counts not written yet (tests: their database is gone when the process exits)."""
-    global _buffer, _project_buffer, _buffer_database
-    with _lock:
-        _buffer = defaultdict(lambda: [0, 0, 0])
-        _project_buffer = defaultdict(int)
-        _buffer_database = None
 
 
 @atexit.register

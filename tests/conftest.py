@@ -87,7 +87,7 @@ def _no_usage_counts_left_at_exit():
     yield
     from api import usage
 
-    usage.discard_buffered()
+    usage.discard_pending()
 
 
 @pytest.fixture(autouse=True)

@@ -232,3 +232,13 @@ def test_a_connection_closed_by_redis_is_replaced_without_losing_the_cache(clien
     response = get_key(client, key)
     assert response.status_code == 200 and response["X-RateLimit-Remaining"] == str(key.rate_limit - 2)
     assert keycache._paused_until == 0.0  # no cache pause: the limit kept counting
+
+
+@pytest.mark.parametrize("garbage", [b"{not json", b'{"key": {"id": 1}}'])
+def test_an_unreadable_record_sends_the_request_to_the_database(client, key, settings, garbage):
+    """A record the process cannot read (corrupt, or written by something else) is a miss: the
+    key is looked up in the database, never a 500."""
+    use_record_cache(settings, "redis")
+    keycache._backend().client().set(keycache._backend()._make_key(keycache._names(key.key_hash, 0)[0]), garbage, ex=60)
+    response = get_key(client, key)
+    assert response.status_code == 200 and response.json()["id"] == key.key_id

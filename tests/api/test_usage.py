@@ -170,7 +170,7 @@ def test_usage_last_days_for_the_chart(key, make_key):
 def test_discarded_counts_are_never_written(key):
     usage.flush_usage()
     usage.count_request(key, 200)
-    usage.discard_buffered()
+    usage.discard_pending()
     assert usage.flush_usage() == 0
     usage.count_request(key, 200)
     assert usage.flush_usage() == 1  # counting goes on as before
