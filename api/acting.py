@@ -23,9 +23,9 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.http import HttpRequest
 
+from keys.models.api_key import PERMISSION_ORDER
 from projects.actors import Actor
 from projects.models import Membership, Project, Role
-from projects.models.api_key import PERMISSION_ORDER
 from projects.models.event import EventKind
 
 from . import keycache
@@ -122,7 +122,7 @@ def bind(request: HttpRequest, key, snapshot) -> None:
 def _locked_event(request: HttpRequest, key, project) -> None:
     from django.core.cache import cache
 
-    from projects.services import record_key_event
+    from keys.services import record_key_event
 
     try:
         first = cache.add(f"api:locked:{key.pk}:{project.pk}", 1, timeout=3600)

@@ -8,8 +8,10 @@ class ApiConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete, post_save
 
-        from projects.models import ApiKey, Membership, Project, Question
-        from projects.models.api_key import key_rows_changed
+        from keys.models import ApiKey
+        from keys.models.api_key import key_rows_changed
+        from projects.models import Membership, Project, Question
+        from projects.signals import questions_bulk_added
 
         from .invalidation import (
             on_key_deleted,
@@ -19,6 +21,7 @@ class ApiConfig(AppConfig):
             on_project_deleted,
             on_project_saved,
             on_question_changed,
+            on_questions_bulk_added,
             on_user_saved,
         )
 
@@ -30,6 +33,8 @@ class ApiConfig(AppConfig):
         post_delete.connect(on_membership_changed, sender=Membership, dispatch_uid="api-keycache-membership-delete")
         post_save.connect(on_question_changed, sender=Question, dispatch_uid="api-keycache-question-save")
         post_delete.connect(on_question_changed, sender=Question, dispatch_uid="api-keycache-question-delete")
+        questions_bulk_added.connect(on_questions_bulk_added, dispatch_uid="api-keycache-questions-bulk")
+        questions_bulk_added.connect(on_questions_bulk_added, dispatch_uid="api-keycache-questions-bulk")
         post_save.connect(on_project_saved, sender=Project, dispatch_uid="api-keycache-project-save")
         post_delete.connect(on_project_deleted, sender=Project, dispatch_uid="api-keycache-project-delete")
         from django.contrib.auth import get_user_model

@@ -38,13 +38,14 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from ninja.security import APIKeyHeader, HttpBearer
 
+from keys import keygen
+from keys.models import ApiKey
+from keys.models.api_key import AUTHENTICATING, Status
+from keys.services import projects_in_scope, record_key_event
 from keys_console.client_ip import client_ip
-from projects import keygen
 from projects.actors import Actor
-from projects.models import ApiKey, KeyEvent
-from projects.models.api_key import AUTHENTICATING, Status
+from projects.models import KeyEvent
 from projects.models.event import EventKind
-from projects.services import record_key_event
 
 from . import acting, clock, keycache, ratelimit
 from .errors import NotAuthenticated, RateLimited
@@ -148,7 +149,7 @@ def _security_event(request: HttpRequest, key: ApiKey, kind: str) -> None:
     except Exception as exc:  # cache unreachable: fall back to the database
         logger.warning("API: cache unavailable for security-event dedupe (%s)", type(exc).__name__)
         since = clock.now() - timedelta(seconds=SECURITY_EVENT_INTERVAL)
-        first = not KeyEvent.objects.filter(api_key=key, kind=kind, created_at__gte=since).exists()
+        first = not KeyEvent.objects.filter(key_id=key.key_id, kind=kind, created_at__gte=since).exists()
     if first:
         record_key_event(
             project=_dead_key_project(request, key),
@@ -173,12 +174,7 @@ def _dead_key_project(request: HttpRequest, key: ApiKey):
     slug = acting.requested_slug(request)
     if slug is None:
         return None
-    from projects.models import Project
-
-    reached = Project.objects.filter(slug=slug, memberships__user_id=key.owner_id)  # type: ignore[misc]  # an account key: set
-    if not key.all_projects:
-        reached = reached.filter(scoped_account_keys=key)
-    return reached.first()
+    return projects_in_scope(key).filter(slug=slug).first()
 
 
 class BearerKey(HttpBearer):

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
 
-from projects import keygen
+from keys import keygen
 
 from .auth import MALFORMED_KEY_MESSAGE
 from .errors import ApiError, NotAuthenticated, error_body

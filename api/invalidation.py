@@ -6,6 +6,8 @@ again after the commit, so no request after the commit can be served from a stal
 
 from django.db import transaction
 
+from keys.models.api_key import BOOKKEEPING_FIELDS
+
 from . import keycache
 
 
@@ -17,7 +19,7 @@ def _invalidate(key_hash: str) -> None:
 def on_key_saved(sender, instance, created=False, update_fields=None, **kwargs):
     if created:  # a new hash: nothing can be cached under it yet
         return
-    if update_fields is not None and set(update_fields) <= {"last_used_at", "last_used_ip"}:
+    if update_fields is not None and set(update_fields) <= BOOKKEEPING_FIELDS:
         return
     _invalidate(instance.key_hash)
 
@@ -55,7 +57,7 @@ def _invalidate_project(slug: str) -> None:
 
 def invalidate_account_keys(user_ids) -> None:
     """Tombstone the records of these people's account keys (their reach changed)."""
-    from projects.models import ApiKey
+    from keys.models import ApiKey
 
     for key_hash in ApiKey.objects.filter(owner_id__in=list(user_ids)).values_list("key_hash", flat=True):
         _invalidate(key_hash)
@@ -76,6 +78,10 @@ def on_question_changed(sender, instance, created=False, update_fields=None, **k
     slug = _project_slug(instance.project_id)
     if slug is not None:
         _invalidate_project(slug)
+
+
+def on_questions_bulk_added(sender, project, **kwargs):
+    _invalidate_project(project.slug)
 
 
 def on_project_saved(sender, instance, created=False, **kwargs):

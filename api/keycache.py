@@ -496,7 +496,8 @@ def _from_record(model, names, values: dict, **extra):
 
 def key_from_record(record: dict, key_hash: str):
     """An ApiKey instance, as if loaded from the database, built from a cached record."""
-    from projects.models import ApiKey, Project
+    from keys.models import ApiKey
+    from projects.models import Project
 
     project = _from_record(Project, PROJECT_FIELDS, record["project"]) if record.get("project") else None
     key = _from_record(ApiKey, RECORD_FIELDS, record["key"], key_hash=key_hash)

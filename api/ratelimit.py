@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponseBase
 
+from keys.models import ApiKey
+from keys.services import record_key_event
 from projects.actors import Actor
-from projects.models import ApiKey
 from projects.models.event import EventKind
-from projects.services import record_key_event
 
 from . import keycache
 from .errors import RateLimited

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 from django.http import HttpRequest
 
 if TYPE_CHECKING:
-    from projects.models import ApiKey
+    from keys.models import ApiKey
 
     from .ratelimit import Budget
 

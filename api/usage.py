@@ -27,15 +27,15 @@ import threading
 import time
 from collections import defaultdict
 from datetime import date, timedelta
-from typing import NamedTuple
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 
+from keys.models import ApiKey, KeyProjectUsageDay, KeyUsageDay
 from keys_console.client_ip import client_ip
-from projects.models import ApiKey, KeyProjectUsageDay, KeyUsageDay, Project
+from projects.models import Project
 
 from . import clock
 
@@ -216,20 +216,6 @@ def _upsert_per_project(pending: dict[tuple[int, int, date], int]) -> None:
             )
 
 
-def usage_by_project(key: ApiKey, days: int = 30, *, today: date | None = None) -> list[tuple[str, int]]:
-    """An account key's requests per project over the last `days` days: [(project name, requests)]."""
-    from django.db.models import Sum
-
-    today = today or clock.now().date()
-    rows = (
-        KeyProjectUsageDay.objects.filter(api_key=key, day__gte=today - timedelta(days=days - 1), day__lte=today)
-        .values("project__name")
-        .annotate(total=Sum("requests"))
-        .order_by("-total", "project__name")
-    )
-    return [(row["project__name"], row["total"]) for row in rows]
-
-
 def pending_counts() -> dict[tuple[int, date], tuple[int, int, int]]:
     """A copy of the unflushed counts (for tests and diagnostics)."""
     with _lock:
@@ -257,32 +243,3 @@ def after_request(request: HttpRequest, key: ApiKey, status: int) -> None:
     touch_last_used(key, request)
     count_request(key, status)
     flush_if_due()
-
-
-# --- the console's chart ----------------------------------------------------------------------
-class UsageDay(NamedTuple):
-    day: date
-    total: int
-    success: int
-    client_error: int
-    server_error: int
-
-
-def usage_last_days(key: ApiKey, days: int = 30, *, today: date | None = None) -> list[UsageDay]:
-    """One entry per UTC day, oldest first, ending today; days without requests are zeros.
-
-    Reads the database only: counts still buffered in a process (at most
-    API_USAGE_FLUSH_SECONDS old) appear after its next flush.
-    """
-    today = today or clock.now().date()
-    first = today - timedelta(days=days - 1)
-    stored = {row.day: row for row in KeyUsageDay.objects.filter(api_key=key, day__gte=first, day__lte=today)}
-    result = []
-    for offset in range(days):
-        day = first + timedelta(days=offset)
-        row = stored.get(day)
-        if row is None:
-            result.append(UsageDay(day, 0, 0, 0, 0))
-        else:
-            result.append(UsageDay(day, row.total, row.success, row.client_error, row.server_error))
-    return result

@@ -43,9 +43,10 @@ class Rollback(Exception):
 
 def _setup():
     from accounts.models import User
+    from keys.services import api_key_create
     from projects.actors import Actor
     from projects.models import Question
-    from projects.services import api_key_create, project_create
+    from projects.services import project_create
 
     owner = User.objects.create_user("bench-account-keys@nbq.invalid", None)
     project = project_create(name="Account bench", owner=owner, slug="account-bench")

@@ -74,9 +74,10 @@ FROM generate_series(1, %(events)s) AS g
 def build(user):
     from django.db import connection
 
+    from keys.services import api_key_create
     from projects.actors import Actor
     from projects.models import Membership, Project, Question, Role
-    from projects.services import api_key_create, project_create
+    from projects.services import project_create
 
     project = project_create(name="Console bench", owner=user)
     Question.objects.bulk_create(

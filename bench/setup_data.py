@@ -16,7 +16,7 @@ django.setup()
 from rest_framework_api_key.models import APIKey  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from projects import keygen  # noqa: E402
+from keys import keygen  # noqa: E402
 from projects.models import Question  # noqa: E402
 from projects.services import project_create  # noqa: E402
 

@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "accounts",
     "projects",
+    "keys",
     "api",
 ]
 

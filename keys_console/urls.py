@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from api.api import api
+from keys.urls import account_patterns, project_patterns
 
 from .health import healthz
 
@@ -19,7 +20,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", RedirectView.as_view(pattern_name="projects:list", permanent=False)),
     path("accounts/", include("accounts.urls")),
-    path("account/", include("projects.account_urls")),
+    path("account/", include(account_patterns)),
+    path("projects/<slug:slug>/keys/", include(project_patterns)),
     path("projects/", include("projects.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,17 +1,13 @@
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.db.models import Count, Q
-from django.template.response import TemplateResponse
 
 from .actors import Actor
-from .errors import KeyRuleError
 from .events import record_event
 from .membership import membership_delete_logged
-from .models import ApiKey, Invitation, KeyEvent, KeyUsageDay, Membership, Project, Question
-from .models.api_key import Kind, Status
+from .models import Invitation, KeyEvent, Membership, Project, Question
 from .models.event import EventKind
 from .questions import question_create, question_delete, question_set_active, question_update
-from .services import api_key_delete, api_key_revoke
+from .services import project_rename
 
 # Secrets' stored forms: no admin page shows, filters, orders, searches or links to them.
 SECRET_FIELDS = frozenset({"key_hash", "token_hash", "password"})
@@ -54,17 +50,15 @@ class ProjectAdmin(NoSecretLookups, admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        # A rename is a project change like any other: it goes to the project's event log.
-        old_name = type(obj).objects.filter(pk=obj.pk).values_list("name", flat=True).first() if change else None
+        # A rename goes through the same service as the console's (validated, logged).
+        new_name = obj.name
+        if change and "name" in form.changed_data:
+            obj.name = form.initial.get("name", obj.name)
+            super().save_model(request, obj, form, change)
+            project_rename(project=obj, name=new_name, actor=_admin(request))
+            obj.name = new_name
+            return
         super().save_model(request, obj, form, change)
-        if change and old_name is not None and old_name != obj.name:
-            record_event(
-                project=obj,
-                kind=EventKind.PROJECT_RENAMED,
-                actor=_admin(request),
-                subject=obj.name,
-                details={"old_name": old_name},
-            )
 
     def save_formset(self, request, form, formset, change):
         """Membership rows changed here are logged like changes made in the console."""
@@ -147,7 +141,7 @@ class InvitationAdmin(NoSecretLookups, admin.ModelAdmin):
     list_filter = ["role", ("accepted_at", admin.EmptyFieldListFilter)]
     search_fields = ["email", "project__name"]
     list_select_related = ["project", "invited_by"]
-    readonly_fields = ["created_at", "accepted_at", "accepted_by", "invited_via_key"]
+    readonly_fields = ["created_at", "accepted_at", "accepted_by", "invited_via_key_id"]
     exclude = ["token_hash"]  # and no get_absolute_url: the admin's "View on site" cannot lead to a link
 
 
@@ -194,152 +188,6 @@ class QuestionAdmin(NoSecretLookups, admin.ModelAdmin):
             question_set_active(question=question, active=False, actor=_admin(request))
 
 
-class StatusFilter(admin.SimpleListFilter):
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return Status.choices
-
-    def queryset(self, request, queryset):
-        if self.value() in Status.values:
-            return queryset.with_status(self.value())
-        return queryset
-
-
-class KindFilter(admin.SimpleListFilter):
-    title = "kind"
-    parameter_name = "kind"
-
-    def lookups(self, request, model_admin):
-        return Kind.choices
-
-    def queryset(self, request, queryset):
-        if self.value() == Kind.ACCOUNT:
-            return queryset.filter(owner__isnull=False)
-        if self.value() == Kind.PROJECT:
-            return queryset.filter(project__isnull=False)
-        return queryset
-
-
-@admin.register(ApiKey)
-class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
-    """Oversight of keys. The hash is never shown; keys are generated in the console or the CLI,
-    where the plaintext can be revealed once, so there is no "add" here."""
-
-    list_display = [
-        "name",
-        "key_id",
-        "masked",
-        "kind_label",
-        "project",
-        "owner",
-        "scope",
-        "permission_list",
-        "status_badge",
-        "created_at",
-        "last_used_at",
-        "expires_at",
-        "rate_limit_per_minute",
-    ]
-    list_filter = [StatusFilter, KindFilter, "project"]
-    search_fields = ["name", "key_id", "project__name", "project__slug", "owner__email"]
-    list_select_related = ["project", "owner"]
-    fields = [
-        "project",
-        "owner",
-        "all_projects",
-        "scope",
-        "name",
-        "key_id",
-        "masked",
-        "permissions",
-        "expiry_rule",
-        "created_by",
-        "created_at",
-        "expires_at",
-        "state",
-        "stops_at",
-        "revoked_at",
-        "revoked_by",
-        "rotated_from",
-        "last_used_at",
-        "last_used_ip",
-        "rate_limit_per_minute",
-    ]
-    # Everything is shown read-only but the per-key rate limit (the one thing operators tune here).
-    readonly_fields = [f for f in fields if isinstance(f, str) and f != "rate_limit_per_minute"]
-    actions = ["revoke_selected"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("scope_projects")
-
-    @admin.display(description="Kind")
-    def kind_label(self, obj):
-        return Kind(obj.kind).label
-
-    @admin.display(description="Scope")
-    def scope(self, obj):
-        if not obj.is_account_key:
-            return "—"
-        if obj.all_projects:
-            return "All their projects"
-        return ", ".join(p.slug for p in obj.scope_projects.all()) or "—"
-
-    @admin.display(description="Key")
-    def masked(self, obj):
-        return obj.masked
-
-    @admin.display(description="Permissions")
-    def permission_list(self, obj):
-        return ", ".join(obj.sorted_permissions)
-
-    @admin.display(description="Status")
-    def status_badge(self, obj):
-        return obj.status_label
-
-    @admin.action(description="Revoke selected API keys", permissions=["change"])
-    def revoke_selected(self, request, queryset):
-        """Like "Delete selected": a page listing the keys first; revoking happens on its POST,
-        through the same service as the console (event logged, caches invalidated)."""
-        keys = list(queryset.select_related("project", "owner").order_by("project__name", "owner__email", "name"))
-        if request.POST.get("post") != "yes":
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Revoke API keys?",
-                "opts": self.model._meta,
-                "keys": keys,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                "media": self.media,
-            }
-            return TemplateResponse(request, "admin/projects/apikey/revoke_selected_confirmation.html", context)
-        actor = Actor.from_request(request, prefix="admin: ")
-        revoked = skipped = 0
-        for key in keys:
-            try:
-                api_key_revoke(key=key, actor=actor)
-                revoked += 1
-            except KeyRuleError:
-                skipped += 1
-        self.message_user(
-            request,
-            f"Revoked {revoked} key(s)." + (f" {skipped} were already revoked." if skipped else ""),
-            messages.SUCCESS,
-        )
-        return None
-
-    def delete_model(self, request, obj):
-        api_key_delete(key=obj, actor=Actor.from_request(request, prefix="admin: "))
-
-    def delete_queryset(self, request, queryset):
-        actor = Actor.from_request(request, prefix="admin: ")
-        for key in queryset.select_related("project"):
-            api_key_delete(key=key, actor=actor)
-
-
 @admin.register(KeyEvent)
 class KeyEventAdmin(NoSecretLookups, admin.ModelAdmin):
     """The project event log, read-only: nothing is added, changed or deleted here."""
@@ -364,17 +212,3 @@ class KeyEventAdmin(NoSecretLookups, admin.ModelAdmin):
     def description(self, obj):
         details = obj.details_text
         return f"{obj.sentence} — {details}" if details else obj.sentence
-
-
-@admin.register(KeyUsageDay)
-class KeyUsageDayAdmin(NoSecretLookups, admin.ModelAdmin):
-    list_display = ["day", "api_key", "success", "client_error", "server_error"]
-    list_filter = ["day"]
-    search_fields = ["api_key__key_id", "api_key__name"]
-    list_select_related = ["api_key"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

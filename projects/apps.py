@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class ProjectsConfig(AppConfig):
     name = "projects"
-    verbose_name = "Projects and API keys"
+    verbose_name = "Projects"

@@ -131,14 +131,18 @@ def invitation_create(
     if problem:
         raise InvitationRefused(problem)
     inviter_id = (
-        f"key:{invited_via_key.pk}" if invited_via_key is not None else f"user:{getattr(invited_by, 'pk', None)}"
+        f"key:{invited_via_key.key_id}" if invited_via_key is not None else f"user:{getattr(invited_by, 'pk', None)}"
     )
     _check_mail_limits(project, inviter_id)
     if actor is None:
         actor = Actor(user=invited_by, label=invited_by.email) if invited_by else Actor(user=None, label="api")
     with transaction.atomic():
         invitation, token = Invitation.objects.issue(
-            project=project, email=email, role=role, invited_by=invited_by, invited_via_key=invited_via_key
+            project=project,
+            email=email,
+            role=role,
+            invited_by=invited_by,
+            invited_via_key_id=invited_via_key.key_id if invited_via_key is not None else "",
         )
         record_event(
             project=project,

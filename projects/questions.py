@@ -16,6 +16,7 @@ from .gate import QuestionGate
 from .models import Project, Question
 from .models.event import EventKind
 from .models.question import QUESTION_TEXT_MAX
+from .signals import questions_bulk_added
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,8 @@ def questions_bulk_create(*, project: Project, text: str, actor: Actor, priority
             subject=lines[0][1],
             details={"count": len(created), **({"priority": priority} if priority else {})},
         )
-        if created:  # bulk_create sends no post_save: tell the API's gate record (account keys) here
-            from api.invalidation import on_question_changed
-
-            on_question_changed(Question, created[0])
+        if created:  # bulk_create sends no post_save: say so, for whoever caches the gate
+            questions_bulk_added.send(sender=Question, project=project)
     return created
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import events, keys, members, projects, questions
+from .views import events, members, projects, questions
 
 app_name = "projects"
 
@@ -20,13 +20,6 @@ urlpatterns = [
     path("<slug:slug>/members/leave/", members.member_leave, name="member_leave"),
     path("<slug:slug>/members/<int:pk>/role/", members.member_role, name="member_role"),
     path("<slug:slug>/invitations/<int:pk>/cancel/", members.invitation_cancel, name="invitation_cancel"),
-    path("<slug:slug>/keys/", keys.api_keys, name="api_keys"),
-    path("<slug:slug>/keys/new/", keys.key_new, name="key_new"),
-    path("<slug:slug>/keys/<str:key_id>/", keys.key_detail, name="key_detail"),
-    path("<slug:slug>/keys/<str:key_id>/edit/", keys.key_edit, name="key_edit"),
-    path("<slug:slug>/keys/<str:key_id>/rotate/", keys.key_rotate, name="key_rotate"),
-    path("<slug:slug>/keys/<str:key_id>/revoke/", keys.key_revoke, name="key_revoke"),
-    path("<slug:slug>/keys/<str:key_id>/delete/", keys.key_delete, name="key_delete"),
     path("<slug:slug>/events/", events.events, name="events"),
     path("<slug:slug>/events/export.csv", events.events_csv, name="events_csv"),
 ]

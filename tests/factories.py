@@ -2,8 +2,9 @@ import factory
 from factory.django import DjangoModelFactory
 
 from accounts.models import User, mark_email_verified
-from projects import keygen
-from projects.models import ApiKey, Membership, Project, Question, Role
+from keys import keygen
+from keys.models import ApiKey
+from projects.models import Membership, Project, Question, Role
 
 PASSWORD = "correct-horse-battery-staple"
 

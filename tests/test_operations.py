@@ -17,6 +17,9 @@ from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
+from keys.maintenance import CleanupResult, cleanup
+from keys.models import KeyUsageDay
+from keys.models.api_key import KeyState
 from keys_console import health
 from keys_console.observability import (
     JsonFormatter,
@@ -25,9 +28,7 @@ from keys_console.observability import (
     request_id_from,
     sentry_before_send,
 )
-from projects.maintenance import CleanupResult, cleanup
-from projects.models import Invitation, KeyUsageDay
-from projects.models.api_key import KeyState
+from projects.models import Invitation
 from tests.factories import ApiKeyFactory, ProjectFactory
 
 REPO = Path(__file__).resolve().parents[1]

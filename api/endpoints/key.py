@@ -2,7 +2,7 @@
 
 from ninja import Router
 
-from projects.models.api_key import Status
+from keys.models.api_key import Status
 
 from .. import clock
 from ..question_queries import dumps, json_datetime, json_response

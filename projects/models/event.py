@@ -39,23 +39,12 @@ class EventKind(models.TextChoices):
     PROJECT_RENAMED = "project_renamed", "Project renamed"
 
 
-KEY_KINDS = [
-    EventKind.CREATED,
-    EventKind.ROTATED,
-    EventKind.REVOKED,
-    EventKind.DELETED,
-    EventKind.REVOKED_KEY_USED,
-    EventKind.EXPIRED_KEY_USED,
-    EventKind.RATE_LIMITED,
-]
-
-
 class KeyEvent(models.Model):
     """One line of a project's event log (its audit log): keys, members, invitations, questions,
     settings. The class keeps its first name; the rows are "project events".
 
     Facts are copied onto the row (key id and name, `subject`, `details`), so a line still reads
-    right after its key, member or question is gone. `api_key` is set for key events only.
+    right after its key, member or question is gone. `key_id` is set for key events only.
     """
 
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
@@ -63,9 +52,6 @@ class KeyEvent(models.Model):
     # for the copies of an account key's lifecycle events in the projects of its scope).
     account = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="key_events"
-    )
-    api_key = models.ForeignKey(
-        "projects.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
     )
     key_id = models.CharField("Key ID", max_length=32, blank=True, db_index=True)
     key_name = models.CharField(max_length=64, blank=True)

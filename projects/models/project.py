@@ -79,10 +79,6 @@ class RoleChangeRefused(ValueError):
         self.message = message
 
 
-def _invitation_token() -> str:  # referenced by migration 0001 (tokens were stored then)
-    return secrets.token_urlsafe(32)
-
-
 def invitation_token_hash(token: str) -> str:
     """The stored form of an invitation token. Tokens carry 256 bits from `secrets`, so one fast
     digest is the right tool (as for API keys): nothing to brute-force, and a unique index finds
@@ -121,9 +117,8 @@ class Invitation(models.Model):
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    invited_via_key = models.ForeignKey(
-        "projects.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations"
-    )
+    # The Key ID of the API key that sent the invitation (the runtime API's POST /invitations).
+    invited_via_key_id = models.CharField("Sent with key", max_length=32, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField(default=_invitation_expiry)
     accepted_at = models.DateTimeField(null=True, blank=True)

@@ -185,7 +185,7 @@ def invitation(request):
     """The invitation opened from the mail: explains it; offers Log in / Sign up (both come back
     here) to someone logged out; lets the invited, confirmed address accept."""
     pk = request.session.get(INVITATION_SESSION_KEY)
-    invitation = Invitation.objects.select_related("project", "invited_by", "invited_via_key").filter(pk=pk).first()
+    invitation = Invitation.objects.select_related("project", "invited_by").filter(pk=pk).first()
     if invitation is None:
         return render(
             request,

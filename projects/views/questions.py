@@ -73,7 +73,7 @@ def _gate_message(project, before, after) -> str:
             ' API keys are unlocked: {} of {} active questions. <a href="{}">Generate a key on the API Key tab</a>.',
             after.active,
             after.required,
-            reverse("projects:api_keys", args=[project.slug]),
+            reverse("project_keys:api_keys", args=[project.slug]),
         )
     if before.unlocked and not after.unlocked:
         return (

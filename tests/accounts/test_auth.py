@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from tests.factories import PASSWORD, UserFactory
-from tests.projects.helpers import page_text
+from tests.helpers import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +74,7 @@ def test_unconfirmed_account_cannot_log_in(client, mailoutbox):
     assert _logged_in_user_id(client) is None
 
 
-def test_finding4_signup_does_not_reveal_an_existing_account(client, user, mailoutbox):
+def test_signup_does_not_reveal_an_existing_account(client, user, mailoutbox):
     """Sign-up with a taken address answers exactly like a new one; the owner gets a mail."""
     fresh = _signup(client, "someone-new@example.com")
     client.cookies.clear()
@@ -108,7 +108,7 @@ def test_signup_page_redirects_a_logged_in_user(owner_client):
     assert owner_client.get(SIGNUP).url == PROJECTS
 
 
-def test_finding4_signup_is_rate_limited_per_address(client, settings):
+def test_signup_is_rate_limited_per_address(client, settings):
     settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "signup": "3/m/ip"}
     statuses = [_signup(client, f"p{i}@example.com").status_code for i in range(4)]
     assert statuses == [302, 302, 302, 429]
@@ -148,7 +148,7 @@ def test_login_with_wrong_password_shows_clear_error(client, user):
     assert _logged_in_user_id(client) is None
 
 
-def test_finding4_login_is_limited_per_account_from_any_address(client, user):
+def test_login_is_limited_per_account_from_any_address(client, user):
     """5 failures for one account lock it for a while, whatever address the guesses come from."""
     for i in range(5):
         guesser = client.__class__(REMOTE_ADDR=f"10.0.0.{i + 1}")
@@ -159,7 +159,7 @@ def test_finding4_login_is_limited_per_account_from_any_address(client, user):
     assert _logged_in_user_id(client) is None
 
 
-def test_finding4_login_is_limited_per_client_address(client, user):
+def test_login_is_limited_per_client_address(client, user):
     """10 failures a minute from one address (on any accounts) block that address."""
     for i in range(10):
         client.post(LOGIN, {"login": f"nobody{i}@example.com", "password": "wrong"})
@@ -169,7 +169,7 @@ def test_finding4_login_is_limited_per_client_address(client, user):
     assert other.post(LOGIN, {"login": user.email, "password": PASSWORD}).status_code == 302
 
 
-def test_finding4_admin_login_goes_through_the_throttled_login(client, user):
+def test_admin_login_goes_through_the_throttled_login(client, user):
     """/admin/login/ is no longer Django's own unthrottled form."""
     user.is_staff = user.is_superuser = True
     user.save()
@@ -191,7 +191,7 @@ def test_admin_login_of_a_non_staff_user_is_refused(client, user):
     assert client.get("/admin/login/").status_code == 403
 
 
-def test_finding4_password_reset_is_rate_limited(client, user, mailoutbox):
+def test_password_reset_is_rate_limited(client, user, mailoutbox):
     url = reverse("account_reset_password")
     statuses = [client.post(url, {"email": user.email}).status_code for _ in range(6)]
     assert statuses[:5] == [302] * 5

@@ -9,9 +9,10 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from accounts.reauth import LOGGED_IN_AT
-from projects.models import ApiKey, Membership, Role
+from keys.models import ApiKey
+from projects.models import Membership, Role
 from tests.factories import PASSWORD, MembershipFactory, ProjectFactory, UserFactory
-from tests.projects.helpers import HX, page_text, revealed_key
+from tests.helpers import HX, page_text, revealed_key
 from tests.totp import fresh_totp_code, totp_code
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +51,7 @@ def sixteen_minutes_later(monkeypatch):
 
 def test_fresh_login_goes_straight_to_generate(client, owner, project):
     log_in(client, owner)
-    response = client.get(reverse("projects:key_new", args=[project.slug]))
+    response = client.get(reverse("project_keys:key_new", args=[project.slug]))
     assert response.status_code == 200
     assert "Generate a key" in page_text(response)
 
@@ -58,7 +59,7 @@ def test_fresh_login_goes_straight_to_generate(client, owner, project):
 def test_stale_login_asks_confirm_access_then_goes_on_no_js(client, owner, project):
     log_in(client, owner)
     go_stale(client)
-    url = reverse("projects:key_new", args=[project.slug])
+    url = reverse("project_keys:key_new", args=[project.slug])
     form = {"name": "Nightly", "permissions": ["read"], "expiration": "30"}
     response = client.post(url, form)
     assert response.status_code == 302
@@ -92,7 +93,7 @@ def test_stale_login_asks_confirm_access_then_goes_on_no_js(client, owner, proje
 def test_stale_login_with_htmx_gets_a_confirm_access_dialog(client, owner, project):
     log_in(client, owner)
     go_stale(client)
-    url = reverse("projects:key_new", args=[project.slug])
+    url = reverse("project_keys:key_new", args=[project.slug])
     response = client.get(url, **HX)
     assert response.status_code == 302  # htmx follows it, keeping HX-Request
     dialog = client.get(response.url, **HX)
@@ -107,13 +108,13 @@ def test_stale_login_with_htmx_gets_a_confirm_access_dialog(client, owner, proje
 
 
 def test_rotate_asks_confirm_access_when_stale(client, owner, project):
+    from keys.services import api_key_create
     from projects.actors import Actor
-    from projects.services import api_key_create
 
     key, _ = api_key_create(project=project, name="web", permissions=["read"], actor=Actor.cli())
     log_in(client, owner)
     go_stale(client)
-    url = reverse("projects:key_rotate", args=[project.slug, key.key_id])
+    url = reverse("project_keys:key_rotate", args=[project.slug, key.key_id])
     response = client.post(url, {"grace": ""})
     assert response.status_code == 302 and response.url.startswith(REAUTH)
     assert ApiKey.objects.count() == 1
@@ -212,7 +213,7 @@ def test_confirm_access_asks_password_and_code_with_two_factor(client, owner, pr
     log_in(client, owner)
     secret = enrol_totp(client, owner)
     sixteen_minutes_later(monkeypatch)
-    url = reverse("projects:key_new", args=[project.slug])
+    url = reverse("project_keys:key_new", args=[project.slug])
     response = client.get(url)
     assert response.url.startswith(REAUTH)
     page = page_text(client.get(response.url))
@@ -235,6 +236,6 @@ def test_recovery_codes_work_in_confirm_access(client, owner, project, monkeypat
     codes = re.findall(r"\b\d{8}\b", page_text(page))
     assert codes, page_text(page)
     sixteen_minutes_later(monkeypatch)
-    url = reverse("projects:key_new", args=[project.slug])
+    url = reverse("project_keys:key_new", args=[project.slug])
     done = client.post(REAUTH, {"password": PASSWORD, "code": codes[0], "next": url})
     assert done.status_code == 302 and done.url == url, (codes, page_text(done))

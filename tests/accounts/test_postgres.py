@@ -8,14 +8,14 @@ from django.urls import reverse
 
 from accounts.models import User
 from tests.factories import PASSWORD, UserFactory
-from tests.projects.helpers import page_text
+from tests.helpers import page_text
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 LOGIN = reverse("account_login")
 
 
-def test_finding4_long_s_spelling_neither_logs_in_nor_gets_a_fresh_bucket(client):
+def test_long_s_spelling_neither_logs_in_nor_gets_a_fresh_bucket(client):
     alice = UserFactory(email="alice@site.com")
     spoof = "alice@\u017fite.com"
     # The premise: PostgreSQL itself treats the two spellings as equal ignoring case.

@@ -11,10 +11,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from api import keycache
+from keys.services import api_key_create, api_key_revoke, api_key_rotate
 from projects.actors import Actor
 from projects.models import KeyEvent, Membership, Question, Role
 from projects.models.event import EventKind
-from projects.services import api_key_create, api_key_revoke, api_key_rotate
 from tests.api.conftest import bearer, error_code
 from tests.conftest import use_record_cache
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
@@ -203,7 +203,7 @@ def test_invitation_through_an_account_key_lands_in_the_addressed_project(client
         content_type="application/json",
     )
     assert response.status_code == 201, response.content
-    assert projects["a"].invitations.get().invited_via_key_id == key.pk
+    assert projects["a"].invitations.get().invited_via_key_id == key.key_id
 
 
 def test_revoked_account_key_presented_to_a_project_logs_there_and_in_the_account(
@@ -286,7 +286,8 @@ def test_a_deactivated_person_reaches_nothing(client, person, projects, record_c
 
 def test_usage_is_counted_per_project_for_account_keys(client, person, projects):
     from api import usage
-    from projects.models import KeyProjectUsageDay, KeyUsageDay
+    from keys import usage as key_usage
+    from keys.models import KeyProjectUsageDay, KeyUsageDay
 
     key = account_key(person, [projects["a"], projects["b"]], permissions=["read"], name="counted")
     for slug, times in (("a", 3), ("b", 2), ("c", 1)):  # c: outside the scope (404), not a project's use
@@ -296,7 +297,7 @@ def test_usage_is_counted_per_project_for_account_keys(client, person, projects)
     assert KeyUsageDay.objects.get(api_key=key).total == 6
     per_project = {(r.project.slug, r.requests) for r in KeyProjectUsageDay.objects.filter(api_key=key)}
     assert per_project == {("a", 3), ("b", 2)}
-    assert usage.usage_by_project(key) == [("A", 3), ("B", 2)]
+    assert key_usage.usage_by_project(key) == [("A", 3), ("B", 2)]
 
 
 def test_narrowing_for_one_project_never_carries_over_to_the_next_request(client, person, projects, record_cache):

@@ -3,9 +3,9 @@
 import pytest
 from django.core import mail
 
+from keys.services import api_key_create
 from projects.actors import Actor
 from projects.models import Invitation, Membership, Question
-from projects.services import api_key_create
 from tests.api.conftest import bearer, error_code
 from tests.factories import ProjectFactory, QuestionFactory, UserFactory
 
@@ -261,7 +261,9 @@ def test_invitation(client, key, project):
     assert set(body) == {"id", "email", "role", "status", "created_at", "expires_at"}
     assert (body["email"], body["role"], body["status"]) == ("ada@example.com", "viewer", "pending")
     invitation = Invitation.objects.get(pk=body["id"])
-    assert invitation.project == project and invitation.invited_via_key == key and invitation.invited_by is None
+    assert (
+        invitation.project == project and invitation.invited_via_key_id == key.key_id and invitation.invited_by is None
+    )
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["ada@example.com"]
     assert key.plaintext not in mail.outbox[0].body
 

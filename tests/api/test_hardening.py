@@ -4,9 +4,9 @@ failed authentication is throttled per client address without costing a database
 import pytest
 from django.conf import settings as django_settings
 
-from projects import keygen
+from keys import keygen
+from keys.services import api_key_revoke
 from projects.actors import Actor
-from projects.services import api_key_revoke
 from tests.api.conftest import bearer, error_code, x_api_key
 from tests.api.test_keycache import record_cache  # noqa: F401  (a fixture: locmem and Redis)
 
@@ -19,7 +19,7 @@ def assert_never_stored(response):
     assert {"authorization", "x-api-key"} <= vary, (response.status_code, response.get("Vary"))
 
 
-def test_finding7_every_api_response_is_no_store_and_varies_on_the_key(client, key, make_key, project):
+def test_every_api_response_is_no_store_and_varies_on_the_key(client, key, make_key, project):
     limited = make_key(rate_limit_per_minute=1)
     question = project.questions.first()
     responses = {
@@ -92,7 +92,7 @@ def made_up() -> dict:
     return bearer(keygen.generate_key())
 
 
-def test_finding7_made_up_keys_are_throttled_per_address_without_queries(client, budget, django_assert_num_queries):
+def test_made_up_keys_are_throttled_per_address_without_queries(client, budget, django_assert_num_queries):
     for _ in range(budget):
         with django_assert_num_queries(1):  # one indexed lookup each, then 401
             assert error_code(client.get("/api/v1/key", headers=made_up())) == "invalid_api_key"
@@ -109,7 +109,7 @@ def test_finding7_made_up_keys_are_throttled_per_address_without_queries(client,
     assert error_code(response) == "invalid_api_key"
 
 
-def test_finding7_the_window_ends_and_the_address_is_heard_again(client, budget, clock):
+def test_the_window_ends_and_the_address_is_heard_again(client, budget, clock):
     for _ in range(budget + 3):
         client.get("/api/v1/key", headers=made_up())
     assert client.get("/api/v1/key", headers=made_up()).status_code == 429
@@ -117,7 +117,7 @@ def test_finding7_the_window_ends_and_the_address_is_heard_again(client, budget,
     assert error_code(client.get("/api/v1/key", headers=made_up())) == "invalid_api_key"
 
 
-def test_finding7_a_valid_key_from_a_throttled_address_is_judged_on_its_key(client, key, make_key, budget):
+def test_a_valid_key_from_a_throttled_address_is_judged_on_its_key(client, key, make_key, budget):
     assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200  # used before the attack
     for _ in range(budget + 1):
         client.get("/api/v1/key", headers=made_up())
@@ -129,9 +129,7 @@ def test_finding7_a_valid_key_from_a_throttled_address_is_judged_on_its_key(clie
     assert error_code(client.get("/api/v1/key", headers=bearer(key))) == "revoked_api_key"
 
 
-def test_finding7_with_the_record_cache_a_valid_key_costs_no_query(
-    client, key, budget, settings, django_assert_num_queries
-):
+def test_with_the_record_cache_a_valid_key_costs_no_query(client, key, budget, settings, django_assert_num_queries):
     settings.API_KEY_RECORD_CACHE_SECONDS = 10
     assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200
     for _ in range(budget + 1):
@@ -142,7 +140,7 @@ def test_finding7_with_the_record_cache_a_valid_key_costs_no_query(
     assert response.status_code == 200
 
 
-def test_finding7_dead_keys_count_as_failures(client, make_key, budget, django_assert_num_queries):
+def test_dead_keys_count_as_failures(client, make_key, budget, django_assert_num_queries):
     dead = make_key(state="revoked")
     for _ in range(budget):
         assert error_code(client.get("/api/v1/key", headers=bearer(dead))) == "revoked_api_key"
@@ -150,7 +148,7 @@ def test_finding7_dead_keys_count_as_failures(client, make_key, budget, django_a
         assert error_code(client.get("/api/v1/key", headers=bearer(dead))) == "rate_limited"
 
 
-def test_finding7_behind_a_proxy_the_client_address_counts(client, budget, settings):
+def test_behind_a_proxy_the_client_address_counts(client, budget, settings):
     settings.TRUSTED_PROXIES = 1
     proxy = {"REMOTE_ADDR": "10.0.0.1"}
     for _ in range(budget + 1):
@@ -161,7 +159,7 @@ def test_finding7_behind_a_proxy_the_client_address_counts(client, budget, setti
 
 
 @pytest.mark.usefixtures("record_cache")
-def test_finding7_throttle_on_each_cache_backend(client, key, budget, django_assert_num_queries):
+def test_throttle_on_each_cache_backend(client, key, budget, django_assert_num_queries):
     """The same rule through Redis (one pipeline) and the local-memory cache."""
     assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200
     for _ in range(budget):

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from projects import keygen
+from keys import keygen
 from tests.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.test import Client
 from ninja.operation import Operation
 
-from projects import keygen
+from keys import keygen
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +145,7 @@ def test_malformed_keys_cost_no_cache_round_trip_and_do_not_use_the_address_budg
 
 def test_a_well_formed_key_is_checked_once_per_request(client, key, monkeypatch):
     """The middleware's check serves api.auth too (the checksum is on every request's path)."""
-    from projects import keygen
+    from keys import keygen
 
     calls = []
     real = keygen.is_well_formed

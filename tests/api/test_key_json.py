@@ -10,10 +10,10 @@ from ninja.renderers import JSONRenderer
 
 from api import clock
 from api.schemas import KeyOut
+from keys.models import ApiKey
+from keys.models.api_key import Status
+from keys.services import api_key_rotate
 from projects.actors import Actor
-from projects.models import ApiKey
-from projects.models.api_key import Status
-from projects.services import api_key_rotate
 from tests.api.conftest import bearer
 from tests.api.test_account_keys import account_key
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from keys.models import ApiKey
+from keys.services import api_key_revoke, api_key_rotate
 from projects.actors import Actor
-from projects.models import ApiKey
-from projects.services import api_key_revoke, api_key_rotate
 from tests.api.conftest import bearer, error_code
 from tests.api.test_keycache import record_cache  # noqa: F401  (a fixture: locmem and Redis)
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize("skew", [timedelta(seconds=5), timedelta(minutes=10)])
 @pytest.mark.usefixtures("record_cache")
-def test_finding6_revocation_holds_on_skewed_clock(client, key, clock, skew):
+def test_revocation_holds_on_skewed_clock(client, key, clock, skew):
     assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200  # record cached
     api_key_revoke(key=key, actor=Actor.cli())  # made on a host with the right clock
     clock.at(timezone.now() - skew)  # the API host's clock runs behind
@@ -30,7 +30,7 @@ def test_finding6_revocation_holds_on_skewed_clock(client, key, clock, skew):
     cache.clear()
 
 
-def test_finding6_immediate_rotation_holds_on_skewed_clock(client, key, clock):
+def test_immediate_rotation_holds_on_skewed_clock(client, key, clock):
     _, new_plaintext = api_key_rotate(key=key, actor=Actor.cli())
     clock.at(timezone.now() - timedelta(seconds=5))
     assert error_code(client.get("/api/v1/key", headers=bearer(key))) == "revoked_api_key"

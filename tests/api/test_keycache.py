@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from api import keycache
+from keys.models import ApiKey
+from keys.services import api_key_revoke, api_key_rotate
 from projects.actors import Actor
-from projects.models import ApiKey
-from projects.services import api_key_revoke, api_key_rotate
 from tests.api.conftest import bearer
 from tests.conftest import use_record_cache
 

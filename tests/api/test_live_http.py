@@ -6,8 +6,8 @@ import urllib.request
 
 import pytest
 
+from keys.services import api_key_create, api_key_revoke
 from projects.actors import Actor
-from projects.services import api_key_create, api_key_revoke
 from tests.factories import ProjectFactory
 
 

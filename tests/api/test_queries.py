@@ -38,8 +38,8 @@ def test_get_key_in_steady_state_makes_no_query(client, key, record_cache, djang
 
 
 def test_a_revocation_sends_the_next_request_to_the_database(client, key, record_cache, django_assert_num_queries):
+    from keys.services import api_key_revoke
     from projects.actors import Actor
-    from projects.services import api_key_revoke
 
     warm(client, key)
     api_key_revoke(key=key, actor=Actor.cli())

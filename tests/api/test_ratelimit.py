@@ -47,7 +47,7 @@ def test_low_limit_window_and_headers(client, make_key, clock):
         assert (response["Retry-After"], response["X-RateLimit-Remaining"]) == ("15", "0")
         assert response["X-RateLimit-Reset"] == str(window_end(clock))
     # Only the first 429 of the window is an event.
-    events = KeyEvent.objects.filter(api_key=key, kind=EventKind.RATE_LIMITED)
+    events = KeyEvent.objects.filter(key_id=key.key_id, kind=EventKind.RATE_LIMITED)
     assert events.count() == 1 and events.get().actor_label == "api"
 
     clock.advance(seconds=15)  # the next window

@@ -7,8 +7,8 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
+from keys.services import api_key_create
 from projects.actors import Actor
-from projects.services import api_key_create
 from tests.api.conftest import bearer, x_api_key
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,10 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from api import usage
+from keys import usage as key_usage
+from keys.models import KeyUsageDay
+from keys.services import api_key_delete
 from projects.actors import Actor
-from projects.models import KeyUsageDay
-from projects.services import api_key_delete
 from tests.api.conftest import bearer
 
 pytestmark = pytest.mark.django_db
@@ -157,14 +158,14 @@ def test_usage_last_days_for_the_chart(key, make_key):
     KeyUsageDay.objects.create(api_key=key, day=today - timedelta(days=30), success=99)  # too old
     KeyUsageDay.objects.create(api_key=make_key(), day=today, success=7)  # another key
 
-    days = usage.usage_last_days(key, today=today)
+    days = key_usage.usage_last_days(key, today=today)
     assert len(days) == 30
     assert days[0] == (today - timedelta(days=29), 1, 1, 0, 0)
     assert days[-1] == (today, 8, 5, 2, 1)
     assert days[-1].total == 8 and days[-1].day == today
     assert all(d.total == 0 for d in days[1:-1])
     assert [d.day for d in days] == sorted(d.day for d in days)
-    assert len(usage.usage_last_days(key, days=7, today=today)) == 7
+    assert len(key_usage.usage_last_days(key, days=7, today=today)) == 7
 
 
 def test_discarded_counts_are_never_written(key):

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from api import usage
-from projects.models import KeyUsageDay
+from keys.models import KeyUsageDay
 from tests.factories import ApiKeyFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

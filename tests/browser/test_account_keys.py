@@ -9,7 +9,8 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from projects.models import ApiKey, Role
+from keys.models import ApiKey
+from projects.models import Role
 from tests.browser.conftest import log_in
 from tests.factories import PASSWORD, MembershipFactory, ProjectFactory, UserFactory
 

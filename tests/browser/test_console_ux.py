@@ -18,9 +18,10 @@ from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from keys.models import ApiKey, KeyUsageDay
+from keys.services import api_key_create, api_key_rotate
 from projects.actors import Actor
-from projects.models import ApiKey, KeyUsageDay, Membership, Question, Role
-from projects.services import api_key_create, api_key_rotate
+from projects.models import Membership, Question, Role
 from tests.browser.conftest import log_in
 from tests.factories import PASSWORD, ProjectFactory, UserFactory
 

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 STORAGE = "() => [sessionStorage.getItem('htmx-history-cache'), localStorage.getItem('htmx-history-cache')]"
 
 
-def test_finding7_project_pages_are_not_kept_in_browser_storage(browser, live_server):
+def test_project_pages_are_not_kept_in_browser_storage(browser, live_server):
     owner = UserFactory(email="history@example.com")
     project = ProjectFactory(owner=owner, name="Secret plans", slug="secret", active_questions=10)
     context = browser.new_context(bypass_csp=True)  # page.evaluate reads the storage

@@ -11,7 +11,8 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from projects.models import ApiKey, KeyEvent
+from keys.models import ApiKey
+from projects.models import KeyEvent
 from tests.browser.conftest import log_in
 from tests.factories import PASSWORD, ProjectFactory, UserFactory
 

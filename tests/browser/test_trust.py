@@ -12,8 +12,9 @@ from django.core.cache import cache
 from playwright.sync_api import expect
 
 from accounts.reauth import LOGGED_IN_AT
+from keys.models import ApiKey
 from projects.invitations import invitation_create
-from projects.models import ApiKey, Membership, Role
+from projects.models import Membership, Role
 from tests.browser.conftest import log_in
 from tests.factories import PASSWORD, ProjectFactory, UserFactory
 from tests.totp import fresh_totp_code

@@ -7,13 +7,14 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
+from keys.models import ApiKey, KeyUsageDay
+from keys.models.api_key import Status
+from keys.services import api_key_create, api_key_rotate
 from projects.actors import Actor
-from projects.models import ApiKey, Invitation, KeyEvent, KeyUsageDay, Membership
-from projects.models.api_key import Status
+from projects.models import Invitation, KeyEvent, Membership
 from projects.models.event import EventKind
-from projects.services import api_key_create, api_key_rotate
 from tests.factories import ApiKeyFactory, MembershipFactory, ProjectFactory, QuestionFactory
-from tests.projects.helpers import KEY_IN_TEXT, page_text
+from tests.helpers import KEY_IN_TEXT, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -43,14 +44,14 @@ def data(unlocked_project, user):
 def _pages(data):
     """(url, description) of every changelist and change page, plus the other key pages."""
     objects = {
-        "projects_apikey": data["keys"][1],
+        "keys_apikey": data["keys"][1],
         "projects_keyevent": data["event"],
         "projects_project": data["project"],
         "projects_question": data["question"],
         "projects_membership": data["membership"],
         "projects_invitation": data["invitation"],
         "accounts_user": data["user"],
-        "projects_keyusageday": data["usage"],
+        "keys_keyusageday": data["usage"],
     }
     pages = [reverse("admin:index"), reverse("admin:app_list", args=["projects"])]
     for name, obj in objects.items():
@@ -59,12 +60,12 @@ def _pages(data):
         pages.append(reverse(f"admin:{name}_history", args=[obj.pk]))
     key = data["keys"][0]
     pages += [
-        reverse("admin:projects_apikey_delete", args=[key.pk]),
-        reverse("admin:projects_apikey_changelist") + "?status=active",
-        reverse("admin:projects_apikey_changelist") + "?status=revoked",
-        reverse("admin:projects_apikey_changelist") + "?status=expired",
-        reverse("admin:projects_apikey_changelist") + f"?q={key.key_id}",
-        reverse("admin:projects_apikey_changelist") + f"?project__id__exact={data['project'].pk}",
+        reverse("admin:keys_apikey_delete", args=[key.pk]),
+        reverse("admin:keys_apikey_changelist") + "?status=active",
+        reverse("admin:keys_apikey_changelist") + "?status=revoked",
+        reverse("admin:keys_apikey_changelist") + "?status=expired",
+        reverse("admin:keys_apikey_changelist") + f"?q={key.key_id}",
+        reverse("admin:keys_apikey_changelist") + f"?project__id__exact={data['project'].pk}",
         reverse("admin:projects_keyevent_changelist") + "?kind=rotated",
         reverse("admin:projects_project_delete", args=[data["project"].pk]),
     ]
@@ -103,13 +104,13 @@ def test_no_admin_page_shows_a_key_or_its_hash(admin_client, data):
 
 
 def test_searching_by_hash_finds_nothing(admin_client, data):
-    response = admin_client.get(reverse("admin:projects_apikey_changelist"), {"q": data["hashes"][0]})
+    response = admin_client.get(reverse("admin:keys_apikey_changelist"), {"q": data["hashes"][0]})
     assert "0 API keys" in page_text(response)
 
 
 def test_key_change_page_shows_masked_key_and_read_only_secret_fields(admin_client, data):
     key = data["keys"][1]
-    response = admin_client.get(reverse("admin:projects_apikey_change", args=[key.pk]))
+    response = admin_client.get(reverse("admin:keys_apikey_change", args=[key.pk]))
     body = response.content.decode()
     assert key.masked in page_text(response)
     assert key.key_id in page_text(response)
@@ -119,7 +120,7 @@ def test_key_change_page_shows_masked_key_and_read_only_secret_fields(admin_clie
 
 def test_rate_limit_override_can_be_set_in_the_admin(admin_client, data):
     key = data["keys"][1]
-    response = admin_client.post(reverse("admin:projects_apikey_change", args=[key.pk]), {"rate_limit_per_minute": "5"})
+    response = admin_client.post(reverse("admin:keys_apikey_change", args=[key.pk]), {"rate_limit_per_minute": "5"})
     assert response.status_code == 302
     key.refresh_from_db()
     assert key.rate_limit == 5
@@ -127,7 +128,7 @@ def test_rate_limit_override_can_be_set_in_the_admin(admin_client, data):
 
 
 def test_keys_cannot_be_added_and_events_cannot_be_edited(admin_client, data):
-    assert admin_client.get(reverse("admin:projects_apikey_add")).status_code == 403
+    assert admin_client.get(reverse("admin:keys_apikey_add")).status_code == 403
     assert admin_client.get(reverse("admin:projects_keyevent_add")).status_code == 403
     event = data["event"]
     response = admin_client.post(
@@ -139,7 +140,7 @@ def test_keys_cannot_be_added_and_events_cannot_be_edited(admin_client, data):
 
 
 def test_revoke_action_revokes_and_logs(admin_client, data, admin_user):
-    changelist = reverse("admin:projects_apikey_changelist")
+    changelist = reverse("admin:keys_apikey_changelist")
     response = admin_client.get(changelist)
     actions = response.context["action_form"].fields["action"].choices
     labels = {value: str(label) for value, label in actions}
@@ -170,7 +171,7 @@ def test_revoke_action_revokes_and_logs(admin_client, data, admin_user):
 
 def test_admin_delete_goes_through_the_service(admin_client, data, admin_user):
     key = data["keys"][2]
-    response = admin_client.post(reverse("admin:projects_apikey_delete", args=[key.pk]), {"post": "yes"})
+    response = admin_client.post(reverse("admin:keys_apikey_delete", args=[key.pk]), {"post": "yes"})
     assert response.status_code == 302
     assert not ApiKey.objects.filter(pk=key.pk).exists()
     event = KeyEvent.objects.get(kind=EventKind.DELETED)
@@ -181,7 +182,7 @@ def test_admin_delete_goes_through_the_service(admin_client, data, admin_user):
 def test_admin_bulk_delete_goes_through_the_service(admin_client, data):
     keys = data["keys"]
     response = admin_client.post(
-        reverse("admin:projects_apikey_changelist"),
+        reverse("admin:keys_apikey_changelist"),
         {"action": "delete_selected", "_selected_action": [str(k.pk) for k in keys], "post": "yes"},
     )
     assert response.status_code == 302
@@ -203,14 +204,14 @@ def test_staff_without_superuser_sees_nothing_it_may_not(client, data):
 
     staff = UserFactory(is_staff=True)
     client.force_login(staff)
-    assert client.get(reverse("admin:projects_apikey_changelist")).status_code == 403
+    assert client.get(reverse("admin:keys_apikey_changelist")).status_code == 403
 
 
 @pytest.mark.parametrize(
     "name",
     [
         "admin:index",
-        "admin:projects_apikey_changelist",
+        "admin:keys_apikey_changelist",
         "admin:projects_keyevent_changelist",
         "admin:accounts_user_changelist",
     ],
@@ -224,7 +225,7 @@ def test_non_staff_user_is_sent_to_admin_login(owner_client, data, name):
 def test_non_staff_cannot_run_the_revoke_action(owner_client, data):
     key = data["keys"][2]
     response = owner_client.post(
-        reverse("admin:projects_apikey_changelist"), {"action": "revoke_selected", "_selected_action": [str(key.pk)]}
+        reverse("admin:keys_apikey_changelist"), {"action": "revoke_selected", "_selected_action": [str(key.pk)]}
     )
     assert response.status_code == 302
     key.refresh_from_db()
@@ -254,9 +255,9 @@ def _staff_with(*codenames):
     return staff
 
 
-def test_finding1_view_only_staff_cannot_revoke_keys(client, data):
+def test_view_only_staff_cannot_revoke_keys(client, data):
     client.force_login(_staff_with("view_apikey"))
-    changelist = reverse("admin:projects_apikey_changelist")
+    changelist = reverse("admin:keys_apikey_changelist")
     response = client.get(changelist)
     assert response.status_code == 200
     action_form = response.context["action_form"]
@@ -270,9 +271,9 @@ def test_finding1_view_only_staff_cannot_revoke_keys(client, data):
         assert key.status == Status.ACTIVE
 
 
-def test_finding1_staff_allowed_to_change_keys_can_revoke(client, data):
+def test_staff_allowed_to_change_keys_can_revoke(client, data):
     client.force_login(_staff_with("view_apikey", "change_apikey"))
-    changelist = reverse("admin:projects_apikey_changelist")
+    changelist = reverse("admin:keys_apikey_changelist")
     assert "revoke_selected" in dict(client.get(changelist).context["action_form"].fields["action"].choices)
     key = data["keys"][2]
     client.post(changelist, {"action": "revoke_selected", "_selected_action": [str(key.pk)], "post": "yes"})
@@ -280,7 +281,7 @@ def test_finding1_staff_allowed_to_change_keys_can_revoke(client, data):
     assert key.status == Status.REVOKED
 
 
-def test_finding1_view_only_staff_cannot_deactivate_questions(client, data):
+def test_view_only_staff_cannot_deactivate_questions(client, data):
     client.force_login(_staff_with("view_question"))
     question = data["question"]
     response = client.post(
@@ -291,7 +292,7 @@ def test_finding1_view_only_staff_cannot_deactivate_questions(client, data):
     assert question.is_active
 
 
-def test_finding2_view_on_site_does_not_lead_to_an_invitation_link(admin_client, data):
+def test_view_on_site_does_not_lead_to_an_invitation_link(admin_client, data):
     from django.contrib.contenttypes.models import ContentType
 
     invitation = data["invitation"]
@@ -308,24 +309,24 @@ def test_finding2_view_on_site_does_not_lead_to_an_invitation_link(admin_client,
     [
         ("admin:projects_invitation_changelist", "token_hash__startswith"),
         ("admin:projects_invitation_changelist", "token_hash"),
-        ("admin:projects_invitation_changelist", "invited_via_key__key_hash__startswith"),
-        ("admin:projects_apikey_changelist", "key_hash__startswith"),
-        ("admin:projects_apikey_changelist", "rotated_from__key_hash__startswith"),
-        ("admin:projects_keyusageday_changelist", "api_key__key_hash__startswith"),
+        ("admin:projects_invitation_changelist", "token_hash__startswith"),
+        ("admin:keys_apikey_changelist", "key_hash__startswith"),
+        ("admin:keys_apikey_changelist", "rotated_from__key_hash__startswith"),
+        ("admin:keys_keyusageday_changelist", "api_key__key_hash__startswith"),
         ("admin:projects_project_changelist", "api_keys__key_hash__startswith"),
         ("admin:accounts_user_changelist", "password__startswith"),
     ],
 )
-def test_finding2_no_admin_filter_on_a_secret_hash(admin_client, data, changelist, lookup):
+def test_no_admin_filter_on_a_secret_hash(admin_client, data, changelist, lookup):
     """A prefix filter on a hash is an oracle: the admin refuses it (400) for every prefix."""
     value = data["hashes"][0][:1] if "key_hash" in lookup else (data["invitation"].token_hash[:1])
     response = admin_client.get(reverse(changelist), {lookup: value})
     assert response.status_code == 400
 
 
-def test_finding2_ordering_by_a_hash_is_not_offered(admin_client, data):
+def test_ordering_by_a_hash_is_not_offered(admin_client, data):
     # `?o=N` orders by the N-th list column; no column is a hash, so no index orders by one.
-    response = admin_client.get(reverse("admin:projects_apikey_changelist"))
+    response = admin_client.get(reverse("admin:keys_apikey_changelist"))
     columns = [getattr(f, "__name__", f) for f in response.context["cl"].list_display]
     assert "key_hash" not in columns
 

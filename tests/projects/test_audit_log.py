@@ -16,22 +16,24 @@ from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from keys.services import api_key_create, api_key_delete, api_key_revoke, api_key_rotate
 from projects.actors import Actor
 from projects.event_text import details_text, sentence
 from projects.membership import MembershipRefused, membership_change_role, membership_leave
 from projects.models import Invitation, KeyEvent, Membership, Question, Role
 from projects.models.event import EventKind
 from projects.models.project import RoleChangeRefused
-from projects.services import api_key_create, api_key_delete, api_key_revoke, api_key_rotate, project_rename
+from projects.services import project_rename
 from projects.views.events import csv_cell
 from tests.factories import ApiKeyFactory, MembershipFactory, QuestionFactory, UserFactory
-from tests.projects.helpers import HX, page_text
+from tests.helpers import HX, page_text
+from tests.urls import project_url
 
 pytestmark = pytest.mark.django_db
 
 
 def _url(project, name="events"):
-    return reverse(f"projects:{name}", args=[project.slug])
+    return project_url(name, args=[project.slug])
 
 
 def _sentences(response) -> list[str]:
@@ -107,7 +109,7 @@ def test_grace_period_ended_by_a_rotation_reads_as_words(unlocked_project, actor
 
 
 def test_key_edit_reads_as_words(unlocked_project, actor):
-    from projects.services import api_key_update
+    from keys.services import api_key_update
 
     key, _ = api_key_create(project=unlocked_project, name="web", permissions=["read"], actor=actor)
     api_key_update(key=key, actor=actor, name="Web app", permissions=["read", "write"], rate_limit_per_minute=120)

@@ -5,17 +5,17 @@ first: a dialog with htmx, a page of its own without JavaScript."""
 import re
 
 import pytest
-from django.urls import reverse
 
 from projects.models import Membership, Question, Role
 from tests.factories import MembershipFactory, ProjectFactory, QuestionFactory, UserFactory
-from tests.projects.helpers import HX, page_text
+from tests.helpers import HX, page_text
+from tests.urls import project_url
 
 pytestmark = pytest.mark.django_db
 
 
 def _url(name, project, *args):
-    return reverse(f"projects:{name}", args=[project.slug, *args])
+    return project_url(name, args=[project.slug, *args])
 
 
 def _posting_forms(body: str) -> list[str]:

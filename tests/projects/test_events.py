@@ -13,12 +13,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from keys.services import api_key_create, api_key_delete, api_key_revoke, api_key_rotate
 from projects.actors import Actor
 from projects.models import KeyEvent
 from projects.models.event import EventKind
-from projects.services import api_key_create, api_key_delete, api_key_revoke, api_key_rotate
 from tests.factories import ApiKeyFactory, ProjectFactory
-from tests.projects.helpers import HX, page_text
+from tests.helpers import HX, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -135,7 +135,6 @@ def _bulk_events(project, keys, n):
     KeyEvent.objects.bulk_create(
         KeyEvent(
             project=project,
-            api_key=keys[i % len(keys)],
             key_id=keys[i % len(keys)].key_id,
             key_name=keys[i % len(keys)].name,
             kind=kinds[i % len(kinds)],

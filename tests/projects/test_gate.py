@@ -1,17 +1,18 @@
 """The 10-active-questions gate: one domain function, used by the tab, generate and rotate."""
 
 import pytest
-from django.urls import reverse
 
+from keys.models import ApiKey
+from keys.models.api_key import Status
+from keys.services import api_key_create, api_key_rotate
 from projects.actors import Actor
 from projects.errors import ApiKeysLocked
 from projects.gate import question_gate, require_api_keys_unlocked
-from projects.models import ApiKey, KeyEvent
-from projects.models.api_key import Status
+from projects.models import KeyEvent
 from projects.models.event import EventKind
-from projects.services import api_key_create, api_key_rotate
 from tests.factories import ApiKeyFactory, ProjectFactory, QuestionFactory
-from tests.projects.helpers import HX, page_text
+from tests.helpers import HX, page_text
+from tests.urls import project_url
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def make_project(user):
 
 
 def _url(name, project, *args):
-    return reverse(f"projects:{name}", args=[project.slug, *args])
+    return project_url(name, args=[project.slug, *args])
 
 
 # --- the domain function --------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import ApiKeyFactory
+from tests.urls import project_url
 
 pytestmark = pytest.mark.django_db
 
@@ -19,10 +20,10 @@ def _htmx_config(html: str) -> dict:
 
 
 @pytest.mark.parametrize("page", ["questions", "members", "api_keys", "events", "key_detail", "key_new"])
-def test_finding7_project_pages_opt_out_of_htmx_history(owner_client, unlocked_project, page):
+def test_project_pages_opt_out_of_htmx_history(owner_client, unlocked_project, page):
     key = ApiKeyFactory(project=unlocked_project)
     args = [unlocked_project.slug] + ([key.key_id] if page == "key_detail" else [])
-    response = owner_client.get(reverse(f"projects:{page}", args=args))
+    response = owner_client.get(project_url(page, args=args))
     assert response.status_code == 200
     html = response.content.decode()
     assert _htmx_config(html)["historyCacheSize"] == 0

@@ -11,12 +11,12 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from keys.services import api_key_create
 from projects.actors import Actor
 from projects.invitations import neutralise
 from projects.models import Invitation, Membership, Role
-from projects.services import api_key_create
 from tests.factories import ProjectFactory, UserFactory
-from tests.projects.helpers import page_text
+from tests.helpers import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +56,7 @@ def _api_invite(client, plaintext, body):
 # --- finding 2: the token is a secret; sign-up must prove the address ------------------------------
 
 
-def test_finding2_invitation_token_is_not_stored(invite):
+def test_invitation_token_is_not_stored(invite):
     invitation, link, token = invite()
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM projects_invitation")
@@ -66,7 +66,7 @@ def test_finding2_invitation_token_is_not_stored(invite):
     assert not hasattr(invitation, "get_absolute_url")
 
 
-def test_finding2_invitation_link_moves_the_token_out_of_the_url(client, invite):
+def test_invitation_link_moves_the_token_out_of_the_url(client, invite):
     invitation, link, token = invite()
     response = client.get(link)
     assert response.status_code == 302
@@ -77,12 +77,12 @@ def test_finding2_invitation_link_moves_the_token_out_of_the_url(client, invite)
     assert token not in json.dumps(dict(client.session.items()), default=str)
 
 
-def test_finding2_unknown_token_is_a_404(client):
+def test_unknown_token_is_a_404(client):
     assert client.get(reverse("projects:invitation_open", args=["x" * 43])).status_code == 404
     assert client.get(reverse("projects:invitation")).status_code == 404
 
 
-def test_finding2_signing_up_as_the_invitee_does_not_join_without_confirming(client, invite, mailoutbox):
+def test_signing_up_as_the_invitee_does_not_join_without_confirming(client, invite, mailoutbox):
     """Whoever holds the link signs up with the invited address: without the mailbox, no membership."""
     invitation, link, token = invite("victim@example.com")
     client.get(link)
@@ -115,7 +115,7 @@ def test_confirmed_invitee_accepts(client, invite):
 # --- finding 3: an invite-only key makes viewers, never admins -----------------------------------
 
 
-def test_finding3_api_key_cannot_invite_an_admin(client, unlocked_project, mailoutbox):
+def test_api_key_cannot_invite_an_admin(client, unlocked_project, mailoutbox):
     key, plaintext = _api_key(unlocked_project)
     response = _api_invite(client, plaintext, {"email": "boss@example.com", "role": "admin"})
     assert response.status_code == 403
@@ -127,7 +127,7 @@ def test_finding3_api_key_cannot_invite_an_admin(client, unlocked_project, mailo
     assert Invitation.objects.get().role == Role.VIEWER
 
 
-def test_finding3_the_rule_holds_in_the_service_too(unlocked_project):
+def test_the_rule_holds_in_the_service_too(unlocked_project):
     from projects.invitations import InvitationForbidden, invitation_create
 
     key, _ = _api_key(unlocked_project)
@@ -144,7 +144,7 @@ def test_finding3_the_rule_holds_in_the_service_too(unlocked_project):
 # --- finding 7 (mail parts): limits and neutral wording -----------------------------------------
 
 
-def test_finding7_invitation_mails_are_limited_per_inviter(owner_client, unlocked_project, settings, mailoutbox):
+def test_invitation_mails_are_limited_per_inviter(owner_client, unlocked_project, settings, mailoutbox):
     settings.INVITATION_MAILS_PER_INVITER_PER_HOUR = 3
     url = reverse("projects:members", args=[unlocked_project.slug])
     statuses = [owner_client.post(url, {"email": f"p{i}@example.com", "role": "viewer"}).status_code for i in range(5)]
@@ -156,9 +156,7 @@ def test_finding7_invitation_mails_are_limited_per_inviter(owner_client, unlocke
     )
 
 
-def test_finding7_invitation_mails_are_limited_per_project_across_inviters(
-    client, unlocked_project, settings, mailoutbox
-):
+def test_invitation_mails_are_limited_per_project_across_inviters(client, unlocked_project, settings, mailoutbox):
     settings.INVITATION_MAILS_PER_PROJECT_PER_HOUR = 4
     keys = [_api_key(unlocked_project, name=f"CI {i}")[1] for i in range(3)]
     statuses = [_api_invite(client, keys[i % 3], {"email": f"q{i}@example.com"}).status_code for i in range(6)]
@@ -169,7 +167,7 @@ def test_finding7_invitation_mails_are_limited_per_project_across_inviters(
     assert len(mailoutbox) == 4
 
 
-def test_finding7_names_in_the_mail_are_quoted_cut_and_not_links(client, user, mailoutbox):
+def test_names_in_the_mail_are_quoted_cut_and_not_links(client, user, mailoutbox):
     project = ProjectFactory(
         owner=user, active_questions=10, name="URGENT: reset password at http://evil.example/reset now " + "x" * 40
     )  # 97 of 100

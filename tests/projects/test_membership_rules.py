@@ -5,10 +5,12 @@ import re
 import pytest
 from django.urls import reverse
 
-from projects.models import ApiKey, Invitation, KeyEvent, Membership, Question, Role
-from projects.models.api_key import Status
+from keys.models import ApiKey
+from keys.models.api_key import Status
+from projects.models import Invitation, KeyEvent, Membership, Question, Role
 from tests.factories import ApiKeyFactory, MembershipFactory, QuestionFactory, UserFactory
-from tests.projects.helpers import HX, page_text
+from tests.helpers import HX, page_text
+from tests.urls import project_url
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +32,7 @@ def world(unlocked_project):
 
 def _urls(world):
     slug, q, key = world["project"].slug, world["question"].pk, world["key"].key_id
-    r = lambda name, *args: reverse(f"projects:{name}", args=[slug, *args])  # noqa: E731
+    r = lambda name, *args: project_url(name, args=[slug, *args])  # noqa: E731
     return {
         "detail": r("detail"),
         "questions": r("questions"),

@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import ApiKeyFactory
-from tests.projects.helpers import HX
+from tests.helpers import HX
+from tests.urls import project_url
 
 pytestmark = pytest.mark.django_db
 
@@ -58,15 +59,15 @@ def _pages(project, key):
         ("post", reverse("projects:questions", args=[slug]), {"text": "", "priority": "x"}),
         ("get", reverse("projects:members", args=[slug]), None),
         ("post", reverse("projects:members", args=[slug]), {"email": "nope", "role": "viewer"}),
-        ("get", reverse("projects:api_keys", args=[slug]), None),
+        ("get", reverse("project_keys:api_keys", args=[slug]), None),
         ("get", reverse("projects:events", args=[slug]), None),
-        ("get", reverse("projects:key_new", args=[slug]), None),
-        ("post", reverse("projects:key_new", args=[slug]), {"name": "", "expiration": "date", "expires_on": "x"}),
-        ("get", reverse("projects:key_edit", args=[slug, key.key_id]), None),
-        ("post", reverse("projects:key_edit", args=[slug, key.key_id]), {"name": "", "rate_limit_per_minute": "x"}),
-        ("get", reverse("projects:key_rotate", args=[slug, key.key_id]), None),
-        ("get", reverse("projects:key_revoke", args=[slug, key.key_id]), None),
-        ("get", reverse("projects:key_detail", args=[slug, key.key_id]), None),
+        ("get", reverse("project_keys:key_new", args=[slug]), None),
+        ("post", reverse("project_keys:key_new", args=[slug]), {"name": "", "expiration": "date", "expires_on": "x"}),
+        ("get", reverse("project_keys:key_edit", args=[slug, key.key_id]), None),
+        ("post", reverse("project_keys:key_edit", args=[slug, key.key_id]), {"name": "", "rate_limit_per_minute": "x"}),
+        ("get", reverse("project_keys:key_rotate", args=[slug, key.key_id]), None),
+        ("get", reverse("project_keys:key_revoke", args=[slug, key.key_id]), None),
+        ("get", reverse("project_keys:key_detail", args=[slug, key.key_id]), None),
         ("get", reverse("account_change_password"), None),
         ("post", reverse("account_change_password"), {"oldpassword": "", "password1": "a"}),
     ]
@@ -92,12 +93,12 @@ def test_aria_describedby_never_points_at_a_missing_id(owner_client, unlocked_pr
     ],
 )
 def test_every_tab_has_its_own_title(owner_client, unlocked_project, url_name, expected):
-    body = owner_client.get(reverse(f"projects:{url_name}", args=[unlocked_project.slug])).content.decode()
+    body = owner_client.get(project_url(url_name, args=[unlocked_project.slug])).content.decode()
     assert title_of(body) == expected.format(name=unlocked_project.name)
 
 
 def test_skip_link_and_polite_live_region(owner_client, unlocked_project):
-    body = owner_client.get(reverse("projects:api_keys", args=[unlocked_project.slug])).content.decode()
+    body = owner_client.get(reverse("project_keys:api_keys", args=[unlocked_project.slug])).content.decode()
     assert body.index('<a class="skip-link" href="#content">Skip to content</a>') < body.index("<header")
     assert '<main id="content" tabindex="-1">' in body
     assert '<div id="flash" role="status" aria-live="polite" tabindex="-1">' in body

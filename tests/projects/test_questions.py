@@ -5,13 +5,14 @@ from django.urls import reverse
 
 from projects.models import Membership, Project, Question, Role
 from tests.factories import ProjectFactory, QuestionFactory
-from tests.projects.helpers import page_text
+from tests.helpers import page_text
+from tests.urls import project_url
 
 pytestmark = pytest.mark.django_db
 
 
 def _url(name, project, *args):
-    return reverse(f"projects:{name}", args=[project.slug, *args])
+    return project_url(name, args=[project.slug, *args])
 
 
 # --- projects -------------------------------------------------------------------------------

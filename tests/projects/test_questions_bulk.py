@@ -12,13 +12,14 @@ from projects.models.event import EventKind
 from projects.models.question import QUESTION_TEXT_MAX
 from projects.questions import BulkAddRejected, questions_bulk_create
 from tests.factories import ProjectFactory, QuestionFactory
-from tests.projects.helpers import HX, page_text
+from tests.helpers import HX, page_text
+from tests.urls import project_url
 
 pytestmark = pytest.mark.django_db
 
 
 def _url(name, project, *args):
-    return reverse(f"projects:{name}", args=[project.slug, *args])
+    return project_url(name, args=[project.slug, *args])
 
 
 def _bulk(client, project, text):

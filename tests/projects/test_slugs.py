@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from projects.models import Membership, Project
 from projects.services import RESERVED_SLUGS, project_create
 from tests.factories import UserFactory
-from tests.projects.test_concurrency import _race
+from tests.keys.test_concurrency import _race
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def _slug_queries(name, owner) -> tuple[Project, int]:
     return project, len(selects)
 
 
-def test_finding7_slug_choice_is_one_query_with_200_clashes(user):
+def test_slug_choice_is_one_query_with_200_clashes(user):
     slugs = []
     for _ in range(200):
         project, selects = _slug_queries("日本", user)
@@ -66,7 +66,7 @@ def test_a_slug_taken_meanwhile_is_retried_not_a_500(user, monkeypatch):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_finding7_concurrent_projects_with_one_name_all_succeed_on_postgres():
+def test_concurrent_projects_with_one_name_all_succeed_on_postgres():
     owners = [UserFactory() for _ in range(8)]
     results = _race([(lambda o=o: project_create(name="日本", owner=o)) for o in owners])
     errors = [r for kind, r in results if kind == "error"]

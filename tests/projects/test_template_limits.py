@@ -6,22 +6,22 @@ import re
 from django.urls import reverse
 from django.utils import timezone
 
-from projects import usage_chart
-from projects.models import KeyUsageDay
+from keys import usage_chart
+from keys.models import KeyUsageDay
 from tests.factories import ApiKeyFactory
 
 
 def test_locked_tab_and_generate_dialog_name_the_gate_from_settings(owner_client, project, settings):
     settings.API_KEY_REQUIRED_ACTIVE_QUESTIONS = 12
-    page = owner_client.get(reverse("projects:api_keys", args=[project.slug])).content.decode()
+    page = owner_client.get(reverse("project_keys:api_keys", args=[project.slug])).content.decode()
     assert "API keys unlock at <strong>12 active questions</strong>" in page
-    dialog = owner_client.get(reverse("projects:key_new", args=[project.slug])).content.decode()
+    dialog = owner_client.get(reverse("project_keys:key_new", args=[project.slug])).content.decode()
     assert "API keys unlock at 12 active questions" in dialog
     assert "10 active questions" not in page + dialog
 
 
 def test_the_default_gate_still_reads_10_active_questions(owner_client, project):
-    page = owner_client.get(reverse("projects:api_keys", args=[project.slug])).content.decode()
+    page = owner_client.get(reverse("project_keys:api_keys", args=[project.slug])).content.decode()
     assert "<strong>10 active questions</strong>" in page
 
 
@@ -29,6 +29,8 @@ def test_usage_chart_bars_take_their_width_from_the_module(owner_client, unlocke
     monkeypatch.setattr(usage_chart, "BAR_WIDTH", 7)
     key = ApiKeyFactory(project=unlocked_project)
     KeyUsageDay.objects.create(api_key=key, day=timezone.now().date(), success=50, client_error=20, server_error=20)
-    page = owner_client.get(reverse("projects:key_detail", args=[unlocked_project.slug, key.key_id])).content.decode()
+    page = owner_client.get(
+        reverse("project_keys:key_detail", args=[unlocked_project.slug, key.key_id])
+    ).content.decode()
     widths = set(re.findall(r'<rect class="seg-[a-z]+" [^>]*width="(\d+)"', page))
     assert widths == {"7"} and len(re.findall(r'<rect class="seg-', page)) == 3

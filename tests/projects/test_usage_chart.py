@@ -4,8 +4,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from projects.models import KeyUsageDay
-from projects.usage_chart import HEIGHT, nice_ceiling, usage_chart
+from keys.models import KeyUsageDay
+from keys.usage_chart import HEIGHT, nice_ceiling, usage_chart
 from tests.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 
-from projects import keygen
+from keys import keygen
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent

@@ -24,9 +24,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from keys.models import ApiKey, KeyUsageDay
+from keys.services import api_key_create
 from projects.actors import Actor
-from projects.models import ApiKey, Invitation, KeyEvent, KeyUsageDay, Role
-from projects.services import api_key_create
+from projects.models import Invitation, KeyEvent, Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 from .conftest import write_figures

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
+from keys.services import api_key_create
 from projects.actors import Actor
 from projects.models import KeyEvent, Membership, Role
-from projects.services import api_key_create
 from tests.factories import PASSWORD, MembershipFactory, ProjectFactory, UserFactory
 
 from . import live

@@ -2,8 +2,8 @@
 
 import pytest
 
+from keys.services import api_key_create
 from projects.actors import Actor
-from projects.services import api_key_create
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ import pytest
 from django.urls import reverse
 
 from api import ratelimit
+from keys.services import api_key_create, api_key_revoke
 from projects.actors import Actor
-from projects.services import api_key_create, api_key_revoke
 from tests.factories import PASSWORD
 
 from . import live

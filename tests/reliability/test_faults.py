@@ -104,8 +104,8 @@ def new_key(pg, name: str, rate_limit: int | None = None) -> str:
 def stored_usage(pg, name: str) -> int:
     with psycopg.connect(pg.url.replace("postgres://", "postgresql://"), connect_timeout=5) as conn:
         row = conn.execute(
-            "SELECT COALESCE(SUM(u.success + u.client_error + u.server_error), 0) FROM projects_keyusageday u "
-            "JOIN projects_apikey k ON k.id = u.api_key_id WHERE k.name = %s",
+            "SELECT COALESCE(SUM(u.success + u.client_error + u.server_error), 0) FROM keys_keyusageday u "
+            "JOIN keys_apikey k ON k.id = u.api_key_id WHERE k.name = %s",
             [name],
         ).fetchone()
     assert row is not None

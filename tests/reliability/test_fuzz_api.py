@@ -18,8 +18,8 @@ import time
 
 import pytest
 
+from keys.services import api_key_create
 from projects.actors import Actor
-from projects.services import api_key_create
 from tests.conftest import REQUIRE_POSTGRES
 from tests.factories import ProjectFactory, UserFactory
 

@@ -21,8 +21,8 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from keys.services import api_key_create
 from projects.actors import Actor
-from projects.services import api_key_create
 from tests.factories import PASSWORD, QuestionFactory
 
 from .conftest import write_figures
@@ -159,7 +159,7 @@ def test_api_key_create_form(console, project):
     @FUZZ
     @given(form(name=values, permissions=permissions, expiration=expiration, expires_on=expires_on))
     def run(data):
-        post(console, reverse("projects:key_new", args=[project.slug]), data, {200, 422}, "ApiKeyCreateForm")
+        post(console, reverse("project_keys:key_new", args=[project.slug]), data, {200, 422}, "ApiKeyCreateForm")
 
     run()
 
@@ -168,7 +168,7 @@ def test_api_key_create_form(console, project):
 def test_api_key_far_future_date_is_a_form_error_not_a_500(console, project, expires_on, status):
     """Found by the fuzzing above: the last representable day used to overflow (a 500)."""
     response = console.post(
-        reverse("projects:key_new", args=[project.slug]),
+        reverse("project_keys:key_new", args=[project.slug]),
         {"name": "far", "permissions": ["read"], "expiration": "date", "expires_on": expires_on},
     )
     assert response.status_code == status
@@ -181,7 +181,9 @@ def test_rotate_form(console, project):
     @given(form(grace=values))
     def run(data):
         key, _ = api_key_create(project=project, name="r", permissions=["read"], actor=Actor.cli())
-        post(console, reverse("projects:key_rotate", args=[project.slug, key.key_id]), data, {200, 422}, "RotateForm")
+        post(
+            console, reverse("project_keys:key_rotate", args=[project.slug, key.key_id]), data, {200, 422}, "RotateForm"
+        )
         key.project.api_keys.all().delete()
 
     run()

@@ -21,9 +21,9 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
+from keys.models import ApiKey, KeyUsageDay
+from keys.services import api_key_create, api_key_revoke
 from projects.actors import Actor
-from projects.models import ApiKey, KeyUsageDay
-from projects.services import api_key_create, api_key_revoke
 from tests.factories import ProjectFactory, UserFactory
 
 from . import live

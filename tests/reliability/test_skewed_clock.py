@@ -12,9 +12,9 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
+from keys.models import ApiKey
+from keys.services import api_key_revoke
 from projects.actors import Actor
-from projects.models import ApiKey
-from projects.services import api_key_revoke
 from tests.factories import ApiKeyFactory
 
 from . import live
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 SKEW_SECONDS = 5
 
 
-def test_finding6_revocation_holds_on_skewed_clock(start_gunicorn, redis_url, project, settings, figures):
+def test_revocation_holds_on_skewed_clock(start_gunicorn, redis_url, project, settings, figures):
     if not shutil.which("faketime"):
         pytest.skip("needs faketime (apt-get install faketime)")
     # This process writes the tombstones into the API's own Redis, as a console host would.

@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 import pytest
 from django.urls import reverse
 
-from projects.models import ApiKey, KeyEvent
+from keys.models import ApiKey
+from projects.models import KeyEvent
 from projects.models.event import EventKind
 from tests.factories import PASSWORD
 
@@ -31,7 +32,7 @@ WORKERS = 3
 def generate_through_console(client, project, name, permissions=("read",)) -> str:
     """POST the console's Generate form (in-process view, committed) and read the key off the reveal."""
     response = client.post(
-        reverse("projects:key_new", args=[project.slug]),
+        reverse("project_keys:key_new", args=[project.slug]),
         {"name": name, "permissions": list(permissions), "expiration": "90"},
     )
     assert response.status_code == 200, response.content[:500]
@@ -151,7 +152,7 @@ def test_console_revocation_is_refused_by_every_worker(start_gunicorn, redis_url
     assert all(r.headers.get("www-authenticate") == "Bearer" for r in after)
     assert all(r.headers["content-type"].startswith("application/json") for r in after)
     # The flood of refused requests wrote one security event, not one per request or per worker.
-    assert KeyEvent.objects.filter(api_key=key, kind=EventKind.REVOKED_KEY_USED).count() == 1
+    assert KeyEvent.objects.filter(key_id=key.key_id, kind=EventKind.REVOKED_KEY_USED).count() == 1
 
     server.stop()
     scanned = live.assert_no_secrets({plaintext}, database=live.dump_database(), logs=server.log_text())
@@ -188,7 +189,7 @@ def test_rate_limit_is_one_budget_across_workers(start_gunicorn, redis_url, proj
             assert r.error_code == "rate_limited"
             assert 1 <= int(r.headers["retry-after"]) <= 60
     key = ApiKey.objects.get(project=project, name="Limited")
-    assert KeyEvent.objects.filter(api_key=key, kind=EventKind.RATE_LIMITED).count() == 1
+    assert KeyEvent.objects.filter(key_id=key.key_id, kind=EventKind.RATE_LIMITED).count() == 1
     server.stop()
     figures.update(
         limit=limit,

@@ -1,0 +1,162 @@
+"""The key dialogs' forms: Generate, Edit, Rotate, and the personal keys' Generate with Scope.
+They offer the choices; judging them is the services' job (`services.clean_key_request`)."""
+
+from typing import TYPE_CHECKING
+
+from django import forms
+
+from projects.errors import RuleError
+from projects.models import Project
+
+from .models.api_key import PERMISSION_HELP, ExpiryRule, Permission
+from .services import GRACE_LABELS, NAME_MAX_LENGTH, expires_at_for
+
+
+class _Choices(forms.MultipleChoiceField):
+    """Offers the choices; judging them is `services.clean_key_request`'s job."""
+
+    def validate(self, value):
+        pass
+
+
+class _Choice(forms.ChoiceField):
+    def validate(self, value):
+        pass
+
+
+# For the type checker the mixin is a form (it is mixed into forms.Form); at run time a plain class.
+if TYPE_CHECKING:
+    _FormBase = forms.BaseForm
+else:
+    _FormBase = object
+
+
+class KeyFormMixin(_FormBase):
+    """What the Generate and Edit dialogs share: each permission with what it allows, and the
+    rule errors of the services shown on their fields."""
+
+    def permission_choices(self):
+        return [(choice, PERMISSION_HELP[choice.data["value"]]) for choice in self["permissions"]]
+
+    def add_rule_errors(self, exc) -> None:
+        """Show a KeyRuleError's messages on the fields they concern."""
+        for field, message in exc.errors.items():
+            self.add_error(field if field in self.fields else None, message)
+
+
+class ApiKeyCreateForm(KeyFormMixin, forms.Form):
+    """Widgets and choices of the Generate dialog. It validates nothing of the key itself: the view
+    hands the values to `services.api_key_create`, whose `clean_key_request` is the one validation,
+    and shows its errors on these fields (`add_rule_errors`)."""
+
+    name = forms.CharField(
+        label="Name",
+        required=False,
+        help_text="What uses this key, e.g. “Production web app”.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True, "maxlength": NAME_MAX_LENGTH}),
+    )
+    permissions = _Choices(
+        label="Permissions",
+        required=False,
+        choices=Permission.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[Permission.READ],
+    )
+    expiration = _Choice(label="Expiration", required=False, choices=ExpiryRule.choices, initial=ExpiryRule.DAYS_90)
+    expires_on = forms.DateField(
+        label="Expiration date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
+    )
+
+    def expiry_previews(self) -> list[tuple[str, str]]:
+        """(rule, sentence) for each expiration choice: the date a key generated now would get."""
+        previews = []
+        for rule, label in ExpiryRule.choices:
+            if rule == ExpiryRule.NEVER:
+                text = "The key never expires. Prefer an expiration and rotate instead."
+            elif rule == ExpiryRule.DATE:
+                text = "The key works through the date you choose (UTC)."
+            else:
+                try:
+                    text = (
+                        f"The key expires on {expires_at_for(rule):%a %-d %b %Y, %H:%M} UTC ({label.lower()} from now)."
+                    )
+                except RuleError:
+                    continue
+            previews.append((rule, text))
+        return previews
+
+    def expiry_preview(self) -> str:
+        chosen = self["expiration"].value() or ExpiryRule.DAYS_90
+        return dict(self.expiry_previews()).get(chosen, "")
+
+
+class ApiKeyEditForm(KeyFormMixin, forms.Form):
+    """Rename a key, change its permissions and its rate limit. Like the Generate dialog it only
+    parses: `services.api_key_update` validates, and its errors land on these fields."""
+
+    name = forms.CharField(
+        label="Name",
+        required=False,
+        help_text="What uses this key, e.g. “Production web app”.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": NAME_MAX_LENGTH}),
+    )
+    permissions = _Choices(
+        label="Permissions",
+        required=False,
+        choices=Permission.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    rate_limit_per_minute = forms.IntegerField(
+        label="Rate limit (requests a minute)",
+        required=False,
+        error_messages={"invalid": "Enter a whole number of requests a minute, e.g. 600."},
+    )
+
+    def __init__(self, *args, key, default_rate_limit: int, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                "name": key.name,
+                "permissions": key.sorted_permissions,
+                "rate_limit_per_minute": key.rate_limit_per_minute,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.fields[
+            "rate_limit_per_minute"
+        ].help_text = f"Leave empty for the default of {default_rate_limit} requests a minute."
+
+
+class RotateForm(forms.Form):
+    grace = forms.ChoiceField(
+        label="The old key stops working",
+        choices=list(GRACE_LABELS.items()),
+        initial="",
+        required=False,
+        widget=forms.RadioSelect,
+    )
+
+
+class AccountKeyCreateForm(ApiKeyCreateForm):
+    """The Generate a key dialog of Account → API keys: the project one's plus Scope."""
+
+    SCOPE_ALL, SCOPE_CHOSEN = "all", "chosen"
+    scope = forms.ChoiceField(
+        label="Scope",
+        choices=[(SCOPE_ALL, "All my projects"), (SCOPE_CHOSEN, "Chosen projects")],
+        initial=SCOPE_ALL,
+        widget=forms.RadioSelect,
+    )
+    projects = forms.ModelMultipleChoiceField(
+        label="Projects",
+        queryset=Project.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["projects"].queryset = Project.objects.for_user(user).order_by("name", "pk")

@@ -1,0 +1,418 @@
+"""Operations on API keys that span several rows and must be atomic.
+
+Views, the admin, the management commands and the runtime API all call these, so the rules
+(question gate, key limit, unique names, one successor per rotation, event log) hold
+everywhere. Each runs in a transaction that first locks the project row: on PostgreSQL that
+serialises concurrent generate / rotate / revoke calls of one project, on SQLite the
+IMMEDIATE transaction mode does.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from projects.actors import Actor
+from projects.events import record_event
+from projects.gate import require_api_keys_unlocked
+from projects.models import KeyEvent, Project
+from projects.models.event import EventKind
+
+from . import keygen
+from .errors import DuplicateKeyName, InvalidKeyRequest, KeyLimitReached, KeyNotActive
+from .models import ApiKey
+from .models.api_key import PERMISSION_ORDER, RATE_LIMIT_MAX, RATE_LIMIT_MESSAGE, ExpiryRule, KeyState, Status
+
+GRACE_PERIODS = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+GRACE_LABELS = {"": "Immediately", "1h": "After 1 hour", "24h": "After 24 hours", "7d": "After 7 days"}
+NAME_MAX_LENGTH: int = ApiKey._meta.get_field("name").max_length  # type: ignore[assignment]  # the column's size: 64
+
+
+def expires_at_for(rule: str, *, on: date | None = None, now: datetime | None = None) -> datetime | None:
+    """When a key made now under `rule` expires. A chosen date means: usable through that day (UTC)."""
+    now = now or timezone.now()
+    if rule == ExpiryRule.NEVER:
+        return None
+    if rule == ExpiryRule.DATE:
+        if on is None:
+            raise InvalidKeyRequest("Choose the expiration date.", field="expires_on")
+        if on <= now.date():
+            raise InvalidKeyRequest("The expiration date must be in the future.", field="expires_on")
+        try:
+            return datetime.combine(on + timedelta(days=1), time.min, tzinfo=UTC)
+        except OverflowError:  # 9999-12-31: the day after it does not exist
+            raise InvalidKeyRequest("Choose an earlier expiration date.", field="expires_on") from None
+    try:
+        return now + timedelta(days=int(rule))
+    except (ValueError, OverflowError):
+        raise InvalidKeyRequest("Choose an expiration.", field="expiration") from None
+
+
+LIFECYCLE_EVENTS = {EventKind.CREATED, EventKind.ROTATED, EventKind.REVOKED, EventKind.DELETED, EventKind.UPDATED}
+
+
+def record_key_event(
+    *, key: ApiKey, kind: str, actor: Actor, details: dict | None = None, project: Project | None = None
+) -> KeyEvent:
+    """One line in the log(s) the event belongs to.
+
+    A project key's event goes to its project's log. An account key's event goes to its holder's
+    Security log; with `project` (something happened in that project: a dead key presented there,
+    a call refused) the same line shows in that project's log; without it (created, rotated,
+    revoked, deleted) a copy goes to the log of every project the key's scope reaches now.
+    """
+    details = details or {}
+    if not key.is_account_key:
+        return record_event(project=project or key.project, key=key, kind=kind, actor=actor, details=details)
+    event = record_event(project=project, account=key.owner, key=key, kind=kind, actor=actor, details=details)
+    if project is None and kind in LIFECYCLE_EVENTS:
+        for reached in projects_in_scope(key):
+            record_event(
+                project=reached,
+                key=key,
+                kind=kind,
+                actor=actor,
+                details={**details, "account_key_of": key.owner.email if key.owner else ""},
+            )
+    return event
+
+
+def projects_in_scope(key: ApiKey):
+    """The projects an account key reaches now: its scope, among its holder's memberships."""
+    projects = Project.objects.filter(memberships__user_id=key.owner_id)  # type: ignore[misc]  # an account key: set
+    if not key.all_projects:
+        projects = projects.filter(scoped_account_keys=key)
+    return projects.order_by("name", "pk")
+
+
+@dataclass(frozen=True)
+class KeyRequest:
+    name: str
+    permissions: list[str]
+    expiry_rule: str
+    expires_at: datetime | None
+
+
+def clean_key_request(
+    *, name, permissions, expiry_rule, expires_on: date | None = None, now: datetime | None = None
+) -> KeyRequest:
+    """THE validation of a key's name, permissions and expiry (views, admin, CLI and API present
+    its errors). Raises InvalidKeyRequest with every field's error at once."""
+    errors: dict[str | None, str] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = "Give the key a name, so you can tell it apart later."
+    elif len(name) > NAME_MAX_LENGTH:
+        errors["name"] = f"Keep the name to {NAME_MAX_LENGTH} characters."
+    chosen = set(permissions or [])
+    if not chosen or chosen - set(PERMISSION_ORDER):
+        errors["permissions"] = "Choose at least one permission: " + ", ".join(PERMISSION_ORDER) + "."
+    expires_at = None
+    if expiry_rule not in ExpiryRule.values:
+        errors["expiration"] = "Choose an expiration."
+    else:
+        try:
+            expires_at = expires_at_for(expiry_rule, on=expires_on, now=now)
+        except InvalidKeyRequest as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise InvalidKeyRequest(errors=errors)
+    return KeyRequest(
+        name=name,
+        permissions=[p for p in PERMISSION_ORDER if p in chosen],
+        expiry_rule=expiry_rule,
+        expires_at=expires_at,
+    )
+
+
+def _lock_project(project: Project | None) -> Project:
+    assert project is not None  # callers lock the project of a project key (never None)
+    return Project.objects.select_for_update().get(pk=project.pk)
+
+
+def _lock_holder(key: ApiKey):
+    """Lock the key's holder row (its project, or its person), serialising that holder's key changes."""
+    if key.owner_id is not None:  # an account key
+        return get_user_model().objects.select_for_update().get(pk=key.owner_id)
+    return _lock_project(key.project)
+
+
+def _require_slot(live, *, limit: int, holder: str, name: str) -> None:
+    if live.count() >= limit:
+        raise KeyLimitReached(
+            f"{holder} already has {limit} active keys, the most it can have. Revoke or delete one first."
+        )
+    if live.filter(name__iexact=name).exists():
+        raise DuplicateKeyName(f"An active key is already named “{name}”. Choose another name.", field="name")
+
+
+def _clean_scope(owner, all_projects: bool, projects) -> list[Project]:
+    """The chosen projects of an account key: at least one, each one the person is a member of."""
+    if all_projects:
+        return []
+    chosen = list(projects or [])
+    if not chosen:
+        raise InvalidKeyRequest("Choose at least one project, or “All my projects”.", field="projects")
+    mine = set(Project.objects.filter(memberships__user=owner).values_list("pk", flat=True))
+    if any(p.pk not in mine for p in chosen):
+        raise InvalidKeyRequest("Choose among the projects you are a member of.", field="projects")
+    return chosen
+
+
+def _insert_key(
+    *,
+    project: Project | None,
+    name: str,
+    permissions: list[str],
+    expiry_rule: str,
+    expires_at: datetime | None,
+    actor: Actor,
+    rate_limit_per_minute: int | None = None,
+    rotated_from: ApiKey | None = None,
+    owner=None,
+    all_projects: bool = False,
+    scope_projects=(),
+) -> tuple[ApiKey, str]:
+    plaintext = keygen.generate_key()
+    key = ApiKey.objects.create(
+        project=project,
+        owner=owner,
+        all_projects=all_projects,
+        name=name,
+        key_hash=keygen.hash_key(plaintext),
+        last4=plaintext[-4:],
+        permissions=permissions,
+        expiry_rule=expiry_rule,
+        expires_at=expires_at,
+        created_by=actor.user,
+        rate_limit_per_minute=rate_limit_per_minute,
+        rotated_from=rotated_from,
+    )
+    if scope_projects:
+        key.scope_projects.set(scope_projects)
+    return key, plaintext
+
+
+def api_key_create(
+    *,
+    project: Project | None = None,
+    name: str,
+    permissions,
+    expiry_rule: str = ExpiryRule.DAYS_90,
+    expires_on: date | None = None,
+    actor: Actor,
+    rate_limit_per_minute: int | None = None,
+    owner=None,
+    all_projects: bool = False,
+    projects=None,
+) -> tuple[ApiKey, str]:
+    """Make a new key. Returns the key and its plaintext, which the caller shows once and forgets.
+
+    A project key: `project=`. An account key: `owner=` (the person) with `all_projects=True` or
+    `projects=[...]` (projects the person is a member of).
+    """
+    if (project is None) == (owner is None):
+        raise InvalidKeyRequest("A key belongs either to a project or to a person.")
+    request = clean_key_request(name=name, permissions=permissions, expiry_rule=expiry_rule, expires_on=expires_on)
+    name, permissions, expires_at = request.name, request.permissions, request.expires_at
+    with transaction.atomic():
+        if owner is not None:
+            owner = get_user_model().objects.select_for_update().get(pk=owner.pk)
+            scope = _clean_scope(owner, all_projects, projects)
+            live = ApiKey.objects.filter(owner=owner).counted_toward_limit()
+            _require_slot(live, limit=settings.API_KEY_MAX_ACTIVE_PER_ACCOUNT, holder="Your account", name=name)
+        else:
+            project = _lock_project(project)
+            require_api_keys_unlocked(project)
+            scope = []
+            live = ApiKey.objects.filter(project=project).counted_toward_limit()
+            _require_slot(live, limit=settings.API_KEY_MAX_ACTIVE_PER_PROJECT, holder="This project", name=name)
+        key, plaintext = _insert_key(
+            project=project,
+            name=name,
+            permissions=permissions,
+            expiry_rule=expiry_rule,
+            expires_at=expires_at,
+            actor=actor,
+            rate_limit_per_minute=rate_limit_per_minute,
+            owner=owner,
+            all_projects=bool(owner is not None and all_projects),
+            scope_projects=scope,
+        )
+        record_key_event(
+            key=key,
+            kind=EventKind.CREATED,
+            actor=actor,
+            details={
+                "permissions": permissions,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+                **({"scope": scope_label(key)} if key.is_account_key else {}),
+            },
+        )
+    return key, plaintext
+
+
+def scope_label(key: ApiKey):
+    """An account key's scope as the API shows it: "all" or the chosen projects' slugs."""
+    if key.all_projects:
+        return "all"
+    return sorted(key.scope_projects.values_list("slug", flat=True))
+
+
+def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKey, str]:
+    """Replace `key` with a new key of the same name, permissions, expiry rule and rate limit.
+
+    The old key stops at once, or at the end of the grace period ("1h", "24h", "7d").
+    Rotating one key twice at once yields one successor: the second call finds it rotated.
+    """
+    if grace and grace not in GRACE_PERIODS:
+        raise InvalidKeyRequest("Choose when the old key stops working.", field="grace")
+    with transaction.atomic():
+        _lock_holder(key)
+        old = ApiKey.objects.select_for_update().get(pk=key.pk)
+        now = timezone.now()
+        status = old.status_at(now)
+        if status == Status.EXPIRED:
+            raise KeyNotActive("This key has expired; generate a new key instead.")
+        if status != Status.ACTIVE:
+            raise KeyNotActive("This key was already rotated or revoked.")
+        if not old.is_account_key:
+            require_api_keys_unlocked(old.project)
+        expires_at = old.expires_at if old.expiry_rule == ExpiryRule.DATE else expires_at_for(old.expiry_rule, now=now)
+        new, plaintext = _insert_key(
+            project=old.project,
+            name=old.name,
+            permissions=old.sorted_permissions,
+            expiry_rule=old.expiry_rule,
+            expires_at=expires_at,
+            actor=actor,
+            rate_limit_per_minute=old.rate_limit_per_minute,
+            rotated_from=old,
+            owner=old.owner,
+            all_projects=old.all_projects,
+            scope_projects=list(old.scope_projects.all()) if old.is_account_key else (),
+        )
+        # The old key and its successor share one place under the limit; a lineage never has more
+        # than two keys that authenticate: a predecessor still inside its grace period ends now.
+        if old.rotated_from_id is not None:
+            predecessor = ApiKey.objects.select_for_update().get(pk=old.rotated_from_id)
+            if predecessor.status_at(now) == Status.ROTATING:
+                _revoke(predecessor, actor=actor, now=now)
+                record_key_event(
+                    key=predecessor,
+                    kind=EventKind.REVOKED,
+                    actor=actor,
+                    details={"reason": "grace_period_ended_by_rotation", "successor": old.key_id},
+                )
+        old.revoked_by = actor.user
+        if grace:
+            old.stops_at = now + GRACE_PERIODS[grace]
+            old.save(update_fields=["stops_at", "revoked_by"])
+        else:
+            _revoke(old, actor=actor, now=now)
+        record_key_event(
+            key=old,
+            kind=EventKind.ROTATED,
+            actor=actor,
+            details={"new_key_id": new.key_id, "old_key_stops_at": (old.stops_at or now).isoformat()},
+        )
+        record_key_event(
+            key=new,
+            kind=EventKind.CREATED,
+            actor=actor,
+            details={
+                "rotated_from": old.key_id,
+                "permissions": new.permissions,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
+        )
+    return new, plaintext
+
+
+def _revoke(key: ApiKey, *, actor: Actor, now: datetime) -> None:
+    key.state, key.revoked_at, key.revoked_by = KeyState.REVOKED, now, actor.user
+    key.save(update_fields=["state", "revoked_at", "revoked_by"])
+
+
+def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
+    """Stop a key at once (also one inside a rotation grace period). Never locked by the gate."""
+    with transaction.atomic():
+        _lock_holder(key)
+        locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+        now = timezone.now()
+        if locked.status_at(now) == Status.REVOKED:
+            raise KeyNotActive("This key is already revoked.")
+        _revoke(locked, actor=actor, now=now)
+        record_key_event(key=locked, kind=EventKind.REVOKED, actor=actor)
+    return locked
+
+
+def clean_key_update(*, name, permissions, rate_limit_per_minute: int | None) -> tuple[str, list[str]]:
+    """THE validation of a change to a key (the Edit dialog, the admin, the CLI): the name and
+    permission rules of a new key, and the rate limit's range. Returns the cleaned name and
+    permissions; raises InvalidKeyRequest with every field's error at once."""
+    errors: dict[str | None, str] = {}
+    checked = None
+    try:
+        checked = clean_key_request(name=name, permissions=permissions, expiry_rule=ExpiryRule.NEVER)
+    except InvalidKeyRequest as exc:
+        errors.update(exc.errors)
+    if rate_limit_per_minute is not None and not (1 <= rate_limit_per_minute <= RATE_LIMIT_MAX):
+        errors["rate_limit_per_minute"] = RATE_LIMIT_MESSAGE
+    if errors or checked is None:
+        raise InvalidKeyRequest(errors=errors)
+    return checked.name, checked.permissions
+
+
+def api_key_update(*, key: ApiKey, actor: Actor, name: str, permissions, rate_limit_per_minute: int | None) -> ApiKey:
+    """Rename a key, change its permissions or its rate limit (None: the default).
+
+    Written through the model (`save()`), so the runtime API's record cache drops the key and the
+    next request sees the change. The event lists what changed, before and after.
+    """
+    name, permissions = clean_key_update(
+        name=name, permissions=permissions, rate_limit_per_minute=rate_limit_per_minute
+    )
+    with transaction.atomic():
+        _lock_holder(key)
+        locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+        if locked.status != Status.ACTIVE:
+            raise KeyNotActive("Only an active key can be changed.")
+        if name.lower() != locked.name.lower() and (
+            ApiKey.objects.filter(**locked.holder_filter())
+            .counted_toward_limit()
+            .filter(name__iexact=name)
+            .exclude(pk=locked.pk)
+            .exists()
+        ):
+            raise DuplicateKeyName(f"An active key is already named “{name}”. Choose another name.", field="name")
+        before = {
+            "name": locked.name,
+            "permissions": locked.sorted_permissions,
+            "rate_limit_per_minute": locked.rate_limit_per_minute,
+        }
+        after = {"name": name, "permissions": permissions, "rate_limit_per_minute": rate_limit_per_minute}
+        changed = {
+            field: {"from": before[field], "to": value} for field, value in after.items() if before[field] != value
+        }
+        if changed:
+            locked.name, locked.permissions = name, permissions
+            locked.rate_limit_per_minute = rate_limit_per_minute
+            locked.save(update_fields=["name", "permissions", "rate_limit_per_minute"])
+            record_key_event(key=locked, kind=EventKind.UPDATED, actor=actor, details=changed)
+    return locked
+
+
+def api_key_delete(*, key: ApiKey, actor: Actor) -> None:
+    """Remove a key for good. Its events stay in the log with its Key ID and name."""
+    with transaction.atomic():
+        _lock_holder(key)
+        record_key_event(key=key, kind=EventKind.DELETED, actor=actor, details={"status_when_deleted": key.status})
+        ApiKey.objects.filter(pk=key.pk).delete()

@@ -1,0 +1,242 @@
+"""Whose keys a key page manages: a project (its API Key tab) or the signed-in person (Account →
+API keys). The views in `keys.py` are written once against `KeyHolder`; what differs between the
+two pages (which keys, the limit, the page around a dialog, the URLs, how a key is made, what its
+details show) is here.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, QuerySet
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+
+from keys.forms import AccountKeyCreateForm, ApiKeyCreateForm
+from keys.models import ApiKey
+from keys.models.api_key import Status
+from keys.services import api_key_create, projects_in_scope
+from keys.usage import usage_by_project
+from projects.access import membership_for
+from projects.actors import Actor
+from projects.gate import question_gate
+from projects.models import KeyEvent, Membership
+
+
+def lineage_order(keys: list[ApiKey]) -> list[ApiKey]:
+    """Newest first, each key followed by the keys it replaced (its rotation lineage), so an old
+    key rotating out sits right under its successor. Sets `lineage_depth` (0: the newest of its line)."""
+    by_pk: dict[int | None, ApiKey] = {k.pk: k for k in keys}
+    replaced = {k.rotated_from_id for k in keys if k.rotated_from_id in by_pk}
+    ordered = []
+    for key in keys:
+        if key.pk in replaced:
+            continue  # listed under its successor
+        depth = 0
+        current: ApiKey | None = key
+        while current is not None:
+            current.lineage_depth = depth
+            ordered.append(current)
+            depth, current = depth + 1, by_pk.get(current.rotated_from_id)
+    return ordered
+
+
+class KeyHolder:
+    """The holder of a list of keys, as the console's key views see it."""
+
+    page: str  # the key list's full page
+    dialog_page: str  # the page around a dialog, without JavaScript
+    detail_page: str  # a key's details, without JavaScript
+    list_fragment = "keys/api_keys.html#keys-panel"  # what htmx swaps in
+    create_form_class: type[ApiKeyCreateForm] = ApiKeyCreateForm
+
+    @property
+    def key_limit(self) -> int:
+        raise NotImplementedError
+
+    def keys(self) -> QuerySet[ApiKey]:
+        raise NotImplementedError
+
+    def holder_filter(self) -> dict:
+        """The holder, as a filter on ApiKey (e.g. {"project": ...})."""
+        raise NotImplementedError
+
+    def key(self, key_id: str) -> ApiKey:
+        """One of the holder's keys, or 404."""
+        return get_object_or_404(
+            ApiKey.objects.select_related("project", "owner", "created_by", "revoked_by", "rotated_from", "rotated_to"),
+            key_id=key_id,
+            **self.holder_filter(),
+        )
+
+    def url(self, name: str, *args) -> str:
+        """A key page's URL, e.g. url("key_revoke", key_id)."""
+        raise NotImplementedError
+
+    def page_context(self) -> dict:
+        """What the holder's page around the key list needs (tabs, title, gate, rights)."""
+        raise NotImplementedError
+
+    def create_form(self, data) -> ApiKeyCreateForm:
+        return self.create_form_class(data)
+
+    def holder_of_new_key(self, data: dict) -> dict:
+        """Whom a new key belongs to, as `api_key_create` takes it, from the Generate form's data."""
+        raise NotImplementedError
+
+    def create(self, data: dict, actor: Actor) -> tuple[ApiKey, str]:
+        return api_key_create(
+            **self.holder_of_new_key(data),
+            name=data["name"],
+            permissions=data["permissions"],
+            expiry_rule=data["expiration"],
+            expires_on=data["expires_on"],
+            actor=actor,
+        )
+
+    def example_url(self, request, key: ApiKey) -> str:
+        """The URL of the example call shown with a new key."""
+        raise NotImplementedError
+
+    def detail_context(self, key: ApiKey) -> dict:
+        raise NotImplementedError
+
+    def panel_context(self) -> dict:
+        now = timezone.now()
+        # Which keys hold a place is decided by the limit's own rule (`counted_toward_limit`, as a
+        # subquery of this one query), so the counter and the limit the services enforce agree.
+        holds_place = Exists(ApiKey.objects.counted_toward_limit(now).filter(pk=OuterRef("pk")))
+        keys = lineage_order(list(self.keys().annotate(_holds_place=holds_place)))
+        # The counter and the badges agree: "N of 10 active" counts the places under the limit (the
+        # Active badges); a Rotating key shares its successor's place ("M rotating out").
+        active_count = sum(1 for k in keys if k._holds_place)
+        rotating_count = sum(1 for k in keys if k.status_at(now) == Status.ROTATING and not k._holds_place)
+        return {
+            **self.page_context(),
+            "tab": "api_keys",
+            "keys": keys,
+            "rotating_count": rotating_count,
+            "now": now,
+            "active_count": active_count,
+            "key_limit": self.key_limit,
+            "at_key_limit": active_count >= self.key_limit,
+        }
+
+
+class ProjectKeys(KeyHolder):
+    """A project's keys: its API Key tab (`/projects/<slug>/keys/`)."""
+
+    page = "keys/api_keys.html"
+    dialog_page = "keys/key/dialog_page.html"
+    detail_page = "keys/key/detail_page.html"
+
+    @property
+    def key_limit(self):
+        return settings.API_KEY_MAX_ACTIVE_PER_PROJECT
+
+    def __init__(self, membership: Membership):
+        self.membership = membership
+        self.project = membership.project
+
+    def keys(self):
+        return ApiKey.objects.filter(project=self.project).select_related("created_by", "rotated_from", "rotated_to")
+
+    def holder_filter(self):
+        return {"project": self.project}
+
+    def url(self, name, *args):
+        return reverse(f"project_keys:{name}", args=[self.project.slug, *args])
+
+    def page_context(self):
+        return {
+            "membership": self.membership,
+            "project": self.project,
+            "gate": question_gate(self.project),
+            "can_manage": self.membership.can_manage,
+        }
+
+    def holder_of_new_key(self, data):
+        return {"project": self.project}
+
+    def example_url(self, request, key):
+        return request.build_absolute_uri("/api/v1/key")
+
+    def detail_context(self, key):
+        return {
+            "membership": self.membership,
+            "project": self.project,
+            "tab": "api_keys",
+            "key": key,
+            "events": KeyEvent.objects.filter(project=self.project, key_id=key.key_id)[:8],
+        }
+
+
+class AccountKeys(KeyHolder):
+    """A person's own keys, for several projects: Account → API keys (`/account/api-keys/`)."""
+
+    page = "keys/account_api_keys.html"
+    dialog_page = "keys/account_dialog_page.html"
+    detail_page = "keys/account_detail_page.html"
+    create_form_class = AccountKeyCreateForm
+    # Account keys are not gated when made; each call is (403 `project_locked`).
+    OPEN_GATE = {"unlocked": True}
+
+    def __init__(self, user):
+        self.user = user
+
+    @property
+    def key_limit(self):
+        return settings.API_KEY_MAX_ACTIVE_PER_ACCOUNT
+
+    def keys(self):
+        return (
+            ApiKey.objects.filter(owner=self.user)
+            .select_related("created_by", "rotated_from", "rotated_to")
+            .prefetch_related("scope_projects")
+        )
+
+    def holder_filter(self):
+        return {"owner": self.user}
+
+    def url(self, name, *args):
+        return reverse(f"account_keys:{name}", args=list(args))
+
+    def page_context(self):
+        return {"title": "API keys", "account_page": True, "gate": self.OPEN_GATE, "can_manage": True}
+
+    def create_form(self, data):
+        return AccountKeyCreateForm(data, user=self.user)
+
+    def holder_of_new_key(self, data):
+        return {
+            "owner": self.user,
+            "all_projects": data["scope"] == AccountKeyCreateForm.SCOPE_ALL,
+            "projects": list(data["projects"]),
+        }
+
+    def example_url(self, request, key):
+        first = projects_in_scope(key).first()  # the example call names a project the key reaches
+        slug = first.slug if first is not None else "SLUG"
+        return request.build_absolute_uri(f"/api/v1/projects/{slug}/questions")
+
+    def detail_context(self, key):
+        reach = []
+        for project in projects_in_scope(key):
+            membership = project.memberships.get(user=self.user)
+            membership.unlocked = question_gate(project).unlocked
+            reach.append(membership)
+        return {
+            **self.panel_context(),
+            "key": key,
+            "reach": reach,
+            "events": KeyEvent.objects.filter(account=self.user, key_id=key.key_id).select_related("project")[:8],
+            "project_usage": usage_by_project(key),
+        }
+
+
+def key_holder(request, slug: str | None = None, *, manage: bool = False) -> KeyHolder:
+    """The holder a key view acts for: the project of `slug` (with the right to manage its keys
+    when `manage`; else 403 / 404 as `membership_for` decides), or the signed-in person."""
+    if slug is None:
+        return AccountKeys(request.user)
+    return ProjectKeys(membership_for(request, slug, manage=manage))

@@ -1,0 +1,232 @@
+"""The key pages: a project's API Key tab (`/projects/<slug>/keys/…`) and Account → API keys
+(`/account/api-keys/…`). One view per action, written once: the URL says whose keys (a `slug`, or
+none for the signed-in person's) and `key_holders.key_holder` supplies what differs. Each view
+answers htmx with fragments and plain posts with pages.
+
+The plaintext of a key exists in exactly one response, the reveal (after generate or rotate):
+that response is `no-store`, the plaintext never enters a URL, the session, `messages` or a
+log, and `sensitive_variables` keeps it out of error reports.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.reauth import confirm_access_required
+from keys.forms import ApiKeyEditForm, RotateForm
+from keys.models import ApiKey
+from keys.services import api_key_delete, api_key_revoke, api_key_rotate, api_key_update
+from keys.usage_chart import usage_chart
+from projects.actors import Actor
+from projects.errors import RuleError
+
+from .key_holders import KeyHolder, key_holder
+
+CONFIRMATIONS = {
+    "revoke": (
+        "Revoke “{name}”?",
+        "Applications using {masked} ({key_id}) will be refused from their next request. Revoking cannot be "
+        "undone; the key stays in the list as Revoked.",
+        "Revoke key",
+    ),
+    "delete": (
+        "Delete “{name}”?",
+        "The key {masked} ({key_id}) is removed for good{stops}. Its events stay in the event log.",
+        "Delete key",
+    ),
+}
+
+
+def _dialog(request, holder: KeyHolder, template: str, context: dict, status: int = 200):
+    """A dialog: the fragment for htmx, or a full page holding it (without JavaScript)."""
+    context = {**holder.panel_context(), **context}
+    if request.htmx:
+        return render(request, template, context, status=status)
+    return render(request, holder.dialog_page, {**context, "dialog_template": template, "as_page": True}, status=status)
+
+
+def _confirm(request, holder: KeyHolder, key: ApiKey, action: str, *, error: str | None = None):
+    """The confirmation dialog of a revoke or a delete."""
+    title, body, button = CONFIRMATIONS[action]
+    facts = {
+        "name": key.name,
+        "masked": key.masked,
+        "key_id": key.key_id,
+        "stops": " and stops working at once" if key.authenticates else "",
+    }
+    confirm = {
+        "title": title.format(**facts),
+        "body": body.format(**facts),
+        "button": button,
+        "url": holder.url(f"key_{action}", key.key_id),
+    }
+    return _dialog(
+        request,
+        holder,
+        "keys/key/confirm_dialog.html",
+        {"key": key, "action": action, "confirm": confirm, "error": error},
+        422 if error else 200,
+    )
+
+
+def _after_change(request, holder: KeyHolder, message: str, *, focus_next: str):
+    """After revoke / delete / edit: htmx gets the new key panel (out of band), the message, an empty
+    modal, and where the keyboard focus goes next (a CSS selector: the changed row, or Generate)."""
+    if request.htmx:
+        return render(
+            request,
+            "keys/key/changed.html",
+            {**holder.panel_context(), "flash": message, "focus_next": focus_next},
+        )
+    messages.success(request, message)
+    return redirect(holder.url("api_keys"))
+
+
+@sensitive_variables("plaintext")
+def _reveal(request, holder: KeyHolder, key: ApiKey, plaintext: str, *, rotated: ApiKey | None = None):
+    context = {
+        **holder.panel_context(),
+        "new_key": key,
+        "plaintext": plaintext,
+        "rotated": rotated,
+        "curl_url": holder.example_url(request, key),
+    }
+    if request.htmx:
+        return render(request, "keys/key/reveal_response.html", context)
+    return render(request, holder.page, {**context, "reveal_inline": True})
+
+
+@login_required
+@require_GET
+def api_keys(request, slug=None):
+    holder = key_holder(request, slug)
+    return render(request, holder.list_fragment if request.htmx else holder.page, holder.panel_context())
+
+
+@never_cache
+@sensitive_variables("plaintext")
+@login_required
+@confirm_access_required
+@require_http_methods(["GET", "POST"])
+def key_new(request, slug=None):
+    holder = key_holder(request, slug, manage=True)
+    form = holder.create_form(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            key, plaintext = holder.create(form.cleaned_data, Actor.from_request(request))
+        except RuleError as exc:
+            form.add_rule_errors(exc)
+        else:
+            return _reveal(request, holder, key, plaintext)
+    status = 422 if form.errors else 200
+    return _dialog(request, holder, "keys/key/generate_dialog.html", {"form": form}, status)
+
+
+@login_required
+@require_GET
+def key_detail(request, key_id, slug=None):
+    holder = key_holder(request, slug)
+    key = holder.key(key_id)
+    context = {**holder.detail_context(key), "chart": usage_chart(key)}
+    if request.htmx:
+        return render(request, "keys/key/details.html", context)
+    return render(request, holder.detail_page, context)
+
+
+@never_cache
+@sensitive_variables("plaintext")
+@login_required
+@confirm_access_required
+@require_http_methods(["GET", "POST"])
+def key_rotate(request, key_id, slug=None):
+    holder = key_holder(request, slug, manage=True)
+    key = holder.key(key_id)
+    form = RotateForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new_key, plaintext = api_key_rotate(
+                key=key, actor=Actor.from_request(request), grace=form.cleaned_data["grace"]
+            )
+        except RuleError as exc:
+            form.add_error(None, exc.message)
+        else:
+            # new_key.rotated_from is the old key as the rotation left it (revoked, or its grace end set);
+            # `key` was read before and would claim the old key already stopped working.
+            return _reveal(request, holder, new_key, plaintext, rotated=new_key.rotated_from)
+    status = 422 if form.errors else 200
+    return _dialog(request, holder, "keys/key/rotate_dialog.html", {"key": key, "form": form}, status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def key_revoke(request, key_id, slug=None):
+    holder = key_holder(request, slug, manage=True)
+    key = holder.key(key_id)
+    error = None
+    if request.method == "POST":
+        try:
+            api_key_revoke(key=key, actor=Actor.from_request(request))
+        except RuleError as exc:
+            error = exc.message
+        else:
+            return _after_change(
+                request,
+                holder,
+                f"Key “{key.name}” ({key.key_id}) was revoked. It stopped working.",
+                focus_next=f"#key-{key.key_id}",
+            )
+    return _confirm(request, holder, key, "revoke", error=error)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def key_delete(request, key_id, slug=None):
+    holder = key_holder(request, slug, manage=True)
+    key = holder.key(key_id)
+    if request.method == "POST":
+        api_key_delete(key=key, actor=Actor.from_request(request))
+        return _after_change(
+            request,
+            holder,
+            f"Key “{key.name}” ({key.key_id}) was deleted.",
+            focus_next="#generate-button:not([disabled]), #flash",
+        )
+    return _confirm(request, holder, key, "delete")
+
+
+@login_required
+@confirm_access_required
+@require_http_methods(["GET", "POST"])
+def key_edit(request, key_id, slug=None):
+    holder = key_holder(request, slug, manage=True)
+    key = holder.key(key_id)
+    form = ApiKeyEditForm(
+        request.POST if request.method == "POST" else None,
+        key=key,
+        default_rate_limit=settings.API_KEY_RATE_LIMIT_PER_MINUTE,
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            key = api_key_update(
+                key=key,
+                actor=Actor.from_request(request),
+                name=data["name"],
+                permissions=data["permissions"],
+                rate_limit_per_minute=data["rate_limit_per_minute"],
+            )
+        except RuleError as exc:
+            form.add_rule_errors(exc)
+        else:
+            return _after_change(
+                request,
+                holder,
+                f"Key “{key.name}” ({key.key_id}) was saved. The change applies from its next request.",
+                focus_next=f"#key-{key.key_id}",
+            )
+    status = 422 if form.errors else 200
+    return _dialog(request, holder, "keys/key/edit_dialog.html", {"key": key, "form": form}, status)
