@@ -32,6 +32,9 @@ class ApiKeyAdminForm(forms.ModelForm):
         cleaned = super().clean()
         if self.instance.pk is None or self.errors:
             return cleaned
+        if self.instance.status != Status.ACTIVE:
+            self.add_error(None, "Only an active key can be changed.")
+            return cleaned
         try:
             clean_key_update(
                 name=self.instance.name,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from django.utils.text import Truncator
 
-from .models.event import EventKind
+from .event_kinds import EventKind
 from .models.project import Role
 
 SENTENCES = {

@@ -6,6 +6,8 @@ details show) is here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet
 from django.shortcuts import get_object_or_404
@@ -23,7 +25,7 @@ from projects.gate import question_gate
 from projects.models import KeyEvent, Membership
 
 
-def lineage_order(keys: list[ApiKey]) -> list[ApiKey]:
+def lineage_order(keys: Sequence[ApiKey]) -> list[ApiKey]:
     """Newest first, each key followed by the keys it replaced (its rotation lineage), so an old
     key rotating out sits right under its successor. Sets `lineage_depth` (0: the newest of its line)."""
     by_pk: dict[int | None, ApiKey] = {k.pk: k for k in keys}
@@ -106,11 +108,13 @@ class KeyHolder:
         # Which keys hold a place is decided by the limit's own rule (`counted_toward_limit`, as a
         # subquery of this one query), so the counter and the limit the services enforce agree.
         holds_place = Exists(ApiKey.objects.counted_toward_limit(now).filter(pk=OuterRef("pk")))
-        keys = lineage_order(list(self.keys().annotate(_holds_place=holds_place)))
+        rows = list(self.keys().annotate(holds_place=holds_place))
+        counted = {k.pk for k in rows if k.holds_place}
+        keys = lineage_order(rows)
         # The counter and the badges agree: "N of 10 active" counts the places under the limit (the
         # Active badges); a Rotating key shares its successor's place ("M rotating out").
-        active_count = sum(1 for k in keys if k._holds_place)
-        rotating_count = sum(1 for k in keys if k.status_at(now) == Status.ROTATING and not k._holds_place)
+        active_count = len(counted)
+        rotating_count = sum(1 for k in keys if k.status_at(now) == Status.ROTATING and k.pk not in counted)
         return {
             **self.page_context(),
             "tab": "api_keys",
