@@ -105,10 +105,9 @@ def bind(request: HttpRequest, key, snapshot) -> None:
     gate = project_gate(slug, snapshot) if reach is not None else None
     if reach is None or gate is None or gate["pk"] != reach["pk"]:
         raise NotFound("No such project.")  # outside the scope, not a member, or gone: all look alike
-    project = Project(id=reach["pk"], slug=slug, name=reach["name"])
-    project._state.adding, project._state.db = False, "default"
+    # A project as loaded from the database (Model.from_db), built from the cached record.
+    project = Project.from_db("default", ["id", "slug", "name"], [reach["pk"], slug, reach["name"]])
     key.project = project
-    key.role = reach["role"]
     allowed = ROLE_PERMISSIONS.get(reach["role"], set())
     key.permissions = [p for p in key.permissions if p in allowed]
     if not gate["unlocked"]:
