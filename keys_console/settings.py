@@ -176,6 +176,11 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "600"))
     # Fail fast when PostgreSQL is down instead of hanging a worker (the API answers 503).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    # Behind PgBouncer in transaction pooling (DATABASE_POOL_MODE=transaction), a connection is
+    # shared by transactions of many clients: no server-side cursors, no prepared statements.
+    if env_choice("DATABASE_POOL_MODE", "session", ("session", "transaction")) == "transaction":
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
