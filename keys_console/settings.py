@@ -236,6 +236,11 @@ ACCOUNT_RATE_LIMITS = {
 # Confirm access (GitHub's sudo mode): generating or rotating a key and changing a member's role
 # ask for the password (and the 2FA code) when the last login or confirmation is older than this.
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 15 * 60
+# Email addresses (add, remove, make primary), the password (change, set) and 2FA (activate,
+# deactivate, recovery codes) ask to Confirm access exactly like key actions: within 15 minutes of
+# the login or the last confirmation they go straight on (accounts/adapter.py), later they ask.
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
+MFA_REAUTHENTICATION_REQUIRED = True
 # Confirm access asks the password, plus the 2FA code when the account has 2FA (accounts/forms.py);
 # a code alone (allauth's "mfa" method) or a mailed code does not count.
 ACCOUNT_REAUTHENTICATION_METHODS = ["password"]
