@@ -223,6 +223,8 @@ ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[NBQ Keys Console] "
 # Failed logins: per client address and per account (the key is the lower-cased address, the
 # same string the lookup uses). Sign-up, password reset and confirmation mails are limited too.
+# An IPv6 client is counted per /64 (allauth's default, stated here: keys_console.client_ip).
+ALLAUTH_RATE_LIMIT_IPV6_PREFIX = 64
 ACCOUNT_RATE_LIMITS = {
     # Successful logins are not capped (only failures are): so a Redis outage cannot stop logins.
     "login": None,
