@@ -365,6 +365,9 @@ LOGGING = {
     # runserver prints its own access lines; the request line of RequestIdMiddleware is for production.
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # Django's own "Unauthorized: /api/v1/key" warning for every 4xx repeated the request line
+        # (two lines per 401): the request line says it, once (and folds repeats). 5xx stay here.
+        "django.request": {"level": "ERROR"},
         "keys_console.request": {"level": "WARNING" if DEBUG else LOG_LEVEL},
     },
 }
