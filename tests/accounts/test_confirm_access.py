@@ -316,3 +316,12 @@ def test_two_factor_management_uses_the_same_window_as_key_actions(client, owner
     assert client.get(url).status_code == 200  # a fresh login counts, as for Generate
     go_stale(client)
     assert client.get(url).url.startswith(REAUTH)
+
+
+def test_stale_session_reading_recovery_codes_or_turning_2fa_off_asks_confirm_access(client, owner):
+    log_in(client, owner)
+    enrol_totp(client, owner)
+    go_stale(client)
+    for name in ("mfa_view_recovery_codes", "mfa_generate_recovery_codes", "mfa_deactivate_totp"):
+        response = client.get(reverse(name))
+        assert response.status_code == 302 and response.url.startswith(REAUTH), name
