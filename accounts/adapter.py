@@ -6,6 +6,9 @@
 - The client address comes from `keys_console.client_ip` (TRUSTED_PROXIES), like everywhere else.
 - Counting failed logins fails open: if the cache (Redis) cannot be reached, the password is still
   checked, without the brake, and a warning is logged, rather than every login answering 500.
+- Confirm access: allauth's own guarded actions (email addresses, 2FA) use the same window as key
+  actions: a login less than ACCOUNT_REAUTHENTICATION_TIMEOUT ago counts as a confirmation
+  (`accounts.reauth.recently_logged_in`); allauth alone counts only explicit confirmations.
 """
 
 import logging
@@ -13,6 +16,7 @@ import logging
 from allauth.account.adapter import DefaultAccountAdapter
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from accounts.reauth import recently_logged_in
 from keys_console.client_ip import client_ip
 
 logger = logging.getLogger("accounts")
@@ -37,3 +41,10 @@ class AccountAdapter(DefaultAccountAdapter):
             logger.warning(
                 "Login rate limit: cache unavailable (%s); checking the password without it", type(exc).__name__
             )
+
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        required = super().is_reauthentication_required(app=app, **kwargs)
+        request = self.request
+        if required and request is not None and hasattr(request, "session"):
+            return not recently_logged_in(request)
+        return required

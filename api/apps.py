@@ -6,7 +6,7 @@ class ApiConfig(AppConfig):
     verbose_name = "Runtime API"
 
     def ready(self):
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_delete, post_save, pre_save
 
         from keys.models import ApiKey
         from keys.models.api_key import key_rows_changed
@@ -18,6 +18,7 @@ class ApiConfig(AppConfig):
             on_key_rows_changed,
             on_key_saved,
             on_membership_changed,
+            on_membership_saving,
             on_project_deleted,
             on_project_saved,
             on_question_changed,
@@ -29,6 +30,7 @@ class ApiConfig(AppConfig):
         post_delete.connect(on_key_deleted, sender=ApiKey, dispatch_uid="api-keycache-delete")
         key_rows_changed.connect(on_key_rows_changed, sender=ApiKey, dispatch_uid="api-keycache-update")
         # Account keys: what they reach is checked at each request, from records these keep fresh.
+        pre_save.connect(on_membership_saving, sender=Membership, dispatch_uid="api-keycache-membership-move")
         post_save.connect(on_membership_changed, sender=Membership, dispatch_uid="api-keycache-membership-save")
         post_delete.connect(on_membership_changed, sender=Membership, dispatch_uid="api-keycache-membership-delete")
         post_save.connect(on_question_changed, sender=Question, dispatch_uid="api-keycache-question-save")

@@ -23,7 +23,8 @@ A key's record is cached for a few seconds at most and replaced by a tombstone o
 to its row, so a revocation takes effect on the very next request, in every worker.
 Failed authentications (unknown, revoked or expired keys) count against the client address; a
 malformed key (format or checksum) does not: it cannot match a key and costs no lookup
-(`keys_console.client_ip`, honouring TRUSTED_PROXIES).
+(`keys_console.client_ip`, honouring TRUSTED_PROXIES; an IPv6 client counts per /64:
+`throttle_address`).
 Every failure is a 401 with its own code and `WWW-Authenticate: Bearer`. The key itself is never
 logged nor stored; only its public Key ID appears in events and log lines.
 """
@@ -42,7 +43,7 @@ from keys import keygen
 from keys.models import ApiKey
 from keys.models.api_key import AUTHENTICATING, Status
 from keys.services import projects_in_scope, record_key_event
-from keys_console.client_ip import client_ip
+from keys_console.client_ip import client_ip, throttle_address
 from projects.actors import Actor
 from projects.models import KeyEvent
 from projects.models.event import EventKind
@@ -59,7 +60,8 @@ _HOW_TO = "Send your API key as `Authorization: Bearer <key>` or `X-API-Key: <ke
 
 
 def _client(request: HttpRequest) -> str:
-    return client_ip(request) or "unknown"
+    """The unit the failed-authentication budget counts: the address, an IPv6 client's /64."""
+    return throttle_address(client_ip(request))
 
 
 def _throttled(now) -> RateLimited:

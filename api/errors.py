@@ -88,6 +88,7 @@ def error_response(
     response = JsonResponse(error_body(code, message, fields), status=status)
     for name, value in (headers or {}).items():
         response[name] = value
+    response.error_code = code  # type: ignore[attr-defined]  # for the request log (keys_console/observability.py)
     return response
 
 
@@ -137,6 +138,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
         response = api.create_response(request, error_body(code, message, fields), status=status)
         for name, value in (headers or {}).items():
             response[name] = value
+        response.error_code = code  # type: ignore[attr-defined]  # for the request log
         return response
 
     @api.exception_handler(ApiError)

@@ -77,6 +77,7 @@ def refusal(error: ApiError) -> JsonResponse:
         response[name] = value
     response["X-Frame-Options"] = settings.X_FRAME_OPTIONS  # XFrameOptionsMiddleware
     response["Content-Length"] = str(len(response.content))  # CommonMiddleware
+    response.error_code = error.code  # type: ignore[attr-defined]  # for the request log
     return response
 
 

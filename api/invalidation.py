@@ -64,11 +64,22 @@ def invalidate_account_keys(user_ids) -> None:
 
 
 def on_membership_changed(sender, instance, **kwargs):
-    """Joined, left, role changed, or the project went away: the next request sees it."""
+    """Joined, left, role changed, moved to another person, or the project went away: the next
+    request sees it."""
     update_fields = kwargs.get("update_fields")
-    if update_fields is not None and "role" not in update_fields:
+    if update_fields is not None and not {"role", "user", "project"} & set(update_fields):
         return
     invalidate_account_keys([instance.user_id])
+
+
+def on_membership_saving(sender, instance, raw=False, update_fields=None, **kwargs):
+    """A membership moved to another person: the person who loses it is seen at once too (the
+    new one is seen by on_membership_changed)."""
+    if raw or instance.pk is None or (update_fields is not None and "user" not in update_fields):
+        return
+    stored = type(instance).objects.filter(pk=instance.pk).values_list("user_id", flat=True).first()
+    if stored is not None and stored != instance.user_id:
+        invalidate_account_keys([stored])
 
 
 def on_question_changed(sender, instance, created=False, update_fields=None, **kwargs):

@@ -2,7 +2,9 @@
 
 - `RequestIdMiddleware` (first in MIDDLEWARE) gives every request an id — the incoming
   `X-Request-ID` when it is sane (a proxy's or load balancer's id, so lines can be joined across
-  hops), else a fresh one — returns it as `X-Request-ID`, and logs one `request` line per response.
+  hops), else a fresh one — returns it as `X-Request-ID`, and logs one `request` line per response;
+  repeated failures (same key or address, same status and error code) are folded into one line
+  a minute with a count (`log_folding.py`), so a flood of bad requests cannot inflate the log.
 - `RequestContextFilter` (on the log handler) stamps every record with that id, and with the
   Key ID of the API key the request authenticated with. It reads `request.api_key` generically:
   the API sets it once a key is accepted. Only the public Key ID is logged, never the key.
@@ -25,6 +27,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+
+from .client_ip import client_ip, throttle_address
+from .log_folding import FailureFolds, Fold, Kind
 
 logger = logging.getLogger("keys_console.request")
 
@@ -68,22 +73,65 @@ class RequestIdMiddleware:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request.request_id  # type: ignore[attr-defined]
             if logger.isEnabledFor(logging.INFO):
-                match = getattr(request, "resolver_match", None)
-                logger.info(
-                    "%s %s %s",
-                    request.method,
-                    match.route if match else "(unmatched)",
-                    response.status_code,
-                    extra={
-                        "method": request.method,
-                        "route": match.route if match else None,
-                        "status": response.status_code,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                    },
-                )
+                log_request(request, response, started)
             return response
         finally:
             _current_request.reset(token)
+
+
+# Repeated failures are folded into one line a minute (keys_console/log_folding.py): per worker.
+_folds = FailureFolds()
+clock = time.time  # what the folds' minutes are counted in (tests move it)
+
+
+def _failure_kind(request: HttpRequest, response: HttpResponse) -> Kind:
+    """Who failed how: the Key ID (or the client address, an IPv6 client's /64), status, error code."""
+    who = key_id_of(request) or throttle_address(client_ip(request))
+    return (who, response.status_code, getattr(response, "error_code", None) or "")
+
+
+def log_request(request: HttpRequest, response: HttpResponse, started: float) -> None:
+    """The request line: every success; a failure only when it is the first of its kind this minute."""
+    status = response.status_code
+    log_it, ended = _folds.record(_failure_kind(request, response) if status >= 400 else None, clock())
+    for fold in ended:
+        _log_fold(fold)
+    if not log_it:
+        return
+    match = getattr(request, "resolver_match", None)
+    extra = {
+        "method": request.method,
+        "route": match.route if match else None,
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+    error_code = getattr(response, "error_code", None)
+    if error_code:
+        extra["error"] = error_code
+    logger.info("%s %s %s", request.method, match.route if match else "(unmatched)", status, extra=extra)
+
+
+def _log_fold(fold: Fold) -> None:
+    who, status, error_code = fold.kind
+    is_key = who.startswith("key_")
+    logger.info(
+        "%s more %s%s from %s in the minute from %s (folded)",
+        fold.count,
+        status,
+        f" {error_code}" if error_code else "",
+        who,
+        datetime.fromtimestamp(fold.window_start, UTC).strftime("%H:%M"),
+        extra={
+            "status": status,
+            "error": error_code or None,
+            "folded": fold.count,
+            "window_start": datetime.fromtimestamp(fold.window_start, UTC).isoformat(),
+            # not the request that happens to write it
+            "request_id": None,
+            "key_id": who if is_key else None,
+            "client": None if is_key else who,
+        },
+    )
 
 
 class RequestContextFilter(logging.Filter):
@@ -104,10 +152,29 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message
 _NEVER = {"request", "server_time"}
 
 
+_NOT_EXTRA = _STANDARD | _NEVER | {"request_id", "key_id"}
+# One encoder for every line: json.dumps(…, default=str, ensure_ascii=False) builds a new one per call.
+_encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
+_second: tuple[int, str] = (-1, "")
+
+
+def _utc_millis(created: float) -> str:
+    """ "2026-12-04T17:45:51.575+00:00" (as datetime.isoformat), its date and time made once a second."""
+    global _second
+    whole = int(created)
+    second, prefix = _second
+    if whole != second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _second = (whole, prefix)
+    return f"{prefix}.{int((created - whole) * 1000):03d}+00:00"
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line. Built cheaply: it runs for every request (bench/log_line_cost.py)."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": _utc_millis(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -116,14 +183,14 @@ class JsonFormatter(logging.Formatter):
         key_id = getattr(record, "key_id", None)
         if key_id:
             entry["key_id"] = key_id
-        for name, value in vars(record).items():
-            if name not in _STANDARD and name not in _NEVER and name not in entry and name != "key_id":
+        for name, value in record.__dict__.items():
+            if name not in _NOT_EXTRA and name not in entry:
                 entry[name] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return _encode(entry)
 
 
 class PlainFormatter(logging.Formatter):

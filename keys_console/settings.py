@@ -229,6 +229,8 @@ ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[NBQ Keys Console] "
 # Failed logins: per client address and per account (the key is the lower-cased address, the
 # same string the lookup uses). Sign-up, password reset and confirmation mails are limited too.
+# An IPv6 client is counted per /64 (allauth's default, stated here: keys_console.client_ip).
+ALLAUTH_RATE_LIMIT_IPV6_PREFIX = 64
 ACCOUNT_RATE_LIMITS = {
     # Successful logins are not capped (only failures are): so a Redis outage cannot stop logins.
     "login": None,
@@ -242,6 +244,11 @@ ACCOUNT_RATE_LIMITS = {
 # Confirm access (GitHub's sudo mode): generating or rotating a key and changing a member's role
 # ask for the password (and the 2FA code) when the last login or confirmation is older than this.
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 15 * 60
+# Email addresses (add, remove, make primary), the password (change, set) and 2FA (activate,
+# deactivate, recovery codes) ask to Confirm access exactly like key actions: within 15 minutes of
+# the login or the last confirmation they go straight on (accounts/adapter.py), later they ask.
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
+MFA_REAUTHENTICATION_REQUIRED = True
 # Confirm access asks the password, plus the 2FA code when the account has 2FA (accounts/forms.py);
 # a code alone (allauth's "mfa" method) or a mailed code does not count.
 ACCOUNT_REAUTHENTICATION_METHODS = ["password"]
@@ -364,6 +371,9 @@ LOGGING = {
     # runserver prints its own access lines; the request line of RequestIdMiddleware is for production.
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # Django's own "Unauthorized: /api/v1/key" warning for every 4xx repeated the request line
+        # (two lines per 401): the request line says it, once (and folds repeats). 5xx stay here.
+        "django.request": {"level": "ERROR"},
         "keys_console.request": {"level": "WARNING" if DEBUG else LOG_LEVEL},
     },
 }

@@ -1,10 +1,13 @@
+from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q
+from django.urls import reverse
 
 from .actors import Actor
 from .events import record_event
-from .membership import membership_delete_logged
-from .models import Invitation, KeyEvent, Membership, Project, Question
+from .invitations import InvitationRefused, invitation_cancel, invitation_create
+from .membership import membership_add, membership_change_role, membership_delete_logged, membership_move
+from .models import Invitation, KeyEvent, Membership, Project, Question, Role
 from .models.event import EventKind
 from .questions import question_create, question_delete, question_set_active, question_update
 from .services import project_rename
@@ -23,8 +26,40 @@ class NoSecretLookups:
         return super().lookup_allowed(lookup, value, request)
 
 
+class MembershipAdminForm(forms.ModelForm):
+    """Shows the membership rules' refusals on the form (the services in membership.py hold them):
+    a project has one owner, and the owner's role is not changed here."""
+
+    class Meta:
+        model = Membership
+        fields = ["project", "user", "role"]
+
+    def clean(self):
+        cleaned = super().clean()
+        role = cleaned.get("role")
+        if role is None:
+            return cleaned
+        if self.instance.pk is None:
+            project = cleaned.get("project") or getattr(self.instance, "project", None)
+            if (
+                role == Role.OWNER
+                and project is not None
+                and project.pk is not None
+                and project.memberships.filter(role=Role.OWNER).exists()
+            ):
+                self.add_error("role", "A project has one owner; add this person as Admin or Viewer.")
+            return cleaned
+        stored = Membership.objects.get(pk=self.instance.pk)
+        if role != stored.role:
+            problem = stored.role_change_problem(role)
+            if problem:
+                self.add_error("role", problem)
+        return cleaned
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipAdminForm
     extra = 0
     autocomplete_fields = ["user"]
 
@@ -50,15 +85,25 @@ class ProjectAdmin(NoSecretLookups, admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        # A rename goes through the same service as the console's (validated, logged).
-        new_name = obj.name
-        if change and "name" in form.changed_data:
-            obj.name = form.initial.get("name", obj.name)
+        if not change:
             super().save_model(request, obj, form, change)
+            return
+        # A rename goes through the console's own service (validated, logged); a new slug (the
+        # project's address) is logged too, in the same request.
+        stored = type(obj).objects.values("name", "slug").get(pk=obj.pk)
+        new_name, obj.name = obj.name, stored["name"]
+        super().save_model(request, obj, form, change)
+        if stored["slug"] != obj.slug:
+            record_event(
+                project=obj,
+                kind=EventKind.PROJECT_RENAMED,
+                actor=_admin(request),
+                subject=obj.name,
+                details={"old_slug": stored["slug"], "slug": obj.slug},
+            )
+        if new_name != stored["name"]:
             project_rename(project=obj, name=new_name, actor=_admin(request))
             obj.name = new_name
-            return
-        super().save_model(request, obj, form, change)
 
     def save_formset(self, request, form, formset, change):
         """Membership rows changed here are logged like changes made in the console."""
@@ -86,27 +131,18 @@ def _admin(request) -> Actor:
 
 
 def _save_membership(membership, actor) -> None:
-    """Save a membership edited in the admin, logging it as added or as a role change."""
+    """Save a membership edited in the admin through the membership services: added, moved to
+    another person, role changed (each logged; the API sees each at once). Its project is not
+    changed here (read-only on the change page)."""
     if membership.pk is None:
-        membership.save()
-        record_event(
-            project=membership.project,
-            kind=EventKind.MEMBER_ADDED,
-            actor=actor,
-            subject=membership.user.email,
-            details={"role": membership.role},
-        )
+        created = membership_add(project=membership.project, user=membership.user, role=membership.role, actor=actor)
+        membership.pk, membership.created_at = created.pk, created.created_at
         return
-    stored = Membership.objects.get(pk=membership.pk)
+    stored = Membership.objects.select_related("user", "project").get(pk=membership.pk)
+    if stored.user_id != membership.user_id:
+        stored = membership_move(membership=stored, user=membership.user, actor=actor)
     if stored.role != membership.role:
-        record_event(
-            project=membership.project,
-            kind=EventKind.MEMBER_ROLE_CHANGED,
-            actor=actor,
-            subject=membership.user.email,
-            details={"old_role": stored.role, "role": membership.role},
-        )
-    membership.save()
+        membership_change_role(membership=stored, role=membership.role, actor=actor)
 
 
 @admin.register(Membership)
@@ -116,33 +152,96 @@ class MembershipAdmin(NoSecretLookups, admin.ModelAdmin):
     search_fields = ["user__email", "project__name", "project__slug"]
     list_select_related = ["user", "project"]
     autocomplete_fields = ["user", "project"]
+    form = MembershipAdminForm
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["project"] if obj is not None else []
 
     def save_model(self, request, obj, form, change):
         _save_membership(obj, _admin(request))
 
     def delete_model(self, request, obj):
-        record_event(
-            project=obj.project,
-            kind=EventKind.MEMBER_REMOVED,
-            actor=_admin(request),
-            subject=obj.user.email,
-            details={"role": obj.role},
-        )
-        obj.delete()
+        membership_delete_logged(membership=obj, kind=EventKind.MEMBER_REMOVED, actor=_admin(request))
 
     def delete_queryset(self, request, queryset):
         for membership in queryset.select_related("user", "project"):
             self.delete_model(request, membership)
 
 
+class InvitationAddForm(forms.ModelForm):
+    """An invitation made in the admin is made by `invitation_create`, as in the console: roles a
+    project admin may grant (no owner), the event, the mail and its limits. The call happens in
+    `clean`, so a refusal (already pending, too many mails) is shown on the form."""
+
+    role = forms.ChoiceField(choices=[(r.value, r.label) for r in (Role.ADMIN, Role.VIEWER)], initial=Role.VIEWER)
+
+    class Meta:
+        model = Invitation
+        fields = ["project", "email", "role"]
+
+    request = None  # set by InvitationAdmin.get_form
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        request = self.request
+        try:
+            self.instance = invitation_create(
+                project=cleaned["project"],
+                email=cleaned["email"],
+                role=cleaned["role"],
+                invited_by=request.user,
+                actor=_admin(request),
+                accept_url=lambda token: request.build_absolute_uri(reverse("projects:invitation_open", args=[token])),
+            )
+        except InvitationRefused as refused:
+            self.add_error(refused.field if refused.field in self.fields else None, refused.message)
+        return cleaned
+
+    def _post_clean(self):
+        pass  # the instance was made by invitation_create; nothing to copy onto it
+
+    def save(self, commit=True):
+        return self.instance
+
+    def save_m2m(self):
+        pass
+
+
 @admin.register(Invitation)
 class InvitationAdmin(NoSecretLookups, admin.ModelAdmin):
+    """Invitations are made by `invitation_create` (InvitationAddForm) and cancelled by
+    `invitation_cancel` (logged); a made invitation is not edited here (its role is what was
+    mailed and logged)."""
+
     list_display = ["email", "project", "role", "status", "invited_by", "created_at", "expires_at"]
     list_filter = ["role", ("accepted_at", admin.EmptyFieldListFilter)]
     search_fields = ["email", "project__name"]
     list_select_related = ["project", "invited_by"]
-    readonly_fields = ["created_at", "accepted_at", "accepted_by", "invited_via_key_id"]
+    fields = ["project", "email", "role", "invited_by", "invited_via_key_id", "created_at", "expires_at", "accepted_at"]
     exclude = ["token_hash"]  # and no get_absolute_url: the admin's "View on site" cannot lead to a link
+
+    def get_fields(self, request, obj=None):
+        return ["project", "email", "role"] if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else [*self.fields, "accepted_by"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None:
+            return super().get_form(request, obj, change=change, **kwargs)
+        return type("InvitationAddForm", (InvitationAddForm,), {"request": request})
+
+    def save_model(self, request, obj, form, change):
+        pass  # made by invitation_create in the add form; a made invitation has no editable field
+
+    def delete_model(self, request, obj):
+        invitation_cancel(invitation=obj, actor=_admin(request))
+
+    def delete_queryset(self, request, queryset):
+        for invitation in queryset.select_related("project"):
+            invitation_cancel(invitation=invitation, actor=_admin(request))
 
 
 @admin.register(Question)

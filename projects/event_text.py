@@ -37,6 +37,9 @@ SENTENCES = {
     EventKind.PROJECT_RENAMED: "{actor} renamed the project from “{old_name}” to “{subject}”",
 }
 
+ADDRESS_CHANGED = "{actor} changed the project's address from “{old_slug}” to “{slug}”"
+RENAMED_AND_ADDRESS_CHANGED = SENTENCES[EventKind.PROJECT_RENAMED] + " and its address from “{old_slug}” to “{slug}”"
+
 SUBJECT_LENGTH = 80  # question texts are shortened to this in sentences
 
 
@@ -84,6 +87,9 @@ def sentence(event) -> str:
         count_text=plural(int(details.get("count") or 0), "question"),
     )
     template = SENTENCES.get(event.kind)
+    if event.kind == EventKind.PROJECT_RENAMED and "old_slug" in details:  # a new address (admin)
+        facts.update(old_slug=details["old_slug"], slug=details.get("slug", "?"))
+        template = ADDRESS_CHANGED if "old_name" not in details else RENAMED_AND_ADDRESS_CHANGED
     if template is None:  # a kind written by a newer version of the code
         return f"{facts['actor']}: {event.get_kind_display()} {event.key_name or event.subject}".strip()
     return template.format_map(facts)

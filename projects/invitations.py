@@ -9,7 +9,8 @@
   (`settings.INVITATION_MAILS_PER_PROJECT_PER_HOUR`, `..._PER_INVITER_PER_HOUR`), counted in the
   cache; if the cache is down the limit is off (fail open, logged), like the other limits.
 - The mail's subject is fixed wording; names chosen by users (project, key) appear quoted, cut
-  and defanged (no dot a mail client could turn into a link), in a plain-text body.
+  and defanged (no dot a mail client could turn into a link), in a plain-text body; so does the
+  inviter's address (chosen by them too: `a.b.www.evil.example/verify@…` reads as a link).
 - Accepting needs a logged-in account whose **confirmed** address is the invited one.
 """
 
@@ -32,6 +33,7 @@ from .models.event import EventKind
 logger = logging.getLogger(__name__)
 
 NAME_IN_MAIL_MAX = 60
+INVITER_IN_MAIL_MAX = 254  # a whole address (its longest form): cut, it would be someone else's
 WINDOW_SECONDS = 3600
 
 
@@ -152,7 +154,7 @@ def invitation_create(
             details={"role": role, **({"via_key": invited_via_key.key_id} if invited_via_key else {})},
         )
     context = {
-        "inviter": invited_by.email if invited_by is not None else None,
+        "inviter": neutralise(invited_by.email, limit=INVITER_IN_MAIL_MAX) if invited_by is not None else None,
         "key_name": neutralise(invited_via_key.name) if invited_via_key is not None else None,
         "project_name": neutralise(project.name),
         "role": invitation.get_role_display(),

@@ -1,4 +1,6 @@
-"""Changes to who is in a project: add, change a role, remove, leave. Each writes the event log.
+"""Changes to who is in a project: add, change a role, move to another person, remove, leave.
+Each writes the event log; the API learns of each at once (api/invalidation.py tombstones the
+account keys of the people concerned, the old and the new member of a move included).
 
 The rules live here, not in the views, so the console, the admin and any script agree:
 the owner is never removed nor demoted, and no one removes themselves (they leave instead).
@@ -48,6 +50,37 @@ def membership_change_role(*, membership: Membership, role: str, actor: Actor) -
                 details={"old_role": old_role, "role": role},
             )
     return changed
+
+
+def membership_move(*, membership: Membership, user, actor: Actor) -> Membership:
+    """Give a membership, with its role, to another person (an operator's fix in the admin):
+    logged as the old member removed and the new one added. Refused (MembershipRefused) if the
+    new person is already a member."""
+    with transaction.atomic():
+        stored = Membership.objects.select_for_update().select_related("user", "project").get(pk=membership.pk)
+        if stored.user_id == user.pk:
+            return stored
+        old_email = stored.user.email
+        if Membership.objects.filter(project_id=stored.project_id, user=user).exists():
+            raise MembershipRefused(f"{user.email} is already a member of this project.")
+        stored.user = user
+        stored.save(update_fields=["user"])
+        record_event(
+            project=stored.project,
+            kind=EventKind.MEMBER_REMOVED,
+            actor=actor,
+            subject=old_email,
+            details={"role": stored.role, "moved_to": user.email},
+        )
+        record_event(
+            project=stored.project,
+            kind=EventKind.MEMBER_ADDED,
+            actor=actor,
+            subject=user.email,
+            details={"role": stored.role, "moved_from": old_email},
+        )
+    membership.user = user
+    return stored
 
 
 def membership_remove(*, membership: Membership, actor: Actor) -> None:

@@ -20,3 +20,22 @@ def test_client_ip_trusts_only_the_configured_proxies(settings, trusted, forward
     settings.TRUSTED_PROXIES = trusted
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
     assert client_ip(request) == expected
+
+
+@pytest.mark.parametrize(
+    "ip, expected",
+    [
+        ("203.0.113.9", "203.0.113.9"),  # IPv4: the address
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),  # IPv6: its /64, one subscriber's network
+        ("2001:db8:1:2::12c", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),  # an IPv4 client seen through a v6 socket
+        (None, "unknown"),
+        ("", "unknown"),
+    ],
+)
+def test_throttle_address_counts_ipv6_per_64(ip, expected):
+    from keys_console.client_ip import throttle_address
+
+    assert throttle_address(ip) == expected

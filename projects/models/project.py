@@ -59,13 +59,20 @@ class Membership(models.Model):
         """Owners and admins change things; viewers read."""
         return self.role in (Role.OWNER, Role.ADMIN)
 
+    def role_change_problem(self, role: str) -> str | None:
+        """Why this member cannot be given `role`, or None (the rule of `change_role`)."""
+        if self.role == Role.OWNER:
+            return "The owner's role cannot be changed."
+        if role not in (Role.ADMIN, Role.VIEWER):
+            return "Choose Admin or Viewer."
+        return None
+
     def change_role(self, role: str) -> bool:
         """Make this member an admin or a viewer; True if the role changed. A project keeps its one
         owner: the owner's role is not changed here, and nobody becomes owner this way."""
-        if self.role == Role.OWNER:
-            raise RoleChangeRefused("The owner's role cannot be changed.")
-        if role not in (Role.ADMIN, Role.VIEWER):
-            raise RoleChangeRefused("Choose Admin or Viewer.")
+        problem = self.role_change_problem(role)
+        if problem:
+            raise RoleChangeRefused(problem)
         if role == self.role:
             return False
         self.role = role

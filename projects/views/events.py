@@ -7,6 +7,7 @@ to EVENT_LOG_COUNT_CAP ("1,000+ events"), never the whole log; the export stream
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, time, timedelta
 
 from django import forms
@@ -178,13 +179,19 @@ def events(request, slug):
 
 # --- CSV export -----------------------------------------------------------------------------
 CSV_HEADER = ["When (UTC)", "Event", "Description", "Details", "Key ID", "Key name", "Actor", "IP"]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet may read the file with another separator than ours (`;` in many locales, tab), so
+# any piece of a cell that follows `,` `;` a tab or a line break can become a field of its own. Each
+# such piece (and the cell's start) that begins like a formula — `= + - @`, or a tab or CR that
+# some spreadsheets strip first — gets an apostrophe in front: a spreadsheet shows it as text.
+# Quotes and spaces between the separator and the formula do not hide it.
+FORMULA_PIECE = re.compile(r"(^|[,;\t\r\n])([ \"]*)(?=[=+\-@\t\r])")
 
 
 def csv_cell(value) -> str:
-    """A cell a spreadsheet shows as text: one starting like a formula gets a leading apostrophe."""
+    """A cell a spreadsheet shows as text, however it splits it into fields: every piece starting
+    like a formula gets a leading apostrophe ("x;=cmd" -> "x;'=cmd")."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return FORMULA_PIECE.sub(r"\1\2'", text)
 
 
 def csv_row(event) -> list[str]:

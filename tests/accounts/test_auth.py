@@ -348,3 +348,13 @@ def test_account_pages_point_aria_describedby_at_real_ids(client, url):
     for ids in re.findall(r'aria-describedby="([^"]+)"', body):
         for target in ids.split():
             assert f'id="{target}"' in body, target
+
+
+def test_failed_logins_from_one_ipv6_64_share_one_budget(client, user):
+    """allauth counts an IPv6 client per /64 (ALLAUTH_RATE_LIMIT_IPV6_PREFIX, set explicitly)."""
+    for i in range(1, 11):
+        client.post(LOGIN, {"login": f"nobody{i}@example.com", "password": "wrong"}, REMOTE_ADDR=f"2001:db8:1:2::{i:x}")
+    response = client.post(LOGIN, {"login": user.email, "password": PASSWORD}, REMOTE_ADDR="2001:db8:1:2::99")
+    assert TOO_MANY in page_text(response)
+    other = client.__class__(REMOTE_ADDR="2001:db8:1:3::1")
+    assert other.post(LOGIN, {"login": user.email, "password": PASSWORD}).status_code == 302

@@ -239,3 +239,90 @@ def test_recovery_codes_work_in_confirm_access(client, owner, project, monkeypat
     url = reverse("project_keys:key_new", args=[project.slug])
     done = client.post(REAUTH, {"password": PASSWORD, "code": codes[0], "next": url})
     assert done.status_code == 302 and done.url == url, (codes, page_text(done))
+
+
+# --- email, password and 2FA management: guarded like key actions ---------------------------------
+
+EMAIL = reverse("account_email")
+
+
+def test_stale_session_adding_an_email_address_is_asked_to_confirm_access(client, owner, mailoutbox):
+    """The walk-around: a browser left open 16 minutes adds an address, confirms it from the mail,
+    resets the password through it. Adding the address must ask to Confirm access first."""
+    from allauth.account.models import EmailAddress
+
+    log_in(client, owner)
+    go_stale(client)
+    response = client.post(EMAIL, {"action_add": "", "email": "attacker@example.net"})
+    assert response.status_code == 302 and response.url.startswith(REAUTH + "?next=")
+    assert not EmailAddress.objects.filter(email="attacker@example.net").exists()
+    assert not mailoutbox
+    # the right password replays the suspended POST: the address is added (and its mail sent)
+    done = client.post(response.url, {"password": PASSWORD, "next": EMAIL})
+    assert done.status_code in (200, 302)
+    assert EmailAddress.objects.filter(user=owner, email="attacker@example.net", verified=False).exists()
+    assert len(mailoutbox) == 1
+
+
+def test_fresh_session_adds_an_email_address_straight_away(client, owner, mailoutbox):
+    from allauth.account.models import EmailAddress
+
+    log_in(client, owner)
+    response = client.post(EMAIL, {"action_add": "", "email": "second@example.net"})
+    assert response.status_code == 302 and not response.url.startswith(REAUTH)
+    assert EmailAddress.objects.filter(user=owner, email="second@example.net").exists()
+
+
+def test_stale_session_removing_or_making_primary_asks_confirm_access(client, owner):
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=owner, email="second@example.net", verified=True, primary=False)
+    log_in(client, owner)
+    go_stale(client)
+    for action in ("action_remove", "action_primary"):
+        response = client.post(EMAIL, {action: "", "email": "second@example.net"})
+        assert response.status_code == 302 and response.url.startswith(REAUTH), action
+    assert EmailAddress.objects.get(email="second@example.net").primary is False
+
+
+def test_stale_session_changing_the_password_asks_confirm_access(client, owner):
+    log_in(client, owner)
+    go_stale(client)
+    url = reverse("account_change_password")
+    assert client.get(url).url.startswith(REAUTH)
+    new = "a-long-unusual-passphrase-42"
+    response = client.post(url, {"oldpassword": PASSWORD, "password1": new, "password2": new})
+    assert response.status_code == 302 and response.url.startswith(REAUTH)
+    owner.refresh_from_db()
+    assert owner.check_password(PASSWORD)
+    client.post(response.url, {"password": PASSWORD, "next": url})
+    owner.refresh_from_db()
+    assert owner.check_password(new)
+
+
+def test_stale_session_setting_a_password_asks_confirm_access(client, owner):
+    owner.set_unusable_password()
+    owner.save()
+    client.force_login(owner)
+    url = reverse("account_set_password")
+    assert client.get(url).status_code == 200  # fresh
+    go_stale(client)
+    # no password to confirm with (the only Confirm access method): refused
+    assert client.get(url).status_code == 403
+
+
+def test_two_factor_management_uses_the_same_window_as_key_actions(client, owner):
+    log_in(client, owner)
+    url = reverse("mfa_activate_totp")
+    assert client.get(url).status_code == 200  # a fresh login counts, as for Generate
+    go_stale(client)
+    assert client.get(url).url.startswith(REAUTH)
+
+
+def test_stale_session_reading_recovery_codes_or_turning_2fa_off_asks_confirm_access(client, owner):
+    log_in(client, owner)
+    enrol_totp(client, owner)
+    go_stale(client)
+    for name in ("mfa_view_recovery_codes", "mfa_generate_recovery_codes", "mfa_deactivate_totp"):
+        response = client.get(reverse(name))
+        assert response.status_code == 302 and response.url.startswith(REAUTH), name

@@ -170,3 +170,17 @@ def test_throttle_on_each_cache_backend(client, key, budget, django_assert_num_q
     from django.core.cache import cache
 
     cache.clear()
+
+
+def test_made_up_keys_from_one_ipv6_64_share_one_budget(client, clock):
+    """300 made-up keys from 2001:db8:1:2::1 … ::12c (one /64: one subscriber) meet the
+    address's budget of 100 like 300 from one IPv4 address; another /64 is not affected."""
+    clock.mid_window()
+    codes = [
+        error_code(client.get("/api/v1/key", headers=made_up(), REMOTE_ADDR=f"2001:db8:1:2::{i:x}"))
+        for i in range(1, 0x12C + 1)
+    ]
+    assert codes.count("invalid_api_key") == django_settings.API_AUTH_FAILURES_PER_MINUTE
+    assert codes.count("rate_limited") == 300 - django_settings.API_AUTH_FAILURES_PER_MINUTE
+    neighbour = client.get("/api/v1/key", headers=made_up(), REMOTE_ADDR="2001:db8:1:3::1")
+    assert error_code(neighbour) == "invalid_api_key"

@@ -179,3 +179,23 @@ def test_two_factor_enrolment_and_login_with_a_code(page, live_server, owner, sc
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/projects/")
     expect(page.get_by_role("link", name=owner.email)).to_be_visible()
+
+
+def test_stale_browser_adding_an_email_address_is_asked_to_confirm_access(page, live_server, owner, mailoutbox):
+    """The walk-around of issue 19: a browser left open 16 minutes adds an email address (then it
+    could confirm it and reset the password through it). It is asked to Confirm access first."""
+    from allauth.account.models import EmailAddress
+
+    log_in(page, live_server.url, owner.email, PASSWORD)
+    make_login_stale(page.context)
+    page.goto(live_server.url + "/accounts/email/")
+    page.locator("#id_email").fill("attacker@example.net")
+    page.get_by_role("button", name="Add Email").click()
+    page.wait_for_url("**/accounts/reauthenticate/**")
+    expect(page.get_by_role("heading", name="Confirm access")).to_be_visible()
+    assert not EmailAddress.objects.filter(email="attacker@example.net").exists()
+    assert not mail.outbox
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_text("attacker@example.net").first).to_be_visible()
+    assert EmailAddress.objects.filter(user=owner, email="attacker@example.net", verified=False).exists()

@@ -458,3 +458,27 @@ def test_event_log_never_counts_the_whole_log(owner_client, unlocked_project, se
     text = page_text(response)
     assert "30+ events" in text and "Older →" in text
     assert "80" not in text
+
+
+def test_export_csv_neutralises_formulas_in_every_field_a_spreadsheet_could_split_out(
+    owner_client, unlocked_project, user
+):
+    """A spreadsheet splitting on `;` (or tab) finds fields inside our cells: none may start like a
+    formula. The key name of issue 19: `x;=cmd|' /C calc'!A0;y`."""
+    name = "x;=cmd|' /C calc'!A0;y"
+    api_key_create(project=unlocked_project, name=name, permissions=["read"], actor=Actor(user=user, label=user.email))
+    KeyEvent.objects.create(
+        project=unlocked_project, kind=EventKind.QUESTION_ADDED, subject='a,\t+b; "=c"\n@d', actor_label="x;-1"
+    )
+    response = owner_client.get(_url(unlocked_project, "events_csv"))
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert "=cmd|" in body  # the name is there, as text
+    for separator in (",", ";", "\t"):
+        for line in body.splitlines():
+            for field in line.split(separator):
+                assert not field.lstrip(' "').startswith(("=", "+", "-", "@")), (separator, field)
+    # and read back as CSV (our separator), the name is whole, one apostrophe added
+    rows = _csv(owner_client.get(_url(unlocked_project, "events_csv")))
+    assert "x;'=cmd|' /C calc'!A0;y" in [cell for row in rows[1:] for cell in row]
+    assert csv_cell(name) == "x;'=cmd|' /C calc'!A0;y"
+    assert csv_cell("2026-12-04 10:00:00") == "2026-12-04 10:00:00" and csv_cell("read, write") == "read, write"

@@ -230,3 +230,25 @@ def test_someone_else_cannot_accept_a_listed_invitation(client, invite):
     client.post(reverse("projects:invitation_join", args=[invitation.pk]))
     assert not Membership.objects.filter(user=unconfirmed).exists()
     assert not EmailAddress.objects.filter(user=unconfirmed, verified=True).exists()
+
+
+def test_the_inviters_address_is_defanged_in_the_mail(mailoutbox):
+    """An inviter's address can read as a link ("…www.evil-login.example/verify@…"): it is quoted
+    like project names, with no dot a mail client would make a link of."""
+    from projects.invitations import invitation_create
+
+    inviter = UserFactory(email="security.notice.sign.in.at.www.evil-login.example/verify@mail.example")
+    project = ProjectFactory(owner=inviter, name="Trivia")
+    invitation_create(
+        project=project,
+        email="target@example.com",
+        role=Role.VIEWER,
+        invited_by=inviter,
+        accept_url=lambda token: f"https://console.example/projects/invitations/{token}/",
+    )
+    body = mailoutbox[0].body
+    assert "evil-login.example" not in body and "www.evil" not in body and "mail.example" not in body
+    urls = re.findall(r"https?://\S+|www\.\S+|\S+\.example\S*", body)
+    assert len(urls) == 1 and urls[0].startswith("https://console.example/projects/invitations/")
+    defanged = "security.notice.sign.in.at.www.evil-login.example/verify@mail.example".replace(".", "\u2024")
+    assert defanged in body
