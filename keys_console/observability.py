@@ -44,10 +44,6 @@ KEY_SHAPED = re.compile(r"nbq_live_[A-Za-z0-9]{32}")
 _current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("request", default=None)
 
 
-def current_request() -> HttpRequest | None:
-    return _current_request.get()
-
-
 def request_id_from(header: str | None) -> str:
     """The incoming id when it is sane, else a new one (32 hex characters)."""
     if header and SANE_REQUEST_ID.fullmatch(header):

@@ -293,7 +293,11 @@ def topology(tmp_path_factory):
 
 
 def _new_key(pg, name: str, permissions: str = "read") -> str:
-    return live.manage(pg.url, "create_api_key", "demo", "--name", name, "--permissions", permissions).stdout.strip()
+    try:
+        made = live.manage(pg.url, "create_api_key", "demo", "--name", name, "--permissions", permissions)
+    except subprocess.CalledProcessError as exc:
+        raise AssertionError(f"create_api_key {name}: {exc.stderr}") from exc
+    return made.stdout.strip()
 
 
 def test_several_hosts_act_as_one(topology):
@@ -334,11 +338,11 @@ def test_several_hosts_act_as_one(topology):
     figures["routes_through_pgbouncer"] = statuses
 
     steady = _new_key(pg, "steady load")
+    doomed = _new_key(pg, "doomed")
     with Load(balancer.port, steady) as load:
         time.sleep(2)
 
         # 2. A key revoked through one host's console is refused by every host on the next request.
-        doomed = _new_key(pg, "doomed")
         key_id = live.call(hosts[0].port, "GET", "/api/v1/key", headers=live.bearer(doomed)).json()["id"]
         for host in hosts:  # every worker of every host has served it (its record is cached)
             for _ in range(WORKERS_PER_HOST * 4):
