@@ -132,6 +132,9 @@ defaults
     timeout server 30s
     retries 3
     option redispatch
+    # A request sent to a host that died before answering (connection refused, or accepted by the
+    # kernel and then dropped empty) is sent again to another host.
+    retry-on conn-failure empty-response response-timeout
 
 frontend console
     bind 127.0.0.1:{self.port}
