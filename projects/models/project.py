@@ -102,6 +102,14 @@ class InvitationQuerySet(models.QuerySet["Invitation"]):
         invitation = self.create(token_hash=invitation_token_hash(token), **fields)
         return invitation, token
 
+    def new_token(self, invitation: "Invitation") -> str:
+        """Give `invitation` a new token and a full lifetime from now; return the token (to mail once)."""
+        token = secrets.token_urlsafe(32)
+        invitation.token_hash = invitation_token_hash(token)
+        invitation.expires_at = timezone.now() + INVITATION_LIFETIME
+        self.filter(pk=invitation.pk).update(token_hash=invitation.token_hash, expires_at=invitation.expires_at)
+        return token
+
     def by_token(self, token: str):
         return self.filter(token_hash=invitation_token_hash(token))
 
