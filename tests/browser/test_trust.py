@@ -70,7 +70,7 @@ def test_signup_confirm_email_and_accept_an_invitation(page, live_server, owner,
     expect(page.locator("input[type=password]")).to_have_count(1)  # the password once
     page.get_by_label(re.compile(r"^Password:?$")).fill(NEW_PASSWORD)
     page.get_by_role("button", name="Sign up").click()
-    expect(page.get_by_role("heading", name="Verify Your Email Address")).to_be_visible()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     assert not Membership.objects.filter(user__email="newcomer@example.com").exists()
 
     confirm_mail = mail.outbox[-1]
