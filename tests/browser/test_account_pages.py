@@ -109,3 +109,62 @@ def test_two_factor_qr_code_decodes_in_both_schemes(browser, live_server, person
         assert page.evaluate("navigator.clipboard.readText()") == secret
     finally:
         context.close()
+
+
+# --- axe-core: the account pages and the API docs, both schemes, phone and desktop --------------
+
+AXE_PAGES = [
+    ("login", "/accounts/login/", False),
+    ("sign-up", "/accounts/signup/", False),
+    ("password reset", "/accounts/password/reset/", False),
+    ("api docs", "/api/v1/docs", False),
+    ("account", "/accounts/", True),
+    ("email", "/accounts/email/", True),
+    ("password change", "/accounts/password/change/", True),
+    ("reauthenticate", "/accounts/reauthenticate/", True),
+    ("2fa", "/accounts/2fa/", True),
+    ("2fa setup", "/accounts/2fa/totp/activate/", True),
+]
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}
+}
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_nothing_on_account_pages_and_api_docs(browser, live_server, person, scheme, width, screenshot_dir):
+    """WCAG 2.2 A/AA and best practice, 0 violations; links on /accounts/ are >= 24 px tall."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme, bypass_csp=True)
+    page = context.new_page()
+    axe = Axe()
+    reports, small = [], []
+    try:
+        for logged_in in (False, True):
+            if logged_in:
+                log_in(page, live_server.url, person.email, PASSWORD)
+            for name, path, needs_login in AXE_PAGES:
+                if needs_login != logged_in:
+                    continue
+                page.goto(live_server.url + path)
+                if name == "2fa setup" and "reauthenticate" in page.url:
+                    open_totp_setup(page, live_server.url)
+                if name == "api docs":
+                    page.get_by_text("/api/v1/next-question").first.wait_for()
+                results = axe.run(page, options=AXE_OPTIONS)
+                if results.violations_count:
+                    reports.append(f"--- {name} ({scheme}, {width} px)\n" + results.generate_report())
+                if path.startswith("/accounts/"):
+                    small += page.evaluate(
+                        """() => [...document.querySelectorAll('main a, main button')]
+                            .filter((el) => el.offsetParent && el.getBoundingClientRect().height < 24)
+                            .map((el) => el.textContent.trim())"""
+                    )
+                page.screenshot(
+                    path=screenshot_dir / f"axe-{name.replace(' ', '-')}-{scheme}-{width}.png", full_page=True
+                )
+    finally:
+        context.close()
+    assert not reports, "\n".join(reports)
+    assert not small, f"targets under 24 px on /accounts/: {small}"
