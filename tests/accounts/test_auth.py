@@ -353,3 +353,17 @@ def test_account_pages_point_aria_describedby_at_real_ids(client, url):
     for ids in re.findall(r'aria-describedby="([^"]+)"', body):
         for target in ids.split():
             assert f'id="{target}"' in body, target
+
+
+def test_confirmation_link_opened_elsewhere_confirms_but_logs_no_one_in(client, mailoutbox):
+    """A mail scanner (or another browser) opening the link confirms the address, which did get
+    the mail; only the browser session that signed up is logged in by it."""
+    from django.test import Client
+
+    _signup(client, "scanned@example.com")
+    link = _link(mailoutbox[0], "/accounts/confirm-email/")
+    scanner = Client()
+    scanner.get(link)
+    assert EmailAddress.objects.get(email="scanned@example.com").verified
+    assert _logged_in_user_id(scanner) is None
+    assert _logged_in_user_id(client) is None

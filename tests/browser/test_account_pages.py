@@ -77,7 +77,7 @@ def decode_qr(page, locator) -> str | None:
     image = memoryview(bytes(grey)).cast("B", (height, width))
     found = zxingcpp.read_barcode(
         image,
-        formats=zxingcpp.BarcodeFormat.QRCode,
+        formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode),
         try_invert=False,
         binarizer=zxingcpp.Binarizer.FixedThreshold,
     )
