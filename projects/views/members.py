@@ -221,9 +221,8 @@ def invitation(request):
     here = reverse("projects:invitation")
     context = {"invitation": invitation, "next": here, "state": invitation.status}
     if invitation.status != "pending":
-        # Expired or already used: say so first, and offer nothing that cannot succeed.
-        status = 410 if invitation.status == "expired" else 200
-        return render(request, "projects/invitation.html", context, status=status)
+        # Expired or already used (410 Gone): say so first, and offer nothing that cannot succeed.
+        return render(request, "projects/invitation.html", context, status=410)
     if not request.user.is_authenticated:
         if request.method == "POST":
             return redirect_to_login(here)

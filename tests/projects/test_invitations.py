@@ -276,6 +276,7 @@ def test_used_invitation_offers_to_open_the_project(client, invite):
     assert client.post(reverse("projects:invitation")).status_code == 302
     client.get(link)  # the same link again
     response = client.get(reverse("projects:invitation"))
+    assert response.status_code == 410
     text = page_text(response)
     assert "already used" in text
     assert f"Open {invitation.project.name}" in text
