@@ -68,6 +68,8 @@ def test_top_bar_folds_into_a_menu_under_768_px(browser, live_server, owner, jav
         expect(bar.locator("summary")).to_be_hidden()
         expect(bar.get_by_role("link", name="Personal keys")).to_be_visible()
         expect(bar.get_by_role("link", name="Projects")).to_be_visible()
+        page.screenshot(path=screenshot_dir / f"nav-bar-768-{'js' if javascript else 'nojs'}.png")
+        assert bar.bounding_box()["height"] < 64  # still one line at 768 px
     finally:
         context.close()
 
