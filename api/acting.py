@@ -106,7 +106,9 @@ def bind(request: HttpRequest, key, snapshot) -> None:
     if reach is None or gate is None or gate["pk"] != reach["pk"]:
         raise NotFound("No such project.")  # outside the scope, not a member, or gone: all look alike
     # A project as loaded from the database (Model.from_db), built from the cached record.
-    project = Project.from_db("default", ["id", "slug", "name"], [reach["pk"], slug, reach["name"]])
+    known = {"id": reach["pk"], "slug": slug, "name": reach["name"]}
+    loaded = [f.attname for f in Project._meta.concrete_fields if f.attname in known]  # in the model's order
+    project = Project.from_db("default", loaded, [known[name] for name in loaded])
     key.project = project
     allowed = ROLE_PERMISSIONS.get(reach["role"], set())
     key.permissions = [p for p in key.permissions if p in allowed]

@@ -24,6 +24,16 @@ class QuestionGate:
     def missing(self) -> int:
         return max(self.required - self.active, 0)
 
+    @property
+    def counter(self) -> str:
+        """ "12 active (10 needed)": the count first, the threshold beside it (never "12 of 10")."""
+        return counter_text(self.active, self.required)
+
+
+def counter_text(active: int, required: int, noun: str = "") -> str:
+    """counter_text(12, 10) is "12 active (10 needed)"; with noun="questions", "12 active questions (10 needed)"."""
+    return f"{active:,} active{' ' + noun if noun else ''} ({required:,} needed)"
+
 
 def question_gate(project) -> QuestionGate:
     from .models import Question

@@ -29,6 +29,7 @@ from .actors import Actor
 from .events import record_event
 from .models import Invitation, Membership, Project, Role
 from .models.event import EventKind
+from .models.project import INVITATION_LIFETIME
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ def invitation_create(
             role=role,
             invited_by=invited_by,
             invited_via_key_id=invited_via_key.key_id if invited_via_key is not None else "",
+            invited_via_key_name=invited_via_key.name if invited_via_key is not None else "",
         )
         record_event(
             project=project,
@@ -153,13 +155,20 @@ def invitation_create(
             subject=email,
             details={"role": role, **({"via_key": invited_via_key.key_id} if invited_via_key else {})},
         )
+    _mail_invitation(invitation, token, accept_url)
+    return invitation
+
+
+def _mail_invitation(invitation: Invitation, token: str, accept_url) -> None:
+    """Mail the link to the invited address (a failure is logged; the invitation stands)."""
+    invited_by = invitation.invited_by
     context = {
         "inviter": neutralise(invited_by.email, limit=INVITER_IN_MAIL_MAX) if invited_by is not None else None,
-        "key_name": neutralise(invited_via_key.name) if invited_via_key is not None else None,
-        "project_name": neutralise(project.name),
+        "key_name": neutralise(invitation.invited_via_key_name) if invitation.invited_via_key_name else None,
+        "project_name": neutralise(invitation.project.name),
         "role": invitation.get_role_display(),
         "accept_url": accept_url(token),
-        "days": (invitation.expires_at - invitation.created_at).days,
+        "days": INVITATION_LIFETIME.days,
     }
     try:
         send_mail(
@@ -170,6 +179,31 @@ def invitation_create(
         )
     except Exception:
         logger.exception("Could not send the email of invitation %s", invitation.pk)
+
+
+def invitation_resend(*, invitation: Invitation, accept_url, actor: Actor) -> Invitation:
+    """Send an expired invitation again: a new token (the old link stays dead) and a new expiry,
+    logged as sent again. Raises InvitationRefused if it was accepted, is still open, or the
+    address became a member; the mail limits count it like a new invitation."""
+    if invitation.status == "accepted":
+        raise InvitationRefused("This invitation was already accepted.", field=None)
+    if invitation.status == "pending":
+        raise InvitationRefused("This invitation is still open; it can be sent again once it expires.", field=None)
+    project = invitation.project
+    if project.memberships.filter(user__email__iexact=invitation.email).exists():
+        raise InvitationRefused("This person is already a member.", field=None)
+    inviter_id = f"user:{actor.user.pk}" if actor.user is not None else "api"
+    _check_mail_limits(project, inviter_id)
+    with transaction.atomic():
+        token = Invitation.objects.new_token(invitation)
+        record_event(
+            project=project,
+            kind=EventKind.INVITATION_SENT,
+            actor=actor,
+            subject=invitation.email,
+            details={"role": invitation.role, "resent": True},
+        )
+    _mail_invitation(invitation, token, accept_url)
     return invitation
 
 

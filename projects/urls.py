@@ -20,6 +20,7 @@ urlpatterns = [
     path("<slug:slug>/members/leave/", members.member_leave, name="member_leave"),
     path("<slug:slug>/members/<int:pk>/role/", members.member_role, name="member_role"),
     path("<slug:slug>/invitations/<int:pk>/cancel/", members.invitation_cancel, name="invitation_cancel"),
+    path("<slug:slug>/invitations/<int:pk>/resend/", members.invitation_resend_view, name="invitation_resend"),
     path("<slug:slug>/events/", events.events, name="events"),
     path("<slug:slug>/events/export.csv", events.events_csv, name="events_csv"),
 ]

@@ -105,6 +105,14 @@ class InvitationQuerySet(models.QuerySet["Invitation"]):
         invitation = self.create(token_hash=invitation_token_hash(token), **fields)
         return invitation, token
 
+    def new_token(self, invitation: "Invitation") -> str:
+        """Give `invitation` a new token and a full lifetime from now; return the token (to mail once)."""
+        token = secrets.token_urlsafe(32)
+        invitation.token_hash = invitation_token_hash(token)
+        invitation.expires_at = timezone.now() + INVITATION_LIFETIME
+        self.filter(pk=invitation.pk).update(token_hash=invitation.token_hash, expires_at=invitation.expires_at)
+        return token
+
     def by_token(self, token: str):
         return self.filter(token_hash=invitation_token_hash(token))
 
@@ -126,6 +134,7 @@ class Invitation(models.Model):
     )
     # The Key ID of the API key that sent the invitation (the runtime API's POST /invitations).
     invited_via_key_id = models.CharField("Sent with key", max_length=32, blank=True, editable=False)
+    invited_via_key_name = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField(default=_invitation_expiry)
     accepted_at = models.DateTimeField(null=True, blank=True)

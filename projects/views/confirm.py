@@ -15,7 +15,7 @@ class Confirmation:
     button: str
     url: str  # where the form posts
     cancel_url: str  # where Cancel leads without JavaScript
-    warning: str = ""  # e.g. "This locks API keys: 9 of 10 active questions."
+    warning: str = ""  # e.g. "This locks API keys: 9 active questions (10 needed)."
     hidden: dict = field(default_factory=dict)  # extra form fields, e.g. the page to come back to
 
 

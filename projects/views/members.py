@@ -13,7 +13,13 @@ from accounts.reauth import confirm_access_required
 from ..access import membership_for
 from ..actors import Actor
 from ..forms import InvitationForm
-from ..invitations import InvitationRefused, acceptance_problem, invitation_accept, invitation_create
+from ..invitations import (
+    InvitationRefused,
+    acceptance_problem,
+    invitation_accept,
+    invitation_create,
+    invitation_resend,
+)
 from ..invitations import invitation_cancel as cancel_invitation
 from ..membership import MembershipRefused, membership_change_role, membership_leave, membership_remove
 from ..models import Invitation, Membership, Role
@@ -154,6 +160,25 @@ def invitation_cancel(request, slug, pk):
     return redirect("projects:members", slug=slug)
 
 
+@login_required
+@require_POST
+def invitation_resend_view(request, slug, pk):
+    """Send an expired invitation again (owners and admins): a new link and a new expiry."""
+    membership = membership_for(request, slug, manage=True)
+    invitation = get_object_or_404(Invitation, pk=pk, project=membership.project, accepted_at__isnull=True)
+    try:
+        invitation_resend(
+            invitation=invitation,
+            actor=Actor.from_request(request),
+            accept_url=lambda token: _accept_url(request, token),
+        )
+    except InvitationRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Invitation sent again to {invitation.email}.")
+    return redirect("projects:members", slug=slug)
+
+
 def _accept_url(request, token: str) -> str:
     return request.build_absolute_uri(reverse("projects:invitation_open", args=[token]))
 
@@ -194,7 +219,10 @@ def invitation(request):
             status=404,
         )
     here = reverse("projects:invitation")
-    context = {"invitation": invitation, "next": here}
+    context = {"invitation": invitation, "next": here, "state": invitation.status}
+    if invitation.status != "pending":
+        # Expired or already used (410 Gone): say so first, and offer nothing that cannot succeed.
+        return render(request, "projects/invitation.html", context, status=410)
     if not request.user.is_authenticated:
         if request.method == "POST":
             return redirect_to_login(here)

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from ..access import membership_for
 from ..actors import Actor
 from ..forms import QuestionBulkForm, QuestionForm
-from ..gate import question_gate
+from ..gate import counter_text, question_gate
 from ..models import Question
 from ..questions import (
     BulkAddRejected,
@@ -70,14 +70,13 @@ def _gate_message(project, before, after) -> str:
     """What crossing the question gate means, with a link to the API Key tab on unlocking."""
     if after.unlocked and not before.unlocked:
         return format_html(
-            ' API keys are unlocked: {} of {} active questions. <a href="{}">Generate a key on the API Key tab</a>.',
-            after.active,
-            after.required,
+            ' API keys are unlocked: {}. <a href="{}">Generate a key on the API Key tab</a>.',
+            counter_text(after.active, after.required, "questions"),
             reverse("project_keys:api_keys", args=[project.slug]),
         )
     if before.unlocked and not after.unlocked:
         return (
-            f" API keys are locked now: {after.active} of {after.required} active questions. "
+            f" API keys are locked now: {counter_text(after.active, after.required, 'questions')}. "
             "Existing keys keep working; generating and rotating need "
             f"{after.required} active questions again."
         )
@@ -186,7 +185,7 @@ def _confirm_removal(request, membership, question, *, action: str):
     warning = ""
     if removal_locks_keys(question, gate):
         warning = (
-            f"This locks API keys: {gate.active - 1} of {gate.required} active questions. Existing keys "
+            f"This locks API keys: {counter_text(gate.active - 1, gate.required, 'questions')}. Existing keys "
             "keep working, but no key can be generated or rotated until the project has "
             f"{gate.required} again."
         )

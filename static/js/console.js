@@ -3,7 +3,8 @@
 //   data-focus-on-close   where focus goes when that dialog closes (else: the element that opened it)
 //   data-focus-next       in an htmx response: where focus goes once it has settled
 //   data-reveal           the one-time key reveal: closing it before Copy asks once (data-reveal-guard)
-//   data-copy             a Copy button (rendered hidden: shown here, so no dead button without JS)
+//   data-copy             a Copy button (rendered hidden: shown here, so no dead button without JS);
+//                         outside a dialog, inside data-copy-scope (its data-copy-status, data-copied-message)
 //   data-expiry-select    an expiration <select>; data-expiry-previews lists the date of each choice
 //   data-show-when        "control-id=value": shown only while the control has that value
 //   data-collapse-details / data-details-toggle   the inline key details
@@ -158,6 +159,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     syncShowWhen(document);
     syncExpiry(document);
+    // Copy buttons outside dialogs (the 2FA secret): shown only where JavaScript runs.
+    document.querySelectorAll("[data-copy-scope] [data-copy]").forEach(function (button) { button.hidden = false; });
     // Without htmx (a full page holding an open dialog) the reveal still gets its Copy button.
     document.querySelectorAll("dialog[data-reveal]").forEach(function (dialog) {
       dialog.querySelectorAll("[data-copy]").forEach(function (button) { button.hidden = false; });
@@ -171,11 +174,12 @@
     var field = document.querySelector(button.dataset.copy);
     if (!field) return;
     var dialog = button.closest("dialog");
+    var scope = dialog || button.closest("[data-copy-scope]");
     var done = function () {
       if (dialog) { dialog.dataset.copied = "1"; hideGuard(dialog); }
       button.textContent = "Copied";
-      var status = dialog && dialog.querySelector("[data-copy-status]");
-      if (status) status.textContent = "The key is on your clipboard.";
+      var status = scope && scope.querySelector("[data-copy-status]");
+      if (status) status.textContent = button.dataset.copiedMessage || "The key is on your clipboard.";
       setTimeout(function () { button.textContent = "Copy"; }, 2000);
     };
     var fallback = function () { field.select(); document.execCommand("copy"); done(); };

@@ -44,7 +44,7 @@ def test_bulk_add_confirm_delete_and_filter_the_log(page, live_server, owner, pr
     page.get_by_label("Questions (one per line)").fill("Capital of Peru?\nLongest river?\nHighest peak?")
     page.get_by_role("button", name="Add questions").click()
     flash = page.locator("#flash")
-    expect(flash).to_contain_text("3 questions added. API keys are unlocked: 10 of 10 active questions.")
+    expect(flash).to_contain_text("3 questions added. API keys are unlocked: 10 active questions (10 needed).")
     expect(flash.get_by_role("link", name="Generate a key on the API Key tab")).to_have_attribute(
         "href", f"/projects/{project.slug}/keys/"
     )
@@ -55,7 +55,7 @@ def test_bulk_add_confirm_delete_and_filter_the_log(page, live_server, owner, pr
     row = page.locator(f"#question-{question.pk}")
     row.get_by_role("link", name="Delete").click()
     dialog = page.get_by_role("dialog")
-    expect(dialog).to_contain_text("This locks API keys: 9 of 10 active questions.")
+    expect(dialog).to_contain_text("This locks API keys: 9 active questions (10 needed).")
     expect(dialog.get_by_role("link", name="Cancel")).to_be_focused()
     page.screenshot(path=screenshot_dir / "audit-2-delete-question-dialog.png")
     dialog.get_by_role("link", name="Cancel").click()
@@ -65,8 +65,10 @@ def test_bulk_add_confirm_delete_and_filter_the_log(page, live_server, owner, pr
     page.get_by_role("dialog").get_by_role("button", name="Delete question").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(page.locator(f"#question-{question.pk}")).to_have_count(0)
-    expect(page.locator("#flash")).to_contain_text("Question deleted. API keys are locked now: 9 of 10")
-    expect(page.get_by_text("9 of 10 active questions", exact=False).first).to_be_visible()
+    expect(page.locator("#flash")).to_contain_text(
+        "Question deleted. API keys are locked now: 9 active questions (10 needed)"
+    )
+    expect(page.get_by_text("9 active (10 needed)", exact=False).first).to_be_visible()
     assert page.evaluate("window.__noReload") == "still here"
     assert not Question.objects.filter(pk=question.pk).exists()
 

@@ -4,17 +4,19 @@ login with a code computed here."""
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.core import mail
 from django.core.cache import cache
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.reauth import LOGGED_IN_AT
 from keys.models import ApiKey
 from projects.invitations import invitation_create
-from projects.models import Membership, Role
+from projects.models import Invitation, Membership, Role
 from tests.browser.conftest import log_in
 from tests.factories import PASSWORD, ProjectFactory, UserFactory
 from tests.totp import fresh_totp_code
@@ -65,17 +67,16 @@ def test_signup_confirm_email_and_accept_an_invitation(page, live_server, owner,
     page.screenshot(path=screenshot_dir / "trust-1-invitation-newcomer.png")
 
     page.get_by_role("main").get_by_role("link", name="Sign up").click()
-    page.get_by_label("Email").fill("newcomer@example.com")
+    expect(page.get_by_label("Email")).to_have_value("newcomer@example.com")  # filled in from the invitation
+    expect(page.locator("input[type=password]")).to_have_count(1)  # the password once
     page.get_by_label(re.compile(r"^Password:?$")).fill(NEW_PASSWORD)
-    page.get_by_label("Password (again)").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Sign up").click()
-    expect(page.get_by_role("heading", name="Verify Your Email Address")).to_be_visible()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     assert not Membership.objects.filter(user__email="newcomer@example.com").exists()
 
     confirm_mail = mail.outbox[-1]
     assert confirm_mail.to == ["newcomer@example.com"]
-    page.goto(link_in(confirm_mail, "/accounts/confirm-email/"))
-    page.get_by_role("button", name="Confirm").click()
+    page.goto(link_in(confirm_mail, "/accounts/confirm-email/"))  # opening the link confirms
     # Back on the invitation, logged in with the confirmed address.
     expect(page.get_by_role("button", name="Accept invitation")).to_be_visible()
     page.screenshot(path=screenshot_dir / "trust-2-invitation-accept.png")
@@ -83,6 +84,24 @@ def test_signup_confirm_email_and_accept_an_invitation(page, live_server, owner,
     expect(page.get_by_text("You joined Trivia.")).to_be_visible()
     member = Membership.objects.get(project=project, user__email="newcomer@example.com")
     assert member.role == Role.VIEWER
+
+
+def test_expired_invitation_opened_logged_out_says_expired_and_offers_no_sign_up(page, live_server, owner, project):
+    invitation = invitation_create(
+        project=project,
+        email="late@example.com",
+        role=Role.VIEWER,
+        invited_by=owner,
+        accept_url=lambda token: f"{live_server.url}/projects/invitations/{token}/",
+    )
+    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(days=2))
+    page.goto(link_in(mail.outbox[-1], "/projects/invitations/"))
+    main = page.get_by_role("main")
+    expect(main.get_by_role("heading", level=1)).to_have_text("This invitation has expired")
+    expect(main).to_contain_text("— ask owner@example.com for a new one")
+    expect(main.get_by_role("link", name="Sign up")).to_have_count(0)
+    expect(main.get_by_role("link", name="Log in")).to_have_count(0)
+    expect(main.get_by_role("button")).to_have_count(0)
 
 
 def _confirm_access_then_generate(page, dialog_scope, name):

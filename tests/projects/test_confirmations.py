@@ -69,7 +69,7 @@ def test_question_confirmation_dialog_with_htmx(owner_client, unlocked_project, 
 def test_confirmation_says_when_it_locks_api_keys(owner_client, unlocked_project, action):
     question = unlocked_project.questions.first()
     text = page_text(owner_client.get(_url(action, unlocked_project, question.pk)))
-    assert "This locks API keys: 9 of 10 active questions." in text
+    assert "This locks API keys: 9 active questions (10 needed)." in text
 
 
 @pytest.mark.parametrize("action", ["question_delete", "question_toggle"])
@@ -88,7 +88,7 @@ def test_message_after_deleting_says_the_keys_are_locked(owner_client, unlocked_
     question = unlocked_project.questions.first()
     response = owner_client.post(_url("question_delete", unlocked_project, question.pk), follow=True)
     text = page_text(response)
-    assert "Question deleted. API keys are locked now: 9 of 10 active questions." in text
+    assert "Question deleted. API keys are locked now: 9 active questions (10 needed)." in text
 
 
 def test_confirmed_delete_with_htmx_swaps_the_panel(owner_client, unlocked_project):
@@ -98,7 +98,7 @@ def test_confirmed_delete_with_htmx_swaps_the_panel(owner_client, unlocked_proje
     body = response.content.decode()
     assert '<div id="questions-panel" hx-swap-oob="true">' in body
     assert '<div id="flash" aria-live="polite" hx-swap-oob="true">' in body
-    assert "9 of 10 active questions" in page_text(response)
+    assert "9 active questions (10 needed)" in page_text(response)
     assert f'id="question-{question.pk}"' not in body
     assert not Question.objects.filter(pk=question.pk).exists()
 

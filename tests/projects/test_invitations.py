@@ -4,12 +4,14 @@ and a newcomer finds their way (log in / sign up and back; pending invitations l
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from allauth.account.models import EmailAddress
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from keys.services import api_key_create
 from projects.actors import Actor
@@ -88,7 +90,7 @@ def test_signing_up_as_the_invitee_does_not_join_without_confirming(client, invi
     client.get(link)
     client.post(
         reverse("account_signup") + "?next=" + reverse("projects:invitation"),
-        {"email": "victim@example.com", "password1": "a-long-unusual-pass-9", "password2": "a-long-unusual-pass-9"},
+        {"email": "victim@example.com", "password1": "a-long-unusual-pass-9"},
     )
     assert client.post(reverse("projects:invitation")).status_code == 302  # logged out: sent to log in
     assert not Membership.objects.filter(project=invitation.project, user__email="victim@example.com").exists()
@@ -203,7 +205,7 @@ def test_invitation_page_explains_and_offers_log_in_and_sign_up_keeping_the_way_
     body = page.content.decode()
     here = reverse("projects:invitation")
     assert f'href="{reverse("account_login")}?next={here}"' in body
-    assert f'href="{reverse("account_signup")}?next={here}"' in body
+    assert f'href="{reverse("account_signup")}?email=newcomer%40example.com&amp;next={here}"' in body
     # and the Log in page's Sign up link keeps `next` too
     login_page = client.get(reverse("account_login") + "?next=" + here).content.decode()
     assert re.search(r'href="/accounts/signup/\?next=' + re.escape(here.replace("/", "%2F")), login_page)
@@ -252,3 +254,80 @@ def test_the_inviters_address_is_defanged_in_the_mail(mailoutbox):
     assert len(urls) == 1 and urls[0].startswith("https://console.example/projects/invitations/")
     defanged = "security.notice.sign.in.at.www.evil-login.example/verify@mail.example".replace(".", "\u2024")
     assert defanged in body
+
+
+# --- issue 22: the invitation page says its state first; expired ones can be sent again -----------
+
+
+def _expire(invitation):
+    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(days=1))
+
+
+def test_open_invitation_signs_up_with_the_invited_address_filled_in(client, invite):
+    invitation, link, token = invite("filled.in@example.com")
+    page = client.get(client.get(link).url)
+    main = page.content.decode().split("<main")[1]
+    sign_up = re.search(r'href="([^"]*)"[^>]*>Sign up<', main)
+    assert sign_up, page.content.decode()
+    form = client.get(sign_up.group(1).replace("&amp;", "&")).content.decode()
+    assert re.search(r'<input type="email" name="email"[^>]*value="filled.in@example.com"', form), form
+
+
+def test_expired_invitation_opened_logged_out_says_expired_and_offers_no_sign_up(client, invite, user):
+    invitation, link, token = invite("late@example.com")
+    _expire(invitation)
+    response = client.get(client.get(link).url)
+    assert response.status_code == 410
+    text = page_text(response)
+    day = timezone.localtime(Invitation.objects.get(pk=invitation.pk).expires_at).strftime("%-d %b")
+    assert f"Expired on {day} — ask {user.email} for a new one" in text
+    assert text.index("expired") < text.index("Expired on")  # the heading says it first
+    body = response.content.decode()
+    assert reverse("account_signup") not in body.split("<main")[1]
+    assert reverse("account_login") not in body.split("<main")[1]
+    assert "Accept invitation" not in body
+
+
+def test_used_invitation_offers_to_open_the_project(client, invite):
+    invitation, link, token = invite("used@example.com")
+    joiner = UserFactory(email="used@example.com")
+    client.force_login(joiner)
+    client.get(link)
+    assert client.post(reverse("projects:invitation")).status_code == 302
+    client.get(link)  # the same link again
+    response = client.get(reverse("projects:invitation"))
+    assert response.status_code == 410
+    text = page_text(response)
+    assert "already used" in text
+    assert f"Open {invitation.project.name}" in text
+    assert "Accept invitation" not in text
+
+
+def test_admin_resends_an_expired_invitation_with_a_new_link(client, invite, user, unlocked_project, mailoutbox):
+    invitation, old_link, old_token = invite("again@example.com")
+    _expire(invitation)
+    owner = Client()
+    owner.force_login(user)
+    members_page = owner.get(reverse("projects:members", args=[unlocked_project.slug])).content.decode()
+    resend_url = reverse("projects:invitation_resend", args=[unlocked_project.slug, invitation.pk])
+    assert resend_url in members_page
+    response = owner.post(resend_url)
+    assert response.status_code == 302
+    assert "Invitation sent again to again@example.com." in page_text(owner.get(response.url))
+    invitation.refresh_from_db()
+    assert invitation.status == "pending"
+    assert invitation.expires_at > timezone.now() + timedelta(days=6)
+    new_link, new_token = LINK.search(mailoutbox[-1].body).groups()
+    assert mailoutbox[-1].to == ["again@example.com"]
+    assert new_token != old_token
+    assert client.get(old_link).status_code == 404  # the old link is dead
+    assert client.get(client.get(new_link).url).status_code == 200
+    event = unlocked_project.events.order_by("-id").first()
+    assert (event.kind, event.subject, event.details.get("resent")) == ("invitation_sent", "again@example.com", True)
+    # An open invitation is not resent, and viewers cannot resend.
+    assert owner.post(resend_url).status_code == 302
+    assert "still open" in page_text(owner.get(reverse("projects:members", args=[unlocked_project.slug])))
+    viewer = UserFactory()
+    Membership.objects.create(project=unlocked_project, user=viewer, role=Role.VIEWER)
+    client.force_login(viewer)
+    assert client.post(resend_url).status_code == 403

@@ -185,11 +185,11 @@ def test_text_of_exactly_2000_characters_is_accepted(owner_client, project):
 @pytest.mark.parametrize(
     ("active", "inactive", "expected"),
     [
-        (0, 0, "0 of 10 active questions — 10 more to unlock API keys."),
-        (7, 3, "7 of 10 active questions — 3 more to unlock API keys."),
-        (9, 0, "9 of 10 active questions — 1 more to unlock API keys."),
-        (10, 0, "10 of 10 active questions — API keys are unlocked."),
-        (12, 2, "12 of 10 active questions — API keys are unlocked."),
+        (0, 0, "0 active (10 needed) — 10 more to unlock API keys."),
+        (7, 3, "7 active (10 needed) — 3 more to unlock API keys."),
+        (9, 0, "9 active (10 needed) — 1 more to unlock API keys."),
+        (10, 0, "10 active (10 needed) — API keys are unlocked."),
+        (12, 2, "12 active (10 needed) — API keys are unlocked."),
     ],
 )
 def test_active_count_and_progress(owner_client, user, active, inactive, expected):

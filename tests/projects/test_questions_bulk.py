@@ -111,7 +111,7 @@ def test_reaching_the_gate_links_to_the_api_key_tab(owner_client, project):
     response = _bulk(owner_client, project, "Eight?\nNine?\nTen?")
     body = owner_client.get(response.url).content.decode()
     assert re.search(
-        r'class="flash[^"]*">[^<]*API keys are unlocked: 10 of 10 active questions\. '
+        r'class="flash[^"]*">[^<]*API keys are unlocked: 10 active questions \(10 needed\)\. '
         r'<a href="' + re.escape(_url("api_keys", project)) + '">',
         body,
     )
@@ -122,7 +122,7 @@ def test_single_add_reaching_the_gate_links_too(owner_client, project):
     QuestionFactory.create_batch(9, project=project)
     response = owner_client.post(_url("questions", project), {"text": "Tenth?", "priority": "0", "is_active": "on"})
     body = owner_client.get(response.url).content.decode()
-    assert f'API keys are unlocked: 10 of 10 active questions. <a href="{_url("api_keys", project)}">' in body
+    assert f'API keys are unlocked: 10 active questions (10 needed). <a href="{_url("api_keys", project)}">' in body
 
 
 def test_adding_past_the_gate_says_nothing_about_it(owner_client, unlocked_project):
@@ -149,7 +149,7 @@ def test_questions_tab_is_paginated_at_5000_questions(
         response = owner_client.get(_url("questions", big_project))
     rows = re.findall(r'<tr id="question-\d+">', response.content.decode())
     assert len(rows) == settings.QUESTIONS_PAGE_SIZE
-    assert "Page 1 of 100 · 5000 questions" in page_text(response)
+    assert "Page 1 of 100 · 5,000 questions" in page_text(response)
     with django_assert_max_num_queries(QUESTIONS_TAB_MAX_QUERIES):
         last = owner_client.get(_url("questions", big_project), {"page": 100})
     assert len(re.findall(r'<tr id="question-\d+">', last.content.decode())) == settings.QUESTIONS_PAGE_SIZE
@@ -167,7 +167,7 @@ def test_project_list_is_paginated_at_500_projects(owner_client, user, settings,
     with django_assert_max_num_queries(PROJECT_LIST_MAX_QUERIES):
         response = owner_client.get(reverse("projects:list"))
     body = response.content.decode()
-    assert body.count('<td><a href="/projects/') == settings.PROJECTS_PAGE_SIZE
+    assert body.count('<td data-label="Project"><a href="/projects/') == settings.PROJECTS_PAGE_SIZE
     assert "Page 1 of 10 · 500 projects" in page_text(response)
     with django_assert_max_num_queries(PROJECT_LIST_MAX_QUERIES):
         owner_client.get(reverse("projects:list"), {"page": 10})

@@ -60,6 +60,7 @@ CONSOLE = {
     "member_leave": ({"GET", "POST"}, {"GET": "read", "POST": "self"}),
     "member_role": ({"POST"}, "change"),
     "invitation_cancel": ({"POST"}, "change"),
+    "invitation_resend": ({"POST"}, "change"),
     "api_keys": ({"GET"}, "read"),
     "key_new": ({"GET", "POST"}, "change"),
     "key_detail": ({"GET"}, "read"),
