@@ -8,6 +8,7 @@
 #   make check  — ruff (lint + format) and mypy, as .ci/run does
 #   make bench  — adds the bench group (DRF + djangorestframework-api-key), runs bench/run.sh
 #   make lock   — re-resolve uv.lock after editing pyproject.toml
+#   make install — production: exactly the locked runtime dependencies in .venv
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -27,7 +28,7 @@ SYNC := $(UV) sync --locked --python $(PYTHON_EXE)
 # (pytest also sets it itself: tests/environment.py).
 TEST_SECRET_KEY := test-only-secret-key-not-for-production-6f1d0c9a2b7e4f3a8c5d
 
-.PHONY: run test check bench lock venv collectstatic clean
+.PHONY: run test check bench lock venv install collectstatic clean
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python >= 3.12 is needed (found " + sys.version.split()[0] + "); pyenv: pyenv install 3.13.0")'
@@ -41,6 +42,10 @@ run: $(UV)
 
 venv: $(UV)
 	$(SYNC)
+
+# Production: the locked runtime dependencies only, exactly (README, "Running in production").
+install: $(UV)
+	$(SYNC) --no-dev
 
 test: $(UV)
 	$(SYNC) --group dev
