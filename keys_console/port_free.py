@@ -1,6 +1,6 @@
 """`make run`'s first step: is the port free? (Standard library only: it runs before .venv exists.)
 
-    python keys_console/port_free.py 8000   → exit 0, or a sentence naming PORT and exit 1
+python keys_console/port_free.py 8000   → exit 0, or a sentence naming PORT and exit 1
 """
 
 import socket

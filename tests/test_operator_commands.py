@@ -83,7 +83,8 @@ def test_readme_operator_commands_work_as_written(second_terminal):
         assert "Traceback" not in done.stderr and "[" not in done.stderr, done.stderr  # sentences, no reprs
         if "create_api_key" in line:
             assert KEY_LINE.fullmatch(done.stdout.strip()), done.stdout
-            assert done.stderr.startswith("Created key_") and done.stderr.rstrip().endswith("It will not be shown again.")
+            assert done.stderr.startswith("Created key_")
+            assert done.stderr.rstrip().endswith("It will not be shown again.")
             created_id = created_id or KEY_ID.search(done.stderr).group(0)
         else:
             assert done.stdout.startswith(f"Revoked {created_id} "), done.stdout
@@ -131,6 +132,11 @@ def test_production_settings_still_need_a_secret_key():
     assert manage.development_default({"DEBUG": "0"}) is None
     env = {k: v for k, v in os.environ.items() if k not in OPERATOR_ENV_DROPPED | {"DATABASE_URL"}}
     wsgi = subprocess.run(
-        [sys.executable, "-c", "import keys_console.wsgi"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", "import keys_console.wsgi"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert wsgi.returncode != 0 and "SECRET_KEY is not set" in wsgi.stderr
