@@ -156,7 +156,7 @@ def env_database(
     example = "postgres://user:password@host:5432/name (or sqlite:////path/to/db.sqlite3)"
     url = env_url(name, default, schemes=DATABASE_SCHEMES, example=example, environ=environ)
     try:
-        return dj_database_url.parse(url, **options)
+        return dict(dj_database_url.parse(url, **options))
     except Exception:  # dj-database-url's ParseError / UnknownSchemeError, ValueError
         raise ImproperlyConfigured(f"{name}={without_password(url)!r} is not a database URL: e.g. {example}") from None
 

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",
+    "django_tasks_db",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -248,6 +249,20 @@ MFA_PASSKEY_LOGIN_ENABLED = False
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "NBQ Keys Console <no-reply@nbq.invalid>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MAILERS = mailers_from_env(os.environ, debug=DEBUG)
+
+# --- Background tasks (django.tasks): mails leave the request (keys_console/mail.py) ----------
+# "database" (production's default): django-tasks-db keeps the queue in the database and
+# `manage.py db_worker` runs it; a failed send is tried again later. "immediate" (DEBUG's default,
+# and the tests'): the task runs at once, in the process that enqueued it.
+TASKS_BACKEND = env_choice("TASKS_BACKEND", "immediate" if DEBUG else "database", ("database", "immediate"))
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "database": "django_tasks_db.DatabaseBackend",
+            "immediate": "django.tasks.backends.immediate.ImmediateBackend",
+        }[TASKS_BACKEND],
+    }
+}
 
 # --- Invitations ----------------------------------------------------------------------------
 # Invitation mails allowed per project and per inviter (a person or an API key) in an hour.

@@ -19,10 +19,11 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+
+from keys_console.mail import send_mail_later
 
 from .actors import Actor
 from .events import record_event
@@ -155,15 +156,14 @@ def invitation_create(
         "accept_url": accept_url(token),
         "days": (invitation.expires_at - invitation.created_at).days,
     }
-    try:
-        send_mail(
+    try:  # enqueued: sent by the task worker (keys_console/mail.py), off the request path
+        send_mail_later(
             render_to_string("projects/email/invitation_subject.txt", context).strip(),
             render_to_string("projects/email/invitation_body.txt", context),
-            None,
             [invitation.email],
         )
     except Exception:
-        logger.exception("Could not send the email of invitation %s", invitation.pk)
+        logger.exception("Could not enqueue the email of invitation %s", invitation.pk)
     return invitation
 
 
