@@ -174,6 +174,11 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 600, minimum=0, unit="seconds")
     # Fail fast when PostgreSQL is down instead of hanging a worker (the API answers 503).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    # Behind PgBouncer in transaction-pooling mode a connection's session does not outlive a
+    # transaction: no server-side cursors (QuerySet.iterator(), e.g. the event log's CSV export,
+    # would hold one across transactions). Django binds parameters on the client already (no
+    # prepared statements), so nothing else changes (docs/deploy.md).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DATABASE_TRANSACTION_POOLING", False)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
