@@ -299,3 +299,26 @@ def test_email_url_with_an_unknown_scheme_is_refused():
 
     with pytest.raises(ImproperlyConfigured, match="EMAIL_URL='http://smtp.example' must start with smtp://"):
         mailers_from_env({"EMAIL_URL": "http://smtp.example"}, debug=False)
+
+
+@pytest.mark.parametrize(("pooling", "expected"), [("1", "True"), ("", "False")])
+def test_transaction_pooling_turns_off_server_side_cursors(pooling, expected):
+    """Behind PgBouncer in transaction mode (docs/deploy.md) QuerySet.iterator() must not hold a
+    named cursor across transactions."""
+    env = {**_check_deploy_env(), "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50)}
+    env.update(DATABASE_URL="postgres://nbq:pw@pgbouncer.internal:6432/nbq", DATABASE_TRANSACTION_POOLING=pooling)
+    env["DJANGO_SETTINGS_MODULE"] = "keys_console.settings"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from django.conf import settings as s; print(s.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS'])",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
