@@ -49,6 +49,10 @@ class InvitationForbidden(InvitationRefused):
     """The inviter may not give this role (API: 403 insufficient_permission)."""
 
 
+class InvitationConflict(InvitationRefused):
+    """The address is already a member, or already has a pending invitation (API: 409 conflict)."""
+
+
 class InvitationThrottled(InvitationRefused):
     """Too many invitation mails in the window (API: 429 rate_limited)."""
 
@@ -130,7 +134,7 @@ def invitation_create(
         raise InvitationForbidden("An API key may invite viewers only; admins are made in the console.", field="role")
     problem = invitation_problem(project, email)
     if problem:
-        raise InvitationRefused(problem)
+        raise InvitationConflict(problem)
     inviter_id = (
         f"key:{invited_via_key.pk}" if invited_via_key is not None else f"user:{getattr(invited_by, 'pk', None)}"
     )
