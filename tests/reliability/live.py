@@ -163,7 +163,8 @@ class Gunicorn:
     process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> Gunicorn:
-        self.port = free_port()
+        """Start on a free port, or again on the same one (a host restarted behind a balancer)."""
+        self.port = self.port or free_port()
         self.log_dir = Path(self.log_dir or tempfile.mkdtemp(prefix="nbq-gunicorn-"))
         self.log_path = self.log_dir / f"gunicorn-{self.port}.log"
         env = clean_env()
