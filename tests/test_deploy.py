@@ -190,7 +190,8 @@ def test_the_images_files_are_enough_to_run_the_app(tmp_path):
             shutil.copytree(source, app / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, app / name)
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "TASKS_BACKEND"}}
+    dropped = {"DATABASE_URL", "REDIS_URL", "DEBUG", "TASKS_BACKEND", "DJANGO_ALLOW_ASYNC_UNSAFE"}  # the browser tests'
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50), STATIC_ROOT=str(tmp_path / "static"))
     env.update(ALLOWED_HOSTS="keys.example.com", PYTHONPATH=str(app))
     for args in (["check", "--deploy", "--fail-level", "WARNING"], ["collectstatic", "--noinput"]):
