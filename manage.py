@@ -3,9 +3,10 @@
 
 - Any `python` will do: when Django is not importable (pyenv's or the system's interpreter) and the
   checkout has a `.venv` (`make run` made it), the command runs again with `.venv/bin/python`.
-- Development by default, as `make run`: with neither SECRET_KEY nor DEBUG in the environment,
-  manage.py runs with DEBUG=1 (a production shell has its SECRET_KEY; the WSGI entry point,
-  keys_console/wsgi.py, keeps the production default DEBUG=0 whatever the environment lacks).
+- Development by default, as `make run`: with neither SECRET_KEY nor DEBUG in the environment and
+  the embedded SQLite database, manage.py runs with DEBUG=1 (a production shell has its SECRET_KEY
+  and a server database; the WSGI entry point, keys_console/wsgi.py, keeps the production default
+  DEBUG=0 whatever the environment lacks).
 """
 
 import os
@@ -17,8 +18,12 @@ VENV = BASE_DIR / ".venv"
 
 
 def development_default(environ) -> str | None:
-    """The DEBUG value manage.py adds to `environ`, or None when the environment decides."""
+    """The DEBUG value manage.py adds to `environ`, or None when the environment decides: only on
+    the embedded SQLite database (`make run`'s), never against a server database, where a shell
+    without SECRET_KEY gets the production profile's refusal instead of development settings."""
     if "SECRET_KEY" in environ or "DEBUG" in environ:
+        return None
+    if environ.get("DATABASE_URL", "sqlite:").split(":", 1)[0] != "sqlite":
         return None
     return "1"
 
@@ -42,11 +47,6 @@ def main() -> None:
     debug = development_default(os.environ)
     if debug is not None:
         os.environ["DEBUG"] = debug
-        if os.environ.get("DATABASE_URL", "sqlite").split(":", 1)[0] != "sqlite":
-            print(
-                "manage.py: neither SECRET_KEY nor DEBUG is set: running with development settings (DEBUG=1).",
-                file=sys.stderr,
-            )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keys_console.settings")
     from django.core.management import execute_from_command_line
 

@@ -130,6 +130,9 @@ def test_production_settings_still_need_a_secret_key():
     assert manage.development_default({}) == "1"
     assert manage.development_default({"SECRET_KEY": "s"}) is None
     assert manage.development_default({"DEBUG": "0"}) is None
+    assert manage.development_default({"DATABASE_URL": "sqlite:////tmp/x.sqlite3"}) == "1"
+    # never development settings against a server database (seed_demo would make its superuser there)
+    assert manage.development_default({"DATABASE_URL": "postgres://nbq@db.internal/nbq"}) is None
     env = {k: v for k, v in os.environ.items() if k not in OPERATOR_ENV_DROPPED | {"DATABASE_URL"}}
     wsgi = subprocess.run(
         [sys.executable, "-c", "import keys_console.wsgi"],
