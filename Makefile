@@ -8,6 +8,7 @@
 #   make check  — ruff (lint + format) and mypy, as .ci/run does
 #   make bench  — adds the bench group (DRF + djangorestframework-api-key), runs bench/run.sh
 #   make lock   — re-resolve uv.lock after editing pyproject.toml
+#   make install — production: exactly the locked runtime dependencies in .venv
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -23,37 +24,50 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # --locked: stop if uv.lock does not match pyproject.toml (--frozen would install the stale lock).
 SYNC := $(UV) sync --locked --python $(PYTHON_EXE)
+# make run, test, check and bench share .venv: each adds what it needs and removes nothing the
+# others installed (--inexact), so switching between them installs or uninstalls nothing.
+# `make install` (production) syncs exactly.
+SHARED := --inexact
 # The production profile (DEBUG=0) refuses to start without a SECRET_KEY; tests get a throwaway one
 # (pytest also sets it itself: tests/environment.py).
 TEST_SECRET_KEY := test-only-secret-key-not-for-production-6f1d0c9a2b7e4f3a8c5d
 
-.PHONY: run test check bench lock venv collectstatic clean
+.PHONY: run test check bench lock venv install collectstatic clean
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python >= 3.12 is needed (found " + sys.version.split()[0] + "); pyenv: pyenv install 3.13.0")'
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS) "uv==$(UV_VERSION)"
 
+# The port `make run` serves on: PORT=8123 make run. Checked first, so a busy port is named at once.
+PORT ?= 8000
+
 run: $(UV)
-	$(SYNC) --no-dev
+	@$(PYTHON_EXE) keys_console/port_free.py '$(PORT)'
+	$(SYNC) --no-dev $(SHARED)
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
-	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+	@echo "Serving http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 venv: $(UV)
-	$(SYNC)
+	$(SYNC) $(SHARED)
+
+# Production: the locked runtime dependencies only, exactly (README, "Running in production").
+install: $(UV)
+	$(SYNC) --no-dev
 
 test: $(UV)
-	$(SYNC) --group dev
+	$(SYNC) --group dev $(SHARED)
 	SECRET_KEY="$${SECRET_KEY:-$(TEST_SECRET_KEY)}" $(PY) -m pytest $(PYTEST_ARGS)
 
 check: $(UV)
-	$(SYNC) --group dev
+	$(SYNC) --group dev $(SHARED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DEBUG=1 $(VENV)/bin/mypy .
 
 bench: $(UV)
-	$(SYNC) --group dev --group bench
+	$(SYNC) --group dev --group bench $(SHARED)
 	bash bench/run.sh
 
 lock: $(UV)

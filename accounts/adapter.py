@@ -4,6 +4,8 @@
   failed-login bucket (allauth keys it on the lower-cased address) and the stored address are one
   and the same string: no other spelling of an address reaches the account with a fresh bucket.
 - The client address comes from `keys_console.client_ip` (TRUSTED_PROXIES), like everywhere else.
+- Mails (address confirmation, password reset, security notices) are rendered in the request and
+  sent by a task (keys_console/mail.py): a slow or unreachable SMTP server does not slow sign-ups.
 - Counting failed logins fails open: if the cache (Redis) cannot be reached, the password is still
   checked, without the brake, and a warning is logged, rather than every login answering 500.
 - Confirm access: allauth's own guarded actions (email addresses, 2FA) use the same window as key
@@ -14,10 +16,13 @@
 import logging
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context as allauth_context
+from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts.reauth import recently_logged_in
 from keys_console.client_ip import client_ip
+from keys_console.mail import send_later
 
 logger = logging.getLogger("accounts")
 
@@ -25,6 +30,12 @@ logger = logging.getLogger("accounts")
 class AccountAdapter(DefaultAccountAdapter):
     def clean_email(self, email: str) -> str:
         return super().clean_email(email).strip().lower()
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """allauth's send_mail, with the rendered message enqueued instead of sent."""
+        request = allauth_context.request  # as allauth's own send_mail: the request being handled
+        ctx = {"request": request, "email": email, "current_site": get_current_site(request), **context}
+        send_later(self.render_mail(template_prefix, email, ctx))
 
     def get_client_ip(self, request) -> str:
         ip = client_ip(request)

@@ -8,6 +8,7 @@ every response under /api/, JSON 404 / 405), schemas.py, endpoints/ (the routers
 
 import re
 
+from django.urls import register_converter
 from ninja import NinjaAPI, Swagger
 from ninja.openapi.schema import OpenAPISchema
 from ninja.utils import normalize_path
@@ -41,12 +42,27 @@ Every response carries `Cache-Control: no-store` and `Vary: Authorization, X-API
 """
 
 
-PROJECT_PREFIX = "/projects/{slug}"
+class ProjectSlugConverter:
+    """A project slug as the model allows it (Django's slug characters, at most 120 of them):
+    anything else in `/projects/{slug}/` matches no route and is a 404 `not_found` before the
+    request reaches authentication, the database or a cache key."""
+
+    regex = "[-a-zA-Z0-9_]{1,120}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(ProjectSlugConverter, "projectslug")
+PROJECT_PREFIX = "/projects/{projectslug:slug}"
 SLUG_PARAMETER = {
     "in": "path",
     "name": "slug",
     "required": True,
-    "schema": {"type": "string", "title": "Slug"},
+    "schema": {"type": "string", "title": "Slug", "pattern": "^[-a-zA-Z0-9_]+$", "minLength": 1, "maxLength": 120},
     "description": "The project this request acts on (required for account keys).",
 }
 
@@ -76,6 +92,17 @@ class RuntimeSchema(OpenAPISchema):
         return result
 
     def operation_details(self, operation, in_project: bool = False):
+        details = self._form_details(operation, in_project)
+        _error_response(details, 500, "Internal server error (`server_error`: a bug on our side, logged)")
+        _error_response(
+            details,
+            503,
+            "Service unavailable (`service_unavailable`: the database does not answer); retry after `Retry-After`",
+            headers={"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+        )
+        return details
+
+    def _form_details(self, operation, in_project: bool) -> dict:
         if not in_project:
             details = super().operation_details(operation)
             if operation.view_func.__name__ != "get_key":  # GET /key describes any key, account keys too
@@ -93,15 +120,15 @@ class RuntimeSchema(OpenAPISchema):
         return details
 
 
-def _error_response(details: dict, status: int, description: str) -> None:
-    """Document an error every route of a form can answer, in the API's error shape."""
-    details.setdefault("responses", {}).setdefault(
-        status,
-        {
-            "description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
-        },
-    )
+def _error_response(details: dict, status: int, description: str, headers: dict | None = None) -> None:
+    """Document an error every route (of a form) can answer, in the API's error shape."""
+    response: dict = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
+    if headers:
+        response["headers"] = headers
+    details.setdefault("responses", {}).setdefault(status, response)
 
 
 class RuntimeApi(NinjaAPI):

@@ -67,6 +67,12 @@ class NotFound(ApiError):
     status, code = 404, "not_found"
 
 
+class Conflict(ApiError):
+    """The request clashes with the current state (e.g. an invitation already pending)."""
+
+    status, code = 409, "conflict"
+
+
 class RateLimited(ApiError):
     status, code = 429, "rate_limited"
 

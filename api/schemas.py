@@ -142,7 +142,7 @@ class NextQuestionOut(Schema):
 class InvitationIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=EMAIL_MAX_LENGTH, examples=["ada@example.com"])
+    email: str = Field(max_length=EMAIL_MAX_LENGTH, examples=["ada@example.com"], json_schema_extra={"format": "email"})
     role: Literal["admin", "viewer"] = "viewer"
 
     @field_validator("email")

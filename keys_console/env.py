@@ -1,11 +1,17 @@
 """Reading settings from the environment, strictly (in the style of healthchecks' `envbool` / `envint`).
 
-An unset or empty variable gives the default; a value that cannot mean what the setting needs
-raises ImproperlyConfigured naming the variable, so a typo (`DEBUG=flase`, `CONN_MAX_AGE=1m`)
-stops the process at start instead of quietly picking a default.
+Every setting that comes from the environment is read here (keys_console/settings.py). An unset or
+empty variable gives the default; a value that cannot mean what the setting needs raises
+ImproperlyConfigured naming the variable and the form it takes, so a typo (`DEBUG=flase`,
+`CONN_MAX_AGE=1m`) stops the process at start instead of quietly picking a default. Messages never
+repeat a password found in a URL. Each reader takes an optional `environ` (default: os.environ).
 """
 
 import os
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -13,20 +19,20 @@ TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
 
 
-def _raw(name: str) -> str | None:
-    value = os.environ.get(name)
+def _raw(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    value = (os.environ if environ is None else environ).get(name)
     if value is None or not value.strip():
         return None
     return value.strip()
 
 
-def env_str(name: str, default: str = "") -> str:
-    value = _raw(name)
+def env_str(name: str, default: str = "", *, environ: Mapping[str, str] | None = None) -> str:
+    value = _raw(name, environ)
     return default if value is None else value
 
 
-def env_bool(name: str, default: bool) -> bool:
-    value = _raw(name)
+def env_bool(name: str, default: bool, *, environ: Mapping[str, str] | None = None) -> bool:
+    value = _raw(name, environ)
     if value is None:
         return default
     if value.lower() in TRUE:
@@ -36,21 +42,35 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={value!r} is not a yes/no value: use 1 or 0 (true/false, yes/no, on/off).")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    value = _raw(name)
+def env_int(
+    name: str,
+    default: int,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    unit: str = "",
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """A whole number; `unit` ("seconds") is named in the message on a bad value."""
+    value = _raw(name, environ)
     if value is None:
         return default
     try:
         number = int(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
+        what = f"a whole number of {unit}" if unit else "a whole number"
+        raise ImproperlyConfigured(f"{name}={value!r} is not {what}, e.g. {name}={default}.") from None
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name}={number} is too small: it must be at least {minimum}.")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name}={number} is too large: it must be at most {maximum}.")
     return number
 
 
-def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
-    value = _raw(name)
+def env_float(
+    name: str, default: float, *, minimum: float | None = None, environ: Mapping[str, str] | None = None
+) -> float:
+    value = _raw(name, environ)
     if value is None:
         return default
     try:
@@ -64,19 +84,109 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     return number
 
 
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = _raw(name)
+def env_list(name: str, default: list[str], *, environ: Mapping[str, str] | None = None) -> list[str]:
+    value = _raw(name, environ)
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+def env_choice(name: str, default: str, choices: tuple[str, ...], *, environ: Mapping[str, str] | None = None) -> str:
     """One of `choices`, matched without regard to case (returned as spelled in `choices`)."""
-    value = _raw(name)
+    value = _raw(name, environ)
     if value is None:
         return default
     for choice in choices:
         if value.lower() == choice.lower():
             return choice
     raise ImproperlyConfigured(f"{name}={value!r} is not one of: {', '.join(choices)}.")
+
+
+def without_password(url: str) -> str:
+    """`url` with its password (if any) replaced by ***, for messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rsplit("@", 1)
+        user = netloc[0].split(":", 1)[0]
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+    except ValueError:
+        return "(a malformed URL)"
+
+
+def env_url(
+    name: str,
+    default: str,
+    *,
+    schemes: tuple[str, ...],
+    example: str,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """A URL with one of `schemes` and a host (its port, if any, a number)."""
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    shown = without_password(value)
+    problem = None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number
+    except ValueError:
+        problem = "is not a URL"
+    else:
+        if parts.scheme not in schemes:
+            problem = "must start with " + " or ".join(f"{scheme}://" for scheme in schemes)
+        elif not parts.hostname and parts.scheme not in {"unix", "sqlite"}:
+            problem = "names no host"
+    if problem:
+        raise ImproperlyConfigured(f"{name}={shown!r} {problem}: e.g. {name}={example}")
+    return value
+
+
+DATABASE_SCHEMES = ("postgres", "postgresql", "sqlite")
+
+
+def env_database(
+    name: str, default: str, *, environ: Mapping[str, str] | None = None, **options: Any
+) -> dict[str, Any]:
+    """Django's DATABASES entry from a database URL (dj-database-url), PostgreSQL or SQLite only."""
+    import dj_database_url
+
+    example = "postgres://user:password@host:5432/name (or sqlite:////path/to/db.sqlite3)"
+    url = env_url(name, default, schemes=DATABASE_SCHEMES, example=example, environ=environ)
+    try:
+        return dict(dj_database_url.parse(url, **options))
+    except Exception:  # dj-database-url's ParseError / UnknownSchemeError, ValueError
+        raise ImproperlyConfigured(f"{name}={without_password(url)!r} is not a database URL: e.g. {example}") from None
+
+
+RATE = re.compile(r"\d+/\d*(\.\d+)?[smhd](/(ip|key|user))?")
+
+
+def env_rates(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
+    """Rates in django-allauth's syntax: comma-separated AMOUNT/DURATION[/ip|key|user], e.g. 10/m/ip,5/5m/key."""
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    if not all(RATE.fullmatch(part.strip()) for part in value.split(",")):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a list of rates: comma-separated AMOUNT/DURATION[/ip|key|user] "
+            f"with DURATION a number and s, m, h or d, e.g. {name}={default}"
+        )
+    return value
+
+
+DOTTED_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
+
+
+def env_dotted_path(name: str, default: str = "", *, environ: Mapping[str, str] | None = None) -> str:
+    """A Python dotted path (module.Class), e.g. a mail backend."""
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    if not DOTTED_PATH.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a dotted Python path, e.g. {name}=django.core.mail.backends.smtp.EmailBackend"
+        )
+    return value

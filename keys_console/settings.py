@@ -10,12 +10,22 @@ import os
 from pathlib import Path
 from typing import Any
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from passlib.context import CryptContext
 
-from .env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from .env import (
+    env_bool,
+    env_choice,
+    env_database,
+    env_dotted_path,
+    env_float,
+    env_int,
+    env_list,
+    env_rates,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -28,11 +38,9 @@ def mailers_from_env(environ, *, debug: bool) -> dict:
     from urllib.parse import unquote, urlsplit
 
     smtp = "django.core.mail.backends.smtp.EmailBackend"
-    url = environ.get("EMAIL_URL", "")
+    url = env_url("EMAIL_URL", "", schemes=("smtp", "smtps"), example="smtp://user:password@host:587", environ=environ)
     if url:
         parts = urlsplit(url)
-        if parts.scheme not in {"smtp", "smtps"}:
-            raise ValueError("EMAIL_URL must start with smtp:// or smtps://")
         options = {
             "host": parts.hostname or "localhost",
             "port": parts.port or (465 if parts.scheme == "smtps" else 587),
@@ -42,30 +50,25 @@ def mailers_from_env(environ, *, debug: bool) -> dict:
             "use_tls": parts.scheme == "smtp",
         }
         mailer: dict[str, Any] = {"BACKEND": smtp, "OPTIONS": options}
-    elif environ.get("EMAIL_HOST"):
-        use_ssl = _truthy(environ.get("EMAIL_USE_SSL"), False)
+    elif env_str("EMAIL_HOST", environ=environ):
+        use_ssl = env_bool("EMAIL_USE_SSL", False, environ=environ)
         options = {
-            "host": environ["EMAIL_HOST"],
-            "port": int(environ.get("EMAIL_PORT") or (465 if use_ssl else 587)),
-            "username": environ.get("EMAIL_HOST_USER", ""),
-            "password": environ.get("EMAIL_HOST_PASSWORD", ""),
+            "host": env_str("EMAIL_HOST", environ=environ),
+            "port": env_int("EMAIL_PORT", 465 if use_ssl else 587, minimum=1, maximum=65535, environ=environ),
+            "username": env_str("EMAIL_HOST_USER", environ=environ),
+            "password": env_str("EMAIL_HOST_PASSWORD", environ=environ),
             "use_ssl": use_ssl,
-            "use_tls": not use_ssl and _truthy(environ.get("EMAIL_USE_TLS"), True),
+            "use_tls": not use_ssl and env_bool("EMAIL_USE_TLS", True, environ=environ),
         }
         mailer = {"BACKEND": smtp, "OPTIONS": options}
     else:
         mailer = {"BACKEND": "django.core.mail.backends.console.EmailBackend" if debug else smtp}
     if mailer["BACKEND"] == smtp:
         mailer.setdefault("OPTIONS", {})["timeout"] = 10
-    if environ.get("EMAIL_BACKEND"):
-        mailer = {"BACKEND": environ["EMAIL_BACKEND"]}
+    backend = env_dotted_path("EMAIL_BACKEND", environ=environ)
+    if backend:
+        mailer = {"BACKEND": backend}
     return {"default": mailer}
-
-
-def _truthy(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -96,6 +99,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",
+    "django_tasks_db",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -161,31 +165,28 @@ TEMPLATES = [
 # outage it reconnects on an exponential backoff (1 s, 2 s, 4 s ...), so a worker can answer 503
 # for seconds after PostgreSQL is back, where a persistent connection reconnects on the next
 # request. Threaded or async servers would want the pool (OPTIONS["pool"] with CONN_MAX_AGE=0).
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_health_checks=True,
-    )
-}
+DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "0"))
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 0, minimum=0, unit="seconds")
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["ENGINE"] = "keys_console.db.postgresql"  # the same backend, a free health check
-    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "600"))
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 600, minimum=0, unit="seconds")
     # Fail fast when PostgreSQL is down instead of hanging a worker (the API answers 503).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
-    # Behind PgBouncer in transaction pooling (DATABASE_POOL_MODE=transaction), a connection is
-    # shared by transactions of many clients: no server-side cursors, no prepared statements.
-    if env_choice("DATABASE_POOL_MODE", "session", ("session", "transaction")) == "transaction":
-        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
-        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+    # Behind PgBouncer in transaction-pooling mode a connection's session does not outlive a
+    # transaction: no server-side cursors (QuerySet.iterator(), e.g. the event log's CSV export,
+    # would hold one across transactions). Django binds parameters on the client already (no
+    # prepared statements), so nothing else changes (docs/deploy.md).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DATABASE_TRANSACTION_POOLING", False)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, login throttling) ----------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = env_url(
+    "REDIS_URL", "", schemes=("redis", "rediss", "unix"), example="redis://host:6379/0 (rediss:// for TLS)"
+)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -238,7 +239,7 @@ ALLAUTH_RATE_LIMIT_IPV6_PREFIX = 64
 ACCOUNT_RATE_LIMITS = {
     # Successful logins are not capped (only failures are): so a Redis outage cannot stop logins.
     "login": None,
-    "login_failed": os.environ.get("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key"),
+    "login_failed": env_rates("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key"),
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
@@ -262,14 +263,28 @@ MFA_TOTP_ISSUER = "NBQ Keys Console"
 MFA_PASSKEY_LOGIN_ENABLED = False
 
 # --- Email (keys_console.settings.mailers_from_env: EMAIL_URL or EMAIL_HOST & co.) -----------------
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "NBQ Keys Console <no-reply@nbq.invalid>")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "NBQ Keys Console <no-reply@nbq.invalid>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MAILERS = mailers_from_env(os.environ, debug=DEBUG)
 
+# --- Background tasks (django.tasks): mails leave the request (keys_console/mail.py) ----------
+# "database" (production's default): django-tasks-db keeps the queue in the database and
+# `manage.py db_worker` runs it; a failed send is tried again later. "immediate" (DEBUG's default,
+# and the tests'): the task runs at once, in the process that enqueued it.
+TASKS_BACKEND = env_choice("TASKS_BACKEND", "immediate" if DEBUG else "database", ("database", "immediate"))
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "database": "django_tasks_db.DatabaseBackend",
+            "immediate": "django.tasks.backends.immediate.ImmediateBackend",
+        }[TASKS_BACKEND],
+    }
+}
+
 # --- Invitations ----------------------------------------------------------------------------
 # Invitation mails allowed per project and per inviter (a person or an API key) in an hour.
-INVITATION_MAILS_PER_PROJECT_PER_HOUR = int(os.environ.get("INVITATION_MAILS_PER_PROJECT_PER_HOUR", "20"))
-INVITATION_MAILS_PER_INVITER_PER_HOUR = int(os.environ.get("INVITATION_MAILS_PER_INVITER_PER_HOUR", "10"))
+INVITATION_MAILS_PER_PROJECT_PER_HOUR = env_int("INVITATION_MAILS_PER_PROJECT_PER_HOUR", 20, minimum=0, unit="mails")
+INVITATION_MAILS_PER_INVITER_PER_HOUR = env_int("INVITATION_MAILS_PER_INVITER_PER_HOUR", 10, minimum=0, unit="mails")
 
 # --- API keys ---------------------------------------------------------------------------------
 # How key secrets are stored. Keys carry >150 bits from `secrets`, so a fast unsalted digest is

@@ -20,10 +20,11 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+
+from keys_console.mail import send_mail_later
 
 from .actors import Actor
 from .events import record_event
@@ -49,6 +50,10 @@ class InvitationRefused(Exception):
 
 class InvitationForbidden(InvitationRefused):
     """The inviter may not give this role (API: 403 insufficient_permission)."""
+
+
+class InvitationConflict(InvitationRefused):
+    """The address is already a member, or already has a pending invitation (API: 409 conflict)."""
 
 
 class InvitationThrottled(InvitationRefused):
@@ -132,7 +137,7 @@ def invitation_create(
         raise InvitationForbidden("An API key may invite viewers only; admins are made in the console.", field="role")
     problem = invitation_problem(project, email)
     if problem:
-        raise InvitationRefused(problem)
+        raise InvitationConflict(problem)
     inviter_id = (
         f"key:{invited_via_key.key_id}" if invited_via_key is not None else f"user:{getattr(invited_by, 'pk', None)}"
     )
@@ -170,15 +175,14 @@ def _mail_invitation(invitation: Invitation, token: str, accept_url) -> None:
         "accept_url": accept_url(token),
         "days": INVITATION_LIFETIME.days,
     }
-    try:
-        send_mail(
+    try:  # enqueued: sent by the task worker (keys_console/mail.py), off the request path
+        send_mail_later(
             render_to_string("projects/email/invitation_subject.txt", context).strip(),
             render_to_string("projects/email/invitation_body.txt", context),
-            None,
             [invitation.email],
         )
     except Exception:
-        logger.exception("Could not send the email of invitation %s", invitation.pk)
+        logger.exception("Could not enqueue the email of invitation %s", invitation.pk)
 
 
 def invitation_resend(*, invitation: Invitation, accept_url, actor: Actor) -> Invitation:

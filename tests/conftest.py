@@ -12,6 +12,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from tests.factories import PASSWORD, MembershipFactory, ProjectFactory, UserFactory
+from tests.redis_for_tests import REQUIRE_REDIS, redis_for_tests, stop_private_redis, where_from
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -33,6 +34,8 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError("REQUIRE_POSTGRES=1 but DATABASE_URL does not point at PostgreSQL")
     if REQUIRE_BROWSER and not chromium_available():
         raise pytest.UsageError(f"REQUIRE_BROWSER=1 but Chromium is not at {CHROMIUM}")
+    if REQUIRE_REDIS and where_from() is None:
+        raise pytest.UsageError("REQUIRE_REDIS=1 but neither TEST_REDIS_URL is set nor redis-server installed")
     for item in items:
         if item.get_closest_marker("postgres") and not uses_postgres():
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://..."))
@@ -88,6 +91,19 @@ def _no_usage_counts_left_at_exit():
     from api import usage
 
     usage.discard_pending()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_redis_stopped_at_the_end():
+    """The private redis-server (tests/redis_for_tests.py), if a test started one, ends with the run."""
+    yield
+    stop_private_redis()
+
+
+@pytest.fixture
+def redis_url_for_tests() -> str:
+    """TEST_REDIS_URL, or a private redis-server's URL; skips (fails with REQUIRE_REDIS=1) without."""
+    return redis_for_tests()
 
 
 @pytest.fixture(autouse=True)
@@ -164,19 +180,13 @@ def db_engine():
 
 def use_record_cache(settings, mode: str) -> str:
     """Set up the API's key-record cache for a test: "no-cache" (off), "locmem", or "redis" (the
-    shared cache as in production; skipped when Redis is not reachable). Returns `mode`."""
-    import socket
-
+    shared cache as in production, on the tests' own Redis: tests/redis_for_tests.py). Returns `mode`."""
     settings.API_KEY_RECORD_CACHE_SECONDS = 0 if mode == "no-cache" else 10
     if mode == "redis":
-        try:
-            socket.create_connection(("127.0.0.1", 6379), timeout=0.2).close()
-        except OSError:
-            pytest.skip("needs Redis on 127.0.0.1:6379")
         settings.CACHES = {
             "default": {
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+                "LOCATION": redis_for_tests(),
                 "KEY_PREFIX": "nbq-record-cache-test",
             }
         }

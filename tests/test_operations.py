@@ -378,3 +378,106 @@ print(settings.STORAGES["staticfiles"]["BACKEND"], r.status_code, r.headers.get(
         "True",
         "200",
     ]
+
+
+# --- make run: the port, and one .venv shared with make test ---------------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _make_env(tmp_path, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DATABASE_URL", "REDIS_URL", "MAKEFLAGS"}}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", **extra)
+    return env
+
+
+@pytest.fixture
+def make_available():
+    import shutil
+
+    if shutil.which("make") is None or not (REPO / ".tools" / "bin" / "uv").exists():
+        pytest.skip("needs make and the Makefile's uv in .tools/ (make venv)")
+
+
+def test_make_run_serves_on_the_port_named_by_PORT(tmp_path, make_available):
+    import signal
+    import time
+    import urllib.request
+
+    port = _free_port()
+    log = (tmp_path / "run.log").open("w")
+    proc = subprocess.Popen(
+        ["make", "run"],
+        cwd=REPO,
+        env=_make_env(tmp_path, PORT=str(port)),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        body = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    body = json.loads(response.read())
+                    break
+            except OSError:
+                time.sleep(0.5)
+        output = (tmp_path / "run.log").read_text()
+        assert body == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}, output
+        assert f"Serving http://127.0.0.1:{port}/" in output
+        assert "Email: demo@nbq.example" in output and "Password: " in output
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+
+
+def test_make_run_on_a_busy_port_says_which_variable_to_set(tmp_path, make_available):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            ["make", "run"],
+            cwd=REPO,
+            env=_make_env(tmp_path, PORT=str(port)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode != 0
+    assert f"Port {port} on 127.0.0.1 is in use" in done.stderr and "PORT=8123 make run" in done.stderr
+    assert "migrate" not in done.stdout  # stopped before doing anything
+    assert not (tmp_path / "db.sqlite3").exists()
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "70000", ""])
+def test_a_port_that_is_not_one_is_named(port):
+    from keys_console.port_free import port_problem
+
+    assert port_problem(port) == f"PORT={port!r} is not a port number (1-65535): e.g. PORT=8123 make run"
+
+
+@pytest.mark.parametrize("target", ["run", "test", "check", "venv"])
+def test_make_targets_share_the_venv_without_uninstalling_each_others_packages(target, make_available):
+    """The .venv holds the dev group (the tests run in it): the sync of each target, as the Makefile
+    writes it, would remove nothing (make run used to uninstall 44 packages, make test to put them
+    back)."""
+    planned = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert planned.returncode == 0, planned.stderr
+    sync = next(line for line in planned.stdout.splitlines() if " sync " in line)
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env.update(UV_PROJECT_ENVIRONMENT=".venv", UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1")
+    done = subprocess.run(
+        f"{sync} --dry-run --offline", shell=True, cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "uninstall" not in done.stderr.lower() and "\n - " not in done.stderr, done.stderr

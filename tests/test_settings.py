@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
 from tests.factories import UserFactory
@@ -79,10 +80,26 @@ def test_check_deploy_flags_the_development_secret_key_of_debug_mode():
 
 
 @pytest.mark.parametrize(
-    ("variable", "value"),
-    [("DEBUG", "flase"), ("TRUSTED_PROXIES", "one"), ("API_KEY_RATE_LIMIT_PER_MINUTE", "0"), ("LOG_FORMAT", "xml")],
+    ("variable", "value", "form"),
+    [
+        ("DEBUG", "flase", "yes/no"),
+        ("TRUSTED_PROXIES", "one", "whole number"),
+        ("API_KEY_RATE_LIMIT_PER_MINUTE", "0", "at least 1"),
+        ("LOG_FORMAT", "xml", "one of: json, plain"),
+        ("CONN_MAX_AGE", "1m", "whole number of seconds"),
+        ("INVITATION_MAILS_PER_PROJECT_PER_HOUR", "ten", "whole number of mails"),
+        ("INVITATION_MAILS_PER_INVITER_PER_HOUR", "-1", "at least 0"),
+        ("DATABASE_URL", "mysql://nbq:s3cret-pw@db.example/nbq", "postgres://"),
+        ("DATABASE_URL", "postgres://nbq:s3cret-pw@db.example:five/nbq", "not a URL"),
+        ("REDIS_URL", "localhost:6379", "redis:// or rediss://"),
+        ("LOGIN_FAILED_RATE_LIMIT", "10 per minute", "AMOUNT/DURATION"),
+        ("EMAIL_URL", "smtp://u:s3cret-pw@mail.example:twentyfive", "not a URL"),
+        ("EMAIL_BACKEND", "not a path", "dotted Python path"),
+    ],
 )
-def test_a_malformed_setting_stops_the_start_naming_the_variable(variable, value):
+def test_a_malformed_setting_stops_the_start_naming_the_variable(variable, value, form):
+    """ImproperlyConfigured names the variable and the form it takes (never a bare ValueError),
+    and never repeats a password."""
     env = {**_check_deploy_env(), "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), variable: value}
     done = subprocess.run(
         [sys.executable, "manage.py", "check"],
@@ -93,7 +110,30 @@ def test_a_malformed_setting_stops_the_start_naming_the_variable(variable, value
         env=env,
     )
     assert done.returncode != 0
-    assert "ImproperlyConfigured" in done.stderr and f"{variable}=" in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("django.core.exceptions.ImproperlyConfigured: "), done.stderr
+    assert f"{variable}=" in last and form in last
+    assert "ValueError" not in done.stderr and "s3cret-pw" not in done.stderr
+
+
+def test_the_email_settings_are_read_strictly():
+    from keys_console.settings import mailers_from_env
+
+    for environ, form in (
+        ({"EMAIL_HOST": "mx.example", "EMAIL_PORT": "abc"}, "EMAIL_PORT='abc' is not a whole number"),
+        ({"EMAIL_HOST": "mx.example", "EMAIL_PORT": "70000"}, "EMAIL_PORT=70000 is too large"),
+        ({"EMAIL_HOST": "mx.example", "EMAIL_USE_TLS": "maybe"}, "EMAIL_USE_TLS='maybe' is not a yes/no value"),
+        ({"EMAIL_HOST": "mx.example", "EMAIL_USE_SSL": "si"}, "EMAIL_USE_SSL='si' is not a yes/no value"),
+    ):
+        with pytest.raises(ImproperlyConfigured, match=form):
+            mailers_from_env(environ, debug=False)
+
+
+def test_settings_read_the_environment_only_through_env_py():
+    """One reader (keys_console/env.py) for every variable: no os.environ.get / int() on a raw value."""
+    text = (settings.BASE_DIR / "keys_console" / "settings.py").read_text()
+    assert "os.environ.get(" not in text and "os.getenv(" not in text and 'os.environ["' not in text
+    assert "int(os" not in text and "dj_database_url.config" not in text
 
 
 def test_check_deploy_flags_debug_on():
@@ -257,5 +297,28 @@ def test_email_settings_from_the_environment(environ, debug, expected):
 def test_email_url_with_an_unknown_scheme_is_refused():
     from keys_console.settings import mailers_from_env
 
-    with pytest.raises(ValueError, match="EMAIL_URL"):
+    with pytest.raises(ImproperlyConfigured, match="EMAIL_URL='http://smtp.example' must start with smtp://"):
         mailers_from_env({"EMAIL_URL": "http://smtp.example"}, debug=False)
+
+
+@pytest.mark.parametrize(("pooling", "expected"), [("1", "True"), ("", "False")])
+def test_transaction_pooling_turns_off_server_side_cursors(pooling, expected):
+    """Behind PgBouncer in transaction mode (docs/deploy.md) QuerySet.iterator() must not hold a
+    named cursor across transactions."""
+    env = {**_check_deploy_env(), "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50)}
+    env.update(DATABASE_URL="postgres://nbq:pw@pgbouncer.internal:6432/nbq", DATABASE_TRANSACTION_POOLING=pooling)
+    env["DJANGO_SETTINGS_MODULE"] = "keys_console.settings"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from django.conf import settings as s; print(s.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS'])",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected

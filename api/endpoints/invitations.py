@@ -4,9 +4,15 @@ from django.urls import reverse
 from ninja import Router
 from ninja.responses import Status
 
-from projects.invitations import InvitationForbidden, InvitationRefused, InvitationThrottled, invitation_create
+from projects.invitations import (
+    InvitationConflict,
+    InvitationForbidden,
+    InvitationRefused,
+    InvitationThrottled,
+    invitation_create,
+)
 
-from ..errors import InvalidRequest, PermissionDenied, RateLimited
+from ..errors import Conflict, InvalidRequest, PermissionDenied, RateLimited
 from ..permissions import require
 from ..schemas import ErrorOut, InvitationIn, InvitationOut
 
@@ -15,13 +21,13 @@ router = Router(tags=["Invitations"])
 
 @router.post(
     "/invitations",
-    response={201: InvitationOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut},
+    response={201: InvitationOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 409: ErrorOut, 429: ErrorOut},
     operation_id="createInvitation",
     summary="Invite someone to the project",
 )
 def create_invitation(request, payload: InvitationIn):
     """Same rules as the console (projects/invitations.py): not to a member, and not twice while an
-    invitation is pending. A key invites **viewers** only (`"role": "admin"` → 403
+    invitation is pending (both 409 `conflict`). A key invites **viewers** only (`"role": "admin"` → 403
     `insufficient_permission`: admins are made in the console). Invitation mails are limited per
     project and per key (429 `rate_limited`). The invitee gets an email with a link that works for 7 days."""
     require(request, "invite")
@@ -38,6 +44,8 @@ def create_invitation(request, payload: InvitationIn):
         raise PermissionDenied(exc.message) from None
     except InvitationThrottled as exc:
         raise RateLimited(exc.message, retry_after=exc.retry_after) from None
+    except InvitationConflict as exc:
+        raise Conflict(exc.message, fields={"email": exc.message}) from None
     except InvitationRefused as exc:
         raise InvalidRequest(exc.message, fields={"email": exc.message}) from None
     return Status(

@@ -288,12 +288,15 @@ def test_invitation_validation(client, key, body, field):
     assert not Invitation.objects.exists()
 
 
-def test_no_second_pending_invitation_and_none_to_members(client, key, project):
+def test_no_second_pending_invitation_and_none_to_members_409_conflict(client, key, project):
     assert post(client, "/api/v1/invitations", {"email": "ada@example.com"}, key).status_code == 201
-    assert_400(post(client, "/api/v1/invitations", {"email": "ADA@example.com"}, key), "email")
+    again = post(client, "/api/v1/invitations", {"email": "ADA@example.com"}, key)
+    assert again.status_code == 409 and error_code(again) == "conflict"
+    assert again.json()["error"]["fields"] == {"email": "An invitation to this address is already pending."}
     member = UserFactory(email="member@example.com")
     Membership.objects.create(project=project, user=member, role="viewer")
-    assert_400(post(client, "/api/v1/invitations", {"email": "member@example.com"}, key), "email")
+    joined = post(client, "/api/v1/invitations", {"email": "member@example.com"}, key)
+    assert joined.status_code == 409 and error_code(joined) == "conflict"
     assert Invitation.objects.count() == 1
 
 

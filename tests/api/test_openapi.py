@@ -66,3 +66,30 @@ def test_docs_page_works_offline(client):
 def test_docs_need_no_key_but_the_api_does(client):
     assert client.get("/api/v1/openapi.json").status_code == 200
     assert client.get("/api/v1/key").status_code == 401
+
+
+def test_every_route_documents_500_and_503_with_the_error_body(client):
+    document = client.get("/api/v1/openapi.json").json()
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            for status in ("500", "503"):
+                assert responses.get(status, {}).get("content") == error, (method, path, status)
+            assert "Retry-After" in responses["503"]["headers"], (method, path)
+    assert {"code", "message"} <= set(document["components"]["schemas"]["ErrorDetail"]["properties"])
+
+
+def test_invitation_email_is_an_email_and_a_duplicate_is_a_409(client):
+    document = client.get("/api/v1/openapi.json").json()
+    email = document["components"]["schemas"]["InvitationIn"]["properties"]["email"]
+    assert email["format"] == "email" and email["maxLength"] == 254
+    for path in ("/api/v1/invitations", "/api/v1/projects/{slug}/invitations"):
+        assert "409" in document["paths"][path]["post"]["responses"], path
+
+
+def test_slug_parameter_is_described_as_a_slug(client):
+    document = client.get("/api/v1/openapi.json").json()
+    slug = document["paths"]["/api/v1/projects/{slug}/questions"]["get"]["parameters"][0]
+    assert slug["schema"]["pattern"] == "^[-a-zA-Z0-9_]+$" and slug["schema"]["maxLength"] == 120
+    assert all("{projectslug" not in path for path in document["paths"])

@@ -6,8 +6,9 @@ the suite (`make test` without arguments) unless RUN_SLOW=1; naming them runs th
 
 The live tests run the app the way production does (gunicorn, several workers, DEBUG=0,
 PostgreSQL, Redis) against pytest-django's test database; they use `transaction=True` so that
-what a test writes is committed and visible to the workers. A missing Redis skips them with a
-reason, unless REQUIRE_POSTGRES=1 (CI): then it fails them.
+what a test writes is committed and visible to the workers. Redis is the tests' own
+(TEST_REDIS_URL, or a private redis-server: tests/redis_for_tests.py); without one they are
+skipped with a reason, unless REQUIRE_REDIS=1 (CI): then they fail.
 """
 
 import json
@@ -16,13 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REQUIRE_POSTGRES, _full_run
+from tests.conftest import _full_run
 from tests.factories import ProjectFactory, UserFactory
 
 from . import live
 
 RUN_SLOW = os.environ.get("RUN_SLOW") == "1"
-REDIS_URL = os.environ.get("RELIABILITY_REDIS_URL", "redis://127.0.0.1:6379/14")
 FIGURES_DIR = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliability"
 
 
@@ -79,17 +79,11 @@ def _clean_api_state():
 
 
 @pytest.fixture
-def redis_url():
-    """The shared Redis the workers use for rate limits (flushed before and after the test)."""
-    problem = live.redis_available(REDIS_URL)
-    if problem:
-        message = f"needs Redis at {REDIS_URL} ({problem})"
-        if REQUIRE_POSTGRES:
-            pytest.fail(message + " and REQUIRE_POSTGRES=1")
-        pytest.skip(message)
-    live.flush_redis(REDIS_URL)
-    yield REDIS_URL
-    live.flush_redis(REDIS_URL)
+def redis_url(redis_url_for_tests):
+    """The tests' Redis, shared by the workers for rate limits (flushed before and after the test)."""
+    live.flush_redis(redis_url_for_tests)
+    yield redis_url_for_tests
+    live.flush_redis(redis_url_for_tests)
 
 
 @pytest.fixture

@@ -163,7 +163,8 @@ class Gunicorn:
     process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> Gunicorn:
-        self.port = self.port or free_port()  # a restart keeps its port (a balancer points at it)
+        """Start on a free port, or again on the same one (a host restarted behind a balancer)."""
+        self.port = self.port or free_port()
         self.log_dir = Path(self.log_dir or tempfile.mkdtemp(prefix="nbq-gunicorn-"))
         self.log_path = self.log_dir / f"gunicorn-{self.port}.log"
         env = clean_env()
@@ -214,7 +215,7 @@ class Gunicorn:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log_text()[-3000:]}")
             try:
-                if call(self.port, "GET", "/api/v1/openapi.json", timeout=10).status == 200:
+                if call(self.port, "GET", "/api/v1/openapi.json", timeout=2).status == 200:
                     break
             except OSError:
                 pass

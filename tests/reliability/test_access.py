@@ -20,12 +20,14 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
+from django.test.utils import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from keys.models import ApiKey, KeyUsageDay
 from keys.services import api_key_create
+from keys_console.mail import send_email
 from projects.actors import Actor
 from projects.models import Invitation, KeyEvent, Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
@@ -106,7 +108,7 @@ def concrete(route: str, world: dict, slug: str | None = None) -> str:
         m = re.match(r"admin/(\w+)/(\w+)/", url)
         model = (
             apps.get_model(m.group(1), m.group(2))
-            if m and m.group(1) in {"accounts", "auth", "projects", "account", "mfa"}
+            if m and m.group(1) in {"accounts", "auth", "projects", "account", "mfa", "django_tasks_database"}
             else None
         )
         if "(?P<app_label>" in url:
@@ -127,6 +129,7 @@ def concrete(route: str, world: dict, slug: str | None = None) -> str:
             url = url.replace("<int:pk>", str(pk[segment.group(1) or segment.group(2)].pk))
         url = (
             url.replace("<slug:slug>", slug or world["project"].slug)
+            .replace("<projectslug:slug>", slug or world["project"].slug)
             .replace("<slug>", slug or world["project"].slug)
             .replace("<str:key_id>", world["key"].key_id)
             .replace("<str:token>", world["token"])
@@ -159,7 +162,12 @@ def world(db):
     usage = KeyUsageDay.objects.create(api_key=key, day=date.today(), success=3)
     group = Group.objects.create(name="auditors")
     question = project.questions.first()
+    with override_settings(TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}):
+        queued = send_email.enqueue(subject="Sample", body="Body", from_email=None, to=["a@example.com"])
     samples = {
+        apps.get_model("django_tasks_database", "dbtaskresult"): apps.get_model(
+            "django_tasks_database", "dbtaskresult"
+        ).objects.get(id=queued.id),
         apps.get_model("accounts", "user"): owner,
         apps.get_model("auth", "group"): group,
         apps.get_model("projects", "project"): project,

@@ -2,9 +2,10 @@
 with every permission, all of schemathesis' phases (examples, coverage, fuzzing, stateful).
 
 Checks: every check schemathesis has (no 5xx, documented status codes, content types, headers
-and response schemas, negative data rejected, ...) except `positive_data_acceptance`: the API
-refuses some schema-valid requests on purpose, by state — a second invitation to an address
-with one pending is a 400 `invalid_request` (the contract's code for it), not a 2xx.
+and response schemas, negative data rejected, ...) except `positive_data_acceptance` on the whole
+API: it refuses some schema-valid requests on purpose, by state (a question id that does not
+exist, a rate limit). The invitation routes pass every check, that one included: their email is
+`format: email`, and an address already invited or a member is a documented 409 `conflict`.
 
 RELIABILITY_FUZZ_EXAMPLES (default 60 per operation) and RELIABILITY_FUZZ_SEED (default: random,
 printed) bound and reproduce the run.
@@ -88,3 +89,53 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(start_gunicorn, redis
         seconds=round(elapsed, 1),
         failures=0,
     )
+
+
+def test_invitation_routes_pass_every_schemathesis_check(start_gunicorn, redis_url, tmp_path, figures):
+    """`--checks all`, positive_data_acceptance included: any schema-valid invitation is accepted
+    (201) or refused with a documented status (409 for an address already invited)."""
+    binary = live.VENV_BIN / "schemathesis"
+    if not binary.exists():
+        pytest.skip("schemathesis is not installed (make test installs the dev group)")
+    project = ProjectFactory(owner=UserFactory(), active_questions=12)
+    _, plaintext = api_key_create(project=project, name="fuzz", actor=Actor.cli(), permissions=["invite"])
+    unlimited = {
+        "API_KEY_RATE_LIMIT_PER_MINUTE": 100_000_000,
+        "INVITATION_MAILS_PER_PROJECT_PER_HOUR": 100_000_000,
+        "INVITATION_MAILS_PER_INVITER_PER_HOUR": 100_000_000,
+    }
+    server = start_gunicorn(redis_url=redis_url, workers=2, env=unlimited)
+    result = subprocess.run(
+        [
+            str(binary),
+            "run",
+            f"http://127.0.0.1:{server.port}/api/v1/openapi.json",
+            "-H",
+            f"Authorization: Bearer {plaintext}",
+            "-H",
+            "X-Forwarded-Proto: https",
+            "--include-path-regex",
+            "invitations$",
+            "--checks",
+            "all",
+            "--max-examples",
+            str(EXAMPLES),
+            "--seed",
+            str(SEED),
+            "--no-color",
+            "--request-timeout",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    output = result.stdout + result.stderr
+    server.stop()
+    print(output[-2500:])
+    failures = output[output.find("FAILURES") :] if "FAILURES" in output else output
+    assert result.returncode == 0, f"schemathesis (seed {SEED}) found failures:\n{failures[:12000]}"
+    assert "Traceback" not in server.log_text()
+    generated = re.search(r"(\d+) generated", output)
+    figures.update(seed=SEED, test_cases=int(generated.group(1)) if generated else None, failures=0)

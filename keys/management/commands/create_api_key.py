@@ -57,7 +57,7 @@ class Command(BaseCommand):
         # Through self.stdout (not sys.stdout), so call_command(stdout=...) and scripts capture it alike.
         self.stdout.write(plaintext)
         self.stdout.flush()
-        where = f"in {key.project.slug}" if key.project else f"for {key.owner.email} ({scope_label(key)})"
+        where = f"in {key.project.slug}" if key.project else f"for {key.owner.email} ({_scope_words(key)})"
         self.stderr.write(f"Created {key.key_id} “{key.name}” {where}. It will not be shown again.")
 
     @staticmethod
@@ -88,3 +88,9 @@ class Command(BaseCommand):
         if missing:
             raise CommandError("No project with the slug " + ", ".join(f"“{s}”" for s in missing) + ".")
         return {"owner": owner, "projects": [found[s] for s in slugs]}
+
+
+def _scope_words(key) -> str:
+    """An account key's scope in words: "all projects" or "projects: a, b"."""
+    scope = scope_label(key)
+    return "all projects" if scope == "all" else "projects: " + ", ".join(scope)

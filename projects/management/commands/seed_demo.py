@@ -47,6 +47,6 @@ class Command(BaseCommand):
                 if text not in existing
             )
             project.questions.filter(text__in=DEMO_QUESTIONS).update(is_active=True)
-        self.stdout.write("Demo ready: http://127.0.0.1:8000/ (project “Demo”, admin at /admin/)")
+        self.stdout.write("Demo ready: the project “Demo”; the admin is at /admin/ with the same login.")
         self.stdout.write(f"Email: {DEMO_EMAIL}")
         self.stdout.write(f"Password: {DEMO_PASSWORD}")
