@@ -55,7 +55,15 @@ def expires_at_for(rule: str, *, on: date | None = None, now: datetime | None = 
         raise InvalidKeyRequest("Choose an expiration.", field="expiration") from None
 
 
-LIFECYCLE_EVENTS = {EventKind.CREATED, EventKind.ROTATED, EventKind.REVOKED, EventKind.DELETED, EventKind.UPDATED}
+LIFECYCLE_EVENTS = {
+    EventKind.CREATED,
+    EventKind.ROTATED,
+    EventKind.REVOKED,
+    EventKind.DELETED,
+    EventKind.UPDATED,
+    EventKind.LEAKED,
+    EventKind.REMINDER_SENT,
+}
 
 
 def record_key_event(
@@ -341,8 +349,12 @@ def _revoke(key: ApiKey, *, actor: Actor, now: datetime) -> None:
     key.save(update_fields=["state", "revoked_at", "revoked_by"])
 
 
-def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
-    """Stop a key at once (also one inside a rotation grace period). Never locked by the gate."""
+def api_key_revoke(*, key: ApiKey, actor: Actor, found_at: str | None = None, reported_by: str = "") -> ApiKey:
+    """Stop a key at once (also one inside a rotation grace period). Never locked by the gate.
+
+    With `found_at` (where the key was found in public: a URL, or what the reporter said) the key
+    was reported as leaked (`keys.leaks`): the event is LEAKED and names the place and the reporter.
+    """
     with transaction.atomic():
         _lock_holder(key)
         locked = ApiKey.objects.select_for_update().get(pk=key.pk)
@@ -350,7 +362,13 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
         if locked.status_at(now) == Status.REVOKED:
             raise KeyNotActive("This key is already revoked.")
         _revoke(locked, actor=actor, now=now)
-        record_key_event(key=locked, kind=EventKind.REVOKED, actor=actor)
+        if found_at is None:
+            record_key_event(key=locked, kind=EventKind.REVOKED, actor=actor)
+        else:
+            details = {"reason": "found_in_public", "found_at": found_at or "not given"}
+            if reported_by:
+                details["reported_by"] = reported_by
+            record_key_event(key=locked, kind=EventKind.LEAKED, actor=actor, details=details)
     return locked
 
 
