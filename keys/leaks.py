@@ -69,7 +69,9 @@ def find_key(candidate: str) -> ApiKey | None:
     return key
 
 
-def report_leaked_keys(candidates: Iterable[str], *, found_at: str | None, reporter: str, actor: Actor) -> list[Verdict]:
+def report_leaked_keys(
+    candidates: Iterable[str], *, found_at: str | None, reporter: str, actor: Actor
+) -> list[Verdict]:
     """Revoke every live key among `candidates` and tell their holders. One verdict per distinct
     candidate, in order. `reporter` says who reported (e.g. "GitHub secret scanning")."""
     where = clean_found_at(found_at)
