@@ -13,7 +13,7 @@ from ninja.openapi.schema import OpenAPISchema
 from ninja.utils import normalize_path
 
 from .auth import API_KEY_AUTH
-from .endpoints import invitations, key, questions
+from .endpoints import invitations, key, leaks, questions
 from .errors import install_error_handlers
 
 DESCRIPTION = """\
@@ -42,6 +42,7 @@ Every response carries `Cache-Control: no-store` and `Vary: Authorization, X-API
 
 
 PROJECT_PREFIX = "/projects/{slug}"
+UNADDRESSED = {"get_key", "report_leaked", "github_secret_scanning"}  # never answer project_required
 SLUG_PARAMETER = {
     "in": "path",
     "name": "slug",
@@ -78,7 +79,7 @@ class RuntimeSchema(OpenAPISchema):
     def operation_details(self, operation, in_project: bool = False):
         if not in_project:
             details = super().operation_details(operation)
-            if operation.view_func.__name__ != "get_key":  # GET /key describes any key, account keys too
+            if operation.view_func.__name__ not in UNADDRESSED:  # these describe any key, or need none
                 _error_response(details, 400, "Bad request (`project_required`: an account key on the short form)")
             return details
         original = operation.operation_id
@@ -127,3 +128,5 @@ install_error_handlers(api)
 for router in (key.router, questions.router, invitations.router):
     api.add_router("", router)
     api.add_router(PROJECT_PREFIX, router, url_name_prefix="in-project")
+# Reports of leaked keys need no key and name no project: one form each.
+api.add_router("", leaks.router)

@@ -160,3 +160,30 @@ class AccountKeyCreateForm(ApiKeyCreateForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["projects"].queryset = Project.objects.for_user(user).order_by("name", "pk")
+
+
+class LeakReportForm(forms.Form):
+    """**Report a leaked key**: keys found in public (one a line), and where."""
+
+    keys = forms.CharField(
+        label="Keys you found",
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="One key a line (nbq_live_…), at most 100.",
+        error_messages={"required": "Paste at least one key."},
+    )
+    url = forms.CharField(
+        label="Where you found them",
+        required=False,
+        max_length=2000,
+        help_text="A link (repository, paste, post) or a few words. Optional.",
+    )
+
+    def clean_keys(self) -> list[str]:
+        from .leaks import MAX_KEYS_PER_REPORT
+
+        lines = [line.strip() for line in self.cleaned_data["keys"].splitlines() if line.strip()]
+        if not lines:
+            raise forms.ValidationError("Paste at least one key.")
+        if len(lines) > MAX_KEYS_PER_REPORT:
+            raise forms.ValidationError(f"At most {MAX_KEYS_PER_REPORT} keys a report.")
+        return lines

@@ -20,10 +20,14 @@ show them to the reporter.
 
 import hashlib
 import logging
+import math
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 
 from projects.actors import Actor
@@ -40,6 +44,15 @@ logger = logging.getLogger("keys")
 
 MAX_KEYS_PER_REPORT = 100
 FOUND_AT_MAX_LENGTH = 500
+PUBLIC_REPORTER = "a public report"
+THROTTLE_WINDOW = 60  # seconds
+
+
+class ReportThrottled(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(f"Too many reports from this address; retry in {retry_after} s.")
+        self.message = str(self)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -107,3 +120,21 @@ def _mail_later(key: ApiKey, where: str, reporter: str):
 
 def _one_line(text: str) -> str:
     return neutralise(text, limit=FOUND_AT_MAX_LENGTH)
+
+
+def throttle_public_report(client: str | None) -> None:
+    """Count a public report (the API's `POST /leaked-keys` and the console's form share one
+    budget per client address: settings.LEAK_REPORTS_PER_MINUTE). Raises ReportThrottled over it.
+    Counted in Django's cache (Redis in production: shared by every process); fails open."""
+    now = time.time()
+    window = int(now // THROTTLE_WINDOW)
+    name = f"leak-reports:{client or 'unknown'}:{window}"
+    try:
+        count = 1 if cache.add(name, 1, timeout=THROTTLE_WINDOW + 5) else cache.incr(name)
+    except ValueError:  # expired between add() and incr()
+        count = 1
+    except Exception as exc:  # cache down: reports still work
+        logger.warning("Leak reports: cache unavailable (%s); not counting", type(exc).__name__)
+        return
+    if count > settings.LEAK_REPORTS_PER_MINUTE:
+        raise ReportThrottled(max(1, math.ceil((window + 1) * THROTTLE_WINDOW - now)))
