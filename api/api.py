@@ -13,7 +13,7 @@ from ninja.openapi.schema import OpenAPISchema
 from ninja.utils import normalize_path
 
 from .auth import API_KEY_AUTH
-from .endpoints import invitations, key, leaks, questions
+from .endpoints import invitations, key, leaks, questions, secret_scanning
 from .errors import install_error_handlers
 
 DESCRIPTION = """\
@@ -130,3 +130,4 @@ for router in (key.router, questions.router, invitations.router):
     api.add_router(PROJECT_PREFIX, router, url_name_prefix="in-project")
 # Reports of leaked keys need no key and name no project: one form each.
 api.add_router("", leaks.router)
+api.add_router("", secret_scanning.router)
