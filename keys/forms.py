@@ -31,6 +31,22 @@ else:
     _FormBase = object
 
 
+ALLOWED_IPS_HELP = (
+    "One address or CIDR range a line, IPv4 or IPv6 (e.g. 203.0.113.7, 10.0.0.0/8, 2001:db8::/32). "
+    "Empty: the key works from anywhere. A request from elsewhere is refused (403 ip_not_allowed)."
+)
+
+
+def allowed_ips_field() -> forms.CharField:
+    """Offers the text; `services.clean_allowed_ips` judges it."""
+    return forms.CharField(
+        label="Allowed IP addresses",
+        required=False,
+        help_text=ALLOWED_IPS_HELP,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocomplete": "off"}),
+    )
+
+
 class KeyFormMixin(_FormBase):
     """What the Generate and Edit dialogs share: each permission with what it allows, and the
     rule errors of the services shown on their fields."""
@@ -69,6 +85,7 @@ class ApiKeyCreateForm(KeyFormMixin, forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
     )
+    allowed_ips = allowed_ips_field()
 
     def expiry_previews(self) -> list[tuple[str, str]]:
         """(rule, sentence) for each expiration choice: the date a key generated now would get."""
@@ -114,6 +131,7 @@ class ApiKeyEditForm(KeyFormMixin, forms.Form):
         required=False,
         error_messages={"invalid": "Enter a whole number of requests a minute, e.g. 600."},
     )
+    allowed_ips = allowed_ips_field()
 
     def __init__(self, *args, key, default_rate_limit: int, **kwargs):
         kwargs.setdefault(
@@ -122,6 +140,7 @@ class ApiKeyEditForm(KeyFormMixin, forms.Form):
                 "name": key.name,
                 "permissions": key.sorted_permissions,
                 "rate_limit_per_minute": key.rate_limit_per_minute,
+                "allowed_ips": "\n".join(key.allowed_ips),
             },
         )
         super().__init__(*args, **kwargs)

@@ -24,7 +24,7 @@ def key_recipients(key: ApiKey) -> list[str]:
     if key.is_account_key:
         return [key.owner.email] if key.owner is not None and key.owner.is_active else []
     emails = Membership.objects.filter(
-        project_id=key.project_id, role__in=(Role.OWNER, Role.ADMIN), user__is_active=True
+        project=key.project, role__in=(Role.OWNER, Role.ADMIN), user__is_active=True
     ).values_list("user__email", flat=True)
     return sorted(set(emails))
 

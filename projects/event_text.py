@@ -114,7 +114,13 @@ def _change(field: str, change) -> str:
     return f"{field} changed"
 
 
-FIELD_LABELS = {"rate_limit_per_minute": "rate limit", "name": "name", "permissions": "permissions"}
+FIELD_LABELS = {
+    "rate_limit_per_minute": "rate limit",
+    "name": "name",
+    "permissions": "permissions",
+    "allowed_ips": "allowed IP addresses",
+    "scope": "scope",
+}
 
 
 def _from_to(name: str, change: dict) -> str:
@@ -123,6 +129,10 @@ def _from_to(name: str, change: dict) -> str:
     def side(value):
         if value is None and name == "rate_limit_per_minute":
             return "default"
+        if name == "allowed_ips" and not value:
+            return "anywhere"
+        if name == "scope" and value == "all":
+            return "all projects"
         if name == "name":
             return f"“{value}”"
         return _value(value)
@@ -139,6 +149,8 @@ def _part(name: str, value) -> str | None:
         return None
     if name == "permissions":
         return "permissions: " + _value(value)
+    if name == "allowed_ips":
+        return "allowed from: " + (_value(value) or "anywhere")
     if name == "expires_at":
         return f"expires {_when(value)}" if value else "never expires"
     if name == "rotated_from":
@@ -190,6 +202,7 @@ DETAIL_ORDER = [
     "name",
     "permissions",
     "rate_limit_per_minute",
+    "allowed_ips",
     "expires_at",
     "old_key_stops_at",
     "status_when_deleted",

@@ -218,6 +218,7 @@ def key_edit(request, key_id, slug=None):
                 name=data["name"],
                 permissions=data["permissions"],
                 rate_limit_per_minute=data["rate_limit_per_minute"],
+                allowed_ips=data["allowed_ips"],
             )
         except RuleError as exc:
             form.add_rule_errors(exc)
