@@ -64,7 +64,6 @@ LIFECYCLE_EVENTS = {
     EventKind.DELETED,
     EventKind.UPDATED,
     EventKind.LEAKED,
-    EventKind.REMINDER_SENT,
 }
 
 

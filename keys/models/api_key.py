@@ -105,7 +105,8 @@ def authenticating_q(now) -> models.Q:
 # Sent with `key_hashes` whenever key rows change other than through save() / delete() (which
 # send Django's own post_save / post_delete): the runtime API drops its cached records.
 key_rows_changed = Signal()
-BOOKKEEPING_FIELDS = {"last_used_at", "last_used_ip"}
+# Fields outside the API's record (api/keycache.py): updating only these needs no invalidation.
+BOOKKEEPING_FIELDS = {"last_used_at", "last_used_ip", "reminded_7d_at", "reminded_1d_at", "reminded_unused_at"}
 
 
 class ApiKeyQuerySet(models.QuerySet):
