@@ -181,6 +181,39 @@ class AccountKeyCreateForm(ApiKeyCreateForm):
         self.fields["projects"].queryset = Project.objects.for_user(user).order_by("name", "pk")
 
 
+class AccountKeyEditForm(ApiKeyEditForm):
+    """The Edit dialog of a personal key: the project key's plus Scope (as in its Generate dialog)."""
+
+    SCOPE_ALL, SCOPE_CHOSEN = AccountKeyCreateForm.SCOPE_ALL, AccountKeyCreateForm.SCOPE_CHOSEN
+    scope = forms.ChoiceField(
+        label="Scope",
+        choices=[(SCOPE_ALL, "All my projects"), (SCOPE_CHOSEN, "Chosen projects")],
+        widget=forms.RadioSelect,
+        required=False,  # not sent: the scope stays as it is
+    )
+    projects = forms.ModelMultipleChoiceField(
+        label="Projects",
+        queryset=Project.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, key, user, **kwargs):
+        super().__init__(*args, key=key, **kwargs)
+        self.fields["projects"].queryset = Project.objects.for_user(user).order_by("name", "pk")
+        self.initial.setdefault("scope", self.SCOPE_ALL if key.all_projects else self.SCOPE_CHOSEN)
+        self.initial.setdefault("projects", list(key.scope_projects.values_list("pk", flat=True)))
+
+    def scope_change(self) -> dict:
+        """The scope as `services.api_key_update` takes it ({}: leave it)."""
+        if not self.cleaned_data.get("scope"):
+            return {}
+        return {
+            "all_projects": self.cleaned_data["scope"] == self.SCOPE_ALL,
+            "projects": list(self.cleaned_data["projects"]),
+        }
+
+
 class LeakReportForm(forms.Form):
     """**Report a leaked key**: keys found in public (one a line), and where."""
 

@@ -456,10 +456,21 @@ def clean_key_update(
 
 
 def api_key_update(
-    *, key: ApiKey, actor: Actor, name: str, permissions, rate_limit_per_minute: int | None, allowed_ips=None
+    *,
+    key: ApiKey,
+    actor: Actor,
+    name: str,
+    permissions,
+    rate_limit_per_minute: int | None,
+    allowed_ips=None,
+    all_projects: bool | None = None,
+    projects=None,
 ) -> ApiKey:
     """Rename a key, change its permissions, its rate limit (None: the default) or the addresses it
-    may be used from (`allowed_ips`: text or a list; None leaves them as they are).
+    may be used from (`allowed_ips`: text or a list; None leaves them as they are); for an account
+    key, its scope too (`all_projects=True`, or `all_projects=False` and `projects`: projects its
+    holder is a member of; None leaves the scope as it is). Callers ask for Confirm access first
+    (the console's Edit dialog does).
 
     Written through the model (`save()`), so the runtime API's record cache drops the key and the
     next request sees the change. The event lists what changed, before and after.
@@ -487,12 +498,19 @@ def api_key_update(
             "allowed_ips": list(locked.allowed_ips),
         }
         networks = locked.allowed_ips if allowed_ips is None else clean_allowed_ips(allowed_ips)
+        new_scope = None
+        if all_projects is not None and locked.is_account_key:
+            new_scope = _clean_scope(locked.owner, all_projects, projects)
+            before["scope"] = scope_label(locked)
+            after_scope = "all" if all_projects else sorted(p.slug for p in new_scope)
         after = {
             "name": name,
             "permissions": permissions,
             "rate_limit_per_minute": rate_limit_per_minute,
             "allowed_ips": list(networks),
         }
+        if new_scope is not None:
+            after["scope"] = after_scope
         changed = {
             field: {"from": before[field], "to": value} for field, value in after.items() if before[field] != value
         }
@@ -500,7 +518,14 @@ def api_key_update(
             locked.name, locked.permissions = name, permissions
             locked.rate_limit_per_minute = rate_limit_per_minute
             locked.allowed_ips = list(networks)
-            locked.save(update_fields=["name", "permissions", "rate_limit_per_minute", "allowed_ips"])
+            fields = ["name", "permissions", "rate_limit_per_minute", "allowed_ips"]
+            if new_scope is not None and "scope" in changed:
+                # The save tombstones the key's cached record (now and after commit): its reach,
+                # held in the record, is worked out again on the next request.
+                locked.all_projects = bool(all_projects)
+                fields.append("all_projects")
+                locked.scope_projects.set(new_scope)
+            locked.save(update_fields=fields)
             record_key_event(key=locked, kind=EventKind.UPDATED, actor=actor, details=changed)
     return locked
 
