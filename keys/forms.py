@@ -214,12 +214,19 @@ class AccountKeyEditForm(ApiKeyEditForm):
         }
 
 
+class _NeverEchoedTextarea(forms.Textarea):
+    """A textarea that never renders what was typed (keys are not sent back in a page)."""
+
+    def format_value(self, value):
+        return None
+
+
 class LeakReportForm(forms.Form):
     """**Report a leaked key**: keys found in public (one a line), and where."""
 
     keys = forms.CharField(
         label="Keys you found",
-        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
+        widget=_NeverEchoedTextarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
         help_text="One key a line (nbq_live_…), at most 100.",
         error_messages={"required": "Paste at least one key."},
     )

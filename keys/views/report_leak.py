@@ -3,6 +3,7 @@ public. The same handling as the API's `POST /leaked-keys` (`keys.leaks`), the s
 address, and the same answer whatever the keys are. Plain form post: works without JavaScript."""
 
 from django.shortcuts import render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from keys_console.client_ip import client_ip
@@ -12,6 +13,7 @@ from ..forms import LeakReportForm
 from ..leaks import PUBLIC_REPORTER, ReportThrottled, report_leaked_keys, throttle_public_report
 
 
+@sensitive_post_parameters("keys")
 @require_http_methods(["GET", "POST"])
 def report_leak(request):
     form = LeakReportForm(request.POST or None)

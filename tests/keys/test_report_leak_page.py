@@ -62,3 +62,13 @@ def test_shares_the_per_address_budget_with_the_api(client, settings):
     assert client.post("/api/v1/leaked-keys", body, content_type="application/json").status_code == 202
     response = client.post(PAGE, {"keys": keygen.generate_key()})
     assert response.status_code == 429 and "Too many reports" in page_text(response)
+
+
+def test_keys_are_never_echoed_nor_kept_in_the_place(client, unlocked_project, settings):
+    key = ApiKeyFactory(project=unlocked_project)
+    refused = client.post(PAGE, {"keys": key.plaintext + "\n" + "k\n" * 100})
+    assert refused.status_code == 400 and key.plaintext not in refused.content.decode()
+    client.post(PAGE, {"keys": key.plaintext, "url": f"https://paste.example/?k={key.plaintext}"})
+    event = KeyEvent.objects.get(kind=EventKind.LEAKED)
+    assert key.plaintext not in str(event.details)
+    assert event.details["found_at"] == f"https://paste.example/?k=nbq_live_…{key.plaintext[-4:]}"
