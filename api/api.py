@@ -14,7 +14,7 @@ from ninja.openapi.schema import OpenAPISchema
 from ninja.utils import normalize_path
 
 from .auth import API_KEY_AUTH
-from .endpoints import invitations, key, questions
+from .endpoints import invitations, key, leaks, questions, secret_scanning
 from .errors import install_error_handlers
 
 DESCRIPTION = """\
@@ -58,6 +58,7 @@ class ProjectSlugConverter:
 
 register_converter(ProjectSlugConverter, "projectslug")
 PROJECT_PREFIX = "/projects/{projectslug:slug}"
+UNADDRESSED = {"get_key", "report_leaked", "github_secret_scanning"}  # never answer project_required
 SLUG_PARAMETER = {
     "in": "path",
     "name": "slug",
@@ -105,7 +106,7 @@ class RuntimeSchema(OpenAPISchema):
     def _form_details(self, operation, in_project: bool) -> dict:
         if not in_project:
             details = super().operation_details(operation)
-            if operation.view_func.__name__ != "get_key":  # GET /key describes any key, account keys too
+            if operation.view_func.__name__ not in UNADDRESSED:  # these describe any key, or need none
                 _error_response(details, 400, "Bad request (`project_required`: an account key on the short form)")
             return details
         original = operation.operation_id
@@ -155,3 +156,6 @@ install_error_handlers(api)
 for router in (key.router, questions.router, invitations.router):
     api.add_router("", router)
     api.add_router(PROJECT_PREFIX, router, url_name_prefix="in-project")
+# Reports of leaked keys need no key and name no project: one form each.
+api.add_router("", leaks.router)
+api.add_router("", secret_scanning.router)

@@ -16,6 +16,8 @@ classes read one header each (so the OpenAPI document shows both schemes); both 
    more in constant time, and its record cached;
 4. judges the status at this instant (`ApiKey.status_at`: the revoked STATE, the end of a
    rotation grace period, expiry) -> 401 and a security event (at most one per key and hour);
+   then the key's allowed IP addresses (from the record, no query) against the client address
+   as `keys_console.client_ip` sees it (TRUSTED_PROXIES) -> 403 `ip_not_allowed`;
 5. counts the request against the key's rate limit (see `api.ratelimit`);
 6. decides the project the request acts on (`api.acting.bind`: scope, membership, role, gate).
 
@@ -49,7 +51,7 @@ from projects.models import KeyEvent
 from projects.models.event import EventKind
 
 from . import acting, clock, keycache, ratelimit
-from .errors import NotAuthenticated, RateLimited
+from .errors import IpNotAllowed, NotAuthenticated, RateLimited
 from .request import ApiRequest
 
 logger = logging.getLogger("api")
@@ -129,6 +131,12 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
     if status == Status.EXPIRED:
         _security_event(request, key, EventKind.EXPIRED_KEY_USED)
         raise _failed(request, now, "expired_api_key", f"API key {key.key_id} has expired.", known=True)
+    if key.allowed_ips and not key.allows_ip(client_ip(request)):  # from the record: no query
+        _security_event(request, key, EventKind.IP_REFUSED)
+        raise IpNotAllowed(
+            f"API key {key.key_id} may not be used from this address ({_client(request)}); "
+            "its allowed IP addresses are set in the console."
+        )
 
     authenticated = cast(ApiRequest, request)
     authenticated.api_key = key  # from here on the request counts as authenticated (headers, usage)

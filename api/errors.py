@@ -63,6 +63,10 @@ class PermissionDenied(ApiError):
     status, code = 403, "insufficient_permission"
 
 
+class IpNotAllowed(ApiError):
+    status, code = 403, "ip_not_allowed"
+
+
 class NotFound(ApiError):
     status, code = 404, "not_found"
 

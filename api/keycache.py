@@ -437,6 +437,7 @@ RECORD_FIELDS = (
     "rate_limit_per_minute",
     "owner_id",
     "all_projects",
+    "allowed_ips",
 )
 NOT_CACHED = {
     "key_hash": "the lookup key of the record itself (not stored inside it)",
@@ -447,6 +448,9 @@ NOT_CACHED = {
     "rotated_from_id": "console and admin only",
     "last_used_at": "written by the API, never read by it",
     "last_used_ip": "written by the API, never read by it",
+    "reminded_7d_at": "written by send_key_reminders, never read by the API",
+    "reminded_1d_at": "written by send_key_reminders, never read by the API",
+    "reminded_unused_at": "written by send_key_reminders, never read by the API",
 }
 PROJECT_FIELDS = ("id", "slug", "name")
 

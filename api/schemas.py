@@ -163,3 +163,41 @@ class InvitationOut(Schema):
     status: str
     created_at: datetime
     expires_at: datetime
+
+
+LEAK_REPORT_MAX_KEYS = 100
+LEAK_REPORT_URL_MAX = 2000
+
+
+class LeakReportIn(Schema):
+    """Keys found in public, and where."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keys: list[Annotated[str, Field(max_length=200)]] = Field(
+        min_length=1,
+        max_length=LEAK_REPORT_MAX_KEYS,
+        description="The keys found (`nbq_live_…`), at most 100.",
+    )
+    url: Annotated[str, Field(max_length=LEAK_REPORT_URL_MAX)] = Field(
+        "", description="Where they were found (a URL, or a few words)."
+    )
+
+
+class LeakReportOut(Schema):
+    received: int = Field(description="How many keys the report held (the same whatever they are).")
+
+
+class SecretScanningMatchIn(Schema):
+    """One match of GitHub's secret scanning (partner program)."""
+
+    token: str
+    type: str = ""
+    url: str = ""
+    source: str = ""
+
+
+class SecretScanningFeedbackOut(Schema):
+    token_hash: str = Field(description="SHA-256 of the token, hex.")
+    token_type: str = Field(description="Always `nbq_api_key`.")
+    label: Literal["true_positive", "false_positive"]

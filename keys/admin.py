@@ -119,6 +119,10 @@ class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
         "rotated_from",
         "last_used_at",
         "last_used_ip",
+        "allowed_ips",
+        "reminded_7d_at",
+        "reminded_1d_at",
+        "reminded_unused_at",
         "rate_limit_per_minute",
     ]
     # Operators tune a key's rate limit here; everything else is shown read-only.

@@ -31,6 +31,22 @@ else:
     _FormBase = object
 
 
+ALLOWED_IPS_HELP = (
+    "One address or CIDR range a line, IPv4 or IPv6 (e.g. 203.0.113.7, 10.0.0.0/8, 2001:db8::/32). "
+    "Empty: the key works from anywhere. A request from elsewhere is refused (403 ip_not_allowed)."
+)
+
+
+def allowed_ips_field() -> forms.CharField:
+    """Offers the text; `services.clean_allowed_ips` judges it."""
+    return forms.CharField(
+        label="Allowed IP addresses",
+        required=False,
+        help_text=ALLOWED_IPS_HELP,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocomplete": "off"}),
+    )
+
+
 class KeyFormMixin(_FormBase):
     """What the Generate and Edit dialogs share: each permission with what it allows, and the
     rule errors of the services shown on their fields."""
@@ -69,6 +85,7 @@ class ApiKeyCreateForm(KeyFormMixin, forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
     )
+    allowed_ips = allowed_ips_field()
 
     def expiry_previews(self) -> list[tuple[str, str]]:
         """(rule, sentence) for each expiration choice: the date a key generated now would get."""
@@ -114,6 +131,7 @@ class ApiKeyEditForm(KeyFormMixin, forms.Form):
         required=False,
         error_messages={"invalid": "Enter a whole number of requests a minute, e.g. 600."},
     )
+    allowed_ips = allowed_ips_field()
 
     def __init__(self, *args, key, default_rate_limit: int, **kwargs):
         kwargs.setdefault(
@@ -122,6 +140,7 @@ class ApiKeyEditForm(KeyFormMixin, forms.Form):
                 "name": key.name,
                 "permissions": key.sorted_permissions,
                 "rate_limit_per_minute": key.rate_limit_per_minute,
+                "allowed_ips": "\n".join(key.allowed_ips),
             },
         )
         super().__init__(*args, **kwargs)
@@ -160,3 +179,70 @@ class AccountKeyCreateForm(ApiKeyCreateForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["projects"].queryset = Project.objects.for_user(user).order_by("name", "pk")
+
+
+class AccountKeyEditForm(ApiKeyEditForm):
+    """The Edit dialog of a personal key: the project key's plus Scope (as in its Generate dialog)."""
+
+    SCOPE_ALL, SCOPE_CHOSEN = AccountKeyCreateForm.SCOPE_ALL, AccountKeyCreateForm.SCOPE_CHOSEN
+    scope = forms.ChoiceField(
+        label="Scope",
+        choices=[(SCOPE_ALL, "All my projects"), (SCOPE_CHOSEN, "Chosen projects")],
+        widget=forms.RadioSelect,
+        required=False,  # not sent: the scope stays as it is
+    )
+    projects = forms.ModelMultipleChoiceField(
+        label="Projects",
+        queryset=Project.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, key, user, **kwargs):
+        super().__init__(*args, key=key, **kwargs)
+        self.fields["projects"].queryset = Project.objects.for_user(user).order_by("name", "pk")
+        self.initial.setdefault("scope", self.SCOPE_ALL if key.all_projects else self.SCOPE_CHOSEN)
+        self.initial.setdefault("projects", list(key.scope_projects.values_list("pk", flat=True)))
+
+    def scope_change(self) -> dict:
+        """The scope as `services.api_key_update` takes it ({}: leave it)."""
+        if not self.cleaned_data.get("scope"):
+            return {}
+        return {
+            "all_projects": self.cleaned_data["scope"] == self.SCOPE_ALL,
+            "projects": list(self.cleaned_data["projects"]),
+        }
+
+
+class _NeverEchoedTextarea(forms.Textarea):
+    """A textarea that never renders what was typed (keys are not sent back in a page)."""
+
+    def format_value(self, value):
+        return None
+
+
+class LeakReportForm(forms.Form):
+    """**Report a leaked key**: keys found in public (one a line), and where."""
+
+    keys = forms.CharField(
+        label="Keys you found",
+        widget=_NeverEchoedTextarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="One key a line (nbq_live_…), at most 100.",
+        error_messages={"required": "Paste at least one key."},
+    )
+    url = forms.CharField(
+        label="Where you found them",
+        required=False,
+        max_length=2000,
+        help_text="A link (repository, paste, post) or a few words. Optional.",
+    )
+
+    def clean_keys(self) -> list[str]:
+        from .leaks import MAX_KEYS_PER_REPORT
+
+        lines = [line.strip() for line in self.cleaned_data["keys"].splitlines() if line.strip()]
+        if not lines:
+            raise forms.ValidationError("Paste at least one key.")
+        if len(lines) > MAX_KEYS_PER_REPORT:
+            raise forms.ValidationError(f"At most {MAX_KEYS_PER_REPORT} keys a report.")
+        return lines

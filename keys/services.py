@@ -7,6 +7,8 @@ serialises concurrent generate / rotate / revoke calls of one project, on SQLite
 IMMEDIATE transaction mode does.
 """
 
+import ipaddress
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -55,7 +57,14 @@ def expires_at_for(rule: str, *, on: date | None = None, now: datetime | None = 
         raise InvalidKeyRequest("Choose an expiration.", field="expiration") from None
 
 
-LIFECYCLE_EVENTS = {EventKind.CREATED, EventKind.ROTATED, EventKind.REVOKED, EventKind.DELETED, EventKind.UPDATED}
+LIFECYCLE_EVENTS = {
+    EventKind.CREATED,
+    EventKind.ROTATED,
+    EventKind.REVOKED,
+    EventKind.DELETED,
+    EventKind.UPDATED,
+    EventKind.LEAKED,
+}
 
 
 def record_key_event(
@@ -92,20 +101,71 @@ def projects_in_scope(key: ApiKey):
     return projects.order_by("name", "pk")
 
 
+ALLOWED_IPS_MAX = 50
+ALLOWED_IPS_EXAMPLE = "e.g. 203.0.113.7, 10.0.0.0/8 or 2001:db8::/32"
+
+
+def clean_allowed_ips(value) -> list[str]:
+    """The networks a key may be used from: text (one address or CIDR range a line, or separated by
+    commas) or a list; IPv4 and IPv6. A single address becomes its /32 (/128). Empty: anywhere.
+    Raises InvalidKeyRequest (field `allowed_ips`) naming each entry that is not one."""
+    if value is None:
+        return []
+    entries = re.split(r"[\s,]+", value) if isinstance(value, str) else list(value)
+    networks: list[str] = []
+    problems: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, str):
+            problems.append(f"“{entry}” is not an IP address or range ({ALLOWED_IPS_EXAMPLE}).")
+            continue
+        entry = entry.strip()
+        if not entry:
+            continue
+        try:
+            network = ipaddress.ip_network(entry, strict=True)
+        except ValueError:
+            try:
+                loose = ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                problems.append(f"“{entry[:60]}” is not an IP address or range ({ALLOWED_IPS_EXAMPLE}).")
+            else:
+                problems.append(f"“{entry}” has bits set after the prefix length: did you mean {loose}?")
+            continue
+        if str(network) not in networks:
+            networks.append(str(network))
+    if problems:
+        raise InvalidKeyRequest(" ".join(problems[:5]), field="allowed_ips")
+    if len(networks) > ALLOWED_IPS_MAX:
+        raise InvalidKeyRequest(f"At most {ALLOWED_IPS_MAX} addresses or ranges.", field="allowed_ips")
+    return networks
+
+
 @dataclass(frozen=True)
 class KeyRequest:
     name: str
     permissions: list[str]
     expiry_rule: str
     expires_at: datetime | None
+    allowed_ips: list[str]
 
 
 def clean_key_request(
-    *, name, permissions, expiry_rule, expires_on: date | None = None, now: datetime | None = None
+    *,
+    name,
+    permissions,
+    expiry_rule,
+    expires_on: date | None = None,
+    now: datetime | None = None,
+    allowed_ips=None,
 ) -> KeyRequest:
-    """THE validation of a key's name, permissions and expiry (views, admin, CLI and API present
-    its errors). Raises InvalidKeyRequest with every field's error at once."""
+    """THE validation of a key's name, permissions, expiry and allowed IP addresses (views, admin,
+    CLI and API present its errors). Raises InvalidKeyRequest with every field's error at once."""
     errors: dict[str | None, str] = {}
+    networks: list[str] = []
+    try:
+        networks = clean_allowed_ips(allowed_ips)
+    except InvalidKeyRequest as exc:
+        errors.update(exc.errors)
     name = (name or "").strip()
     if not name:
         errors["name"] = "Give the key a name, so you can tell it apart later."
@@ -129,6 +189,7 @@ def clean_key_request(
         permissions=[p for p in PERMISSION_ORDER if p in chosen],
         expiry_rule=expiry_rule,
         expires_at=expires_at,
+        allowed_ips=networks,
     )
 
 
@@ -179,6 +240,7 @@ def _insert_key(
     owner=None,
     all_projects: bool = False,
     scope_projects=(),
+    allowed_ips=(),
 ) -> tuple[ApiKey, str]:
     plaintext = keygen.generate_key()
     key = ApiKey.objects.create(
@@ -194,6 +256,7 @@ def _insert_key(
         created_by=actor.user,
         rate_limit_per_minute=rate_limit_per_minute,
         rotated_from=rotated_from,
+        allowed_ips=list(allowed_ips),
     )
     if scope_projects:
         key.scope_projects.set(scope_projects)
@@ -212,6 +275,7 @@ def api_key_create(
     owner=None,
     all_projects: bool = False,
     projects=None,
+    allowed_ips=None,
 ) -> tuple[ApiKey, str]:
     """Make a new key. Returns the key and its plaintext, which the caller shows once and forgets.
 
@@ -220,7 +284,9 @@ def api_key_create(
     """
     if (project is None) == (owner is None):
         raise InvalidKeyRequest("A key belongs either to a project or to a person.")
-    request = clean_key_request(name=name, permissions=permissions, expiry_rule=expiry_rule, expires_on=expires_on)
+    request = clean_key_request(
+        name=name, permissions=permissions, expiry_rule=expiry_rule, expires_on=expires_on, allowed_ips=allowed_ips
+    )
     name, permissions, expires_at = request.name, request.permissions, request.expires_at
     with transaction.atomic():
         if owner is not None:
@@ -245,6 +311,7 @@ def api_key_create(
             owner=owner,
             all_projects=bool(owner is not None and all_projects),
             scope_projects=scope,
+            allowed_ips=request.allowed_ips,
         )
         record_key_event(
             key=key,
@@ -253,6 +320,7 @@ def api_key_create(
             details={
                 "permissions": permissions,
                 "expires_at": expires_at.isoformat() if expires_at else None,
+                **({"allowed_ips": request.allowed_ips} if request.allowed_ips else {}),
                 **({"scope": scope_label(key)} if key.is_account_key else {}),
             },
         )
@@ -298,6 +366,7 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
             owner=old.owner,
             all_projects=old.all_projects,
             scope_projects=list(old.scope_projects.all()) if old.is_account_key else (),
+            allowed_ips=old.allowed_ips,
         )
         # The old key and its successor share one place under the limit; a lineage never has more
         # than two keys that authenticate: a predecessor still inside its grace period ends now.
@@ -341,8 +410,12 @@ def _revoke(key: ApiKey, *, actor: Actor, now: datetime) -> None:
     key.save(update_fields=["state", "revoked_at", "revoked_by"])
 
 
-def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
-    """Stop a key at once (also one inside a rotation grace period). Never locked by the gate."""
+def api_key_revoke(*, key: ApiKey, actor: Actor, found_at: str | None = None, reported_by: str = "") -> ApiKey:
+    """Stop a key at once (also one inside a rotation grace period). Never locked by the gate.
+
+    With `found_at` (where the key was found in public: a URL, or what the reporter said) the key
+    was reported as leaked (`keys.leaks`): the event is LEAKED and names the place and the reporter.
+    """
     with transaction.atomic():
         _lock_holder(key)
         locked = ApiKey.objects.select_for_update().get(pk=key.pk)
@@ -350,18 +423,29 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
         if locked.status_at(now) == Status.REVOKED:
             raise KeyNotActive("This key is already revoked.")
         _revoke(locked, actor=actor, now=now)
-        record_key_event(key=locked, kind=EventKind.REVOKED, actor=actor)
+        if found_at is None:
+            record_key_event(key=locked, kind=EventKind.REVOKED, actor=actor)
+        else:
+            details = {"reason": "found_in_public", "found_at": found_at or "not given"}
+            if reported_by:
+                details["reported_by"] = reported_by
+            record_key_event(key=locked, kind=EventKind.LEAKED, actor=actor, details=details)
     return locked
 
 
-def clean_key_update(*, name, permissions, rate_limit_per_minute: int | None) -> tuple[str, list[str]]:
-    """THE validation of a change to a key (the Edit dialog, the admin, the CLI): the name and
-    permission rules of a new key, and the rate limit's range. Returns the cleaned name and
-    permissions; raises InvalidKeyRequest with every field's error at once."""
+def clean_key_update(
+    *, name, permissions, rate_limit_per_minute: int | None, allowed_ips=None
+) -> tuple[str, list[str]]:
+    """THE validation of a change to a key (the Edit dialog, the admin, the CLI): the name,
+    permission and allowed-IP rules of a new key, and the rate limit's range. Returns the cleaned
+    name and permissions (`clean_allowed_ips` gives the networks); raises InvalidKeyRequest with
+    every field's error at once."""
     errors: dict[str | None, str] = {}
     checked = None
     try:
-        checked = clean_key_request(name=name, permissions=permissions, expiry_rule=ExpiryRule.NEVER)
+        checked = clean_key_request(
+            name=name, permissions=permissions, expiry_rule=ExpiryRule.NEVER, allowed_ips=allowed_ips
+        )
     except InvalidKeyRequest as exc:
         errors.update(exc.errors)
     if rate_limit_per_minute is not None and not (1 <= rate_limit_per_minute <= RATE_LIMIT_MAX):
@@ -371,14 +455,28 @@ def clean_key_update(*, name, permissions, rate_limit_per_minute: int | None) ->
     return checked.name, checked.permissions
 
 
-def api_key_update(*, key: ApiKey, actor: Actor, name: str, permissions, rate_limit_per_minute: int | None) -> ApiKey:
-    """Rename a key, change its permissions or its rate limit (None: the default).
+def api_key_update(
+    *,
+    key: ApiKey,
+    actor: Actor,
+    name: str,
+    permissions,
+    rate_limit_per_minute: int | None,
+    allowed_ips=None,
+    all_projects: bool | None = None,
+    projects=None,
+) -> ApiKey:
+    """Rename a key, change its permissions, its rate limit (None: the default) or the addresses it
+    may be used from (`allowed_ips`: text or a list; None leaves them as they are); for an account
+    key, its scope too (`all_projects=True`, or `all_projects=False` and `projects`: projects its
+    holder is a member of; None leaves the scope as it is). Callers ask for Confirm access first
+    (the console's Edit dialog does).
 
     Written through the model (`save()`), so the runtime API's record cache drops the key and the
     next request sees the change. The event lists what changed, before and after.
     """
     name, permissions = clean_key_update(
-        name=name, permissions=permissions, rate_limit_per_minute=rate_limit_per_minute
+        name=name, permissions=permissions, rate_limit_per_minute=rate_limit_per_minute, allowed_ips=allowed_ips
     )
     with transaction.atomic():
         _lock_holder(key)
@@ -397,15 +495,37 @@ def api_key_update(*, key: ApiKey, actor: Actor, name: str, permissions, rate_li
             "name": locked.name,
             "permissions": locked.sorted_permissions,
             "rate_limit_per_minute": locked.rate_limit_per_minute,
+            "allowed_ips": list(locked.allowed_ips),
         }
-        after = {"name": name, "permissions": permissions, "rate_limit_per_minute": rate_limit_per_minute}
+        networks = locked.allowed_ips if allowed_ips is None else clean_allowed_ips(allowed_ips)
+        new_scope = None
+        if all_projects is not None and locked.is_account_key:
+            new_scope = _clean_scope(locked.owner, all_projects, projects)
+            before["scope"] = scope_label(locked)
+            after_scope = "all" if all_projects else sorted(p.slug for p in new_scope)
+        after = {
+            "name": name,
+            "permissions": permissions,
+            "rate_limit_per_minute": rate_limit_per_minute,
+            "allowed_ips": list(networks),
+        }
+        if new_scope is not None:
+            after["scope"] = after_scope
         changed = {
             field: {"from": before[field], "to": value} for field, value in after.items() if before[field] != value
         }
         if changed:
             locked.name, locked.permissions = name, permissions
             locked.rate_limit_per_minute = rate_limit_per_minute
-            locked.save(update_fields=["name", "permissions", "rate_limit_per_minute"])
+            locked.allowed_ips = list(networks)
+            fields = ["name", "permissions", "rate_limit_per_minute", "allowed_ips"]
+            if new_scope is not None and "scope" in changed:
+                # The save tombstones the key's cached record (now and after commit): its reach,
+                # held in the record, is worked out again on the next request.
+                locked.all_projects = bool(all_projects)
+                fields.append("all_projects")
+                locked.scope_projects.set(new_scope)
+            locked.save(update_fields=fields)
             record_key_event(key=locked, kind=EventKind.UPDATED, actor=actor, details=changed)
     return locked
 

@@ -306,6 +306,14 @@ API_KEY_RECORD_CACHE_SECONDS = env_int("API_KEY_RECORD_CACHE_SECONDS", 10 if RED
 # Failed API authentications (malformed, unknown, revoked or expired keys) allowed per client
 # address and minute; beyond it: 429 rate_limited and no database query (api/auth.py).
 API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 100, minimum=1)
+# Leak reports (POST /api/v1/leaked-keys, the console's Report a leaked key) allowed per client
+# address and minute; beyond it: 429 rate_limited (api/endpoints/leaks.py).
+LEAK_REPORTS_PER_MINUTE = env_int("LEAK_REPORTS_PER_MINUTE", 10, minimum=1)
+# GitHub secret scanning's public keys (JSON: {"public_keys": [{key_identifier, key, is_current}]});
+# a file:// URL reads the same JSON from disk (tests, air-gapped installs). api/secret_scanning.py.
+SECRET_SCANNING_GITHUB_KEYS_URL = os.environ.get(
+    "SECRET_SCANNING_GITHUB_KEYS_URL", "https://api.github.com/meta/public_keys/secret_scanning"
+)
 # Usage counters are buffered in each process and written at most this often (seconds).
 API_USAGE_FLUSH_SECONDS = env_float("API_USAGE_FLUSH_SECONDS", 10.0, minimum=0.0)
 

@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from api.api import api
 from keys.urls import account_patterns, project_patterns
+from keys.views.report_leak import report_leak
 
 from .health import healthz
 
@@ -23,5 +24,6 @@ urlpatterns = [
     path("account/", include(account_patterns)),
     path("projects/<slug:slug>/keys/", include(project_patterns)),
     path("projects/", include("projects.urls")),
+    path("report-leak/", report_leak, name="report_leak"),
     path("admin/", admin.site.urls),
 ]

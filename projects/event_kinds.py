@@ -16,6 +16,9 @@ class EventKind(models.TextChoices):
     EXPIRED_KEY_USED = "expired_key_used", "Expired key presented"
     RATE_LIMITED = "rate_limited", "Rate limit reached"
     PROJECT_LOCKED = "project_locked", "Call refused: project locked"
+    LEAKED = "leaked", "Key found in public and revoked"
+    IP_REFUSED = "ip_refused", "Call refused: address not allowed"
+    REMINDER_SENT = "reminder_sent", "Reminder sent"
     # members
     MEMBER_ADDED = "member_added", "Member added"
     MEMBER_ROLE_CHANGED = "member_role_changed", "Member role changed"

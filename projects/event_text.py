@@ -20,6 +20,9 @@ SENTENCES = {
     EventKind.REVOKED_KEY_USED: "Someone presented the revoked key “{key_name}” ({key_id})",
     EventKind.EXPIRED_KEY_USED: "Someone presented the expired key “{key_name}” ({key_id})",
     EventKind.RATE_LIMITED: "“{key_name}” ({key_id}) reached its rate limit",
+    EventKind.LEAKED: "“{key_name}” ({key_id}) was found in public and revoked",
+    EventKind.IP_REFUSED: "A call with “{key_name}” ({key_id}) came from an address it is not allowed from",
+    EventKind.REMINDER_SENT: "A reminder about “{key_name}” ({key_id}) was mailed",
     EventKind.MEMBER_ADDED: "{actor} added {subject} as {role}",
     EventKind.MEMBER_ROLE_CHANGED: "{actor} changed the role of {subject} from {old_role} to {role}",
     EventKind.MEMBER_REMOVED: "{actor} removed {subject} from the project",
@@ -117,7 +120,13 @@ def _change(field: str, change) -> str:
     return f"{field} changed"
 
 
-FIELD_LABELS = {"rate_limit_per_minute": "rate limit", "name": "name", "permissions": "permissions"}
+FIELD_LABELS = {
+    "rate_limit_per_minute": "rate limit",
+    "name": "name",
+    "permissions": "permissions",
+    "allowed_ips": "allowed IP addresses",
+    "scope": "scope",
+}
 
 
 def _from_to(name: str, change: dict) -> str:
@@ -126,6 +135,10 @@ def _from_to(name: str, change: dict) -> str:
     def side(value):
         if value is None and name == "rate_limit_per_minute":
             return "default"
+        if name == "allowed_ips" and not value:
+            return "anywhere"
+        if name == "scope" and value == "all":
+            return "all projects"
         if name == "name":
             return f"“{value}”"
         return _value(value)
@@ -142,6 +155,8 @@ def _part(name: str, value) -> str | None:
         return None
     if name == "permissions":
         return "permissions: " + _value(value)
+    if name == "allowed_ips":
+        return "allowed from: " + (_value(value) or "anywhere")
     if name == "expires_at":
         return f"expires {_when(value)}" if value else "never expires"
     if name == "rotated_from":
@@ -162,6 +177,12 @@ def _part(name: str, value) -> str | None:
         return "active" if value else "inactive"
     if name == "changes" and isinstance(value, dict):
         return "; ".join(_change(field, change) for field, change in value.items()) or None
+    if name == "found_at":
+        return f"found at {value}"
+    if name == "reported_by":
+        return f"reported by {value}"
+    if name == "reminder":
+        return REMINDER_TEXT.get(str(value), str(value))
     if name == "via_key":
         return f"through the API key {value}"
     if name == "invited_by":
@@ -169,15 +190,25 @@ def _part(name: str, value) -> str | None:
     return f"{name.replace('_', ' ')}: {_value(value)}"
 
 
+REMINDER_TEXT = {
+    "expires_7d": "expires within 7 days",
+    "expires_1d": "expires within a day",
+    "unused_90d": "unused for 90 days",
+}
+
 # The order facts are told in (PostgreSQL's jsonb keeps its own key order, so it is fixed here).
 DETAIL_ORDER = [
     "reason",
+    "found_at",
+    "reported_by",
+    "reminder",
     "successor",
     "rotated_from",
     "new_key_id",
     "name",
     "permissions",
     "rate_limit_per_minute",
+    "allowed_ips",
     "expires_at",
     "old_key_stops_at",
     "status_when_deleted",

@@ -77,3 +77,31 @@ def test_readme_links_the_docs_that_exist():
     for name in ("docs/api.md", "docs/architecture.md", "CHANGELOG.md", "LICENSE"):
         assert (REPO / name).exists(), name
         assert f"({name})" in readme, f"README does not link {name}"
+
+
+def _fenced(text: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+def test_security_doc_gitleaks_rule_and_checksum_snippet_match_real_keys():
+    import tomllib
+
+    from keys import keygen
+
+    text = (REPO / "docs" / "security.md").read_text()
+    (rule_text,) = [block for block in _fenced(text, "toml") if "nbq-api-key" in block]
+    (rule,) = tomllib.loads(rule_text)["rules"]
+    pattern = re.compile(rule["regex"])
+    keys = [keygen.generate_key() for _ in range(200)]
+    for key in keys:
+        found = pattern.search(f'API_KEY="{key}"\n')
+        assert found is not None and found.group(rule["secretGroup"]) == key
+    assert pattern.search("nbq_live_short") is None
+    (snippet,) = [block for block in _fenced(text, "python") if "def is_nbq_key" in block]
+    namespace: dict = {}
+    exec(snippet, namespace)  # noqa: S102 (our own documentation)
+    is_nbq_key = namespace["is_nbq_key"]
+    assert all(is_nbq_key(key) for key in keys)
+    typo = keys[0][:-1] + ("A" if keys[0][-1] != "A" else "B")
+    assert not is_nbq_key(typo) and not keygen.is_well_formed(typo)
+    assert not is_nbq_key("nbq_live_" + "a" * 32)

@@ -1,3 +1,5 @@
+import functools
+import ipaddress
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,6 +14,7 @@ from projects.models import Project
 from .. import keygen
 
 STALE_AFTER = timedelta(days=90)  # a badge suggests rotating keys older than this
+EXPIRES_SOON = timedelta(days=7)  # the **Expires soon** badge, and the first expiry reminder
 RATE_LIMIT_MAX = 1_000_000  # requests a minute; a per-key override above this is a typo
 RATE_LIMIT_MESSAGE = (
     f"Choose a rate limit from 1 to {RATE_LIMIT_MAX:,} requests a minute, or leave it empty for the default."
@@ -102,7 +105,8 @@ def authenticating_q(now) -> models.Q:
 # Sent with `key_hashes` whenever key rows change other than through save() / delete() (which
 # send Django's own post_save / post_delete): the runtime API drops its cached records.
 key_rows_changed = Signal()
-BOOKKEEPING_FIELDS = {"last_used_at", "last_used_ip"}
+# Fields outside the API's record (api/keycache.py): updating only these needs no invalidation.
+BOOKKEEPING_FIELDS = {"last_used_at", "last_used_ip", "reminded_7d_at", "reminded_1d_at", "reminded_unused_at"}
 
 
 class ApiKeyQuerySet(models.QuerySet):
@@ -133,6 +137,30 @@ class ApiKeyQuerySet(models.QuerySet):
 
     def with_status(self, status: str, now=None):
         return self.filter(status_q(status, now or timezone.now()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _networks(entries: tuple[str, ...]) -> tuple:
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            continue  # never stored by the services; a hand-edited row allows nothing more
+    return tuple(networks)
+
+
+def ip_in_networks(address: str | None, entries: tuple[str, ...]) -> bool:
+    """Whether `address` lies in one of the networks `entries` (IPv4-mapped IPv6 counts as IPv4)."""
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == network.version and ip in network for network in _networks(entries))
 
 
 class Kind(models.TextChoices):
@@ -193,6 +221,17 @@ class ApiKey(models.Model):
     )
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_used_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    allowed_ips = models.JSONField(
+        "Allowed IP addresses",
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="Networks (CIDR, IPv4 or IPv6) the key may be used from; empty: anywhere.",
+    )
+    # Reminders mailed (`keys.reminders`): each is sent once per key.
+    reminded_7d_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reminded_1d_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reminded_unused_at = models.DateTimeField(null=True, blank=True, editable=False)
     rate_limit_per_minute = models.PositiveIntegerField(
         null=True,
         blank=True,
@@ -301,6 +340,21 @@ class ApiKey(models.Model):
 
     def has_permission(self, permission: str) -> bool:
         return permission in self.permissions
+
+    def allows_ip(self, address: str | None) -> bool:
+        """Whether a request from `address` may use the key (no allow-list: from anywhere)."""
+        if not self.allowed_ips:
+            return True
+        return ip_in_networks(address, tuple(self.allowed_ips))
+
+    @property
+    def expires_soon(self) -> bool:
+        """Active, and 7 days or less left (the list's **Expires soon** badge)."""
+        return (
+            self.expires_at is not None
+            and self.status == Status.ACTIVE
+            and self.expires_at - timezone.now() <= EXPIRES_SOON
+        )
 
     @property
     def rate_limit(self) -> int:

@@ -93,6 +93,7 @@ class KeyHolder:
             permissions=data["permissions"],
             expiry_rule=data["expiration"],
             expires_on=data["expires_on"],
+            allowed_ips=data.get("allowed_ips", ""),
             actor=actor,
         )
 

@@ -17,7 +17,7 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.reauth import confirm_access_required
-from keys.forms import ApiKeyEditForm, RotateForm
+from keys.forms import AccountKeyEditForm, ApiKeyEditForm, RotateForm
 from keys.models import ApiKey
 from keys.services import api_key_delete, api_key_revoke, api_key_rotate, api_key_update
 from keys.usage_chart import usage_chart
@@ -204,20 +204,25 @@ def key_delete(request, key_id, slug=None):
 def key_edit(request, key_id, slug=None):
     holder = key_holder(request, slug, manage=True)
     key = holder.key(key_id)
-    form = ApiKeyEditForm(
-        request.POST if request.method == "POST" else None,
-        key=key,
-        default_rate_limit=settings.API_KEY_RATE_LIMIT_PER_MINUTE,
-    )
+    data = request.POST if request.method == "POST" else None
+    if key.is_account_key:
+        form: ApiKeyEditForm = AccountKeyEditForm(
+            data, key=key, user=request.user, default_rate_limit=settings.API_KEY_RATE_LIMIT_PER_MINUTE
+        )
+    else:
+        form = ApiKeyEditForm(data, key=key, default_rate_limit=settings.API_KEY_RATE_LIMIT_PER_MINUTE)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+        cleaned = form.cleaned_data
+        scope = form.scope_change() if isinstance(form, AccountKeyEditForm) else {}
         try:
             key = api_key_update(
                 key=key,
                 actor=Actor.from_request(request),
-                name=data["name"],
-                permissions=data["permissions"],
-                rate_limit_per_minute=data["rate_limit_per_minute"],
+                name=cleaned["name"],
+                permissions=cleaned["permissions"],
+                rate_limit_per_minute=cleaned["rate_limit_per_minute"],
+                allowed_ips=cleaned["allowed_ips"],
+                **scope,
             )
         except RuleError as exc:
             form.add_rule_errors(exc)

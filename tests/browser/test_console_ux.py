@@ -228,6 +228,8 @@ def test_axe_finds_nothing_on_pages_and_dialogs(browser, live_server, owner, dem
     try:
         page.goto(live_server.url + "/accounts/login/")
         check("login page")
+        page.goto(live_server.url + "/report-leak/")
+        check("report a leaked key")
         log_in(page, live_server.url, owner.email, PASSWORD)
         check("projects")
         base = live_server.url + demo["url"]

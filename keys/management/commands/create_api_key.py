@@ -27,9 +27,25 @@ class Command(BaseCommand):
             help="Days until expiry: 7, 30, 60, 90 or 365; 0 for no expiration (default 90).",
         )
         parser.add_argument("--rate-limit", type=int, default=None, help="Requests per minute for this key.")
+        parser.add_argument(
+            "--allowed-ips",
+            default=None,
+            help="Comma-separated addresses or CIDR ranges the key may be used from, e.g. "
+            "10.0.0.0/8,2001:db8::/32 (default: anywhere).",
+        )
 
     def handle(
-        self, *args, project_slug, name, permissions, expires_days, rate_limit, account=None, projects=None, **options
+        self,
+        *args,
+        project_slug,
+        name,
+        permissions,
+        expires_days,
+        rate_limit,
+        account=None,
+        projects=None,
+        allowed_ips=None,
+        **options,
     ):
         holder = self._holder(project_slug, account, projects)
         if expires_days is None:
@@ -50,10 +66,11 @@ class Command(BaseCommand):
                 expiry_rule=rule,
                 actor=Actor.cli(),
                 rate_limit_per_minute=rate_limit,
+                allowed_ips=allowed_ips,
                 **holder,
             )
         except RuleError as exc:
-            raise CommandError(exc.message) from None
+            raise CommandError(" ".join(exc.errors.values()) or exc.message) from None
         # Through self.stdout (not sys.stdout), so call_command(stdout=...) and scripts capture it alike.
         self.stdout.write(plaintext)
         self.stdout.flush()

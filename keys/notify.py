@@ -1,0 +1,59 @@
+"""Mail about a key to the people who answer for it: THE one place key mails are sent from.
+
+A personal (account) key's mail goes to its holder; a project key's to the project's owners and
+admins. Mail is sent with Django's `send_mail` for now (moving it onto a task queue changes only
+`send_key_mail`). A failure to send is logged, never raised: the change the mail tells about has
+already happened.
+"""
+
+import logging
+
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+
+from projects.invitations import neutralise
+from projects.models import Membership, Role
+
+from .models import ApiKey
+
+logger = logging.getLogger("keys")
+
+
+def key_recipients(key: ApiKey) -> list[str]:
+    """Who hears about `key`: its holder (account key), or its project's owners and admins."""
+    if key.is_account_key:
+        return [key.owner.email] if key.owner is not None and key.owner.is_active else []
+    emails = Membership.objects.filter(
+        project=key.project, role__in=(Role.OWNER, Role.ADMIN), user__is_active=True
+    ).values_list("user__email", flat=True)
+    return sorted(set(emails))
+
+
+def send_key_mail(key: ApiKey, template: str, context: dict) -> bool:
+    """Render `keys/email/<template>_subject.txt` and `_body.txt` and mail them about `key`.
+    True when a mail went out. The full key is never in `context` (only its name, ID and mask)."""
+    recipients = key_recipients(key)
+    if not recipients:
+        return False
+    context = {
+        "key_name": _one_line(key.name),
+        "key_id": key.key_id,
+        "masked": key.masked,
+        "project_name": _one_line(key.project.name) if key.project is not None else None,
+        **context,
+    }
+    try:
+        send_mail(
+            render_to_string(f"keys/email/{template}_subject.txt", context).strip(),
+            render_to_string(f"keys/email/{template}_body.txt", context),
+            None,
+            recipients,
+        )
+    except Exception:
+        logger.exception("Could not send the %s mail about %s", template, key.key_id)
+        return False
+    return True
+
+
+def _one_line(text: str) -> str:
+    return neutralise(text)
