@@ -54,7 +54,7 @@ def recreate_database() -> None:
 # A year of a busy project's log: key traffic events (rate limits, dead keys presented) dominate;
 # 50 keys (a fifth of them since deleted), console changes by two people, the CLI and the API.
 EVENTS_SQL = """
-INSERT INTO projects_keyevent (project_id, api_key_id, key_id, key_name, kind, subject, actor_id, actor_label,
+INSERT INTO projects_keyevent (project_id, account_id, key_id, key_name, kind, subject, actor_id, actor_label,
                                ip, user_agent, details, created_at)
 SELECT %(project)s, NULL,
        CASE WHEN g %% 10 < 6 THEN 'key_bench' || lpad((g %% 50)::text, 7, '0') ELSE '' END,

@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/profile_api.py [--rows 2,2p,3,3p] [--seconds 10] [--rate 997] [--connections 4]
 
-Seeds a fresh bench database and starts gunicorn with ONE sync worker (one process to sample), then
-for each row: wrk keeps that worker busy while `py-spy record --idle --nonblocking` samples it, so
-the profile holds wall-clock time, waits on PostgreSQL and Redis included (what a sync worker pays
-for). Prints, per row: the share of request time per component (each sample goes to the innermost
-non-stdlib frame on its stack, so a socket wait counts for the driver that waits), the functions
-with the largest inclusive share, and the hottest leaf lines. Raw stacks (collapsed format, for
-speedscope or flamegraph.pl) go to bench/results/profile-<time>/.
+Seeds fresh bench databases and starts the console's gunicorn and the peer project's, each with ONE
+sync worker (one process to sample), then for each row: wrk keeps that worker busy while `py-spy
+record --idle --nonblocking` samples it, so the profile holds wall-clock time, waits on PostgreSQL
+and Redis included (what a sync worker pays for). Prints, per row: the share of request time per
+component (each sample goes to the innermost non-stdlib frame on its stack, so a socket wait counts
+for the driver that waits), the functions with the largest inclusive share, and the hottest leaf
+lines. Raw stacks (collapsed format, for speedscope or flamegraph.pl) go to
+bench/results/profile-<time>/.
 
 py-spy is installed into the venv on first use (it is a profiling tool, not a bench dependency).
 """
@@ -45,9 +46,11 @@ COMPONENTS = [
     ("gunicorn (accept, parse HTTP, write)", lambda f: "/gunicorn/" in f),
     ("Django (handler, middleware, URLs, response)", lambda f: "/django/" in f),
     ("app: api/", lambda f: f.startswith(str(bench.ROOT / "api") + "/")),
-    ("app: projects/ (keygen, models)", lambda f: f.startswith(str(bench.ROOT / "projects") + "/")),
+    ("app: keys/ (keygen, models)", lambda f: f.startswith(str(bench.ROOT / "keys") + "/")),
+    ("app: projects/", lambda f: f.startswith(str(bench.ROOT / "projects") + "/")),
+    ("app: keys_console/ (middleware, logging)", lambda f: f.startswith(str(bench.ROOT / "keys_console") + "/")),
     ("passlib", lambda f: "/passlib/" in f),
-    ("bench/ (views, what-if code)", lambda f: f.startswith(str(bench.BENCH) + "/")),
+    ("bench/peer/ (the peer's views)", lambda f: f.startswith(str(bench.BENCH) + "/")),
 ]
 
 
@@ -64,6 +67,9 @@ FOCUS = [
     ("key hashing (keygen.hash_key + verify_key)", ("keygen.py", "hash_key ("), ("keygen.py", "verify_key (")),
     ("ninja response validation + JSON", "Operation._result_to_response ("),
     ("DRF permission (HasAPIKey.has_permission)", "BaseHasAPIKey.has_permission ("),
+    ("request log line, Logger.info (record, JSON, write)", "Logger.info ("),
+    ("  JSON formatter (keys_console.observability)", "JsonFormatter.format ("),
+    ("Django's 4xx warning line (log_response)", "log_response ("),
     ("gunicorn: write the response", "/gunicorn/util.py:"),
     ("gunicorn: read + parse the request", "/gunicorn/http/"),
 ]
@@ -185,15 +191,17 @@ def main() -> None:
     out_dir = bench.BENCH / "results" / ("profile-" + datetime.now().strftime("%Y%m%d-%H%M%S"))
     out_dir.mkdir(parents=True)
     rows = {r.id: r for r in bench.make_rows(bench.seed())}
-    server = bench.Server(out_dir)
+    wanted = [rows[row_id.strip()] for row_id in args.rows.split(",")]
+    servers = bench.make_servers({row.server for row in wanted})
     report = []
     try:
-        server.start()
-        assert server.proc is not None
-        worker = int(Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()[0])
-        for row_id in args.rows.split(","):
-            row = rows[row_id.strip()]
-            status, body = bench.fetch(row.path, row.all_headers, row.method, row.body)
+        for server in servers.values():
+            server.start(out_dir)
+        for server in servers.values():
+            server.wait_ready()
+        for row in wanted:
+            worker = servers[row.server].workers()[0]
+            status, body = bench.fetch_row(row)
             if not row.accepts(status):
                 report.append(f"== row {row.id} {row.label}: not profiled, got {status}: {body[:100]!r}")
                 continue
@@ -238,7 +246,8 @@ def main() -> None:
                 f"-c{args.connections}\n" + summarise(raw)
             )
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
     text = "\n\n".join(report)
     (out_dir / "summary.txt").write_text(text + "\n")
     print(text)

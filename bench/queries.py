@@ -1,6 +1,7 @@
 """Database queries and Redis round-trips per request, counted in-process.
 
-The same settings, database and keys as the load runs, through Django's test Client (the whole
+The same settings (the server's environment: the console's keys_console.settings, or the peer's
+bench.peer.settings), database and keys as the load runs, through Django's test Client (the whole
 middleware stack and URL routing, no HTTP server). For each row: a few warm-up requests, then N
 requests inside CaptureQueriesContext, while every Redis command or pipeline sent is counted at the
 socket (redis-py's `send_packed_command`, called once per round-trip). Reads a JSON list of rows on
@@ -18,12 +19,8 @@ from collections import Counter
 
 import django
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keys_console.settings")
 django.setup()
-
-from bench import whatif  # noqa: E402
-
-whatif.apply()  # the same BENCH_WHATIF variants as the server, if any
 
 import redis.connection  # noqa: E402
 from django.db import connection  # noqa: E402

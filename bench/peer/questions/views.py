@@ -1,13 +1,12 @@
-"""The comparison endpoints: a bare Django view, and the peers built the usual DRF way.
+"""The comparison endpoints: bare Django views, and the peers written the usual DRF way.
 
 The peers are what a Django team would write with Django REST framework and
 djangorestframework-api-key, idiomatically and without tuning: `HasAPIKey` on every view, a
-`ModelSerializer`, `LimitOffsetPagination` for the list. They serve the bench project's questions
-(BENCH_PROJECT_ID, set by bench/bench.py after seeding: the DRF key has no project of its own).
+`ModelSerializer`, `LimitOffsetPagination` for the list. The bare views have no authentication at
+all: what Django itself costs for a small JSON answer, and for the same 10 questions in one query.
 """
 
-import os
-
+from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 from rest_framework import generics, serializers
@@ -16,19 +15,30 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_api_key.permissions import HasAPIKey
 
-from projects.models import Question
+from .models import Question
 
 BODY = {"ok": True, "id": "bench"}
+FIELDS = ["id", "text", "priority", "is_active", "created_at", "updated_at"]
 
 
-def _project_id() -> int:
-    return int(os.environ.get("BENCH_PROJECT_ID", "0"))
+def _questions():
+    return Question.objects.filter(project_id=settings.BENCH_PROJECT_ID).order_by("-priority", "id")
 
 
 @require_GET
 def baseline(request):
-    """What Django itself costs for a small JSON answer (full middleware stack, no auth)."""
+    """A small JSON answer, no authentication, no database."""
     return JsonResponse(BODY)
+
+
+@require_GET
+def bare_questions(request):
+    """The project's first `limit` questions (10 by default), no authentication: one query, JsonResponse."""
+    try:
+        limit = min(max(int(request.GET.get("limit", 10)), 1), 200)
+    except ValueError:
+        limit = 10
+    return JsonResponse({"items": list(_questions().values(*FIELDS)[:limit])})
 
 
 class DrfKeyView(APIView):
@@ -43,7 +53,7 @@ class DrfKeyView(APIView):
 class QuestionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Question
-        fields = ["id", "text", "priority", "is_active", "created_at", "updated_at"]
+        fields = FIELDS
 
 
 class DrfQuestionList(generics.ListAPIView):
@@ -54,7 +64,7 @@ class DrfQuestionList(generics.ListAPIView):
     pagination_class = LimitOffsetPagination
 
     def get_queryset(self):
-        return Question.objects.filter(project_id=_project_id()).order_by("-priority", "id")
+        return _questions()
 
 
 class AnsweredSerializer(serializers.Serializer):
@@ -69,10 +79,5 @@ class DrfNextQuestion(APIView):
     def post(self, request):
         data = AnsweredSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        question = (
-            Question.objects.filter(project_id=_project_id(), is_active=True)
-            .exclude(pk__in=data.validated_data["answered"])
-            .order_by("-priority", "id")
-            .first()
-        )
+        question = _questions().filter(is_active=True).exclude(pk__in=data.validated_data["answered"]).first()
         return Response({"question": QuestionSerializer(question).data if question else None})

@@ -1,11 +1,11 @@
-from django.urls import include, path
+from django.urls import path
 
-from . import views
+from bench.peer.questions import views
 
 urlpatterns = [
     path("bench/baseline", views.baseline),
+    path("bench/bare/questions", views.bare_questions),
     path("bench/drf", views.DrfKeyView.as_view()),
     path("bench/drf/questions", views.DrfQuestionList.as_view()),
     path("bench/drf/next-question", views.DrfNextQuestion.as_view()),
-    path("", include("keys_console.urls")),
 ]
