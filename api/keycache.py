@@ -10,15 +10,21 @@ so an authenticated request asks the shared cache, in ONE command (a Redis scrip
   only then is last use written to the database (a conditional UPDATE: at most once a minute);
 - only when there is no usable record (never cached, expired, or a tombstone): the client
   address's failed authentications this minute (`api:af:<address>:<window>`) and whether the hash
-  ever authenticated (`api:ok:<hash>`): see `api.auth` (failed-auth throttle).
+  is known to match no key (`api:nx:<hash>`, set when a lookup found nothing): see `api.auth`
+  (failed-auth throttle: guesses only).
 
 The record holds the key's STATE (active / revoked) and grace end, never a revocation time to
-compare with a clock; it is built from one declared schema (RECORD_FIELDS below).
+compare with a clock; it is built from one declared schema (RECORD_FIELDS below). A key that no
+longer authenticates (revoked, expired) gets a *dead record*: the same record, whose state says
+why, kept for DEAD_RECORD_TTL and written over the tombstone its last write left only if that
+very tombstone is still there (`remember_dead`): a client that keeps sending a revoked key costs
+no query after the first, and a later write (a new tombstone) is never hidden.
 
 The record part is on only with a shared cache (Redis: settings.API_KEY_RECORD_CACHE_SECONDS,
 10 s by default with REDIS_URL, off without). Revocation stays immediate in every worker.
 Every write to a key row (save, delete, and
-`ApiKeyQuerySet.update` of anything but last use) puts a *tombstone* in place of the record,
+`ApiKeyQuerySet.update` of anything but last use) puts a *tombstone* (`-` and a random tag, so
+each write's tombstone is told apart from an earlier one) in place of the record,
 inside the transaction and again after commit (`invalidate`). Records are only ever *added*
 (set-if-absent), so a request that read the row before a revocation cannot write a stale record
 over the tombstone; a tombstone sends readers to the database for TOMBSTONE_TTL seconds, far
@@ -55,18 +61,23 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ValidationError
+from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
 logger = logging.getLogger("api")
 
 TOMBSTONE_TTL = 120
 WINDOW_SECONDS = 60
-TOMBSTONE = b"-"
+TOMBSTONE_MARK = "-"  # a tombstone is "-" and a random tag; a record is a JSON object ("{...")
 PAUSE_SECONDS = 5.0
 _paused_until = 0.0
 
+DEAD_RECORD_TTL = 600  # a revoked or expired key's record (see the module docstring)
+UNKNOWN_HASH_TTL = WINDOW_SECONDS + 5  # "this hash matched no key" (negative caching)
 
-KNOWN_KEY_TTL = 24 * 3600
+
+def new_tombstone() -> str:
+    return TOMBSTONE_MARK + os.urandom(6).hex()
 
 
 @dataclass(frozen=True)
@@ -75,8 +86,9 @@ class Snapshot:
     count: int  # this request's number in the key's current rate-limit window
     # Read only when there is no record (they decide whether the database is asked at all):
     failures: int = 0  # failed authentications from this client address in the current window
-    known_key: bool = False  # this hash authenticated before (it exists in the database)
+    unknown: bool = False  # a lookup of this hash found no key moments ago (and none was created since)
     project: dict | None = None  # the addressed project's record (`api:proj:<slug>`), when asked for
+    tombstone: bytes | str | None = None  # the tombstone found in the record's place, if any
 
     @property
     def first_use_this_minute(self) -> bool:
@@ -114,9 +126,13 @@ def _key_of_record(raw: bytes | str, key_hash: str):
         return None
 
 
+def _is_tombstone(raw) -> bool:
+    return raw is not None and raw[:1] in (b"-", "-")
+
+
 def _usable(raw) -> bytes | str | None:
     """The cached record, or None for a missing record or a tombstone."""
-    return None if raw is None or raw == TOMBSTONE or raw == TOMBSTONE.decode() else raw
+    return None if raw is None or _is_tombstone(raw) else raw
 
 
 def _project_name(slug: str) -> str:
@@ -132,8 +148,8 @@ def _failures_name(client: str, window: int) -> str:
     return f"api:af:{client}:{window}"
 
 
-def _known_name(key_hash: str) -> str:
-    return f"api:ok:{key_hash[-40:]}"
+def _unknown_name(key_hash: str) -> str:
+    return f"api:nx:{key_hash[-40:]}"
 
 
 def _decode(raw) -> dict | None:
@@ -148,17 +164,30 @@ def _decode(raw) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-# KEYS: the record, the rate counter, the address's failures, the known-hash marker[, the project's
-# record]. ARGV: the counter's lifetime, the tombstone. Answers {record, count, project} when the
-# record is usable, else {record, count, project, failures, known}. (A missing key reads as false.)
+# KEYS: the record, the rate counter, the address's failures, the unknown-hash marker[, the
+# project's record]. ARGV: the counter's lifetime, the tombstone mark. Answers {record, count,
+# project} when the record is usable, else {record (or its tombstone), count, project, failures,
+# unknown}. (A missing key reads as false.)
 FETCH_SCRIPT = """
 local record = redis.call('GET', KEYS[1])
 local count = redis.call('INCR', KEYS[2])
 if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
 local project = false
 if KEYS[5] then project = redis.call('GET', KEYS[5]) end
-if record and record ~= ARGV[2] then return {record, count, project} end
+if record and string.sub(record, 1, 1) ~= ARGV[2] then return {record, count, project} end
 return {record, count, project, redis.call('GET', KEYS[3]), redis.call('EXISTS', KEYS[4])}
+"""
+
+# KEYS: a record's name. ARGV: the tombstone the reader saw ("" for none), the record, its
+# lifetime. Writes the record only if the name still holds what the reader saw (nothing, or that
+# same tombstone): a write to the key since (a new tombstone) wins.
+REPLACE_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if current == false or current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
 """
 
 
@@ -180,6 +209,7 @@ class _RedisStore:
         self._clients: dict[tuple, tuple[redis.Redis, threading.local]] = {}
         self._current: tuple[redis.Redis, threading.local] | None = None
         self._make_key: Callable[[str], str] = cache.make_key
+        self._replace_script: Script | None = None
 
     def bind(self, config: dict, django_cache: RedisCache) -> None:
         self._make_key = django_cache.make_key
@@ -194,6 +224,7 @@ class _RedisStore:
         if current is None:
             current = self._clients[ident] = (redis.Redis.from_url(location, **timeouts), threading.local())
         self._current = current
+        self._replace_script = current[0].register_script(REPLACE_SCRIPT)
 
     def client(self) -> redis.Redis:
         assert self._current is not None, "bind() comes first"
@@ -238,31 +269,38 @@ class _RedisStore:
                 raise
 
     def fetch(self, key_hash: str, window: int, client: str, slug: str | None = None) -> Snapshot:
-        names = [*_names(key_hash, window), _failures_name(client, window), _known_name(key_hash)]
+        names = [*_names(key_hash, window), _failures_name(client, window), _unknown_name(key_hash)]
         if slug is not None:  # same command: the addressed project's record
             names.append(_project_name(slug))
         raw, count, project, *rest = self.run_fetch_script(
-            [self._make_key(n) for n in names], [WINDOW_SECONDS + 5, TOMBSTONE]
+            [self._make_key(n) for n in names], [WINDOW_SECONDS + 5, TOMBSTONE_MARK]
         )
-        failures, known = rest or (0, 0)
+        failures, unknown = rest or (0, 0)
         return Snapshot(
             raw_record=_usable(raw),
             count=int(count),
             failures=int(failures or 0),
-            known_key=bool(known),
+            unknown=bool(unknown),
             project=_decode(project),
+            tombstone=raw if _is_tombstone(raw) else None,
         )
 
-    def count_failure(self, client: str, window: int) -> int:
+    def count_failure(self, client: str, window: int, key_hash: str) -> int:
         name = self._make_key(_failures_name(client, window))
         pipe = self.client().pipeline(transaction=False)
         pipe.incr(name)
         pipe.expire(name, WINDOW_SECONDS + 5, nx=True)
-        count, _ = pipe.execute()
+        pipe.set(self._make_key(_unknown_name(key_hash)), 1, ex=UNKNOWN_HASH_TTL)
+        count, *_ = pipe.execute()
         return int(count)
 
-    def mark_known(self, key_hash: str) -> None:
-        self.client().set(self._make_key(_known_name(key_hash)), 1, ex=KNOWN_KEY_TTL)
+    def forget_unknown(self, key_hash: str) -> None:
+        self.client().delete(self._make_key(_unknown_name(key_hash)))
+
+    def replace(self, key_hash: str, record: dict, seen: bytes | str | None, ttl: int) -> None:
+        assert self._replace_script is not None, "bind() comes first"
+        name = self._make_key(_names(key_hash, 0)[0])
+        self._replace_script(keys=[name], args=[seen or "", json.dumps(record), ttl])
 
     def remember(self, key_hash: str, record: dict, ttl: int) -> None:
         self.remember_name(_names(key_hash, 0)[0], record, ttl)
@@ -274,7 +312,7 @@ class _RedisStore:
         self.tombstone_name(_names(key_hash, 0)[0])
 
     def tombstone_name(self, name: str) -> None:
-        self.client().set(self._make_key(name), TOMBSTONE, ex=TOMBSTONE_TTL)
+        self.client().set(self._make_key(name), new_tombstone(), ex=TOMBSTONE_TTL)
 
 
 class _DjangoStore:
@@ -282,7 +320,8 @@ class _DjangoStore:
 
     def fetch(self, key_hash: str, window: int, client: str, slug: str | None = None) -> Snapshot:
         record_name, counter = _names(key_hash, window)
-        record = _usable(cache.get(record_name))
+        raw = cache.get(record_name)
+        record = _usable(raw)
         count = self._incr(counter)
         project = _decode(cache.get(_project_name(slug))) if slug is not None else None
         if record is not None:
@@ -291,8 +330,9 @@ class _DjangoStore:
             raw_record=None,
             count=count,
             failures=cache.get(_failures_name(client, window), 0),
-            known_key=cache.get(_known_name(key_hash)) is not None,
+            unknown=cache.get(_unknown_name(key_hash)) is not None,
             project=project,
+            tombstone=raw,
         )
 
     @staticmethod
@@ -305,11 +345,17 @@ class _DjangoStore:
             cache.add(name, 1, timeout=WINDOW_SECONDS + 5)
             return 1
 
-    def count_failure(self, client: str, window: int) -> int:
+    def count_failure(self, client: str, window: int, key_hash: str) -> int:
+        cache.set(_unknown_name(key_hash), 1, timeout=UNKNOWN_HASH_TTL)
         return self._incr(_failures_name(client, window))
 
-    def mark_known(self, key_hash: str) -> None:
-        cache.set(_known_name(key_hash), 1, timeout=KNOWN_KEY_TTL)
+    def forget_unknown(self, key_hash: str) -> None:
+        cache.delete(_unknown_name(key_hash))
+
+    def replace(self, key_hash: str, record: dict, seen: bytes | str | None, ttl: int) -> None:
+        name = _names(key_hash, 0)[0]
+        if cache.get(name) == seen:  # one process's memory: no other writer in between
+            cache.set(name, json.dumps(record), timeout=ttl)
 
     def remember(self, key_hash: str, record: dict, ttl: int) -> None:
         self.remember_name(_names(key_hash, 0)[0], record, ttl)
@@ -321,7 +367,7 @@ class _DjangoStore:
         self.tombstone_name(_names(key_hash, 0)[0])
 
     def tombstone_name(self, name: str) -> None:
-        cache.set(name, TOMBSTONE.decode(), timeout=TOMBSTONE_TTL)
+        cache.set(name, new_tombstone(), timeout=TOMBSTONE_TTL)
 
 
 _redis_store = _RedisStore()
@@ -371,15 +417,26 @@ def fetch(key_hash: str, now: datetime, client: str = "-", slug: str | None = No
     return _with_breaker(store.fetch, key_hash, window_of(now), client, slug)
 
 
-def count_failure(client: str, now: datetime) -> int | None:
-    """Count a failed authentication from `client`; its number in this window (None: cache down)."""
-    return _with_breaker(_backend().count_failure, client, window_of(now))
+def count_failure(client: str, now: datetime, key_hash: str) -> int | None:
+    """Count a failed authentication (a guess: `key_hash` matched no key) from `client`, and
+    remember for a minute that this hash is unknown; its number in this window (None: cache down)."""
+    return _with_breaker(_backend().count_failure, client, window_of(now), key_hash)
 
 
-def mark_known(key_hash: str) -> None:
-    """Remember that this hash authenticated: a throttled address may still be judged on it. Holds
-    no state of the key (the database or the record decides), so it needs no invalidation."""
-    _with_breaker(_backend().mark_known, key_hash)
+def forget_unknown(key_hash: str) -> None:
+    """A key with this hash was just created: it is not unknown any more. Never skipped by the
+    breaker (a real key must never be refused as a guess)."""
+    try:
+        _backend().forget_unknown(key_hash)
+    except Exception as exc:
+        logger.error("API: could not clear an unknown-hash marker (%s: %s)", type(exc).__name__, exc)
+
+
+def remember_dead(key_hash: str, record: dict, seen_tombstone: bytes | str | None) -> None:
+    """Cache the record of a key that no longer authenticates (its state says why), in place of
+    `seen_tombstone` (what `fetch` found: a tombstone or nothing) and only if that is still there."""
+    if settings.API_KEY_RECORD_CACHE_SECONDS > 0:
+        _with_breaker(_backend().replace, key_hash, record, seen_tombstone, DEAD_RECORD_TTL)
 
 
 def remember(key_hash: str, record: dict) -> None:
@@ -471,7 +528,7 @@ def record_of(key) -> dict:
     and its holder's memberships within it, tombstoned on every change of those memberships)."""
     record = {"key": {name: _jsonable(getattr(key, name)) for name in RECORD_FIELDS}}
     if key.is_account_key:
-        record["access"] = key.access
+        record["access"] = getattr(key, "access", None)  # none for a key that no longer authenticates
     else:
         record["project"] = {name: _jsonable(getattr(key.project, name)) for name in PROJECT_FIELDS}
     return record

@@ -181,16 +181,17 @@ def test_the_address_budget_is_read_only_without_a_record(key, settings, mode):
     use_record_cache(settings, mode)
     now = timezone.now()
     for _ in range(3):
-        keycache.count_failure("203.0.113.9", now)
-    keycache.mark_known(key.key_hash)
+        keycache.count_failure("203.0.113.9", now, "f" * 64)  # guesses: another hash each time
     cold = keycache.fetch(key.key_hash, now, "203.0.113.9")
-    assert (cold.record, cold.failures, cold.known_key) == (None, 3, True)
+    assert (cold.record, cold.failures, cold.unknown) == (None, 3, False)
+    assert keycache.fetch("f" * 64, now, "203.0.113.9").unknown  # a guessed hash is known unknown
     keycache.remember(key.key_hash, keycache.record_of(ApiKey.objects.select_related("project").get(pk=key.pk)))
     warm = keycache.fetch(key.key_hash, now, "203.0.113.9")
     assert warm.record is not None and warm.record["key"]["key_id"] == key.key_id
     api_key_revoke(key=key, actor=Actor.cli())  # a tombstone: back to the database, budget read again
     dead = keycache.fetch(key.key_hash, now, "203.0.113.9")
-    assert (dead.record, dead.failures, dead.known_key) == (None, 3, True)
+    assert (dead.record, dead.failures, dead.unknown) == (None, 3, False)
+    assert dead.tombstone is not None and dead.tombstone[:1] in (b"-", "-")
 
 
 def test_an_addressed_project_record_comes_in_the_same_command(key, settings, redis_commands):
