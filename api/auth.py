@@ -50,7 +50,7 @@ from projects.actors import Actor
 from projects.models import KeyEvent
 from projects.models.event import EventKind
 
-from . import acting, clock, keycache, ratelimit
+from . import acting, clock, keycache, keyrecord, ratelimit
 from .errors import NotAuthenticated, RateLimited
 from .request import ApiRequest
 
@@ -115,9 +115,9 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
             key.access = acting.load_access(key)
         if snapshot is not None:
             if authenticates:
-                keycache.remember(key_hash, keycache.record_of(key))
+                keycache.remember(key_hash, keyrecord.record_of(key))
             else:  # revoked or expired: its record says so, and the next request asks no query
-                keycache.remember_dead(key_hash, keycache.record_of(key), snapshot.tombstone)
+                keycache.remember_dead(key_hash, keyrecord.record_of(key), snapshot.tombstone)
 
     status = key.status_at(now)
     # A dead key is not a guess: its own answer, and the address's budget is not touched.
