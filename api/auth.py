@@ -7,13 +7,12 @@ classes read one header each (so the OpenAPI document shows both schemes); both 
 1. rejects a malformed key or a bad checksum (`keygen.is_well_formed`) before any query;
 2. asks the shared cache, in one command, for the key's record and its rate-limit count (whose
    first value in a minute marks the key's first use in it) and, when there is no usable record,
-   the client address's failed authentications (`api.keycache`: records hold the key's state;
-   revocation-safe tombstones);
-3. with a cached record: judges the key on it (also from a throttled address). Without one: an
-   address over settings.API_AUTH_FAILURES_PER_MINUTE gets 429 `rate_limited` and no query,
-   unless the hash authenticated before (a real key is judged on its key); otherwise the key is
-   found by its hash in one indexed query (the project comes along via a join), checked once
-   more in constant time, and its record cached;
+   the client address's failed authentications and whether the hash is known to match no key
+   (`api.keycache`: records hold the key's state; revocation-safe tombstones);
+3. with a cached record (live or dead): judges the key on it. Without one, unless the hash is
+   known to match no key, the key is found by its hash in one indexed query (the project comes
+   along via a join), checked once more in constant time, and its record cached (a dead key's
+   too: see `api.keycache.remember_dead`);
 4. judges the status at this instant (`ApiKey.status_at`: the revoked STATE, the end of a
    rotation grace period, expiry) -> 401 and a security event (at most one per key and hour);
    then the key's allowed IP addresses (from the record, no query) against the client address
@@ -23,10 +22,14 @@ classes read one header each (so the OpenAPI document shows both schemes); both 
 
 A key's record is cached for a few seconds at most and replaced by a tombstone on every write
 to its row, so a revocation takes effect on the very next request, in every worker.
-Failed authentications (unknown, revoked or expired keys) count against the client address; a
-malformed key (format or checksum) does not: it cannot match a key and costs no lookup
-(`keys_console.client_ip`, honouring TRUSTED_PROXIES; an IPv6 client counts per /64:
-`throttle_address`).
+The failed-authentication throttle counts guesses only: a well-formed key that matches no key
+counts against the client address (`keys_console.client_ip`, honouring TRUSTED_PROXIES; an IPv6
+client counts per /64: `throttle_address`), and
+past settings.API_AUTH_FAILURES_PER_MINUTE a guess gets 429 `rate_limited` instead of 401. A
+revoked or expired key is not a guess: it gets its own 401 and never spends the budget. A key
+that exists is never refused by the throttle, as it never decides without a lookup (or a cached
+record): only a hash already known to match no key skips the lookup (docs/security.md). A
+malformed key (format or checksum) is not counted: it cannot match a key and costs no lookup.
 Every failure is a 401 with its own code and `WWW-Authenticate: Bearer`. The key itself is never
 logged nor stored; only its public Key ID appears in events and log lines.
 """
@@ -50,7 +53,7 @@ from projects.actors import Actor
 from projects.models import KeyEvent
 from projects.models.event import EventKind
 
-from . import acting, clock, keycache, ratelimit
+from . import acting, clock, keycache, keyrecord, ratelimit
 from .errors import IpNotAllowed, NotAuthenticated, RateLimited
 from .request import ApiRequest
 
@@ -74,18 +77,16 @@ def _throttled(now) -> RateLimited:
     )
 
 
-def _failed(
-    request: HttpRequest, now, code: str, message: str, *, known: bool = False
-) -> NotAuthenticated | RateLimited:
-    """Count a failed authentication against the client address; the error to raise (a key that
-    was found is answered on its own status, as its holder needs to know)."""
-    count = keycache.count_failure(_client(request), now)
+def _guess(request: HttpRequest, now, key_hash: str) -> NotAuthenticated | RateLimited:
+    """A well-formed key that matches no key: count it against the client address (and remember
+    the hash as unknown for a minute); the error to raise, 429 past the address's budget."""
+    count = keycache.count_failure(_client(request), now, key_hash)
     limit = settings.API_AUTH_FAILURES_PER_MINUTE
-    if count is not None and count > limit and not known:
+    if count is not None and count > limit:
         if count == limit + 1:
             logger.warning("API: failed-authentication throttle engaged for %s", _client(request))
         return _throttled(now)
-    return NotAuthenticated(code, message)
+    return NotAuthenticated("invalid_api_key", "Unknown API key.")
 
 
 def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
@@ -100,41 +101,40 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
         raise NotAuthenticated("invalid_api_key", MALFORMED_KEY_MESSAGE)
     key_hash = keygen.hash_key(presented)
     # One Redis command: record and rate count (its first count is the minute's first use); without
-    # a usable record, this address's failures and whether the hash is known (and the addressed
-    # project's record).
+    # a usable record, this address's failures and whether the hash is known to match no key (and
+    # the addressed project's record).
     snapshot = keycache.fetch(key_hash, now, _client(request), acting.requested_slug(request))
     key = snapshot.key(key_hash) if snapshot is not None else None
     if key is None:  # not cached, a tombstone, or unreadable: the database decides
-        if (
-            snapshot is not None
-            and snapshot.failures >= settings.API_AUTH_FAILURES_PER_MINUTE
-            and not snapshot.known_key
-        ):
-            raise _throttled(now)  # no database query for an address that keeps guessing
+        if snapshot is not None and snapshot.unknown:
+            raise _guess(request, now, key_hash)  # matched no key moments ago: no query
         try:
             key = ApiKey.objects.select_related("project").get(key_hash=key_hash)
         except ApiKey.DoesNotExist:
-            raise _failed(request, now, "invalid_api_key", "Unknown API key.") from None
+            raise _guess(request, now, key_hash) from None
         if not keygen.verify_key(presented, key.key_hash):
-            raise _failed(request, now, "invalid_api_key", "Unknown API key.")
-        if key.is_account_key and key.status_at(now) in AUTHENTICATING:
+            raise _guess(request, now, key_hash)
+        authenticates = key.status_at(now) in AUTHENTICATING
+        if key.is_account_key and authenticates:
             key.access = acting.load_access(key)
-        if snapshot is not None and key.status_at(now) in AUTHENTICATING:
-            keycache.remember(key_hash, keycache.record_of(key))
-            if not snapshot.known_key:
-                keycache.mark_known(key_hash)
+        if snapshot is not None:
+            if authenticates:
+                keycache.remember(key_hash, keyrecord.record_of(key))
+            else:  # revoked or expired: its record says so, and the next request asks no query
+                keycache.remember_dead(key_hash, keyrecord.record_of(key), snapshot.tombstone)
 
     status = key.status_at(now)
+    # A dead key is not a guess: its own answer, and the address's budget is not touched.
     if status == Status.REVOKED:
         _security_event(request, key, EventKind.REVOKED_KEY_USED)
-        raise _failed(request, now, "revoked_api_key", f"API key {key.key_id} has been revoked.", known=True)
+        raise NotAuthenticated("revoked_api_key", f"API key {key.key_id} has been revoked.")
     if status == Status.EXPIRED:
         _security_event(request, key, EventKind.EXPIRED_KEY_USED)
-        raise _failed(request, now, "expired_api_key", f"API key {key.key_id} has expired.", known=True)
+        raise NotAuthenticated("expired_api_key", f"API key {key.key_id} has expired.")
     if key.allowed_ips and not key.allows_ip(client_ip(request)):  # from the record: no query
         _security_event(request, key, EventKind.IP_REFUSED)
         raise IpNotAllowed(
-            f"API key {key.key_id} may not be used from this address ({_client(request)}); "
+            f"API key {key.key_id} may not be used from this address ({client_ip(request)}); "
             "its allowed IP addresses are set in the console."
         )
 

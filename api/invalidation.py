@@ -17,7 +17,9 @@ def _invalidate(key_hash: str) -> None:
 
 
 def on_key_saved(sender, instance, created=False, update_fields=None, **kwargs):
-    if created:  # a new hash: nothing can be cached under it yet
+    if created:  # a new hash: no record under it yet, but maybe a guess's "unknown" marker
+        keycache.forget_unknown(instance.key_hash)
+        transaction.on_commit(lambda: keycache.forget_unknown(instance.key_hash))
         return
     if update_fields is not None and set(update_fields) <= BOOKKEEPING_FIELDS:
         return

@@ -92,21 +92,34 @@ def made_up() -> dict:
     return bearer(keygen.generate_key())
 
 
-def test_made_up_keys_are_throttled_per_address_without_queries(client, budget, django_assert_num_queries):
+def test_made_up_keys_are_throttled_per_address(client, budget, django_assert_num_queries):
     for _ in range(budget):
         with django_assert_num_queries(1):  # one indexed lookup each, then 401
             assert error_code(client.get("/api/v1/key", headers=made_up())) == "invalid_api_key"
-    with django_assert_num_queries(0):
-        response = client.get("/api/v1/key", headers=made_up())
+    guess = made_up()
+    with django_assert_num_queries(1):  # a new hash is looked up (it might be a real key), then 429
+        response = client.get("/api/v1/key", headers=guess)
     assert (response.status_code, error_code(response)) == (429, "rate_limited")
     assert response["Retry-After"] == "30"
     assert_never_stored(response)
+    with django_assert_num_queries(0):  # a hash known to match no key is not looked up again
+        assert client.get("/api/v1/key", headers=guess).status_code == 429
     with django_assert_num_queries(0):  # a malformed key is refused as such, at no cost (api/invalid_keys.py)
         response = client.get("/api/v1/key", headers={"X-API-Key": "nbq_live_nonsense"})
     assert (response.status_code, error_code(response)) == (401, "invalid_api_key")
     # Another address is not affected.
     response = client.get("/api/v1/key", headers=made_up(), REMOTE_ADDR="198.51.100.9")
     assert error_code(response) == "invalid_api_key"
+
+
+def test_a_repeated_unknown_key_costs_one_query_in_a_window(client, budget, django_assert_num_queries):
+    guess = made_up()
+    with django_assert_num_queries(1):
+        assert error_code(client.get("/api/v1/key", headers=guess)) == "invalid_api_key"
+    with django_assert_num_queries(0):  # negative caching: known to be unknown, still counted
+        for _ in range(budget - 1):
+            assert error_code(client.get("/api/v1/key", headers=guess)) == "invalid_api_key"
+        assert error_code(client.get("/api/v1/key", headers=guess)) == "rate_limited"
 
 
 def test_the_window_ends_and_the_address_is_heard_again(client, budget, clock):
@@ -134,18 +147,94 @@ def test_with_the_record_cache_a_valid_key_costs_no_query(client, key, budget, s
     assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200
     for _ in range(budget + 1):
         client.get("/api/v1/key", headers=made_up())
+    assert client.get("/api/v1/key", headers=made_up()).status_code == 429
     with django_assert_num_queries(0):
-        assert client.get("/api/v1/key", headers=made_up()).status_code == 429
-    response = client.get("/api/v1/key", headers=bearer(key))
+        response = client.get("/api/v1/key", headers=bearer(key))
     assert response.status_code == 200
 
 
-def test_dead_keys_count_as_failures(client, make_key, budget, django_assert_num_queries):
-    dead = make_key(state="revoked")
-    for _ in range(budget):
-        assert error_code(client.get("/api/v1/key", headers=bearer(dead))) == "revoked_api_key"
-    with django_assert_num_queries(0):
-        assert error_code(client.get("/api/v1/key", headers=bearer(dead))) == "rate_limited"
+def test_revoked_and_expired_keys_get_their_own_answer_and_never_spend_the_budget(
+    client, make_key, budget, clock, django_assert_num_queries
+):
+    from datetime import timedelta
+
+    revoked = make_key(state="revoked")
+    expired = make_key(expires_at=clock() - timedelta(days=1))
+    for _ in range(budget * 4):
+        assert error_code(client.get("/api/v1/key", headers=bearer(revoked))) == "revoked_api_key"
+        assert error_code(client.get("/api/v1/key", headers=bearer(expired))) == "expired_api_key"
+    # The address's budget is untouched: a guess is still a plain 401, and a real key works.
+    assert error_code(client.get("/api/v1/key", headers=made_up())) == "invalid_api_key"
+    assert client.get("/api/v1/key", headers=bearer(make_key())).status_code == 200
+
+
+def test_a_valid_key_is_never_refused_for_other_keys_failures(client, make_key, budget, settings):
+    """A key never used before, from an address that spent its budget on made-up keys, is looked
+    up and judged on its own: not 429 (cache on or off)."""
+    for _ in range(budget + 1):
+        client.get("/api/v1/key", headers=made_up())
+    assert client.get("/api/v1/key", headers=made_up()).status_code == 429
+    fresh = make_key()
+    assert [client.get("/api/v1/key", headers=bearer(fresh)).status_code for _ in range(5)] == [200] * 5
+
+
+@pytest.mark.usefixtures("record_cache")
+def test_a_valid_key_survives_a_cache_flush_on_a_throttled_address(client, key, make_key, budget):
+    from django.core.cache import cache
+
+    assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200  # cached now
+    fresh = make_key()  # never used yet
+    for _ in range(budget + 1):
+        client.get("/api/v1/key", headers=made_up())
+    assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200
+    assert client.get("/api/v1/key", headers=bearer(fresh)).status_code == 200
+    cache.clear()  # a Redis restart or FLUSHALL: records and markers gone
+    for _ in range(budget + 1):
+        client.get("/api/v1/key", headers=made_up())
+    assert client.get("/api/v1/key", headers=made_up()).status_code == 429
+    assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200
+    assert client.get("/api/v1/key", headers=bearer(make_key())).status_code == 200
+
+
+def test_a_key_created_after_its_hash_was_guessed_works(client, make_key, budget, monkeypatch):
+    """The unknown-hash marker never outlives the creation of a key with that hash."""
+    plaintext = keygen.generate_key()
+    for _ in range(budget + 1):
+        client.get("/api/v1/key", headers=made_up())
+    assert client.get("/api/v1/key", headers=bearer(plaintext)).status_code == 429  # known unknown now
+    monkeypatch.setattr(keygen, "generate_key", lambda: plaintext)
+    make_key()
+    assert client.get("/api/v1/key", headers=bearer(plaintext)).status_code == 200
+
+
+@pytest.mark.usefixtures("record_cache")
+def test_a_dead_key_costs_no_query_after_the_first(client, key, make_key, budget, clock, django_assert_num_queries):
+    """Its state is cached (over the tombstone its revocation left): a client that keeps sending
+    it costs no SQL query."""
+    from datetime import timedelta
+
+    assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200  # a cached record
+    api_key_revoke(key=key, actor=Actor.cli())  # a tombstone in its place
+    expired = make_key(expires_at=clock() - timedelta(days=1))
+    for dead, code in ((key, "revoked_api_key"), (expired, "expired_api_key")):
+        assert error_code(client.get("/api/v1/key", headers=bearer(dead))) == code  # the database decides
+        with django_assert_num_queries(0):
+            for _ in range(budget * 3):
+                assert error_code(client.get("/api/v1/key", headers=bearer(dead))) == code
+    assert error_code(client.get("/api/v1/key", headers=made_up())) == "invalid_api_key"
+
+
+@pytest.mark.usefixtures("record_cache")
+def test_a_dead_record_never_hides_a_later_write(client, make_key, clock):
+    """A key that was expired when cached and whose expiry was lifted since is judged anew."""
+    from datetime import timedelta
+
+    from keys.models import ApiKey
+
+    expired = make_key(expires_at=clock() - timedelta(days=1))
+    assert error_code(client.get("/api/v1/key", headers=bearer(expired))) == "expired_api_key"
+    ApiKey.objects.filter(pk=expired.pk).update(expires_at=clock() + timedelta(days=1))  # a tombstone
+    assert client.get("/api/v1/key", headers=bearer(expired)).status_code == 200
 
 
 def test_behind_a_proxy_the_client_address_counts(client, budget, settings):
@@ -164,8 +253,10 @@ def test_throttle_on_each_cache_backend(client, key, budget, django_assert_num_q
     assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200
     for _ in range(budget):
         assert error_code(client.get("/api/v1/key", headers=made_up())) == "invalid_api_key"
+    guess = made_up()
+    assert error_code(client.get("/api/v1/key", headers=guess)) == "rate_limited"
     with django_assert_num_queries(0):
-        assert error_code(client.get("/api/v1/key", headers=made_up())) == "rate_limited"
+        assert error_code(client.get("/api/v1/key", headers=guess)) == "rate_limited"  # known unknown
         assert client.get("/api/v1/key", headers=bearer(key)).status_code == 200  # cached record
     from django.core.cache import cache
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.utils import timezone
 
-from api import keycache
+from api import keycache, keyrecord, keystore
 from keys.models import ApiKey
 from keys.services import api_key_revoke, api_key_rotate
 from projects.actors import Actor
@@ -33,7 +33,7 @@ def test_a_revoked_key_is_refused_on_the_next_request(client, key, record_cache)
 
 
 def test_a_stale_record_cannot_overwrite_a_tombstone(key, record_cache):
-    stale = keycache.record_of(ApiKey.objects.select_related("project").get(pk=key.pk))  # read before...
+    stale = keyrecord.record_of(ApiKey.objects.select_related("project").get(pk=key.pk))  # read before...
     api_key_revoke(key=key, actor=Actor.cli())  # ...the revocation, which leaves a tombstone
     keycache.remember(key.key_hash, stale)  # the slow reader tries to cache what it read
     assert keycache.fetch(key.key_hash, timezone.now()).record is None
@@ -70,22 +70,22 @@ def test_the_record_schema_accounts_for_every_field_of_apikey():
     """Adding a field to ApiKey fails here until api/keycache.py says whether the API needs it
     (RECORD_FIELDS) or not (NOT_CACHED, with the reason)."""
     fields = {f.attname for f in ApiKey._meta.concrete_fields}
-    assert not set(keycache.RECORD_FIELDS) & set(keycache.NOT_CACHED)
-    assert fields == set(keycache.RECORD_FIELDS) | set(keycache.NOT_CACHED), (
+    assert not set(keyrecord.RECORD_FIELDS) & set(keyrecord.NOT_CACHED)
+    assert fields == set(keyrecord.RECORD_FIELDS) | set(keyrecord.NOT_CACHED), (
         "ApiKey's fields and api/keycache.py's record schema disagree: "
-        f"undeclared {sorted(fields - set(keycache.RECORD_FIELDS) - set(keycache.NOT_CACHED))}, "
-        f"gone {sorted(set(keycache.RECORD_FIELDS) | set(keycache.NOT_CACHED) - fields)}"
+        f"undeclared {sorted(fields - set(keyrecord.RECORD_FIELDS) - set(keyrecord.NOT_CACHED))}, "
+        f"gone {sorted(set(keyrecord.RECORD_FIELDS) | set(keyrecord.NOT_CACHED) - fields)}"
     )
 
 
 def test_a_record_round_trips_and_never_serves_a_default(key, django_assert_num_queries):
     key = ApiKey.objects.select_related("project").get(pk=key.pk)
     key.stops_at = timezone.now()  # a value of every kind: datetimes, JSON list, FK id, str, None
-    record = keycache.record_of(key)
+    record = keyrecord.record_of(key)
     record = json.loads(json.dumps(record))  # what the cache hands back
     with django_assert_num_queries(0):
-        cached = keycache.key_from_record(record, key.key_hash)
-        for name in keycache.RECORD_FIELDS:
+        cached = keyrecord.key_from_record(record, key.key_hash)
+        for name in keyrecord.RECORD_FIELDS:
             assert getattr(cached, name) == getattr(key, name), name
         assert (cached.project.pk, cached.project.slug, cached.project.name) == (
             key.project.pk,
@@ -103,9 +103,9 @@ def test_a_record_round_trips_and_never_serves_a_default(key, django_assert_num_
 def test_records_of_another_schema_are_never_read(key, record_cache, monkeypatch):
     from django.core.cache import cache
 
-    keycache.remember(key.key_hash, keycache.record_of(ApiKey.objects.select_related("project").get(pk=key.pk)))
+    keycache.remember(key.key_hash, keyrecord.record_of(ApiKey.objects.select_related("project").get(pk=key.pk)))
     assert keycache.fetch(key.key_hash, timezone.now()).record is not None
-    monkeypatch.setattr(keycache, "RECORD_FIELDS", (*keycache.RECORD_FIELDS[:-1],))
+    monkeypatch.setattr(keyrecord, "RECORD_FIELDS", (*keyrecord.RECORD_FIELDS[:-1],))
     assert keycache.fetch(key.key_hash, timezone.now()).record is None
     cache.clear()
 
@@ -152,7 +152,7 @@ def test_a_request_with_a_cached_record_sends_redis_one_command(client, key, set
 def test_the_script_is_loaded_again_when_redis_forgot_it(client, key, settings):
     use_record_cache(settings, "redis")
     assert get_key(client, key).status_code == 200
-    keycache._backend().client().script_flush()  # e.g. Redis restarted
+    keycache.stores.current().client().script_flush()  # e.g. Redis restarted
     response = get_key(client, key)
     assert response.status_code == 200 and response["X-RateLimit-Remaining"] == str(key.rate_limit - 2)
 
@@ -171,8 +171,8 @@ def test_first_use_of_the_minute_is_the_counter_starting(key, settings, mode):
     later = keycache.fetch(key.key_hash, now + timedelta(seconds=keycache.WINDOW_SECONDS))
     assert (later.count, later.first_use_this_minute) == (1, True)  # a new window
     if mode == "redis":  # the counter the script created expires with its window
-        counter = cache.make_key(keycache._names(key.key_hash, keycache.window_of(now))[1])
-        assert 0 < keycache._backend().client().ttl(counter) <= keycache.WINDOW_SECONDS + 5
+        counter = cache.make_key(keystore.names(key.key_hash, keycache.window_of(now))[1])
+        assert 0 < keycache.stores.current().client().ttl(counter) <= keycache.WINDOW_SECONDS + 5
 
 
 @pytest.mark.parametrize("mode", ["locmem", "redis"])
@@ -181,16 +181,17 @@ def test_the_address_budget_is_read_only_without_a_record(key, settings, mode):
     use_record_cache(settings, mode)
     now = timezone.now()
     for _ in range(3):
-        keycache.count_failure("203.0.113.9", now)
-    keycache.mark_known(key.key_hash)
+        keycache.count_failure("203.0.113.9", now, "f" * 64)  # guesses: another hash each time
     cold = keycache.fetch(key.key_hash, now, "203.0.113.9")
-    assert (cold.record, cold.failures, cold.known_key) == (None, 3, True)
-    keycache.remember(key.key_hash, keycache.record_of(ApiKey.objects.select_related("project").get(pk=key.pk)))
+    assert (cold.record, cold.failures, cold.unknown) == (None, 3, False)
+    assert keycache.fetch("f" * 64, now, "203.0.113.9").unknown  # a guessed hash is known unknown
+    keycache.remember(key.key_hash, keyrecord.record_of(ApiKey.objects.select_related("project").get(pk=key.pk)))
     warm = keycache.fetch(key.key_hash, now, "203.0.113.9")
     assert warm.record is not None and warm.record["key"]["key_id"] == key.key_id
     api_key_revoke(key=key, actor=Actor.cli())  # a tombstone: back to the database, budget read again
     dead = keycache.fetch(key.key_hash, now, "203.0.113.9")
-    assert (dead.record, dead.failures, dead.known_key) == (None, 3, True)
+    assert (dead.record, dead.failures, dead.unknown) == (None, 3, False)
+    assert dead.tombstone is not None and dead.tombstone[:1] in (b"-", "-")
 
 
 def test_an_addressed_project_record_comes_in_the_same_command(key, settings, redis_commands):
@@ -203,10 +204,10 @@ def test_an_addressed_project_record_comes_in_the_same_command(key, settings, re
 
 def test_a_record_is_built_into_a_key_once_per_process(client, key, settings, monkeypatch):
     use_record_cache(settings, "redis")
-    keycache._key_of_record.cache_clear()
+    keyrecord.key_of_record.cache_clear()
     built = []
-    real = keycache.key_from_record
-    monkeypatch.setattr(keycache, "key_from_record", lambda *args: built.append(1) or real(*args))
+    real = keyrecord.key_from_record
+    monkeypatch.setattr(keyrecord, "key_from_record", lambda *args: built.append(1) or real(*args))
     for _ in range(4):
         assert get_key(client, key).status_code == 200
     assert len(built) == 1  # the cold request caches the record; the next three share one instance
@@ -215,7 +216,7 @@ def test_a_record_is_built_into_a_key_once_per_process(client, key, settings, mo
     assert len(built) == 1
     from django.core.cache import cache
 
-    cache.delete(keycache._names(key.key_hash, 0)[0])  # the tombstone expires
+    cache.delete(keystore.names(key.key_hash, 0)[0])  # the tombstone expires
     assert [get_key(client, key).json()["name"] for _ in range(3)] == ["renamed"] * 3
     assert len(built) == 2  # the new record, built once
 
@@ -226,12 +227,12 @@ def test_a_connection_closed_by_redis_is_replaced_without_losing_the_cache(clien
     use_record_cache(settings, "redis")
     keycache.reset_state()
     assert get_key(client, key).status_code == 200
-    admin = keycache._backend().client()
+    admin = keycache.stores.current().client()
     killed = admin.client_kill_filter(_type="normal", skipme=True)
     assert killed >= 1
     response = get_key(client, key)
     assert response.status_code == 200 and response["X-RateLimit-Remaining"] == str(key.rate_limit - 2)
-    assert keycache._paused_until == 0.0  # no cache pause: the limit kept counting
+    assert not keycache.breaker.open  # no cache pause: the limit kept counting
 
 
 @pytest.mark.parametrize("garbage", [b"{not json", b'{"key": {"id": 1}}'])
@@ -239,6 +240,39 @@ def test_an_unreadable_record_sends_the_request_to_the_database(client, key, set
     """A record the process cannot read (corrupt, or written by something else) is a miss: the
     key is looked up in the database, never a 500."""
     use_record_cache(settings, "redis")
-    keycache._backend().client().set(keycache._backend()._make_key(keycache._names(key.key_hash, 0)[0]), garbage, ex=60)
+    keycache.stores.current().client().set(
+        keycache.stores.current().make_key(keystore.names(key.key_hash, 0)[0]), garbage, ex=60
+    )
     response = get_key(client, key)
     assert response.status_code == 200 and response.json()["id"] == key.key_id
+
+
+def test_the_hot_path_uses_redis_py_public_client(client, key, settings, monkeypatch):
+    """The one command goes through `redis.Redis.execute_command` of a single-connection client
+    of the thread (redis-py's retries and reconnects), not a raw connection."""
+    import redis
+
+    use_record_cache(settings, "redis")
+    sent = []
+    real = redis.Redis.execute_command
+
+    def spy(self, *args, **options):
+        sent.append((args[0], self.connection is not None))
+        return real(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", spy)
+    assert get_key(client, key).status_code == 200
+    sent.clear()
+    assert get_key(client, key).status_code == 200
+    assert sent == [("EVALSHA", True)]
+
+
+def test_the_breaker_is_state_a_test_can_reset(key, settings):
+    def down():
+        raise ConnectionError("refused")
+
+    keycache.breaker.run(down)
+    assert keycache.breaker.open
+    assert keycache.fetch(key.key_hash, timezone.now()) is None  # paused: the database decides
+    keycache.reset_state()
+    assert not keycache.breaker.open and keycache.fetch(key.key_hash, timezone.now()) is not None

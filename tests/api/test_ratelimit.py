@@ -106,7 +106,7 @@ def test_fails_open_when_the_cache_is_down(client, make_key, clock, monkeypatch,
         raise ConnectionError("Error 111 connecting to redis")
 
     for operation in ("get", "incr", "add"):
-        monkeypatch.setattr(f"api.keycache.cache.{operation}", down)
+        monkeypatch.setattr(f"api.keystore.cache.{operation}", down)
     with caplog.at_level("WARNING", logger="api"):
         for _ in range(3):  # over the limit of 1, yet served
             response = get_key(client, key)

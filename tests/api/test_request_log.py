@@ -77,7 +77,7 @@ def test_made_up_keys_then_the_throttle_fold_per_code(client, shipped_log):
     made_up = bearer(keygen.generate_key())
     codes = {error_code(client.get("/api/v1/key", headers=made_up)) for _ in range(300)}
     assert codes == {"invalid_api_key", "rate_limited"}
-    assert [(line["status"], line["error"]) for line in shipped_log()] == [
+    assert [(line["status"], line["error"]) for line in shipped_log() if "status" in line] == [
         (401, "invalid_api_key"),
         (429, "rate_limited"),
     ]
