@@ -35,7 +35,6 @@ logged nor stored; only its public Key ID appears in events and log lines.
 """
 
 import logging
-import math
 from datetime import timedelta
 from typing import cast
 
@@ -70,8 +69,7 @@ def _client(request: HttpRequest) -> str:
 
 
 def _throttled(now) -> RateLimited:
-    window_end = (keycache.window_of(now) + 1) * keycache.WINDOW_SECONDS
-    retry_after = max(1, math.ceil(window_end - now.timestamp()))
+    _, retry_after = keycache.window_end(now)
     return RateLimited(
         f"Too many failed authentications from this address; retry in {retry_after} s.", retry_after=retry_after
     )

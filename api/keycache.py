@@ -36,6 +36,7 @@ Without REDIS_URL the same operations run on Django's local-memory cache (one pr
 
 import json
 import logging
+import math
 from datetime import datetime
 
 from django.conf import settings
@@ -52,6 +53,13 @@ breaker = Breaker(pause=5.0)  # tests: reset_state()
 
 def window_of(now: datetime) -> int:
     return int(now.timestamp() // WINDOW_SECONDS)
+
+
+def window_end(now: datetime) -> tuple[int, int]:
+    """THE rate-window arithmetic (the per-key limit and the per-address throttle share it): when
+    the window holding `now` ends (Unix seconds), and the whole seconds until then (at least 1)."""
+    reset_at = (window_of(now) + 1) * WINDOW_SECONDS
+    return reset_at, max(1, math.ceil(reset_at - now.timestamp()))
 
 
 def fetch(key_hash: str, now: datetime, client: str = "-", slug: str | None = None) -> Snapshot | None:

@@ -22,7 +22,6 @@ a hanging Redis costs one timeout per process per pause instead of one per reque
 """
 
 import logging
-import math
 from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponseBase
@@ -60,10 +59,7 @@ def check(request: ApiRequest, key: ApiKey, *, count: int | None, now) -> Budget
     """Judge this request's number in the key's window (counted by `api.keycache.fetch`, None
     when the cache is down: fail open); remember the budget on the request; raise RateLimited
     over the limit."""
-    now = now.timestamp()
-    window = int(now // WINDOW_SECONDS)
-    reset_at = (window + 1) * WINDOW_SECONDS
-    retry_after = max(1, math.ceil(reset_at - now))
+    reset_at, retry_after = keycache.window_end(now)
     limit = key.rate_limit
     if count is None:  # cache down: fail open
         budget = Budget(limit=limit, remaining=limit, reset_at=reset_at, retry_after=retry_after)
