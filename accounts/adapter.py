@@ -4,6 +4,9 @@
   failed-login bucket (allauth keys it on the lower-cased address) and the stored address are one
   and the same string: no other spelling of an address reaches the account with a fresh bucket.
 - The client address comes from `keys_console.client_ip` (TRUSTED_PROXIES), like everywhere else.
+- A page to land on after the login that confirms a new address (the Sandbox's API Key tab: the
+  projects app sets it through `set_landing_url` when the address is confirmed) wins over
+  LOGIN_REDIRECT_URL, for that person only.
 - Counting failed logins fails open: if the cache (Redis) cannot be reached, the password is still
   checked, without the brake, and a warning is logged, rather than every login answering 500.
 """
@@ -16,11 +19,34 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from keys_console.client_ip import client_ip
 
 logger = logging.getLogger("accounts")
+LANDING_SESSION_KEY = "accounts_landing"
+
+
+def set_landing_url(request, user, url: str) -> None:
+    """After `user`'s next login in this session (or the one under way), go to `url` once."""
+    request.session[LANDING_SESSION_KEY] = [user.pk, url]
+
+
+def pop_landing_url(request) -> str | None:
+    landing = request.session.pop(LANDING_SESSION_KEY, None) if hasattr(request, "session") else None
+    if isinstance(landing, list) and len(landing) == 2 and landing[0] == request.user.pk:
+        return str(landing[1])
+    return None
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def clean_email(self, email: str) -> str:
         return super().clean_email(email).strip().lower()
+
+    def get_login_redirect_url(self, request) -> str:
+        return pop_landing_url(request) or super().get_login_redirect_url(request)
+
+    def get_signup_redirect_url(self, request) -> str:
+        if request.user.is_authenticated:
+            landing = pop_landing_url(request)
+            if landing:
+                return landing
+        return super().get_signup_redirect_url(request)
 
     def get_client_ip(self, request) -> str:
         ip = client_ip(request)

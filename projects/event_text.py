@@ -33,6 +33,7 @@ SENTENCES = {
     EventKind.QUESTION_ACTIVATED: "{actor} activated the question “{subject}”",
     EventKind.QUESTION_DEACTIVATED: "{actor} deactivated the question “{subject}”",
     EventKind.QUESTION_DELETED: "{actor} deleted the question “{subject}”",
+    EventKind.SAMPLE_QUESTIONS_DELETED: "{actor} deleted the sample questions ({count_text})",
     EventKind.PROJECT_CREATED: "{actor} created the project “{subject}”",
     EventKind.PROJECT_RENAMED: "{actor} renamed the project from “{old_name}” to “{subject}”",
 }
