@@ -9,6 +9,7 @@ from projects.errors import RuleError
 from projects.models import Project
 
 from .models.api_key import PERMISSION_HELP, ExpiryRule, Permission
+from .sandbox import usable_in_account_keys
 from .services import GRACE_LABELS, NAME_MAX_LENGTH, expires_at_for
 
 
@@ -159,4 +160,4 @@ class AccountKeyCreateForm(ApiKeyCreateForm):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["projects"].queryset = Project.objects.for_user(user).order_by("name", "pk")
+        self.fields["projects"].queryset = usable_in_account_keys(Project.objects.for_user(user)).order_by("name", "pk")

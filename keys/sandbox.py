@@ -8,7 +8,19 @@
   projects" leaves it out, and an account key naming a Sandbox's slug gets 404.
 """
 
+from .keygen import LIVE_PREFIX, TEST_PREFIX
+
 DEFAULT_KEY_NAME = "Sandbox key"
+
+
+def prefix_for(project) -> str:
+    """The prefix of a new key of `project` (None: an account key, always live)."""
+    return TEST_PREFIX if project is not None and project.is_sandbox else LIVE_PREFIX
+
+
+def usable_in_account_keys(projects):
+    """`projects` without Sandboxes: no account key reaches a Sandbox."""
+    return projects.filter(is_sandbox=False)
 
 
 def default_key_name(project, taken_names) -> str:

@@ -25,6 +25,7 @@ from . import keygen
 from .errors import DuplicateKeyName, InvalidKeyRequest, KeyLimitReached, KeyNotActive
 from .models import ApiKey
 from .models.api_key import PERMISSION_ORDER, RATE_LIMIT_MAX, RATE_LIMIT_MESSAGE, ExpiryRule, KeyState, Status
+from .sandbox import prefix_for, usable_in_account_keys
 
 GRACE_PERIODS = {
     "1h": timedelta(hours=1),
@@ -86,7 +87,7 @@ def record_key_event(
 
 def projects_in_scope(key: ApiKey):
     """The projects an account key reaches now: its scope, among its holder's memberships."""
-    projects = Project.objects.filter(memberships__user_id=key.owner_id)  # type: ignore[misc]  # an account key: set
+    projects = usable_in_account_keys(Project.objects.filter(memberships__user_id=key.owner_id))  # type: ignore[misc]  # an account key: set
     if not key.all_projects:
         projects = projects.filter(scoped_account_keys=key)
     return projects.order_by("name", "pk")
@@ -163,6 +164,11 @@ def _clean_scope(owner, all_projects: bool, projects) -> list[Project]:
     mine = set(Project.objects.filter(memberships__user=owner).values_list("pk", flat=True))
     if any(p.pk not in mine for p in chosen):
         raise InvalidKeyRequest("Choose among the projects you are a member of.", field="projects")
+    if any(p.is_sandbox for p in chosen):
+        raise InvalidKeyRequest(
+            "A Sandbox cannot be in a personal key's scope: generate a test key on its API Key tab.",
+            field="projects",
+        )
     return chosen
 
 
@@ -180,10 +186,11 @@ def _insert_key(
     all_projects: bool = False,
     scope_projects=(),
 ) -> tuple[ApiKey, str]:
-    plaintext = keygen.generate_key()
+    plaintext = keygen.generate_key(prefix_for(project))
     key = ApiKey.objects.create(
         project=project,
         owner=owner,
+        is_test=plaintext.startswith(keygen.TEST_PREFIX),
         all_projects=all_projects,
         name=name,
         key_hash=keygen.hash_key(plaintext),
