@@ -40,6 +40,15 @@ def test_confirming_the_email_makes_a_sandbox_with_10_sample_questions(client, m
     assert EventKind.PROJECT_CREATED in kinds and EventKind.QUESTIONS_BULK_ADDED in kinds
 
 
+def test_opening_the_mail_link_confirms_and_lands_on_the_sandbox(client, mailoutbox):
+    client.post(reverse("account_signup"), {"email": "new.person@example.com", "password1": PASSWORD})
+    link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+)", mailoutbox[-1].body).group(1)
+    response = client.get(link)  # no second click
+    sandbox = Project.objects.get(is_sandbox=True)
+    assert response.status_code == 302
+    assert response.url == reverse("project_keys:key_new", args=[sandbox.slug])
+
+
 def test_no_sandbox_before_the_address_is_confirmed(client, mailoutbox):
     client.post(
         reverse("account_signup"),
