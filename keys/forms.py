@@ -12,6 +12,9 @@ from .models.api_key import PERMISSION_HELP, ExpiryRule, Permission
 from .sandbox import usable_in_account_keys
 from .services import GRACE_LABELS, NAME_MAX_LENGTH, expires_at_for
 
+# The field's limit, said where it is typed (the input's maxlength stops at it; console.js counts).
+NAME_HELP = f"What uses this key, e.g. “Production web app”. {NAME_MAX_LENGTH} characters at most."
+
 
 class _Choices(forms.MultipleChoiceField):
     """Offers the choices; judging them is `services.clean_key_request`'s job."""
@@ -53,8 +56,10 @@ class ApiKeyCreateForm(KeyFormMixin, forms.Form):
     name = forms.CharField(
         label="Name",
         required=False,
-        help_text="What uses this key, e.g. “Production web app”.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True, "maxlength": NAME_MAX_LENGTH}),
+        help_text=NAME_HELP,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autofocus": True, "maxlength": NAME_MAX_LENGTH, "dir": "auto"}
+        ),
     )
     permissions = _Choices(
         label="Permissions",
@@ -101,8 +106,8 @@ class ApiKeyEditForm(KeyFormMixin, forms.Form):
     name = forms.CharField(
         label="Name",
         required=False,
-        help_text="What uses this key, e.g. “Production web app”.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": NAME_MAX_LENGTH}),
+        help_text=NAME_HELP,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": NAME_MAX_LENGTH, "dir": "auto"}),
     )
     permissions = _Choices(
         label="Permissions",

@@ -361,6 +361,50 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
     return locked
 
 
+def rotating_predecessor(key: ApiKey, now: datetime | None = None) -> ApiKey | None:
+    """The key `key` replaced, while it still works (Rotating, inside its grace period)."""
+    if key.rotated_from_id is None:
+        return None
+    predecessor = ApiKey.objects.filter(pk=key.rotated_from_id).first()
+    if predecessor is None or predecessor.status_at(now or timezone.now()) != Status.ROTATING:
+        return None
+    return predecessor
+
+
+def api_key_revoke_with_predecessor(*, key: ApiKey, actor: Actor) -> list[ApiKey]:
+    """Revoke `key` and, if the key it replaced is still rotating out, that one too: both stop at
+    once (a leaked lineage). Each revocation is logged; returns the keys revoked."""
+    with transaction.atomic():
+        _lock_holder(key)
+        locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+        now = timezone.now()
+        if locked.status_at(now) == Status.REVOKED:
+            raise KeyNotActive("This key is already revoked.")
+        predecessor = None
+        if locked.rotated_from_id is not None:
+            predecessor = ApiKey.objects.select_for_update().get(pk=locked.rotated_from_id)
+            if predecessor.status_at(now) != Status.ROTATING:
+                predecessor = None
+        _revoke(locked, actor=actor, now=now)
+        record_key_event(
+            key=locked,
+            kind=EventKind.REVOKED,
+            actor=actor,
+            details={"with_predecessor": predecessor.key_id} if predecessor else {},
+        )
+        revoked = [locked]
+        if predecessor is not None:
+            _revoke(predecessor, actor=actor, now=now)
+            record_key_event(
+                key=predecessor,
+                kind=EventKind.REVOKED,
+                actor=actor,
+                details={"reason": "revoked_with_its_successor", "successor": locked.key_id},
+            )
+            revoked.append(predecessor)
+    return revoked
+
+
 def clean_key_update(*, name, permissions, rate_limit_per_minute: int | None) -> tuple[str, list[str]]:
     """THE validation of a change to a key (the Edit dialog, the admin, the CLI): the name and
     permission rules of a new key, and the rate limit's range. Returns the cleaned name and

@@ -149,6 +149,8 @@ def _part(name: str, value) -> str | None:
         return str(value).replace("_", " ")
     if name == "successor":
         return f"successor {value}"
+    if name == "with_predecessor":
+        return f"with the key it replaced, {value}"
     if name == "status_when_deleted":
         return f"was {value} when deleted"
     if name == "priority":
@@ -168,6 +170,7 @@ def _part(name: str, value) -> str | None:
 DETAIL_ORDER = [
     "reason",
     "successor",
+    "with_predecessor",
     "rotated_from",
     "new_key_id",
     "name",

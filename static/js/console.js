@@ -7,6 +7,7 @@
 //   data-expiry-select    an expiration <select>; data-expiry-previews lists the date of each choice
 //   data-show-when        "control-id=value": shown only while the control has that value
 //   data-collapse-details / data-details-toggle   the inline key details
+//   data-char-count       "input-id": shows how many characters of the input's maxlength are used
 //   data-more-actions     a row's More actions menu (<details>): Escape or a click elsewhere closes it
 (function () {
   "use strict";
@@ -239,5 +240,16 @@
     if (!menu) return;
     menu.open = false;
     menu.querySelector("summary").focus();
+  });
+
+  // --- character counters (data-char-count="input-id"): "12 of 64 used", said only near the limit ----
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!input.id || !input.maxLength || input.maxLength < 0) return;
+    var counter = document.querySelector('[data-char-count="' + input.id + '"]');
+    if (!counter) return;
+    var used = input.value.length;
+    counter.textContent = "(" + used + " of " + input.maxLength + " used)";
+    counter.setAttribute("aria-live", used >= input.maxLength - 8 ? "polite" : "off");
   });
 })();
