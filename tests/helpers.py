@@ -14,6 +14,7 @@ def page_text(response) -> str:
     """The visible text of an HTML response: tags removed, entities decoded, spaces collapsed."""
     body = response.content.decode()
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
+    body = re.sub(r"</?bdi>", "", body)  # direction isolation around names: inline, no space on screen
     body = re.sub(r"<[^>]+>", " ", body)
     text = re.sub(r"\s+", " ", html.unescape(body)).strip()
     return re.sub(r" ([.,:;!?])", r"\1", text)  # "<strong>9 questions</strong>." reads "9 questions."
