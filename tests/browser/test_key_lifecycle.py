@@ -170,7 +170,7 @@ def test_locked_tab_in_the_browser(page, live_server, owner, screenshot_dir):
     log_in(page, live_server.url, owner.email, PASSWORD)
     page.goto(f"{live_server.url}/projects/{project.slug}/keys/")
     expect(page.get_by_text("10 active questions")).to_be_visible()
-    expect(page.get_by_text("7 active questions")).to_be_visible()
+    expect(page.get_by_text("7 active (10 needed)")).to_be_visible()
     expect(page.get_by_role("link", name="Generate a key")).to_have_count(0)
     page.screenshot(path=screenshot_dir / "8-locked-tab.png")
 
