@@ -62,6 +62,9 @@ def test_key_list_fits_and_every_action_is_reachable(page, live_server, keys_pag
             expect(row.locator(".badge").first).to_be_visible()  # its status
             details = row.get_by_role("link", name="Details")
             assert _in_viewport(page, details), f"{width}px row {index}: Details off-screen"
+            assert details.evaluate("e => e.getClientRects().length === 1 && e.offsetHeight < 40"), (
+                f"{width}px row {index}: Details breaks over two lines"
+            )
             summary = row.locator("summary", has_text="More actions")
             summary.click()
             actions = ["Delete"] + (["Revoke"] if row.get_attribute("data-status") in ("active", "rotating") else [])
@@ -84,6 +87,9 @@ def test_key_list_fits_and_every_action_is_reachable(page, live_server, keys_pag
             successor_box = page.locator(f"#key-{new.key_id}").bounding_box()
             old_box = page.locator(f"#key-{old.key_id}").bounding_box()
             assert old_box["y"] >= successor_box["y"] + successor_box["height"] - 1
+            # indented under it, never wider than it (its right edge lines up)
+            assert old_box["x"] >= successor_box["x"]
+            assert abs((old_box["x"] + old_box["width"]) - (successor_box["x"] + successor_box["width"])) <= 1
             assert page.locator(f"#key-{new.key_id} + #key-{old.key_id}").count() == 1
 
 
