@@ -48,6 +48,13 @@ class AccountAdapter(DefaultAccountAdapter):
                 return landing
         return super().get_signup_redirect_url(request)
 
+    def post_login(self, request, user, **kwargs):
+        response = super().post_login(request, user, **kwargs)
+        # Used above, or passed over for an explicit `next` (an invitation): either way, once.
+        if hasattr(request, "session"):
+            request.session.pop(LANDING_SESSION_KEY, None)
+        return response
+
     def get_client_ip(self, request) -> str:
         ip = client_ip(request)
         if not ip:

@@ -49,6 +49,21 @@ def test_opening_the_mail_link_confirms_and_lands_on_the_sandbox(client, mailout
     assert response.url == reverse("project_keys:key_new", args=[sandbox.slug])
 
 
+def test_an_explicit_next_wins_and_the_landing_is_forgotten(client, mailoutbox):
+    from accounts.adapter import LANDING_SESSION_KEY
+
+    projects = reverse("projects:list")
+    client.post(
+        reverse("account_signup"),
+        {"email": "new.person@example.com", "password1": PASSWORD, "next": projects},
+    )
+    link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+)", mailoutbox[-1].body).group(1)
+    response = client.get(link)
+    assert response.status_code == 302 and response.url == projects
+    assert Project.objects.filter(is_sandbox=True).count() == 1  # the Sandbox is there all the same
+    assert LANDING_SESSION_KEY not in client.session
+
+
 def test_no_sandbox_before_the_address_is_confirmed(client, mailoutbox):
     client.post(
         reverse("account_signup"),
