@@ -7,7 +7,7 @@ from keys import keygen
 
 HX = {"HTTP_HX_REQUEST": "true"}  # what htmx sends with every request
 
-KEY_IN_TEXT = re.compile(r"nbq_live_[A-Za-z0-9]{32}")
+KEY_IN_TEXT = re.compile(r"nbq_(?:live|test)_[A-Za-z0-9]{32}")  # live keys and a Sandbox's test keys
 
 
 def page_text(response) -> str:
