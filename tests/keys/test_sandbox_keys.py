@@ -167,3 +167,40 @@ def test_real_projects_keep_the_question_gate(person):
     locked = ProjectFactory(active_questions=9)
     with pytest.raises(Exception, match="10 active questions"):
         _key(locked)
+
+
+# --- the CLI follows the same rules -----------------------------------------------------------
+
+
+def test_create_api_key_on_a_sandbox_prints_a_test_key(sandbox):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("create_api_key", sandbox.slug, "--name", "ci", "--permissions", "read", stdout=out, stderr=StringIO())
+    assert TEST_FORMAT.fullmatch(out.getvalue().strip())
+
+
+def test_create_api_key_refuses_a_sandbox_in_a_personal_keys_scope(person, sandbox):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from keys.models import ApiKey
+
+    with pytest.raises(CommandError, match="Sandbox"):
+        call_command(
+            "create_api_key",
+            "--account",
+            person.email,
+            "--projects",
+            sandbox.slug,
+            "--name",
+            "p",
+            "--permissions",
+            "read",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
+    assert not ApiKey.objects.filter(owner=person).exists()
