@@ -82,6 +82,7 @@ def test_after_confirming_they_land_on_the_sandbox_generate_dialog_with_a_name(c
     html = page.content.decode()
     assert re.search(r'<dialog[^>]*aria-labelledby="generate-title"[^>]* open', html)
     assert re.search(r'name="name" value="Sandbox key"', html)
+    assert "its keys are test keys" in page_text(page)
     # the landing happens once: the next login goes where logins go
     client.logout()
     again = client.post(reverse("account_login"), {"login": "new.person@example.com", "password": PASSWORD})
