@@ -6,6 +6,9 @@
 - The client address comes from `keys_console.client_ip` (TRUSTED_PROXIES), like everywhere else.
 - Mails (address confirmation, password reset, security notices) are rendered in the request and
   sent by a task (keys_console/mail.py): a slow or unreachable SMTP server does not slow sign-ups.
+- A page to land on after the login that confirms a new address (the Sandbox's API Key tab: the
+  projects app sets it through `set_landing_url` when the address is confirmed) wins over
+  LOGIN_REDIRECT_URL, for that person only.
 - Counting failed logins fails open: if the cache (Redis) cannot be reached, the password is still
   checked, without the brake, and a warning is logged, rather than every login answering 500.
 - Confirm access: allauth's own guarded actions (email addresses, 2FA) use the same window as key
@@ -25,6 +28,19 @@ from keys_console.client_ip import client_ip
 from keys_console.mail import send_later
 
 logger = logging.getLogger("accounts")
+LANDING_SESSION_KEY = "accounts_landing"
+
+
+def set_landing_url(request, user, url: str) -> None:
+    """After `user`'s next login in this session (or the one under way), go to `url` once."""
+    request.session[LANDING_SESSION_KEY] = [user.pk, url]
+
+
+def pop_landing_url(request) -> str | None:
+    landing = request.session.pop(LANDING_SESSION_KEY, None) if hasattr(request, "session") else None
+    if isinstance(landing, list) and len(landing) == 2 and landing[0] == request.user.pk:
+        return str(landing[1])
+    return None
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -36,6 +52,23 @@ class AccountAdapter(DefaultAccountAdapter):
         request = allauth_context.request  # as allauth's own send_mail: the request being handled
         ctx = {"request": request, "email": email, "current_site": get_current_site(request), **context}
         send_later(self.render_mail(template_prefix, email, ctx))
+
+    def get_login_redirect_url(self, request) -> str:
+        return pop_landing_url(request) or super().get_login_redirect_url(request)
+
+    def get_signup_redirect_url(self, request) -> str:
+        if request.user.is_authenticated:
+            landing = pop_landing_url(request)
+            if landing:
+                return landing
+        return super().get_signup_redirect_url(request)
+
+    def post_login(self, request, user, **kwargs):
+        response = super().post_login(request, user, **kwargs)
+        # Used above, or passed over for an explicit `next` (an invitation): either way, once.
+        if hasattr(request, "session"):
+            request.session.pop(LANDING_SESSION_KEY, None)
+        return response
 
     def get_client_ip(self, request) -> str:
         ip = client_ip(request)

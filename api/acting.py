@@ -58,7 +58,8 @@ def requested_slug(request: HttpRequest) -> str | None:
 def load_access(key) -> dict:
     """From the database: the key's scope and its holder's memberships within it (two queries)."""
     # A deactivated person reaches nothing (their keys stay for the record; revoking is one click).
-    memberships = Membership.objects.filter(user_id=key.owner_id, user__is_active=True)
+    # A Sandbox is out of every account key's reach (keys/sandbox.py): its test keys alone act on it.
+    memberships = Membership.objects.filter(user_id=key.owner_id, user__is_active=True, project__is_sandbox=False)
     if not key.all_projects:
         memberships = memberships.filter(project__scoped_account_keys=key)
     projects = {

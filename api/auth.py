@@ -223,5 +223,5 @@ API_KEY_AUTH = [BearerKey(), HeaderKey()]
 
 # --- malformed keys -----------------------------------------------------------------------------
 MALFORMED_KEY_MESSAGE = (
-    "This is not a valid API key (expected `nbq_live_` and 32 letters or digits, with a valid checksum)."
+    "This is not a valid API key (expected `nbq_live_` or `nbq_test_` and 32 letters or digits, with a valid checksum)."
 )

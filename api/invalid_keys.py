@@ -1,6 +1,6 @@
 """Refuse malformed API keys before the rest of the stack runs.
 
-A key that is not `nbq_live_` + 32 characters with a valid checksum cannot belong to anybody, and
+A key that is not `nbq_live_` (or `nbq_test_`) + 32 characters with a valid checksum cannot belong to anybody, and
 `keygen.is_well_formed` says so without a query. Such requests (typos, made-up keys, scanners)
 are answered here, high in MIDDLEWARE, before the session, CSRF, authentication and message
 middleware and before django-ninja parses anything, byte for byte what the API's own

@@ -46,6 +46,7 @@ RECORD_FIELDS = (
 NOT_CACHED = {
     "key_hash": "the lookup key of the record itself (not stored inside it)",
     "last4": "display only (console)",
+    "is_test": "display only (the console's mask); the prefix is part of the hashed secret",
     "created_by_id": "console and admin only",
     "revoked_at": "informational; the state decides",
     "revoked_by_id": "console and admin only",

@@ -96,7 +96,7 @@ class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
         "expires_at",
         "rate_limit_per_minute",
     ]
-    list_filter = [StatusFilter, KindFilter, "project"]
+    list_filter = [StatusFilter, KindFilter, "is_test", "project"]
     search_fields = ["name", "key_id", "project__name", "project__slug", "owner__email"]
     list_select_related = ["project", "owner"]
     fields = [
@@ -107,6 +107,7 @@ class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
         "name",
         "key_id",
         "masked",
+        "is_test",
         "permissions",
         "expiry_rule",
         "created_by",

@@ -9,7 +9,11 @@ from projects.errors import RuleError
 from projects.models import Project
 
 from .models.api_key import PERMISSION_HELP, ExpiryRule, Permission
+from .sandbox import usable_in_account_keys
 from .services import GRACE_LABELS, NAME_MAX_LENGTH, expires_at_for
+
+# The field's limit, said where it is typed (the input's maxlength stops at it; console.js counts).
+NAME_HELP = f"What uses this key, e.g. “Production web app”. {NAME_MAX_LENGTH} characters at most."
 
 
 class _Choices(forms.MultipleChoiceField):
@@ -68,8 +72,10 @@ class ApiKeyCreateForm(KeyFormMixin, forms.Form):
     name = forms.CharField(
         label="Name",
         required=False,
-        help_text="What uses this key, e.g. “Production web app”.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True, "maxlength": NAME_MAX_LENGTH}),
+        help_text=NAME_HELP,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autofocus": True, "maxlength": NAME_MAX_LENGTH, "dir": "auto"}
+        ),
     )
     permissions = _Choices(
         label="Permissions",
@@ -117,8 +123,8 @@ class ApiKeyEditForm(KeyFormMixin, forms.Form):
     name = forms.CharField(
         label="Name",
         required=False,
-        help_text="What uses this key, e.g. “Production web app”.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": NAME_MAX_LENGTH}),
+        help_text=NAME_HELP,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": NAME_MAX_LENGTH, "dir": "auto"}),
     )
     permissions = _Choices(
         label="Permissions",
@@ -178,7 +184,7 @@ class AccountKeyCreateForm(ApiKeyCreateForm):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["projects"].queryset = Project.objects.for_user(user).order_by("name", "pk")
+        self.fields["projects"].queryset = usable_in_account_keys(Project.objects.for_user(user)).order_by("name", "pk")
 
 
 class AccountKeyEditForm(ApiKeyEditForm):
@@ -200,7 +206,7 @@ class AccountKeyEditForm(ApiKeyEditForm):
 
     def __init__(self, *args, key, user, **kwargs):
         super().__init__(*args, key=key, **kwargs)
-        self.fields["projects"].queryset = Project.objects.for_user(user).order_by("name", "pk")
+        self.fields["projects"].queryset = usable_in_account_keys(Project.objects.for_user(user)).order_by("name", "pk")
         self.initial.setdefault("scope", self.SCOPE_ALL if key.all_projects else self.SCOPE_CHOSEN)
         self.initial.setdefault("projects", list(key.scope_projects.values_list("pk", flat=True)))
 

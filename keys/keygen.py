@@ -1,9 +1,11 @@
 """API key material: generation, well-formedness (checksum), hashing and masking.
 
-A key is ``nbq_live_`` + 32 base62 characters: 26 random characters from `secrets`
-(26 * log2(62) = 154.8 bits) followed by a 6-character checksum, the CRC32 of those 26
-characters written in base62. The checksum lets the API reject typos and made-up keys
-without a database query, and lets secret scanners check a candidate offline.
+A key is ``nbq_live_`` (or ``nbq_test_``: a Sandbox's test key, keys/sandbox.py) + 32 base62
+characters: 26 random characters from `secrets` (26 * log2(62) = 154.8 bits) followed by a
+6-character checksum, the CRC32 of those 26 characters written in base62. The checksum lets the
+API reject typos and made-up keys without a database query, and lets secret scanners check a
+candidate offline. Both prefixes have the same length and the same rules; the prefix is part of
+the secret (it is hashed with the rest), so a test key cannot be turned into a live one.
 """
 
 import re
@@ -14,12 +16,16 @@ import zlib
 from django.conf import settings
 from django.utils.crypto import constant_time_compare
 
-PREFIX = "nbq_live_"
+LIVE_PREFIX = "nbq_live_"
+TEST_PREFIX = "nbq_test_"
+PREFIX = LIVE_PREFIX  # the prefix of every key but a Sandbox's
+PREFIX_LENGTH = len(LIVE_PREFIX)
+assert len(TEST_PREFIX) == PREFIX_LENGTH
 ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase  # base62
 RANDOM_LENGTH = 26
 CHECKSUM_LENGTH = 6
 KEY_LENGTH = len(PREFIX) + RANDOM_LENGTH + CHECKSUM_LENGTH
-KEY_PATTERN = re.compile(r"nbq_live_[A-Za-z0-9]{32}")
+KEY_PATTERN = re.compile(r"nbq_(?:live|test)_[A-Za-z0-9]{32}")  # docs/security.md gives it to scanners
 KEY_ID_PREFIX = "key_"
 
 
@@ -35,16 +41,18 @@ def checksum(random_part: str) -> str:
     return _base62(zlib.crc32(random_part.encode("ascii")), CHECKSUM_LENGTH)
 
 
-def generate_key() -> str:
+def generate_key(prefix: str = LIVE_PREFIX) -> str:
+    if prefix not in (LIVE_PREFIX, TEST_PREFIX):
+        raise ValueError(f"unknown key prefix {prefix!r}")
     random_part = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
-    return PREFIX + random_part + checksum(random_part)
+    return prefix + random_part + checksum(random_part)
 
 
 def is_well_formed(candidate: str) -> bool:
     """Format and checksum only: no database, no secrets compared."""
     if len(candidate) != KEY_LENGTH or not KEY_PATTERN.fullmatch(candidate):
         return False
-    body = candidate[len(PREFIX) :]
+    body = candidate[PREFIX_LENGTH:]
     return constant_time_compare(checksum(body[:RANDOM_LENGTH]), body[RANDOM_LENGTH:])
 
 
@@ -63,5 +71,5 @@ def new_key_id() -> str:
     return KEY_ID_PREFIX + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(16))
 
 
-def mask(last4: str) -> str:
-    return f"{PREFIX}…{last4}"
+def mask(last4: str, prefix: str = LIVE_PREFIX) -> str:
+    return f"{prefix}…{last4}"

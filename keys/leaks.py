@@ -70,7 +70,7 @@ def clean_found_at(found_at: str | None) -> str:
     """Where a key was found, as the event log keeps it: one line, at most 500 characters."""
     text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", str(found_at or "")).strip()
     # A key pasted into the place (e.g. `?key=nbq_live_…`) is kept masked, as everywhere else.
-    text = keygen.KEY_PATTERN.sub(lambda m: keygen.mask(m.group(0)[-4:]), text)
+    text = keygen.KEY_PATTERN.sub(lambda m: keygen.mask(m.group(0)[-4:], prefix=m.group(0)[:9]), text)
     return text[:FOUND_AT_MAX_LENGTH]
 
 

@@ -27,6 +27,7 @@ from . import keygen
 from .errors import DuplicateKeyName, InvalidKeyRequest, KeyLimitReached, KeyNotActive
 from .models import ApiKey
 from .models.api_key import PERMISSION_ORDER, RATE_LIMIT_MAX, RATE_LIMIT_MESSAGE, ExpiryRule, KeyState, Status
+from .sandbox import prefix_for, usable_in_account_keys
 
 GRACE_PERIODS = {
     "1h": timedelta(hours=1),
@@ -95,7 +96,7 @@ def record_key_event(
 
 def projects_in_scope(key: ApiKey):
     """The projects an account key reaches now: its scope, among its holder's memberships."""
-    projects = Project.objects.filter(memberships__user_id=key.owner_id)  # type: ignore[misc]  # an account key: set
+    projects = usable_in_account_keys(Project.objects.filter(memberships__user_id=key.owner_id))  # type: ignore[misc]  # an account key: set
     if not key.all_projects:
         projects = projects.filter(scoped_account_keys=key)
     return projects.order_by("name", "pk")
@@ -224,6 +225,11 @@ def _clean_scope(owner, all_projects: bool, projects) -> list[Project]:
     mine = set(Project.objects.filter(memberships__user=owner).values_list("pk", flat=True))
     if any(p.pk not in mine for p in chosen):
         raise InvalidKeyRequest("Choose among the projects you are a member of.", field="projects")
+    if any(p.is_sandbox for p in chosen):
+        raise InvalidKeyRequest(
+            "A Sandbox cannot be in a personal key's scope: generate a test key on its API Key tab.",
+            field="projects",
+        )
     return chosen
 
 
@@ -242,10 +248,11 @@ def _insert_key(
     scope_projects=(),
     allowed_ips=(),
 ) -> tuple[ApiKey, str]:
-    plaintext = keygen.generate_key()
+    plaintext = keygen.generate_key(prefix_for(project))
     key = ApiKey.objects.create(
         project=project,
         owner=owner,
+        is_test=plaintext.startswith(keygen.TEST_PREFIX),
         all_projects=all_projects,
         name=name,
         key_hash=keygen.hash_key(plaintext),
@@ -431,6 +438,50 @@ def api_key_revoke(*, key: ApiKey, actor: Actor, found_at: str | None = None, re
                 details["reported_by"] = reported_by
             record_key_event(key=locked, kind=EventKind.LEAKED, actor=actor, details=details)
     return locked
+
+
+def rotating_predecessor(key: ApiKey, now: datetime | None = None) -> ApiKey | None:
+    """The key `key` replaced, while it still works (Rotating, inside its grace period)."""
+    if key.rotated_from_id is None:
+        return None
+    predecessor = ApiKey.objects.filter(pk=key.rotated_from_id).first()
+    if predecessor is None or predecessor.status_at(now or timezone.now()) != Status.ROTATING:
+        return None
+    return predecessor
+
+
+def api_key_revoke_with_predecessor(*, key: ApiKey, actor: Actor) -> list[ApiKey]:
+    """Revoke `key` and, if the key it replaced is still rotating out, that one too: both stop at
+    once (a leaked lineage). Each revocation is logged; returns the keys revoked."""
+    with transaction.atomic():
+        _lock_holder(key)
+        locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+        now = timezone.now()
+        if locked.status_at(now) == Status.REVOKED:
+            raise KeyNotActive("This key is already revoked.")
+        predecessor = None
+        if locked.rotated_from_id is not None:
+            predecessor = ApiKey.objects.select_for_update().get(pk=locked.rotated_from_id)
+            if predecessor.status_at(now) != Status.ROTATING:
+                predecessor = None
+        _revoke(locked, actor=actor, now=now)
+        record_key_event(
+            key=locked,
+            kind=EventKind.REVOKED,
+            actor=actor,
+            details={"with_predecessor": predecessor.key_id} if predecessor else {},
+        )
+        revoked = [locked]
+        if predecessor is not None:
+            _revoke(predecessor, actor=actor, now=now)
+            record_key_event(
+                key=predecessor,
+                kind=EventKind.REVOKED,
+                actor=actor,
+                details={"reason": "revoked_with_its_successor", "successor": locked.key_id},
+            )
+            revoked.append(predecessor)
+    return revoked
 
 
 def clean_key_update(

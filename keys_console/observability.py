@@ -39,7 +39,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_META = "HTTP_X_REQUEST_ID"
 # A proxy's id (uuid, hex, base64url, `Root=1-…` style) — printable, short, no spaces or quotes.
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:=+/-]{7,127}")
-KEY_SHAPED = re.compile(r"nbq_live_[A-Za-z0-9]{32}")
+KEY_SHAPED = re.compile(r"(nbq_(?:live|test)_)[A-Za-z0-9]{32}")
 
 _current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("request", default=None)
 
@@ -206,7 +206,7 @@ _SECRET_HEADERS = {"authorization", "x-api-key", "cookie", "x-csrftoken"}
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return KEY_SHAPED.sub("nbq_live_[Filtered]", value)
+        return KEY_SHAPED.sub(r"\1[Filtered]", value)
     if isinstance(value, dict):
         return {k: ("[Filtered]" if str(k).lower() in _SECRET_HEADERS else _scrub(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -66,10 +66,11 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Project)
 class ProjectAdmin(NoSecretLookups, admin.ModelAdmin):
-    list_display = ["name", "slug", "created_by", "created_at", "active_questions", "key_count"]
+    list_display = ["name", "slug", "is_sandbox", "created_by", "created_at", "active_questions", "key_count"]
+    list_filter = ["is_sandbox"]
     search_fields = ["name", "slug", "created_by__email"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created_at"]
+    readonly_fields = ["created_at", "is_sandbox"]
     inlines = [MembershipInline]
     date_hierarchy = "created_at"
 

@@ -35,6 +35,7 @@ class EventKind(models.TextChoices):
     QUESTION_ACTIVATED = "question_activated", "Question activated"
     QUESTION_DEACTIVATED = "question_deactivated", "Question deactivated"
     QUESTION_DELETED = "question_deleted", "Question deleted"
+    SAMPLE_QUESTIONS_DELETED = "sample_questions_deleted", "Sample questions deleted"
     # the project itself
     PROJECT_CREATED = "project_created", "Project created"
     PROJECT_RENAMED = "project_renamed", "Project renamed"

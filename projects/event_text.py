@@ -36,6 +36,7 @@ SENTENCES = {
     EventKind.QUESTION_ACTIVATED: "{actor} activated the question “{subject}”",
     EventKind.QUESTION_DEACTIVATED: "{actor} deactivated the question “{subject}”",
     EventKind.QUESTION_DELETED: "{actor} deleted the question “{subject}”",
+    EventKind.SAMPLE_QUESTIONS_DELETED: "{actor} deleted the sample questions ({count_text})",
     EventKind.PROJECT_CREATED: "{actor} created the project “{subject}”",
     EventKind.PROJECT_RENAMED: "{actor} renamed the project from “{old_name}” to “{subject}”",
 }
@@ -169,6 +170,8 @@ def _part(name: str, value) -> str | None:
         return str(value).replace("_", " ")
     if name == "successor":
         return f"successor {value}"
+    if name == "with_predecessor":
+        return f"with the key it replaced, {value}"
     if name == "status_when_deleted":
         return f"was {value} when deleted"
     if name == "priority":
@@ -203,6 +206,7 @@ DETAIL_ORDER = [
     "reported_by",
     "reminder",
     "successor",
+    "with_predecessor",
     "rotated_from",
     "new_key_id",
     "name",

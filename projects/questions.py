@@ -42,8 +42,11 @@ def bulk_lines(text: str) -> list[tuple[int, str]]:
     return [(n, line.strip()) for n, line in enumerate((text or "").splitlines(), 1) if line.strip()]
 
 
-def questions_bulk_create(*, project: Project, text: str, actor: Actor, priority: int = 0) -> list[Question]:
-    """Add one active question per non-blank line of `text`, all or none.
+def questions_bulk_create(
+    *, project: Project, text: str, actor: Actor, priority: int = 0, sample: bool = False
+) -> list[Question]:
+    """Add one active question per non-blank line of `text`, all or none (`sample`: a Sandbox's
+    sample questions, see projects/sandbox.py).
 
     Refused line by line: too long, a NUL character, a repeat of an earlier line or of a question
     the project already has. Questions keep the order of the lines (same priority, rising ids).
@@ -81,14 +84,19 @@ def questions_bulk_create(*, project: Project, text: str, actor: Actor, priority
         )
     with transaction.atomic():
         created = Question.objects.bulk_create(
-            Question(project=project, text=line, priority=priority, is_active=True) for _, line in lines
+            Question(project=project, text=line, priority=priority, is_active=True, is_sample=sample)
+            for _, line in lines
         )
         record_event(
             project=project,
             kind=EventKind.QUESTIONS_BULK_ADDED,
             actor=actor,
             subject=lines[0][1],
-            details={"count": len(created), **({"priority": priority} if priority else {})},
+            details={
+                "count": len(created),
+                **({"priority": priority} if priority else {}),
+                **({"sample": True} if sample else {}),
+            },
         )
         if created:  # bulk_create sends no post_save: say so, for whoever caches the gate
             questions_bulk_added.send(sender=Question, project=project)

@@ -28,16 +28,21 @@ def _free_slug(base: str) -> str:
     return f"{base}-{max(taken) + 1}"
 
 
-def project_create(*, name: str, owner, slug: str | None = None, actor: Actor | None = None) -> Project:
+def project_create(
+    *, name: str, owner, slug: str | None = None, actor: Actor | None = None, sandbox: bool = False
+) -> Project:
     """A new project owned by `owner`. Its slug comes from the name (or `slug`); if another
     request takes the same slug at the same moment, the unique constraint refuses one insert and
-    that one picks the next free slug (never a 500)."""
+    that one picks the next free slug (never a 500). `sandbox`: the person's Sandbox
+    (projects/sandbox.py makes it)."""
     base = slugify(slug or name)[:100].strip("-") or "project"
     for attempt in range(SLUG_ATTEMPTS):
         candidate = _free_slug(base)
         try:
             with transaction.atomic():
-                project = Project.objects.create(name=name.strip(), slug=candidate, created_by=owner)
+                project = Project.objects.create(
+                    name=name.strip(), slug=candidate, created_by=owner, is_sandbox=sandbox
+                )
                 Membership.objects.create(project=project, user=owner, role=Role.OWNER)
                 record_event(
                     project=project,

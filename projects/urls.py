@@ -12,6 +12,7 @@ urlpatterns = [
     path("<slug:slug>/", projects.project_detail, name="detail"),
     path("<slug:slug>/questions/", questions.questions, name="questions"),
     path("<slug:slug>/questions/bulk/", questions.questions_bulk, name="questions_bulk"),
+    path("<slug:slug>/questions/samples/delete/", questions.sample_questions_delete, name="sample_questions_delete"),
     path("<slug:slug>/questions/<int:pk>/edit/", questions.question_edit, name="question_edit"),
     path("<slug:slug>/questions/<int:pk>/toggle/", questions.question_toggle, name="question_toggle"),
     path("<slug:slug>/questions/<int:pk>/delete/", questions.question_delete, name="question_delete"),

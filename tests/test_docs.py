@@ -92,7 +92,7 @@ def test_security_doc_gitleaks_rule_and_checksum_snippet_match_real_keys():
     (rule_text,) = [block for block in _fenced(text, "toml") if "nbq-api-key" in block]
     (rule,) = tomllib.loads(rule_text)["rules"]
     pattern = re.compile(rule["regex"])
-    keys = [keygen.generate_key() for _ in range(200)]
+    keys = [keygen.generate_key(prefix) for prefix in (keygen.LIVE_PREFIX, keygen.TEST_PREFIX) for _ in range(100)]
     for key in keys:
         found = pattern.search(f'API_KEY="{key}"\n')
         assert found is not None and found.group(rule["secretGroup"]) == key

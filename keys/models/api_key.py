@@ -197,6 +197,8 @@ class ApiKey(models.Model):
         help_text="Account keys: the chosen projects (when not all_projects).",
     )
     name = models.CharField(max_length=64)
+    # A Sandbox's test key (`nbq_test_`, keys/sandbox.py); every other key is `nbq_live_`.
+    is_test = models.BooleanField("Test key", default=False, editable=False)
     key_id = models.CharField("Key ID", max_length=32, unique=True, default=keygen.new_key_id, editable=False)
     key_hash = models.CharField(max_length=128, unique=True, editable=False)
     last4 = models.CharField(max_length=4, editable=False)
@@ -331,8 +333,12 @@ class ApiKey(models.Model):
         return self.status == Status.ACTIVE and timezone.now() - self.created_at > STALE_AFTER
 
     @property
+    def prefix(self) -> str:
+        return keygen.TEST_PREFIX if self.is_test else keygen.LIVE_PREFIX
+
+    @property
     def masked(self) -> str:
-        return keygen.mask(self.last4)
+        return keygen.mask(self.last4, self.prefix)
 
     @property
     def sorted_permissions(self) -> list[str]:

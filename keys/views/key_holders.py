@@ -17,6 +17,7 @@ from django.utils import timezone
 from keys.forms import AccountKeyCreateForm, ApiKeyCreateForm
 from keys.models import ApiKey
 from keys.models.api_key import Status
+from keys.sandbox import default_key_name
 from keys.services import api_key_create, projects_in_scope
 from keys.usage import usage_by_project
 from projects.access import membership_for
@@ -159,6 +160,12 @@ class ProjectKeys(KeyHolder):
             "gate": question_gate(self.project),
             "can_manage": self.membership.can_manage,
         }
+
+    def create_form(self, data):
+        if data is None and self.project.is_sandbox:  # a Sandbox's Generate starts with a name
+            taken = ApiKey.objects.filter(project=self.project).usable().values_list("name", flat=True)
+            return self.create_form_class(initial={"name": default_key_name(self.project, taken)})
+        return self.create_form_class(data)
 
     def holder_of_new_key(self, data):
         return {"project": self.project}

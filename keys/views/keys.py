@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
@@ -19,7 +20,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.reauth import confirm_access_required
 from keys.forms import AccountKeyEditForm, ApiKeyEditForm, RotateForm
 from keys.models import ApiKey
-from keys.services import api_key_delete, api_key_revoke, api_key_rotate, api_key_update
+from keys.services import (
+    api_key_delete,
+    api_key_revoke,
+    api_key_revoke_with_predecessor,
+    api_key_rotate,
+    api_key_update,
+    rotating_predecessor,
+)
 from keys.usage_chart import usage_chart
 from projects.actors import Actor
 from projects.errors import RuleError
@@ -59,11 +67,21 @@ def _confirm(request, holder: KeyHolder, key: ApiKey, action: str, *, error: str
         "stops": " and stops working at once" if key.authenticates else "",
     }
     confirm = {
-        "title": title.format(**facts),
+        # The name is the person's text: isolated for direction (<bdi>), escaped by format_html.
+        "title": format_html(title.replace("{name}", "<bdi>{name}</bdi>"), name=key.name),
         "body": body.format(**facts),
         "button": button,
         "url": holder.url(f"key_{action}", key.key_id),
     }
+    predecessor = rotating_predecessor(key) if action == "revoke" and key.authenticates else None
+    if predecessor is not None:
+        # Revoking the successor alone would leave only the old key, and only until its grace ends.
+        confirm["warning"] = (
+            f"This key replaced {predecessor.masked} ({predecessor.key_id}), which still works until "
+            f"{predecessor.stops_at:%Y-%m-%d %H:%M} UTC. Revoking only this key leaves that one working until "
+            "then, and then no key at all. If the key leaked, revoke both."
+        )
+        confirm["both_button"] = "Revoke both keys"
     return _dialog(
         request,
         holder,
@@ -169,16 +187,20 @@ def key_revoke(request, key_id, slug=None):
     error = None
     if request.method == "POST":
         try:
-            api_key_revoke(key=key, actor=Actor.from_request(request))
+            if request.POST.get("also") == "predecessor":
+                revoked = api_key_revoke_with_predecessor(key=key, actor=Actor.from_request(request))
+            else:
+                revoked = [api_key_revoke(key=key, actor=Actor.from_request(request))]
         except RuleError as exc:
             error = exc.message
         else:
-            return _after_change(
-                request,
-                holder,
-                f"Key “{key.name}” ({key.key_id}) was revoked. It stopped working.",
-                focus_next=f"#key-{key.key_id}",
-            )
+            message = f"Key “{key.name}” ({key.key_id}) was revoked. It stopped working."
+            if len(revoked) > 1:
+                message = (
+                    f"Key “{key.name}” ({key.key_id}) and the key it replaced ({revoked[1].key_id}) were revoked. "
+                    "Both stopped working."
+                )
+            return _after_change(request, holder, message, focus_next=f"#key-{key.key_id}")
     return _confirm(request, holder, key, "revoke", error=error)
 
 

@@ -28,6 +28,9 @@ class Project(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # A person's Sandbox (projects/sandbox.py): made when they confirm their email, with sample
+    # questions; its keys are test keys (`nbq_test_`) that act on it alone.
+    is_sandbox = models.BooleanField("Sandbox", default=False, editable=False)
 
     objects = ProjectQuerySet.as_manager()
 

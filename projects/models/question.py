@@ -22,6 +22,8 @@ class Question(models.Model):
         help_text="Higher comes first.",
     )
     is_active = models.BooleanField(default=True)
+    # A Sandbox's sample question (projects/sandbox.py), removed at once by "Replace the sample questions".
+    is_sample = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

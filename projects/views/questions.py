@@ -27,6 +27,7 @@ from ..questions import (
     removal_locks_keys,
 )
 from ..questions import question_delete as delete_question
+from ..sandbox import sample_questions_delete as delete_samples
 from .confirm import Confirmation, confirm
 
 PAGE = "projects/questions.html"
@@ -54,6 +55,7 @@ def _panel_context(request, membership) -> dict:
         "questions": page.object_list,
         "gate": question_gate(project),
         "questions_url": reverse("projects:questions", args=[project.slug]),
+        "sample_count": Question.objects.filter(project=project, is_sample=True).count() if project.is_sandbox else 0,
     }
 
 
@@ -231,3 +233,16 @@ def question_delete(request, slug, pk):
     before = question_gate(membership.project)
     delete_question(question=question, actor=Actor.from_request(request))
     return _after_change(request, membership, _with_gate("Question deleted.", membership.project, before))
+
+
+@login_required
+@require_POST
+def sample_questions_delete(request, slug):
+    """ "Replace the sample questions": the Sandbox's samples go in one action; then add your own."""
+    membership = membership_for(request, slug, manage=True)
+    project = membership.project
+    before = question_gate(project)
+    count = delete_samples(project=project, actor=Actor.from_request(request))
+    message = f"{count} sample question{'s' if count != 1 else ''} deleted. Add your own questions below."
+    messages.success(request, _with_gate(message, project, before))
+    return redirect(reverse("projects:questions", args=[slug]) + "#bulk-add")

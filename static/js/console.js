@@ -8,6 +8,8 @@
 //   data-expiry-select    an expiration <select>; data-expiry-previews lists the date of each choice
 //   data-show-when        "control-id=value": shown only while the control has that value
 //   data-collapse-details / data-details-toggle   the inline key details
+//   data-char-count       "input-id": shows how many characters of the input's maxlength are used
+//   data-more-actions     a row's More actions menu (<details>): Escape or a click elsewhere closes it
 (function () {
   "use strict";
 
@@ -31,7 +33,12 @@
 
   function focusAfterClose(dialog) {
     if (focusFirst(dialog.dataset.focusOnClose)) return;
-    if (opener && opener.isConnected) { opener.focus(); return; }
+    if (opener && opener.isConnected) {
+      var menu = opener.closest("details");
+      if (menu && !menu.open) { menu.querySelector("summary").focus(); return; } // a closed More actions menu
+      opener.focus();
+      return;
+    }
     focusFirst("#generate-button:not([disabled])") || focusFirst("#content");
   }
 
@@ -218,5 +225,35 @@
       var toggle = row && row.querySelector("[data-details-toggle]");
       if (toggle) toggle.focus();
     }
+  });
+
+  // --- More actions menus (<details>): one open at a time; Escape and outside clicks close them --------
+  function closeMenus(except) {
+    document.querySelectorAll("details[data-more-actions][open]").forEach(function (menu) {
+      if (menu !== except) menu.open = false;
+    });
+  }
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest || event.target.closest("dialog")) return; // a dialog a menu item opened
+    var menu = event.target.closest("details[data-more-actions]");
+    closeMenus(menu);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !event.target.closest) return;
+    var menu = event.target.closest("details[data-more-actions][open]");
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  });
+
+  // --- character counters (data-char-count="input-id"): "12 of 64 used", said only near the limit ----
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!input.id || !input.maxLength || input.maxLength < 0) return;
+    var counter = document.querySelector('[data-char-count="' + input.id + '"]');
+    if (!counter) return;
+    var used = input.value.length;
+    counter.textContent = "(" + used + " of " + input.maxLength + " used)";
+    counter.setAttribute("aria-live", used >= input.maxLength - 8 ? "polite" : "off");
   });
 })();

@@ -65,7 +65,7 @@ def test_malformed_and_bad_checksum_rejected_without_a_query(client, key, django
         key.plaintext + "x",
         tampered,
         key.plaintext.upper(),
-        key.plaintext.replace("nbq_live_", "nbq_test_"),
+        key.plaintext.replace("nbq_live_", "nbq_prod_"),  # (nbq_test_ is a Sandbox's prefix: well-formed)
     ]:
         with django_assert_num_queries(0):
             response = client.get("/api/v1/key", headers=bearer(candidate))

@@ -52,3 +52,12 @@ def log_in(page, base_url, email, password):
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/projects/")
+
+
+def row_action(row, name: str):
+    """A key row's action (Edit, Rotate, Revoke, Delete): it sits in the row's More actions menu,
+    opened here first if it is closed. Returns the action's link."""
+    menu = row.locator("details.more-actions")
+    if menu.count() and menu.get_attribute("open") is None:
+        menu.locator("summary").click()
+    return row.get_by_role("link", name=name, exact=True)

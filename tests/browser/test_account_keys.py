@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from keys.models import ApiKey
 from projects.models import Role
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, row_action
 from tests.factories import PASSWORD, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -97,7 +97,7 @@ def test_account_key_lifecycle_with_htmx_never_reloads(page, live_server, person
     expect(row).to_contain_text("Projects it reaches now")
 
     # Rotate with a grace period: both keys work until it ends.
-    row.get_by_role("link", name="Rotate").click()
+    row_action(row, "Rotate").click()
     confirm = page.get_by_role("dialog")
     expect(confirm.get_by_role("link", name="Cancel")).to_be_focused()
     confirm.get_by_label("After 1 hour").check()
@@ -114,7 +114,7 @@ def test_account_key_lifecycle_with_htmx_never_reloads(page, live_server, person
 
     # Revoke the new key: refused at once.
     new_row = page.locator(f"#key-{successor.key_id}")
-    new_row.get_by_role("link", name="Revoke").click()
+    row_action(new_row, "Revoke").click()
     expect(page.get_by_role("dialog").get_by_role("link", name="Cancel")).to_be_focused()
     page.get_by_role("dialog").get_by_role("button", name="Revoke key").click()
     expect(new_row.locator(".badge")).to_have_text("Revoked")
@@ -151,7 +151,7 @@ def test_account_key_lifecycle_without_javascript(browser, live_server, person, 
         assert key not in page.content()
         created = ApiKey.objects.get(name="No-JS account key")
 
-        page.locator(f"#key-{created.key_id}").get_by_role("link", name="Rotate").click()
+        row_action(page.locator(f"#key-{created.key_id}"), "Rotate").click()
         page.get_by_label("After 24 hours").check()
         page.get_by_role("button", name="Rotate key").click()
         new_key = page.get_by_role("textbox", name="Your new API key").input_value()
@@ -160,13 +160,13 @@ def test_account_key_lifecycle_without_javascript(browser, live_server, person, 
         successor = ApiKey.objects.get(rotated_from=created)
 
         page.goto(keys_url)
-        page.locator(f"#key-{successor.key_id}").get_by_role("link", name="Revoke").click()
+        row_action(page.locator(f"#key-{successor.key_id}"), "Revoke").click()
         page.get_by_role("button", name="Revoke key").click()
         page.wait_for_url(keys_url)
         expect(page.locator(f"#key-{successor.key_id} .badge")).to_have_text("Revoked")
         assert api(live_server.url, new_key, "/api/v1/projects/drafts/questions")[0] == 401
 
-        page.locator(f"#key-{successor.key_id}").get_by_role("link", name="Delete").click()
+        row_action(page.locator(f"#key-{successor.key_id}"), "Delete").click()
         page.get_by_role("button", name="Delete key").click()
         page.wait_for_url(keys_url)
         expect(page.locator(f"#key-{successor.key_id}")).to_have_count(0)

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from projects.models import KeyEvent, Question
 from projects.models.event import EventKind
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, row_action
 from tests.factories import PASSWORD, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -53,7 +53,7 @@ def test_bulk_add_confirm_delete_and_filter_the_log(page, live_server, owner, pr
     page.evaluate("window.__noReload = 'still here'")
     question = Question.objects.get(project=project, text="Highest peak?")
     row = page.locator(f"#question-{question.pk}")
-    row.get_by_role("link", name="Delete").click()
+    row_action(row, "Delete").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("This locks API keys: 9 active questions (10 needed).")
     expect(dialog.get_by_role("link", name="Cancel")).to_be_focused()
@@ -61,7 +61,7 @@ def test_bulk_add_confirm_delete_and_filter_the_log(page, live_server, owner, pr
     dialog.get_by_role("link", name="Cancel").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(row).to_be_visible()
-    row.get_by_role("link", name="Delete").click()
+    row_action(row, "Delete").click()
     page.get_by_role("dialog").get_by_role("button", name="Delete question").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(page.locator(f"#question-{question.pk}")).to_have_count(0)

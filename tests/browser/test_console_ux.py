@@ -22,7 +22,7 @@ from keys.models import ApiKey, KeyUsageDay
 from keys.services import api_key_create, api_key_rotate
 from projects.actors import Actor
 from projects.models import Membership, Question, Role
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, row_action
 from tests.factories import PASSWORD, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -174,7 +174,7 @@ def test_no_page_scrolls_sideways_and_row_actions_fit(browser, live_server, owne
         page.set_viewport_size({"width": 390, "height": HEIGHT})
         page.goto(base + "/keys/")
         successor = demo["successors"][0]
-        page.locator(f"#key-{successor.key_id}").get_by_role("link", name="Revoke").click()
+        row_action(page.locator(f"#key-{successor.key_id}"), "Revoke").click()
         assert_dialog_fits(page, 390)
         page.screenshot(path=screenshot_dir / "ux-revoke-dialog-390.png")
         page.get_by_role("dialog").get_by_role("link", name="Cancel").click()
@@ -240,10 +240,12 @@ def test_axe_finds_nothing_on_pages_and_dialogs(browser, live_server, owner, dem
         row = page.locator(f"#key-{key.key_id}")
         row.get_by_role("link", name="Details").click()
         expect(row).to_contain_text("Requests, last 30 days")
-        row.locator("summary").click()
+        row.locator(".details-row summary").click()
         check("key details with the usage table")
+        row.locator("summary", has_text="More actions").click()
+        check("key row with its More actions menu open")
         for action in ("Edit", "Rotate", "Revoke", "Delete"):
-            row.get_by_role("link", name=action, exact=True).click()
+            row_action(row, action).click()
             expect(page.get_by_role("dialog")).to_be_visible()
             check(f"{action} dialog")
             page.keyboard.press("Escape")
@@ -320,7 +322,9 @@ def test_keyboard_only_generate_copy_done_revoke_cancel_revoke(page, live_server
     row = page.locator(f"#key-{key.key_id}")
     expect(row).to_be_focused()
 
-    # Revoke → the confirmation opens on Cancel.
+    # More actions → Revoke → the confirmation opens on Cancel.
+    _tab_to(page, "More actions")
+    page.keyboard.press("Enter")
     _tab_to(page, "Revoke")
     page.keyboard.press("Enter")
     confirm = page.get_by_role("dialog")
@@ -344,6 +348,8 @@ def test_keyboard_only_generate_copy_done_revoke_cancel_revoke(page, live_server
     expect(page.locator("#flash[role=status][aria-live=polite]")).to_contain_text("was revoked")
 
     # Delete: focus goes to Generate (the next thing to do), not <body>.
+    _tab_to(page, "More actions")
+    page.keyboard.press("Enter")
     _tab_to(page, "Delete")
     page.keyboard.press("Enter")
     expect(page.get_by_role("dialog").get_by_role("link", name="Cancel")).to_be_focused()
@@ -457,7 +463,7 @@ def test_edit_a_key_in_the_browser(page, live_server, owner, fresh):
     key = ApiKey.objects.get(name="Before")
 
     row = page.locator(f"#key-{key.key_id}")
-    row.get_by_role("link", name="Edit").click()
+    row_action(row, "Edit").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Name").fill("After")
     dialog.get_by_label("Write").check()
@@ -486,7 +492,7 @@ def test_focus_after_rotate_hide_details_and_errors(page, live_server, owner, fr
     expect(row.get_by_role("link", name="Details")).to_be_focused()
 
     # Rotate opens on Cancel; after the reveal, Done lands on the new key's row.
-    row.get_by_role("link", name="Rotate").click()
+    row_action(row, "Rotate").click()
     expect(page.get_by_role("dialog").get_by_role("link", name="Cancel")).to_be_focused()
     page.get_by_role("dialog").get_by_role("button", name="Rotate key").click()
     reveal = page.get_by_role("dialog")

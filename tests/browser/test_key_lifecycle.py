@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from keys.models import ApiKey
 from projects.models import KeyEvent
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, row_action
 from tests.factories import PASSWORD, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -94,7 +94,7 @@ def test_key_lifecycle_with_htmx_never_reloads(page, live_server, owner, keys_ur
     expect(row).to_contain_text("Key created")
 
     # Rotate, after a confirmation: a new key with the same name; the old one stops.
-    row.get_by_role("link", name="Rotate").click()
+    row_action(row, "Rotate").click()
     confirm = page.get_by_role("dialog")
     expect(confirm.get_by_role("button", name="Rotate key")).to_be_visible()
     expect(confirm.get_by_role("link", name="Cancel")).to_be_visible()
@@ -115,13 +115,13 @@ def test_key_lifecycle_with_htmx_never_reloads(page, live_server, owner, keys_ur
 
     # Cancel closes a confirmation without doing anything.
     new_row = page.locator(f"#key-{successor.key_id}")
-    new_row.get_by_role("link", name="Revoke").click()
+    row_action(new_row, "Revoke").click()
     page.get_by_role("dialog").get_by_role("link", name="Cancel").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(new_row.locator(".badge-active")).to_have_text("Active")
 
     # Revoke, after a confirmation: the badge changes at once, the API refuses the key.
-    new_row.get_by_role("link", name="Revoke").click()
+    row_action(new_row, "Revoke").click()
     expect(page.get_by_role("dialog").get_by_role("button", name="Revoke key")).to_be_visible()
     page.screenshot(path=screenshot_dir / "4-revoke-dialog.png")
     page.get_by_role("dialog").get_by_role("button", name="Revoke key").click()
@@ -131,7 +131,7 @@ def test_key_lifecycle_with_htmx_never_reloads(page, live_server, owner, keys_ur
     assert status == 401 and body["error"]["code"] == "revoked_api_key"
 
     # Delete, after a confirmation: the row disappears; its events stay in the log.
-    new_row.get_by_role("link", name="Delete").click()
+    row_action(new_row, "Delete").click()
     expect(page.get_by_role("dialog").get_by_role("button", name="Delete key")).to_be_visible()
     page.screenshot(path=screenshot_dir / "5-delete-dialog.png")
     page.get_by_role("dialog").get_by_role("button", name="Delete key").click()
@@ -170,7 +170,7 @@ def test_locked_tab_in_the_browser(page, live_server, owner, screenshot_dir):
     log_in(page, live_server.url, owner.email, PASSWORD)
     page.goto(f"{live_server.url}/projects/{project.slug}/keys/")
     expect(page.get_by_text("10 active questions")).to_be_visible()
-    expect(page.get_by_text("7 active questions")).to_be_visible()
+    expect(page.get_by_text("7 active (10 needed)")).to_be_visible()
     expect(page.get_by_role("link", name="Generate a key")).to_have_count(0)
     page.screenshot(path=screenshot_dir / "8-locked-tab.png")
 
@@ -196,12 +196,12 @@ def test_lifecycle_without_javascript(browser, live_server, owner, keys_url, scr
         row = page.locator(f"#key-{created.key_id}")
         expect(row).to_contain_text("nbq_live_…" + key[-4:])
 
-        row.get_by_role("link", name="Revoke").click()
+        row_action(row, "Revoke").click()
         page.get_by_role("button", name="Revoke key").click()
         page.wait_for_url(keys_url)
         expect(page.locator(f"#key-{created.key_id} .badge")).to_have_text("Revoked")
 
-        page.locator(f"#key-{created.key_id}").get_by_role("link", name="Delete").click()
+        row_action(page.locator(f"#key-{created.key_id}"), "Delete").click()
         page.get_by_role("button", name="Delete key").click()
         page.wait_for_url(keys_url)
         expect(page.locator(f"#key-{created.key_id}")).to_have_count(0)

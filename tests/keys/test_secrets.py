@@ -12,6 +12,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.urls import reverse
 
 from keys.models import ApiKey
+from projects.sandbox import sandbox_create
 from tests.helpers import HX, KEY_IN_TEXT, revealed_key
 from tests.urls import project_url
 
@@ -65,10 +66,12 @@ def _leaks(text: str, secrets: list[str]) -> list[str]:
     return found
 
 
+@pytest.mark.parametrize("kind", ["live", "sandbox"])
 def test_the_key_is_nowhere_after_generate_rotate_and_revoke(
-    owner_client, unlocked_project, everything_logged, admin_client
+    owner_client, user, unlocked_project, everything_logged, admin_client, kind
 ):
-    project = unlocked_project
+    # a real project's live keys, and a Sandbox's test keys (nbq_test_)
+    project = unlocked_project if kind == "live" else sandbox_create(user=user)
     caches["default"].set("cache-probe", "cache-probe-value")
     url = lambda name, *a: project_url(name, args=[project.slug, *a])  # noqa: E731
 
@@ -90,6 +93,7 @@ def test_the_key_is_nowhere_after_generate_rotate_and_revoke(
     assert owner_client.post(url("key_delete", batch.key_id), **HX).status_code == 200
     secrets = [first, second, third, fourth]
     assert len(set(secrets)) == 4
+    assert all(s.startswith("nbq_test_" if kind == "sandbox" else "nbq_live_") for s in secrets)
 
     # the pages one visits afterwards (which also consume any flash messages)
     later = [

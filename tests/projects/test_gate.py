@@ -77,7 +77,7 @@ def test_api_key_tab_at_the_threshold(owner_client, make_project, active):
     text = page_text(response)
     if active < 10:
         assert "API keys are locked" in text
-        assert f"This project has {active} active questions." in text
+        assert f"Questions: {active} active (10 needed)." in text
         assert "API keys unlock at 10 active questions" in text
         assert "add or activate 1 more" in text
         assert "Generate a key" not in text
