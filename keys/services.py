@@ -377,16 +377,9 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
         )
         # The old key and its successor share one place under the limit; a lineage never has more
         # than two keys that authenticate: a predecessor still inside its grace period ends now.
-        if old.rotated_from_id is not None:
-            predecessor = ApiKey.objects.select_for_update().get(pk=old.rotated_from_id)
-            if predecessor.status_at(now) == Status.ROTATING:
-                _revoke(predecessor, actor=actor, now=now)
-                record_key_event(
-                    key=predecessor,
-                    kind=EventKind.REVOKED,
-                    actor=actor,
-                    details={"reason": "grace_period_ended_by_rotation", "successor": old.key_id},
-                )
+        predecessor = _rotating_predecessor_locked(old, now)
+        if predecessor is not None:
+            _stop_predecessor(predecessor, successor=old, actor=actor, now=now, reason="grace_period_ended_by_rotation")
         old.revoked_by = actor.user
         if grace:
             old.stops_at = now + GRACE_PERIODS[grace]
@@ -410,6 +403,22 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
             },
         )
     return new, plaintext
+
+
+def _rotating_predecessor_locked(key: ApiKey, now: datetime) -> ApiKey | None:
+    """The key `key` replaced, locked, while it still works (Rotating); inside a transaction."""
+    if key.rotated_from_id is None:
+        return None
+    predecessor = ApiKey.objects.select_for_update().get(pk=key.rotated_from_id)
+    return predecessor if predecessor.status_at(now) == Status.ROTATING else None
+
+
+def _stop_predecessor(predecessor: ApiKey, *, successor: ApiKey, actor: Actor, now: datetime, reason: str) -> None:
+    """End a rotating-out key before its grace period does (logged with `reason`)."""
+    _revoke(predecessor, actor=actor, now=now)
+    record_key_event(
+        key=predecessor, kind=EventKind.REVOKED, actor=actor, details={"reason": reason, "successor": successor.key_id}
+    )
 
 
 def _revoke(key: ApiKey, *, actor: Actor, now: datetime) -> None:
@@ -459,11 +468,7 @@ def api_key_revoke_with_predecessor(*, key: ApiKey, actor: Actor) -> list[ApiKey
         now = timezone.now()
         if locked.status_at(now) == Status.REVOKED:
             raise KeyNotActive("This key is already revoked.")
-        predecessor = None
-        if locked.rotated_from_id is not None:
-            predecessor = ApiKey.objects.select_for_update().get(pk=locked.rotated_from_id)
-            if predecessor.status_at(now) != Status.ROTATING:
-                predecessor = None
+        predecessor = _rotating_predecessor_locked(locked, now)
         _revoke(locked, actor=actor, now=now)
         record_key_event(
             key=locked,
@@ -471,17 +476,10 @@ def api_key_revoke_with_predecessor(*, key: ApiKey, actor: Actor) -> list[ApiKey
             actor=actor,
             details={"with_predecessor": predecessor.key_id} if predecessor else {},
         )
-        revoked = [locked]
-        if predecessor is not None:
-            _revoke(predecessor, actor=actor, now=now)
-            record_key_event(
-                key=predecessor,
-                kind=EventKind.REVOKED,
-                actor=actor,
-                details={"reason": "revoked_with_its_successor", "successor": locked.key_id},
-            )
-            revoked.append(predecessor)
-    return revoked
+        if predecessor is None:
+            return [locked]
+        _stop_predecessor(predecessor, successor=locked, actor=actor, now=now, reason="revoked_with_its_successor")
+    return [locked, predecessor]
 
 
 def clean_key_update(
