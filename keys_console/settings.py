@@ -311,7 +311,7 @@ API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 100, mini
 LEAK_REPORTS_PER_MINUTE = env_int("LEAK_REPORTS_PER_MINUTE", 10, minimum=1)
 # GitHub secret scanning's public keys (JSON: {"public_keys": [{key_identifier, key, is_current}]});
 # a file:// URL reads the same JSON from disk (tests, air-gapped installs). api/secret_scanning.py.
-SECRET_SCANNING_GITHUB_KEYS_URL = os.environ.get(
+SECRET_SCANNING_GITHUB_KEYS_URL = env_str(
     "SECRET_SCANNING_GITHUB_KEYS_URL", "https://api.github.com/meta/public_keys/secret_scanning"
 )
 # Usage counters are buffered in each process and written at most this often (seconds).

@@ -209,7 +209,7 @@ def test_stale_browser_adding_an_email_address_is_asked_to_confirm_access(page, 
     make_login_stale(page.context)
     page.goto(live_server.url + "/accounts/email/")
     page.locator("#id_email").fill("attacker@example.net")
-    page.get_by_role("button", name="Add Email").click()
+    page.get_by_role("button", name="Add address").click()
     page.wait_for_url("**/accounts/reauthenticate/**")
     expect(page.get_by_role("heading", name="Confirm access")).to_be_visible()
     assert not EmailAddress.objects.filter(email="attacker@example.net").exists()
