@@ -57,7 +57,7 @@ def test_sign_up_to_a_working_copied_key_in_7_actions_or_fewer(page, live_server
     hands.fill(page.get_by_label("Email"), "first.timer@example.com", "Email")
     hands.fill(page.get_by_label(re.compile(r"^Password:?$")), NEW_PASSWORD, "Password")
     hands.click(page.get_by_role("button", name=re.compile("Sign up", re.I)), "Sign up")
-    expect(page.get_by_role("heading", name=re.compile("verify your email", re.I))).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("check your email", re.I))).to_be_visible()
 
     (confirm_mail,) = mail.outbox
     link = re.search(r"https?://\S+/accounts/confirm-email/\S+", confirm_mail.body).group(0)
