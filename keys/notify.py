@@ -1,16 +1,17 @@
 """Mail about a key to the people who answer for it: THE one place key mails are sent from.
 
 A personal (account) key's mail goes to its holder; a project key's to the project's owners and
-admins. Mail is sent with Django's `send_mail` for now (moving it onto a task queue changes only
-`send_key_mail`). A failure to send is logged, never raised: the change the mail tells about has
-already happened.
+admins. Mail leaves the request through the task queue (keys_console/mail.py: the immediate
+backend in development and tests, django-tasks-db's worker in production, retried when SMTP is
+down), so a leak report costs the same time whether its keys were real or not. A failure to
+enqueue is logged, never raised: the change the mail tells about has already happened.
 """
 
 import logging
 
-from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
+from keys_console.mail import send_mail_later
 from projects.invitations import neutralise
 from projects.models import Membership, Role
 
@@ -43,14 +44,13 @@ def send_key_mail(key: ApiKey, template: str, context: dict) -> bool:
         **context,
     }
     try:
-        send_mail(
+        send_mail_later(
             render_to_string(f"keys/email/{template}_subject.txt", context).strip(),
             render_to_string(f"keys/email/{template}_body.txt", context),
-            None,
             recipients,
         )
     except Exception:
-        logger.exception("Could not send the %s mail about %s", template, key.key_id)
+        logger.exception("Could not enqueue the %s mail about %s", template, key.key_id)
         return False
     return True
 

@@ -99,3 +99,25 @@ def test_duplicates_count_once_and_the_place_is_one_line(team, django_capture_on
     found = KeyEvent.objects.get(kind=EventKind.LEAKED).details["found_at"]
     assert found.startswith("a b") and len(found) == 500
     assert ApiKey.objects.get(pk=key.pk).state == KeyState.REVOKED
+
+
+def test_the_leak_mail_goes_through_the_task_queue(team, settings, django_capture_on_commit_callbacks):
+    """With the production queue, a report sends nothing in the request: the mail waits as a task
+    (so a real key's report takes no longer than a made-up one's) and the worker sends it."""
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    from tests.test_mail_tasks import DATABASE_QUEUE
+
+    settings.TASKS = DATABASE_QUEUE
+    project, owner, admin, viewer = team
+    key = ApiKeyFactory(project=project)
+    with django_capture_on_commit_callbacks(execute=True):
+        (verdict,) = report(key.plaintext)
+    assert verdict.revoked
+    assert mail.outbox == []
+    assert DBTaskResult.objects.count() == 1
+    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+    (message,) = mail.outbox
+    assert sorted(message.to) == sorted([owner.email, admin.email])
+    assert key.plaintext not in message.body
