@@ -101,6 +101,7 @@ def test_duplicates_count_once_and_the_place_is_one_line(team, django_capture_on
     assert ApiKey.objects.get(pk=key.pk).state == KeyState.REVOKED
 
 
+@pytest.mark.django_db(transaction=True)  # the worker closes its database connection at the end
 def test_the_leak_mail_goes_through_the_task_queue(team, settings, django_capture_on_commit_callbacks):
     """With the production queue, a report sends nothing in the request: the mail waits as a task
     (so a real key's report takes no longer than a made-up one's) and the worker sends it."""
