@@ -1,4 +1,4 @@
-"""The Redis the tests use, and only that one: never whatever answers on 127.0.0.1:6379.
+"""The Redis the tests use, and only that one: never whatever merely answers on the machine's usual port.
 
 - TEST_REDIS_URL when set (the tests flush that database: point it at one of your own);
 - otherwise a private `redis-server` on a free port, started on first use and stopped at the end

@@ -91,7 +91,7 @@ def test_check_deploy_flags_the_development_secret_key_of_debug_mode():
         ("INVITATION_MAILS_PER_INVITER_PER_HOUR", "-1", "at least 0"),
         ("DATABASE_URL", "mysql://nbq:s3cret-pw@db.example/nbq", "postgres://"),
         ("DATABASE_URL", "postgres://nbq:s3cret-pw@db.example:five/nbq", "not a URL"),
-        ("REDIS_URL", "localhost:6379", "redis:// or rediss://"),
+        ("REDIS_URL", "cache.internal:7000", "redis:// or rediss://"),
         ("LOGIN_FAILED_RATE_LIMIT", "10 per minute", "AMOUNT/DURATION"),
         ("EMAIL_URL", "smtp://u:s3cret-pw@mail.example:twentyfive", "not a URL"),
         ("EMAIL_BACKEND", "not a path", "dotted Python path"),
