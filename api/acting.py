@@ -28,7 +28,7 @@ from projects.actors import Actor
 from projects.models import Membership, Project, Role
 from projects.models.event import EventKind
 
-from . import keycache
+from . import keycache, keyrecord
 from .errors import ApiError, NotFound
 
 # What each role lets an account key do in a project (intersected with the key's permissions).
@@ -106,10 +106,7 @@ def bind(request: HttpRequest, key, snapshot) -> None:
     gate = project_gate(slug, snapshot) if reach is not None else None
     if reach is None or gate is None or gate["pk"] != reach["pk"]:
         raise NotFound("No such project.")  # outside the scope, not a member, or gone: all look alike
-    # A project as loaded from the database (Model.from_db), built from the cached record.
-    known = {"id": reach["pk"], "slug": slug, "name": reach["name"]}
-    loaded = [f.attname for f in Project._meta.concrete_fields if f.attname in known]  # in the model's order
-    project = Project.from_db("default", loaded, [known[name] for name in loaded])
+    project = keyrecord.project_from_record({"id": reach["pk"], "slug": slug, "name": reach["name"]})
     key.project = project
     allowed = ROLE_PERMISSIONS.get(reach["role"], set())
     key.permissions = [p for p in key.permissions if p in allowed]

@@ -128,12 +128,18 @@ def _from_record(model, names, values: dict, **extra):
     return model.from_db("default", attnames, row)
 
 
+def project_from_record(values: dict):
+    """A Project instance, as if loaded from the database, from its PROJECT_FIELDS."""
+    from projects.models import Project
+
+    return _from_record(Project, PROJECT_FIELDS, values)
+
+
 def key_from_record(record: dict, key_hash: str):
     """An ApiKey instance, as if loaded from the database, built from a cached record."""
     from keys.models import ApiKey
-    from projects.models import Project
 
-    project = _from_record(Project, PROJECT_FIELDS, record["project"]) if record.get("project") else None
+    project = project_from_record(record["project"]) if record.get("project") else None
     key = _from_record(ApiKey, RECORD_FIELDS, record["key"], key_hash=key_hash)
     key.project = project
     if key.is_account_key:

@@ -12,6 +12,7 @@ from projects.admin import NoSecretLookups
 from projects.errors import RuleError
 
 from .errors import KeyRuleError
+from .forms import KeyFormMixin
 from .models import ApiKey, KeyUsageDay
 from .models.api_key import Kind, Status
 from .services import api_key_delete, api_key_revoke, api_key_update, clean_key_update
@@ -21,7 +22,7 @@ def _admin(request) -> Actor:
     return Actor.from_request(request, prefix="admin: ")
 
 
-class ApiKeyAdminForm(forms.ModelForm):
+class ApiKeyAdminForm(KeyFormMixin, forms.ModelForm):
     """What an operator may change on a key, judged by the services' own rules."""
 
     class Meta:
@@ -42,8 +43,7 @@ class ApiKeyAdminForm(forms.ModelForm):
                 rate_limit_per_minute=cleaned.get("rate_limit_per_minute"),
             )
         except RuleError as exc:
-            for field, message in exc.errors.items():
-                self.add_error(field if field in self.fields else None, message)
+            self.add_rule_errors(exc)
         return cleaned
 
 

@@ -377,7 +377,7 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
         )
         # The old key and its successor share one place under the limit; a lineage never has more
         # than two keys that authenticate: a predecessor still inside its grace period ends now.
-        predecessor = _rotating_predecessor_locked(old, now)
+        predecessor = rotating_predecessor(old, now, lock=True)
         if predecessor is not None:
             _stop_predecessor(predecessor, successor=old, actor=actor, now=now, reason="grace_period_ended_by_rotation")
         old.revoked_by = actor.user
@@ -403,14 +403,6 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
             },
         )
     return new, plaintext
-
-
-def _rotating_predecessor_locked(key: ApiKey, now: datetime) -> ApiKey | None:
-    """The key `key` replaced, locked, while it still works (Rotating); inside a transaction."""
-    if key.rotated_from_id is None:
-        return None
-    predecessor = ApiKey.objects.select_for_update().get(pk=key.rotated_from_id)
-    return predecessor if predecessor.status_at(now) == Status.ROTATING else None
 
 
 def _stop_predecessor(predecessor: ApiKey, *, successor: ApiKey, actor: Actor, now: datetime, reason: str) -> None:
@@ -449,11 +441,13 @@ def api_key_revoke(*, key: ApiKey, actor: Actor, found_at: str | None = None, re
     return locked
 
 
-def rotating_predecessor(key: ApiKey, now: datetime | None = None) -> ApiKey | None:
-    """The key `key` replaced, while it still works (Rotating, inside its grace period)."""
+def rotating_predecessor(key: ApiKey, now: datetime | None = None, *, lock: bool = False) -> ApiKey | None:
+    """The key `key` replaced, while it still works (Rotating, inside its grace period); with
+    `lock`, its row locked (inside the caller's transaction)."""
     if key.rotated_from_id is None:
         return None
-    predecessor = ApiKey.objects.filter(pk=key.rotated_from_id).first()
+    rows = ApiKey.objects.select_for_update() if lock else ApiKey.objects
+    predecessor = rows.filter(pk=key.rotated_from_id).first()
     if predecessor is None or predecessor.status_at(now or timezone.now()) != Status.ROTATING:
         return None
     return predecessor
@@ -468,7 +462,7 @@ def api_key_revoke_with_predecessor(*, key: ApiKey, actor: Actor) -> list[ApiKey
         now = timezone.now()
         if locked.status_at(now) == Status.REVOKED:
             raise KeyNotActive("This key is already revoked.")
-        predecessor = _rotating_predecessor_locked(locked, now)
+        predecessor = rotating_predecessor(locked, now, lock=True)
         _revoke(locked, actor=actor, now=now)
         record_key_event(
             key=locked,

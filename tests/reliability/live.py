@@ -16,6 +16,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -111,13 +112,21 @@ def call(
     body: bytes | None = None,
     timeout: float = 10.0,
     host: str = "127.0.0.1",
+    tls: ssl.SSLContext | None = None,
 ) -> Reply:
-    """One request on a fresh connection (`Connection: close`), as a separate client would send it."""
+    """One request on a fresh connection (`Connection: close`), as a separate client would send it.
+    Plain HTTP carries the TLS proxy's header, as gunicorn behind the proxy sees it; with `tls`, the
+    request goes over TLS to the proxy itself, which sets that header."""
     probe = uuid.uuid4().hex
-    all_headers = {**PROXY_HEADERS, "Connection": "close", "X-Probe": probe, **(headers or {})}
+    proxy = {} if tls is not None else PROXY_HEADERS
+    all_headers = {**proxy, "Connection": "close", "X-Probe": probe, **(headers or {})}
     if body is not None:
         all_headers.setdefault("Content-Type", "application/json")
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    conn = (
+        http.client.HTTPSConnection(host, port, timeout=timeout, context=tls)
+        if tls is not None
+        else http.client.HTTPConnection(host, port, timeout=timeout)
+    )
     started = time.time()
     try:
         conn.request(method, path, body=body, headers=all_headers)

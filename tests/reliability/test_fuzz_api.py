@@ -32,20 +32,19 @@ EXAMPLES = int(os.environ.get("RELIABILITY_FUZZ_EXAMPLES", "60"))
 SEED = int(os.environ.get("RELIABILITY_FUZZ_SEED") or random.randrange(1, 2**31))
 
 
-def test_schemathesis_finds_no_5xx_and_no_schema_violation(start_gunicorn, redis_url, tmp_path, figures):
+def _schemathesis_binary():
     binary = live.VENV_BIN / "schemathesis"
     if not binary.exists():
-        message = "schemathesis is not installed (pip install -e '.[dev]')"
+        message = "schemathesis is not installed (make test installs the dev group)"
         if REQUIRE_POSTGRES:
             pytest.fail(message)
         pytest.skip(message)
-    project = ProjectFactory(owner=UserFactory(), active_questions=12)
-    ProjectFactory(active_questions=12)  # another project: its questions must stay out of reach
-    _, plaintext = api_key_create(
-        project=project, name="fuzz", actor=Actor.cli(), permissions=["create", "read", "write", "delete", "invite"]
-    )
-    server = start_gunicorn(redis_url=redis_url, workers=2, env={"API_KEY_RATE_LIMIT_PER_MINUTE": 100_000_000})
-    started = time.monotonic()
+    return binary
+
+
+def _run_schemathesis(binary, server, plaintext: str, tmp_path, *options: str) -> tuple[int, str]:
+    """`schemathesis run` against the server's OpenAPI document, with the key and the proxy's
+    header; the exit status and everything it printed (the server is stopped afterwards)."""
     result = subprocess.run(
         [
             str(binary),
@@ -55,10 +54,7 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(start_gunicorn, redis
             f"Authorization: Bearer {plaintext}",
             "-H",
             "X-Forwarded-Proto: https",
-            "--checks",
-            "all",
-            "--exclude-checks",
-            "positive_data_acceptance",
+            *options,
             "--max-examples",
             str(EXAMPLES),
             "--seed",
@@ -72,12 +68,30 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(start_gunicorn, redis
         cwd=tmp_path,
         timeout=600,
     )
-    elapsed = time.monotonic() - started
     output = result.stdout + result.stderr
     server.stop()
     print(output[-2500:])
-    failures = output[output.find("FAILURES") :] if "FAILURES" in output else output
-    assert result.returncode == 0, f"schemathesis (seed {SEED}) found failures:\n{failures[:12000]}"
+    return result.returncode, output
+
+
+def _failures(output: str) -> str:
+    return (output[output.find("FAILURES") :] if "FAILURES" in output else output)[:12000]
+
+
+def test_schemathesis_finds_no_5xx_and_no_schema_violation(start_gunicorn, redis_url, tmp_path, figures):
+    binary = _schemathesis_binary()
+    project = ProjectFactory(owner=UserFactory(), active_questions=12)
+    ProjectFactory(active_questions=12)  # another project: its questions must stay out of reach
+    _, plaintext = api_key_create(
+        project=project, name="fuzz", actor=Actor.cli(), permissions=["create", "read", "write", "delete", "invite"]
+    )
+    server = start_gunicorn(redis_url=redis_url, workers=2, env={"API_KEY_RATE_LIMIT_PER_MINUTE": 100_000_000})
+    started = time.monotonic()
+    returncode, output = _run_schemathesis(
+        binary, server, plaintext, tmp_path, "--checks", "all", "--exclude-checks", "positive_data_acceptance"
+    )
+    elapsed = time.monotonic() - started
+    assert returncode == 0, f"schemathesis (seed {SEED}) found failures:\n{_failures(output)}"
     log = server.log_text()
     assert "Traceback" not in log and "unhandled error" not in log, log[-3000:]
     generated = re.search(r"(\d+) generated", output)
@@ -94,9 +108,7 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(start_gunicorn, redis
 def test_invitation_routes_pass_every_schemathesis_check(start_gunicorn, redis_url, tmp_path, figures):
     """`--checks all`, positive_data_acceptance included: any schema-valid invitation is accepted
     (201) or refused with a documented status (409 for an address already invited)."""
-    binary = live.VENV_BIN / "schemathesis"
-    if not binary.exists():
-        pytest.skip("schemathesis is not installed (make test installs the dev group)")
+    binary = _schemathesis_binary()
     project = ProjectFactory(owner=UserFactory(), active_questions=12)
     _, plaintext = api_key_create(project=project, name="fuzz", actor=Actor.cli(), permissions=["invite"])
     unlimited = {
@@ -105,37 +117,10 @@ def test_invitation_routes_pass_every_schemathesis_check(start_gunicorn, redis_u
         "INVITATION_MAILS_PER_INVITER_PER_HOUR": 100_000_000,
     }
     server = start_gunicorn(redis_url=redis_url, workers=2, env=unlimited)
-    result = subprocess.run(
-        [
-            str(binary),
-            "run",
-            f"http://127.0.0.1:{server.port}/api/v1/openapi.json",
-            "-H",
-            f"Authorization: Bearer {plaintext}",
-            "-H",
-            "X-Forwarded-Proto: https",
-            "--include-path-regex",
-            "invitations$",
-            "--checks",
-            "all",
-            "--max-examples",
-            str(EXAMPLES),
-            "--seed",
-            str(SEED),
-            "--no-color",
-            "--request-timeout",
-            "20",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=600,
+    returncode, output = _run_schemathesis(
+        binary, server, plaintext, tmp_path, "--include-path-regex", "invitations$", "--checks", "all"
     )
-    output = result.stdout + result.stderr
-    server.stop()
-    print(output[-2500:])
-    failures = output[output.find("FAILURES") :] if "FAILURES" in output else output
-    assert result.returncode == 0, f"schemathesis (seed {SEED}) found failures:\n{failures[:12000]}"
+    assert returncode == 0, f"schemathesis (seed {SEED}) found failures:\n{_failures(output)}"
     assert "Traceback" not in server.log_text()
     generated = re.search(r"(\d+) generated", output)
     figures.update(seed=SEED, test_cases=int(generated.group(1)) if generated else None, failures=0)

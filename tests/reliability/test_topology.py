@@ -26,7 +26,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -267,30 +266,9 @@ _UNVERIFIED.check_hostname = False
 _UNVERIFIED.verify_mode = ssl.CERT_NONE
 
 
-def tls_call(port: int, method: str, path: str, *, headers=None, body: bytes | None = None, timeout=10.0) -> live.Reply:
-    """One request over TLS to HAProxy (a fresh connection, as a separate client)."""
-    probe = uuid.uuid4().hex
-    all_headers = {"Connection": "close", "X-Probe": probe, **(headers or {})}
-    if body is not None:
-        all_headers.setdefault("Content-Type", "application/json")
-    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=_UNVERIFIED)
-    started = time.time()
-    try:
-        conn.request(method, path, body=body, headers=all_headers)
-        response = conn.getresponse()
-        data = response.read()
-        raw = response.getheaders()
-        return live.Reply(
-            response.status,
-            {k.lower(): v for k, v in raw},
-            data,
-            started,
-            time.time(),
-            probe,
-            [v for k, v in raw if k.lower() == "set-cookie"],
-        )
-    finally:
-        conn.close()
+def tls_call(port: int, method: str, path: str, **kwargs) -> live.Reply:
+    """One request over TLS to HAProxy (its certificate is the test's own, not verified)."""
+    return live.call(port, method, path, tls=_UNVERIFIED, **kwargs)
 
 
 @dataclass
