@@ -175,11 +175,20 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 600, minimum=0, unit="seconds")
     # Fail fast when PostgreSQL is down instead of hanging a worker (the API answers 503).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
-    # Behind PgBouncer in transaction-pooling mode a connection's session does not outlive a
-    # transaction: no server-side cursors (QuerySet.iterator(), e.g. the event log's CSV export,
-    # would hold one across transactions). Django binds parameters on the client already (no
-    # prepared statements), so nothing else changes (docs/deploy.md).
-    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DATABASE_TRANSACTION_POOLING", False)
+    # Prepared statements: parameters bound on the server (psycopg's own cursors), and a statement
+    # run 5 times on a connection is prepared there, so PostgreSQL parses and plans the API's few
+    # statements once per connection instead of once per request (about half of PostgreSQL's CPU
+    # per data request: docs/performance.md).
+    # Behind PgBouncer in transaction-pooling mode (DATABASE_TRANSACTION_POOLING=1) a connection's
+    # session does not outlive a transaction: no server-side cursors (QuerySet.iterator(), e.g. the
+    # event log's CSV export, would hold one across transactions) and no prepared statements (a
+    # statement prepared on one server connection is unknown on the next): Django's default,
+    # parameters bound on the client, is kept there (docs/deploy.md).
+    transaction_pooling = env_bool("DATABASE_TRANSACTION_POOLING", False)
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = transaction_pooling
+    if not transaction_pooling:
+        DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", True)
+        DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -301,10 +301,14 @@ def test_email_url_with_an_unknown_scheme_is_refused():
         mailers_from_env({"EMAIL_URL": "http://smtp.example"}, debug=False)
 
 
-@pytest.mark.parametrize(("pooling", "expected"), [("1", "True"), ("", "False")])
-def test_transaction_pooling_turns_off_server_side_cursors(pooling, expected):
+@pytest.mark.parametrize(
+    ("pooling", "expected"),
+    [("1", "True None None"), ("", "False True 5")],
+)
+def test_transaction_pooling_turns_off_server_side_cursors_and_prepared_statements(pooling, expected):
     """Behind PgBouncer in transaction mode (docs/deploy.md) QuerySet.iterator() must not hold a
-    named cursor across transactions."""
+    named cursor across transactions, and no statement may be prepared on one server connection and
+    run on another; without it, parameters are bound on the server and repeated statements prepared."""
     env = {**_check_deploy_env(), "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50)}
     env.update(DATABASE_URL="postgres://nbq:pw@pgbouncer.internal:6432/nbq", DATABASE_TRANSACTION_POOLING=pooling)
     env["DJANGO_SETTINGS_MODULE"] = "keys_console.settings"
@@ -312,7 +316,8 @@ def test_transaction_pooling_turns_off_server_side_cursors(pooling, expected):
         [
             sys.executable,
             "-c",
-            "from django.conf import settings as s; print(s.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS'])",
+            "from django.conf import settings as s; d = s.DATABASES['default']; o = d['OPTIONS']; "
+            "print(d['DISABLE_SERVER_SIDE_CURSORS'], o.get('server_side_binding'), o.get('prepare_threshold'))",
         ],
         cwd=settings.BASE_DIR,
         env=env,

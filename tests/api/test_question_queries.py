@@ -148,3 +148,21 @@ def test_a_data_request_is_one_statement_and_no_transaction_on_postgres(client, 
     sql, in_atomic, autocommit = sent[0]
     assert "COUNT(*)" in sql and "LIMIT" in sql
     assert not in_atomic and autocommit
+
+
+@pytest.mark.postgres
+def test_data_statements_are_prepared_once_per_connection_on_postgres(client, key, project):
+    """Parameters are bound on the server and a statement run 5 times on a connection is prepared
+    there (settings: `server_side_binding`, `prepare_threshold`): PostgreSQL parses and plans the
+    list and next-question statements once per connection, not on every request."""
+    for _ in range(6):
+        assert client.get("/api/v1/questions?limit=10", headers=bearer(key)).status_code == 200
+        response = client.post(
+            "/api/v1/next-question", {"answered": [1]}, content_type="application/json", headers=bearer(key)
+        )
+        assert response.status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("COUNT(*)" in sql and "LIMIT" in sql for sql in prepared), prepared
+    assert any("LIMIT 1" in sql and "<> ALL" in sql for sql in prepared), prepared
