@@ -17,11 +17,11 @@ Authorization scheme) goes on to the API unchanged, which keeps one place for th
 """
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, get_urlconf, resolve
 
 from keys import keygen
 
@@ -58,12 +58,20 @@ def _secured_operations() -> dict[str, frozenset[str]]:
 
 
 def asks_for_a_key(request: HttpRequest) -> bool:
+    return _asks_for_a_key(get_urlconf() or settings.ROOT_URLCONF, request.path_info, request.method)
+
+
+# Worked out once per (URLconf, path, method): resolving a path against every API route costs more
+# than the rest of a refusal, and a client that keeps sending a malformed key keeps sending it to
+# the same path. Bounded, so a flood of made-up paths costs what it did before (a resolve each).
+@lru_cache(maxsize=2048)
+def _asks_for_a_key(urlconf: str, path_info: str, method: str | None) -> bool:
     try:
-        match = resolve(request.path_info)
+        match = resolve(path_info, urlconf)
     except Resolver404:
         return False
     path = "/" + _PARAM.sub(r"{\1}", match.route)
-    return request.method in _secured_operations().get(path, ())
+    return method in _secured_operations().get(path, ())
 
 
 def refusal(error: ApiError) -> JsonResponse:

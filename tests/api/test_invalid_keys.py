@@ -155,3 +155,21 @@ def test_a_well_formed_key_is_checked_once_per_request(client, key, monkeypatch)
     calls.clear()  # the same key through the other header
     assert client.get("/api/v1/key", headers={"X-API-Key": key.plaintext}).status_code == 200
     assert len(calls) == 1
+
+
+def test_the_routes_a_malformed_key_is_refused_on_are_worked_out_once_per_path(client, monkeypatch):
+    """A client that keeps sending a malformed key to one path costs one URL resolution, not one
+    per request; another path or method is worked out on its own (and still answered correctly)."""
+    from api import invalid_keys
+
+    invalid_keys._asks_for_a_key.cache_clear()
+    resolved = []
+    real = invalid_keys.resolve
+    monkeypatch.setattr(invalid_keys, "resolve", lambda *args: resolved.append(args[0]) or real(*args))
+    malformed = {"Authorization": "Bearer nbq_live_not-a-key"}
+    for _ in range(3):
+        assert send(Client(), "get", "/api/v1/key", malformed).status_code == 401
+    assert resolved == ["/api/v1/key"]
+    assert send(Client(), "post", "/api/v1/key", malformed).status_code == 405  # not a secured operation
+    assert send(Client(), "get", "/api/v1/nowhere", malformed).status_code == 404
+    assert resolved == ["/api/v1/key", "/api/v1/key", "/api/v1/nowhere"]
