@@ -8,13 +8,13 @@ candidate offline. Both prefixes have the same length and the same rules; the pr
 the secret (it is hashed with the rest), so a test key cannot be turned into a live one.
 """
 
+import hmac
 import re
 import secrets
 import string
 import zlib
 
 from django.conf import settings
-from django.utils.crypto import constant_time_compare
 
 LIVE_PREFIX = "nbq_live_"
 TEST_PREFIX = "nbq_test_"
@@ -37,8 +37,18 @@ def _base62(number: int, width: int) -> str:
     return "".join(reversed(digits)).rjust(width, ALPHABET[0])
 
 
+# Every key of every API request has its checksum worked out, so it is written with a table of the
+# 62 * 62 two-digit base62 numbers: three divisions instead of six (a CRC32 is < 62 ** 6).
+_PAIRS = [first + second for first in ALPHABET for second in ALPHABET]
+_PAIR = len(_PAIRS)
+assert 2**32 <= 62**CHECKSUM_LENGTH and CHECKSUM_LENGTH == 6
+
+
 def checksum(random_part: str) -> str:
-    return _base62(zlib.crc32(random_part.encode("ascii")), CHECKSUM_LENGTH)
+    """The CRC32 of the random part, in 6 base62 digits (`_base62(crc, 6)`, written faster)."""
+    high, low = divmod(zlib.crc32(random_part.encode("ascii")), _PAIR)
+    high, middle = divmod(high, _PAIR)
+    return _PAIRS[high] + _PAIRS[middle] + _PAIRS[low]
 
 
 def generate_key(prefix: str = LIVE_PREFIX) -> str:
@@ -53,7 +63,8 @@ def is_well_formed(candidate: str) -> bool:
     if len(candidate) != KEY_LENGTH or not KEY_PATTERN.fullmatch(candidate):
         return False
     body = candidate[PREFIX_LENGTH:]
-    return constant_time_compare(checksum(body[:RANDOM_LENGTH]), body[RANDOM_LENGTH:])
+    # ASCII only (the pattern says so): compared as strings, in constant time all the same.
+    return hmac.compare_digest(checksum(body[:RANDOM_LENGTH]), body[RANDOM_LENGTH:])
 
 
 def hash_key(key: str) -> str:

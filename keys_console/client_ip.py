@@ -7,6 +7,7 @@ address from the right of X-Forwarded-For: entries further left can be forged by
 """
 
 import ipaddress
+from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -32,6 +33,7 @@ def client_ip(request: HttpRequest) -> str | None:
 IPV6_THROTTLE_PREFIX = 64
 
 
+@lru_cache(maxsize=4096)  # on every API request's path; a client keeps its address
 def throttle_address(ip: str | None) -> str:
     """What a per-address throttle counts: an IPv4 address itself, an IPv6 address's /64 network
     ("2001:db8:1:2::/64"). Every throttle keyed by the client address uses this (the failed-API-

@@ -21,8 +21,8 @@ import contextvars
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,10 +45,10 @@ _current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.Conte
 
 
 def request_id_from(header: str | None) -> str:
-    """The incoming id when it is sane, else a new one (32 hex characters)."""
+    """The incoming id when it is sane, else a new one (32 hex characters, 128 random bits)."""
     if header and SANE_REQUEST_ID.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def key_id_of(request: HttpRequest | None) -> str | None:

@@ -126,6 +126,7 @@ MIDDLEWARE = [
     "keys_console.console_middleware.ConsoleMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "keys_console.console_middleware.ConsoleHtmxMiddleware",
+    # Stock, also for /api/: allauth refuses to start unless this very path is in MIDDLEWARE.
     "allauth.account.middleware.AccountMiddleware",
 ]
 

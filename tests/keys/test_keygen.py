@@ -3,6 +3,7 @@
 import inspect
 import math
 import re
+import secrets
 import zlib
 from unittest import mock
 
@@ -132,9 +133,9 @@ def test_verify_compares_in_constant_time_through_passlib():
 
 def test_is_well_formed_compares_checksum_in_constant_time():
     key = keygen.generate_key()
-    with mock.patch.object(keygen, "constant_time_compare", wraps=keygen.constant_time_compare) as compare:
+    with mock.patch.object(keygen.hmac, "compare_digest", wraps=keygen.hmac.compare_digest) as compare:
         assert keygen.is_well_formed(key)
-    compare.assert_called_once()
+    compare.assert_called_once_with(key[-keygen.CHECKSUM_LENGTH :], key[-keygen.CHECKSUM_LENGTH :])
 
 
 def test_mask_shows_prefix_and_last_four():
@@ -164,3 +165,18 @@ def test_stored_key_has_hash_last4_and_unrelated_key_id(unlocked_project):
         assert key_id[i : i + 5] not in secret
         assert key_id[i : i + 5] not in row["key_hash"]
     assert ApiKey._meta.get_field("key_id").default is keygen.new_key_id
+
+
+@pytest.mark.parametrize("crc", [0, 1, 61, 62, 3843, 3844, 62**4 - 1, 62**4, 2**31, 2**32 - 1])
+def test_the_checksum_table_writes_every_crc32_as_base62_does(crc, monkeypatch):
+    """`checksum` writes the CRC32 with a table of base62 digit pairs: the same 6 digits as the
+    plain base62 conversion, for the extremes and every carry between the pairs."""
+    monkeypatch.setattr(keygen.zlib, "crc32", lambda data: crc)
+    assert keygen.checksum("anything") == keygen._base62(crc, keygen.CHECKSUM_LENGTH)
+    assert len(keygen.checksum("anything")) == keygen.CHECKSUM_LENGTH
+
+
+def test_the_checksum_of_random_parts_is_their_crc32_in_base62():
+    for _ in range(2000):
+        part = "".join(secrets.choice(keygen.ALPHABET) for _ in range(keygen.RANDOM_LENGTH))
+        assert keygen.checksum(part) == keygen._base62(zlib.crc32(part.encode()), keygen.CHECKSUM_LENGTH)
