@@ -41,7 +41,7 @@ def _base62(number: int, width: int) -> str:
 # 62 * 62 two-digit base62 numbers: three divisions instead of six (a CRC32 is < 62 ** 6).
 _PAIRS = [first + second for first in ALPHABET for second in ALPHABET]
 _PAIR = len(_PAIRS)
-assert 2**32 <= 62**CHECKSUM_LENGTH and CHECKSUM_LENGTH == 6
+assert 62**CHECKSUM_LENGTH >= 2**32 and CHECKSUM_LENGTH == 6
 
 
 def checksum(random_part: str) -> str:
