@@ -395,8 +395,10 @@ def test_healthz_names_the_cache_while_redis_is_stopped(cluster, server_on, priv
 # --- one address, many clients (a NAT, an egress proxy) ------------------------------------------
 class StatementLog:
     """Every SQL statement the private cluster runs, in its server log, for as long as the block
-    lasts (`log_statement = all`, set and reset with ALTER SYSTEM). Django sends parameters
-    inline (client-side binding), so a statement that looks a key up names its hash."""
+    lasts (`log_statement = all`, set and reset with ALTER SYSTEM). A statement that looks a key up
+    names its hash: inline on its `statement:` line when parameters are bound on the client
+    (behind PgBouncer), or on the `parameters:` detail line of its `execute` when they are bound on
+    the server (settings: straight to PostgreSQL), one such line per execution."""
 
     def __init__(self, pg):
         self.pg, self.path = pg, pg.dir / "server.log"
@@ -415,7 +417,9 @@ class StatementLog:
 
     def count(self, text: str) -> int:
         return sum(
-            1 for line in self.path.read_text(errors="replace").splitlines() if "statement:" in line and text in line
+            1
+            for line in self.path.read_text(errors="replace").splitlines()
+            if text in line and ("statement:" in line or "parameters:" in line.lower())
         )
 
 
