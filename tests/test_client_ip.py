@@ -39,3 +39,13 @@ def test_throttle_address_counts_ipv6_per_64(ip, expected):
     from keys_console.client_ip import throttle_address
 
     assert throttle_address(ip) == expected
+
+
+def test_the_throttle_unit_of_an_address_is_worked_out_once_per_address():
+    """On every API request's path: a client that keeps its address costs one parse of it."""
+    from keys_console.client_ip import throttle_address
+
+    throttle_address.cache_clear()
+    for _ in range(3):
+        assert throttle_address("2001:db8:1:2::7") == "2001:db8:1:2::/64"
+    assert throttle_address.cache_info().misses == 1 and throttle_address.cache_info().hits == 2
