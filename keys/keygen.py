@@ -29,14 +29,6 @@ KEY_PATTERN = re.compile(r"nbq_(?:live|test)_[A-Za-z0-9]{32}")  # docs/security.
 KEY_ID_PREFIX = "key_"
 
 
-def _base62(number: int, width: int) -> str:
-    digits = []
-    while number:
-        number, remainder = divmod(number, 62)
-        digits.append(ALPHABET[remainder])
-    return "".join(reversed(digits)).rjust(width, ALPHABET[0])
-
-
 # Every key of every API request has its checksum worked out, so it is written with a table of the
 # 62 * 62 two-digit base62 numbers: three divisions instead of six (a CRC32 is < 62 ** 6).
 _PAIRS = [first + second for first in ALPHABET for second in ALPHABET]
@@ -45,7 +37,7 @@ assert 62**CHECKSUM_LENGTH >= 2**32 and CHECKSUM_LENGTH == 6
 
 
 def checksum(random_part: str) -> str:
-    """The CRC32 of the random part, in 6 base62 digits (`_base62(crc, 6)`, written faster)."""
+    """The CRC32 of the random part, in 6 base62 digits (most significant first, `0`-padded)."""
     high, low = divmod(zlib.crc32(random_part.encode("ascii")), _PAIR)
     high, middle = divmod(high, _PAIR)
     return _PAIRS[high] + _PAIRS[middle] + _PAIRS[low]

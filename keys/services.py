@@ -206,6 +206,21 @@ def _lock_holder(key: ApiKey):
     return _lock_project(key.project)
 
 
+def _lock_key(key: ApiKey) -> ApiKey:
+    """The key's row, locked after its holder's (the order every key change takes)."""
+    _lock_holder(key)
+    return ApiKey.objects.select_for_update().get(pk=key.pk)
+
+
+def _lock_unrevoked(key: ApiKey) -> tuple[ApiKey, datetime]:
+    """The key's row, locked, and the instant it was judged at; KeyNotActive if it is revoked."""
+    locked = _lock_key(key)
+    now = timezone.now()
+    if locked.status_at(now) == Status.REVOKED:
+        raise KeyNotActive("This key is already revoked.")
+    return locked, now
+
+
 def _require_slot(live, *, limit: int, holder: str, name: str) -> None:
     if live.count() >= limit:
         raise KeyLimitReached(
@@ -350,8 +365,7 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
     if grace and grace not in GRACE_PERIODS:
         raise InvalidKeyRequest("Choose when the old key stops working.", field="grace")
     with transaction.atomic():
-        _lock_holder(key)
-        old = ApiKey.objects.select_for_update().get(pk=key.pk)
+        old = _lock_key(key)
         now = timezone.now()
         status = old.status_at(now)
         if status == Status.EXPIRED:
@@ -425,11 +439,7 @@ def api_key_revoke(*, key: ApiKey, actor: Actor, found_at: str | None = None, re
     was reported as leaked (`keys.leaks`): the event is LEAKED and names the place and the reporter.
     """
     with transaction.atomic():
-        _lock_holder(key)
-        locked = ApiKey.objects.select_for_update().get(pk=key.pk)
-        now = timezone.now()
-        if locked.status_at(now) == Status.REVOKED:
-            raise KeyNotActive("This key is already revoked.")
+        locked, now = _lock_unrevoked(key)
         _revoke(locked, actor=actor, now=now)
         if found_at is None:
             record_key_event(key=locked, kind=EventKind.REVOKED, actor=actor)
@@ -457,11 +467,7 @@ def api_key_revoke_with_predecessor(*, key: ApiKey, actor: Actor) -> list[ApiKey
     """Revoke `key` and, if the key it replaced is still rotating out, that one too: both stop at
     once (a leaked lineage). Each revocation is logged; returns the keys revoked."""
     with transaction.atomic():
-        _lock_holder(key)
-        locked = ApiKey.objects.select_for_update().get(pk=key.pk)
-        now = timezone.now()
-        if locked.status_at(now) == Status.REVOKED:
-            raise KeyNotActive("This key is already revoked.")
+        locked, now = _lock_unrevoked(key)
         predecessor = rotating_predecessor(locked, now, lock=True)
         _revoke(locked, actor=actor, now=now)
         record_key_event(
@@ -522,8 +528,7 @@ def api_key_update(
         name=name, permissions=permissions, rate_limit_per_minute=rate_limit_per_minute, allowed_ips=allowed_ips
     )
     with transaction.atomic():
-        _lock_holder(key)
-        locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+        locked = _lock_key(key)
         if locked.status != Status.ACTIVE:
             raise KeyNotActive("Only an active key can be changed.")
         if name.lower() != locked.name.lower() and (

@@ -35,6 +35,16 @@ def _check_deploy_env() -> dict:
     }
 
 
+def _settings_probe(env: dict, code: str) -> str:
+    """What `code` prints in a fresh Python with `env` (settings are read when their module loads);
+    the run must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def _check_deploy(**env_overrides):
     env = _check_deploy_env()
     env.update(env_overrides)
@@ -218,16 +228,7 @@ def test_production_settings_module_values():
         if k not in {"DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "EMAIL_BACKEND", "EMAIL_URL", "EMAIL_HOST"}
     }
     env.update(DEBUG="0", DJANGO_SETTINGS_MODULE="keys_console.settings", ALLOWED_HOSTS="a.example, b.example")
-    done = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); " + code],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == (
+    assert _settings_probe(env, "import django; django.setup(); " + code) == (
         "False True True True ('HTTP_X_FORWARDED_PROTO', 'https') "
         "['a.example', 'b.example'] django.core.mail.backends.smtp.EmailBackend"
     )
@@ -312,18 +313,8 @@ def test_transaction_pooling_turns_off_server_side_cursors_and_prepared_statemen
     env = {**_check_deploy_env(), "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50)}
     env.update(DATABASE_URL="postgres://nbq:pw@pgbouncer.internal:6432/nbq", DATABASE_TRANSACTION_POOLING=pooling)
     env["DJANGO_SETTINGS_MODULE"] = "keys_console.settings"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from django.conf import settings as s; d = s.DATABASES['default']; o = d['OPTIONS']; "
-            "print(d['DISABLE_SERVER_SIDE_CURSORS'], o.get('server_side_binding'), o.get('prepare_threshold'))",
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    code = (
+        "from django.conf import settings as s; d = s.DATABASES['default']; o = d['OPTIONS']; "
+        "print(d['DISABLE_SERVER_SIDE_CURSORS'], o.get('server_side_binding'), o.get('prepare_threshold'))"
     )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == expected
+    assert _settings_probe(env, code) == expected
