@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 
 from .models import User
@@ -62,6 +64,25 @@ class UserAdmin(BaseUserAdmin):
         if not request.user.is_superuser and str(request.user.pk) != unquote(id):
             raise PermissionDenied
         return super().user_change_password(request, id, form_url)
+
+
+# Groups are bundles of permissions: whoever may change one may grant what it holds, to
+# themselves among others. Superusers' business, like the permissions and groups of a person.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin):
+    """Staff with a group's view permission may look; only superusers add, change or delete one."""
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
 
 
 # allauth's own admin pages, made safe: an authenticator's `data` holds the TOTP secret and the

@@ -8,6 +8,10 @@ internals. For each it:
 - turns a non-JSON 404 / 405 (an unknown path or method) into the API's JSON error shape;
 - adds `Cache-Control: no-store` and `Vary: Authorization, X-API-Key`: an API response is
   never stored by a browser or a shared cache;
+- gives every response but an HTML page (the Swagger UI at /api/v1/docs keeps the console's
+  policy) the Content-Security-Policy of a JSON API, `default-src 'none'; frame-ancestors 'none'`:
+  nothing in it may load or run, nor may a page frame it. Django's CSP middleware, above this one,
+  leaves a policy that is already set alone (and so builds none for the API's responses);
 - adds the `X-RateLimit-*` headers to every response of an authenticated request (200 … 429)
   and records last use and usage counts (`api.usage.after_request`).
 """
@@ -24,10 +28,16 @@ logger = logging.getLogger("api")
 
 API_PATH_PREFIX = "/api/"
 VARY = ("Authorization", "X-API-Key")
+CSP_HEADER = "Content-Security-Policy"
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 def _is_json(response: HttpResponseBase) -> bool:
     return response.get("Content-Type", "").startswith("application/json")
+
+
+def _is_html(response: HttpResponseBase) -> bool:
+    return response.get("Content-Type", "").startswith("text/html")
 
 
 def finish_api_response(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
@@ -42,6 +52,8 @@ def finish_api_response(request: HttpRequest, response: HttpResponseBase) -> Htt
         )
     response["Cache-Control"] = "no-store"
     patch_vary_headers(response, VARY)
+    if CSP_HEADER not in response and not _is_html(response):
+        response[CSP_HEADER] = API_CSP
     key = getattr(request, "api_key", None)
     if key is not None:
         ratelimit.add_headers(response, request)

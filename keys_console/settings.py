@@ -112,9 +112,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "keys_console.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "api.response_hooks.ApiResponseMiddleware",  # headers and bookkeeping of every /api/ response
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Headers and bookkeeping of every /api/ response, its own CSP included (so below the CSP
+    # middleware, which leaves a policy that is already set alone).
+    "api.response_hooks.ApiResponseMiddleware",
     # Malformed API keys get their 401 here, before anything below runs (api/invalid_keys.py).
     "api.invalid_keys.RejectMalformedKeysMiddleware",
     # The console's session, auth, messages and htmx middleware: the stock classes, passed by

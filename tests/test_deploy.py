@@ -160,6 +160,17 @@ def test_the_image_is_multi_stage_locked_non_root_with_static_files_and_gunicorn
     assert "uv " not in runtime and "pip install" not in runtime  # nothing installed at run time
 
 
+def test_only_the_app_writes_a_line_per_request():
+    """The app's request line names the route, never the path (an invitation or password-reset
+    link holds a token), and folds repeated failures; gunicorn's access log and HAProxy's log of
+    every request would write each full path, and a line per request of any flood."""
+    text = dockerfile()
+    entry = re.search(r"^ENTRYPOINT \[(.*?)\]$", text, re.M | re.S).group(1)
+    assert "access-log" not in entry and "GUNICORN_CMD_ARGS" not in text
+    defaults = (DEPLOY / "haproxy.cfg").read_text().split("\ndefaults", 1)[1]
+    assert re.search(r"^\s+option dontlog-normal$", defaults, re.M)
+
+
 def image_files() -> list[str]:
     """What the Dockerfile copies from the build context (COPY lines of the build stage)."""
     copies = re.findall(r"^COPY (?!--from)(.+)$", dockerfile(), re.M)

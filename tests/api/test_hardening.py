@@ -68,9 +68,31 @@ def test_every_api_response_is_no_store_and_varies_on_the_key(client, key, make_
     assert responses["404 object"]["X-RateLimit-Limit"] and responses["429"]["Retry-After"]
 
 
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def test_api_responses_may_load_run_and_be_framed_by_nothing(client, key):
+    """A JSON API's policy on every API response, refusals and URL-level errors included; the
+    Swagger UI page keeps the console's policy, which lets it load its own scripts."""
+    responses = {
+        "200": client.get("/api/v1/key", headers=bearer(key)),
+        "401 malformed": client.get("/api/v1/key", headers=bearer("nbq_live_short")),
+        "401 unknown": client.get("/api/v1/key", headers=bearer(keygen.generate_key())),
+        "404 unknown path": client.get("/api/v1/nothing-here", headers=bearer(key)),
+        "405": client.put("/api/v1/key", headers=bearer(key)),
+        "openapi": client.get("/api/v1/openapi.json"),
+    }
+    assert {name: r["Content-Security-Policy"] for name, r in responses.items()} == dict.fromkeys(responses, API_CSP)
+    docs = client.get("/api/v1/docs")
+    assert docs.status_code == 200 and docs["Content-Type"].startswith("text/html")
+    assert "script-src 'self'" in docs["Content-Security-Policy"]
+
+
 def test_console_pages_are_not_given_api_headers(owner_client):
-    response = owner_client.get("/")
+    response = owner_client.get("/", follow=True)
+    assert response.status_code == 200
     assert "X-API-Key" not in response.get("Vary", "")
+    assert "script-src 'self'" in response["Content-Security-Policy"]
 
 
 # --- failed authentication, per client address ---------------------------------------------

@@ -65,6 +65,29 @@ def test_staff_with_change_user_neither_sees_nor_sets_superuser_status_groups_or
     assert set(staff.user_permissions.values_list("codename", flat=True)) == {"view_user", "change_user"}
 
 
+def test_staff_with_group_permissions_cannot_grant_through_a_group(client):
+    """A group is a bundle of permissions: staff holding add/change/delete_group could otherwise
+    put every permission into their own group. They may look; superusers change groups."""
+    staff = staff_with("view_group", "add_group", "change_group", "delete_group")
+    own = Group.objects.create(name="Support")
+    staff.groups.add(own)
+    everything = [str(p.pk) for p in Permission.objects.all()]
+    client.force_login(staff)
+    change = reverse("admin:auth_group_change", args=[own.pk])
+    assert client.get(change).status_code == 200  # viewing stays
+    assert 'name="permissions"' not in client.get(change).content.decode()
+    assert client.post(change, {"name": "Support", "permissions": everything}).status_code == 403
+    assert client.post(reverse("admin:auth_group_add"), {"name": "All", "permissions": everything}).status_code == 403
+    assert client.post(reverse("admin:auth_group_delete", args=[own.pk]), {"post": "yes"}).status_code == 403
+    assert not own.permissions.exists() and Group.objects.count() == 1
+    staff = User.objects.get(pk=staff.pk)
+    assert not staff.has_perm("accounts.change_user")
+    root = UserFactory(email="root@example.com", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    assert client.post(change, {"name": "Support", "permissions": everything[:1]}).status_code == 302
+    assert own.permissions.count() == 1
+
+
 def test_staff_cannot_set_someone_elses_password(client):
     staff = staff_with("view_user", "change_user")
     root = UserFactory(email="root@example.com", is_staff=True, is_superuser=True)
