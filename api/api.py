@@ -6,12 +6,12 @@ errors.py (the JSON error shape), response_hooks.py (a middleware: headers and b
 every response under /api/, JSON 404 / 405), schemas.py, endpoints/ (the routers).
 """
 
-import re
-
+from django.http import HttpResponse
 from django.urls import register_converter
 from ninja import NinjaAPI, Swagger
+from ninja.errors import ConfigError
 from ninja.openapi.schema import OpenAPISchema
-from ninja.utils import normalize_path
+from ninja.operation import Operation
 
 from .auth import API_KEY_AUTH
 from .endpoints import invitations, key, leaks, questions, secret_scanning
@@ -58,6 +58,7 @@ class ProjectSlugConverter:
 
 register_converter(ProjectSlugConverter, "projectslug")
 PROJECT_PREFIX = "/projects/{projectslug:slug}"
+IN_PROJECT_PATH = "/projects/{slug}/"  # PROJECT_PREFIX in an OpenAPI path (no converter)
 UNADDRESSED = {"get_key", "report_leaked", "github_secret_scanning"}  # never answer project_required
 SLUG_PARAMETER = {
     "in": "path",
@@ -69,31 +70,40 @@ SLUG_PARAMETER = {
 
 
 class RuntimeSchema(OpenAPISchema):
-    """The OpenAPI document with both forms of every route: the project-addressed copies get the
-    `slug` path parameter and an operationId of their own (`…InProject`)."""
+    """The OpenAPI document with both forms of every route. django-ninja describes each form (the
+    routers are mounted twice); the project-addressed copies then get the `slug` path parameter,
+    the errors only they can answer and an operationId of their own (`…InProject`)."""
+
+    def __init__(self, *args, **kwargs):
+        self._described: dict[int, tuple[dict, Operation]] = {}  # id(details) -> (details, operation)
+        super().__init__(*args, **kwargs)
 
     def get_paths(self):
-        result = {}
-        for bound_router in self.api._get_bound_routers():
-            in_project = PROJECT_PREFIX in bound_router.prefix
-            for path, path_view in bound_router.path_operations.items():
-                full_path = normalize_path(
-                    "/" + self.path_prefix + "/".join(i for i in (bound_router.prefix, path) if i)
-                )
-                full_path = re.sub(r"{[^}:]+:", "{", full_path)
-                methods = {}
-                for op in path_view.operations:
-                    if not op.include_in_schema:
-                        continue
-                    details = self.operation_details(op, in_project=in_project)
-                    for method in op.methods:
-                        methods[method.lower()] = details
-                if methods:
-                    result.setdefault(full_path, {}).update(methods)
-        return result
+        paths = super().get_paths()
+        described = []  # each operation's details once (an operation of several methods shares them)
+        for path, methods in paths.items():
+            in_project = IN_PROJECT_PATH in path
+            for details in {id(d): d for d in methods.values()}.values():
+                described.append(details)
+                _, operation = self._described[id(details)]
+                if in_project:
+                    details["operationId"] += "InProject"
+                    details["parameters"] = [SLUG_PARAMETER, *details.get("parameters", [])]
+                    _error_response(details, 403, "Forbidden (`insufficient_permission`, `project_locked`)")
+                    _error_response(details, 404, "Not found (`not_found`: no such project for this key, or object)")
+                elif operation.view_func.__name__ not in UNADDRESSED:  # these describe any key, or need none
+                    _error_response(details, 400, "Bad request (`project_required`: an account key on the short form)")
+        operation_ids = [details["operationId"] for details in described]
+        if len(operation_ids) != len(set(operation_ids)):
+            raise ConfigError(f"Two operations share an operationId: {sorted(operation_ids)}")
+        return paths
 
-    def operation_details(self, operation, in_project: bool = False):
-        details = self._form_details(operation, in_project)
+    def operation_details(self, operation):
+        # Each operation is described once per form: the repeat is not the mistake django-ninja
+        # warns of (get_paths gives the in-project form its own operationId, and checks them all).
+        self.all_operation_ids.discard(operation.operation_id or self.api.get_openapi_operation_id(operation))
+        details = super().operation_details(operation)
+        self._described[id(details)] = (details, operation)  # the details kept alive: ids stay unique
         _error_response(details, 500, "Internal server error (`server_error`: a bug on our side, logged)")
         _error_response(
             details,
@@ -101,23 +111,6 @@ class RuntimeSchema(OpenAPISchema):
             "Service unavailable (`service_unavailable`: the database does not answer); retry after `Retry-After`",
             headers={"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
         )
-        return details
-
-    def _form_details(self, operation, in_project: bool) -> dict:
-        if not in_project:
-            details = super().operation_details(operation)
-            if operation.view_func.__name__ not in UNADDRESSED:  # these describe any key, or need none
-                _error_response(details, 400, "Bad request (`project_required`: an account key on the short form)")
-            return details
-        original = operation.operation_id
-        operation.operation_id = (original or self.api.get_openapi_operation_id(operation)) + "InProject"
-        try:
-            details = super().operation_details(operation)
-        finally:
-            operation.operation_id = original
-        details["parameters"] = [SLUG_PARAMETER, *details.get("parameters", [])]
-        _error_response(details, 403, "Forbidden (`insufficient_permission`, `project_locked`)")
-        _error_response(details, 404, "Not found (`not_found`: no such project for this key, or object)")
         return details
 
 
@@ -134,6 +127,11 @@ def _error_response(details: dict, status: int, description: str, headers: dict 
 
 class RuntimeApi(NinjaAPI):
     """A NinjaAPI whose OpenAPI document shows both forms of every route (`RuntimeSchema`)."""
+
+    def create_temporal_response(self, request):
+        """django-ninja's response for a view to set headers on (made for every request), made
+        from empty bytes rather than an empty str, which it would encode every time."""
+        return HttpResponse(b"", content_type=self.get_content_type())
 
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         if path_prefix is None:

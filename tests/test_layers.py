@@ -155,3 +155,34 @@ def test_projects_holds_at_most_a_third_of_the_code():
 
     total = sum(lines(app) for app in APPS)
     assert lines("projects") <= total / 3
+
+
+# Names with one leading underscore that the product may read on objects not its own: Django's
+# documented model metadata (`Model._meta`), namedtuple's documented `_replace`, and the
+# annotations its own querysets add (projects/admin.py).
+PUBLIC_UNDERSCORED = {"_meta", "_replace", "_active_questions", "_keys"}
+
+
+def _private_uses(source: str) -> list[str]:
+    uses = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Attribute) or not node.attr.startswith("_") or node.attr.startswith("__"):
+            continue
+        if isinstance(node.value, ast.Name) and node.value.id in {"self", "cls"}:
+            continue  # the class's own
+        if node.attr not in PUBLIC_UNDERSCORED:
+            uses.append(f"{node.lineno}: {ast.unparse(node)}")
+    return uses
+
+
+def test_no_private_name_of_a_framework_is_used():
+    """The frameworks are used through their public APIs only: no `_private` attribute of an
+    object the product does not own (django-ninja's routers, a model's `_state`, ...)."""
+    used = {module: uses for module, path in _sources().items() if (uses := _private_uses(path.read_text()))}
+    assert used == {}
+
+
+def test_the_private_name_check_sees_one():
+    assert _private_uses("for r in self.api._get_bound_routers(): pass") == ["1: self.api._get_bound_routers"]
+    assert _private_uses("project._state.adding = False") == ["1: project._state"]
+    assert _private_uses("self._cache = 1; key._meta.fields") == []
