@@ -95,20 +95,66 @@ def log_request(request: HttpRequest, response: HttpResponse, started: float) ->
     if not log_it:
         return
     match = getattr(request, "resolver_match", None)
-    extra = {
+    route = match.route if match else None
+    fields = {
+        "request_id": getattr(request, "request_id", None),
+        "key_id": key_id_of(request),
         "method": request.method,
-        "route": match.route if match else None,
+        "route": route,
         "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1),
     }
     error_code = getattr(response, "error_code", None)
     if error_code:
-        extra["error"] = error_code
-    # Logger.info less its search for the caller's file and line (a walk up the stack on every
-    # request, for fields no formatter of ours prints): the record goes to the logger's filters and
-    # handlers as Logger.info's would (RequestIdMiddleware has checked the level).
-    args = (request.method, match.route if match else "(unmatched)", status)
-    logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, "%s %s %s", args, None, extra=extra))
+        fields["error"] = error_code
+    # The record goes to the logger's filters and handlers as Logger.info's would (RequestIdMiddleware
+    # has checked the level), made without what Logger.info looks up and no request line prints.
+    logger.handle(RequestLine(logger.name, "%s %s %s", (request.method, route or "(unmatched)", status), fields))
+
+
+# What LogRecord.__init__ finds out for every record and a request line never prints: the caller's
+# file, line and function, the thread, the process and the asyncio task. A RequestLine holds them as
+# LogRecord does when nothing is known (or `logging.logThreads` and the like are off).
+_UNKNOWN_ORIGIN = {
+    "levelname": "INFO",
+    "levelno": logging.INFO,
+    "pathname": "",
+    "filename": "",
+    "module": "",
+    "exc_info": None,
+    "exc_text": None,
+    "stack_info": None,
+    "lineno": 0,
+    "funcName": None,
+    "thread": None,
+    "threadName": None,
+    "processName": None,
+    "process": None,
+    "taskName": None,
+}
+_STARTED_NS = time.time_ns()  # for relativeCreated: about when logging started in this process
+
+
+class RequestLine(logging.LogRecord):
+    """The request line's log record (INFO), its fields as attributes like `extra=` sets them.
+
+    Made for every request, so made cheaply: LogRecord.__init__ spends most of its time on what
+    `_UNKNOWN_ORIGIN` leaves out (bench/log_line_cost.py)."""
+
+    def __init__(self, name: str, msg: str, args: tuple, fields: dict[str, Any]):
+        now = time.time_ns()
+        attributes = self.__dict__
+        attributes.update(_UNKNOWN_ORIGIN)
+        attributes.update(fields)
+        self.name = name
+        self.msg = msg
+        self.args = args
+        self.created = now / 1e9
+        self.msecs = (now % 1_000_000_000) // 1_000_000 + 0.0
+        self.relativeCreated = (now - _STARTED_NS) / 1e6
+        # For JsonFormatter: the fields, and how many attributes the record has while no filter has
+        # added any (then the fields are all there is to write beyond the message).
+        self.line_fields = (fields, len(attributes) + 1)
 
 
 def _log_fold(fold: Fold) -> None:
@@ -152,7 +198,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message
 _NEVER = {"request", "server_time"}
 
 
-_NOT_EXTRA = _STANDARD | _NEVER | {"request_id", "key_id"}
+_NOT_EXTRA = _STANDARD | _NEVER | {"request_id", "key_id", "line_fields"}
 # One encoder for every line: json.dumps(…, default=str, ensure_ascii=False) builds a new one per call.
 _encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
 _second: tuple[int, str] = (-1, "")
@@ -173,6 +219,9 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line. Built cheaply: it runs for every request (bench/log_line_cost.py)."""
 
     def format(self, record: logging.LogRecord) -> str:
+        line = record.__dict__.get("line_fields")
+        if line is not None and len(record.__dict__) == line[1]:  # a RequestLine as it was made
+            return self._request_line(record, line[0])
         entry: dict[str, Any] = {
             "time": _utc_millis(record.created),
             "level": record.levelname,
@@ -190,6 +239,20 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
+        return _encode(entry)
+
+    @staticmethod
+    def _request_line(record: logging.LogRecord, fields: dict[str, Any]) -> str:
+        """What format() writes for a RequestLine, without looking through its attributes."""
+        entry: dict[str, Any] = {
+            "time": _utc_millis(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.msg % record.args,
+        }
+        entry.update(fields)
+        if not fields["key_id"]:
+            del entry["key_id"]
         return _encode(entry)
 
 

@@ -221,6 +221,33 @@ def test_a_record_is_built_into_a_key_once_per_process(client, key, settings, mo
     assert len(built) == 2  # the new record, built once
 
 
+def test_each_request_gets_its_own_copy_of_the_shared_key(key):
+    """What a request changes on its key (an account key's project and permissions, last use)
+    never reaches the instance kept for the next request, nor its project."""
+    import copy
+
+    from django.db.models.base import DJANGO_VERSION_PICKLE_KEY
+
+    record = json.dumps(keyrecord.record_of(key))
+    keyrecord.key_of_record.cache_clear()
+    shared = keyrecord.key_of_record(record, key.key_hash)
+    mine = keyrecord.own_key_of_record(record, key.key_hash)
+    assert mine is not shared and mine._state is not shared._state
+    assert mine._state.fields_cache is not shared._state.fields_cache
+    pickled = vars(copy.copy(shared)).keys() - {DJANGO_VERSION_PICKLE_KEY}  # copy.copy goes through pickling
+    assert vars(mine).keys() == pickled
+    assert [getattr(mine, f.attname) for f in ApiKey._meta.concrete_fields] == [
+        getattr(shared, f.attname) for f in ApiKey._meta.concrete_fields
+    ]
+    assert mine.project.slug == shared.project.slug and not mine._state.adding
+    mine.permissions = ["read"]
+    mine.project = None
+    mine.last_used_ip = "192.0.2.1"
+    again = keyrecord.own_key_of_record(record, key.key_hash)
+    assert again.permissions == key.permissions and again.project.slug == key.project.slug
+    assert again.last_used_ip == key.last_used_ip
+
+
 def test_a_connection_closed_by_redis_is_replaced_without_losing_the_cache(client, key, settings):
     """The hot path keeps its own connection per thread; when Redis closes it (restart, idle
     timeout) the next request opens another at once, rather than pausing the cache."""

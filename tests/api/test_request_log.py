@@ -132,3 +132,42 @@ def test_json_time_is_what_datetime_writes():
 
     for created in (1_800_000_000.0, 1_800_000_000.5, 1_800_000_001.999, 1_764_868_000.123456, 0.001):
         assert _utc_millis(created) == datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+
+
+def _request_line_and_the_usual_record():
+    from keys_console.observability import RequestLine, logger
+
+    fields = {"method": "GET", "route": "api/v1/key", "status": 401, "duration_ms": 0.8, "error": "invalid_api_key"}
+    line = RequestLine(
+        logger.name, "%s %s %s", ("GET", "api/v1/key", 401), {"request_id": "r" * 32, "key_id": None, **fields}
+    )
+    usual = logger.makeRecord(
+        logger.name, logging.INFO, __file__, 1, "%s %s %s", ("GET", "api/v1/key", 401), None, extra=fields
+    )
+    usual.request_id, usual.key_id = "r" * 32, None
+    usual.created = line.created
+    return line, usual
+
+
+def test_the_request_line_is_written_as_any_record_with_its_fields():
+    """The request's record is made cheaply (bench/log_line_cost.py), but every formatter writes it
+    as it would a record from Logger.info with the same fields."""
+    from keys_console.observability import JsonFormatter, PlainFormatter
+
+    line, usual = _request_line_and_the_usual_record()
+    assert JsonFormatter().format(line) == JsonFormatter().format(usual)
+    assert PlainFormatter().format(line) == PlainFormatter().format(usual)
+    assert (
+        logging.Formatter("%(levelname)s %(name)s %(message)s %(process)s")
+        .format(line)
+        .startswith("INFO keys_console.request GET api/v1/key 401 ")
+    )
+
+
+def test_what_a_filter_adds_to_the_request_line_is_written_too():
+    from keys_console.observability import JsonFormatter
+
+    line, usual = _request_line_and_the_usual_record()
+    line.region = usual.region = "eu-west"
+    written = json.loads(JsonFormatter().format(line))
+    assert written["region"] == "eu-west" and written == json.loads(JsonFormatter().format(usual))
