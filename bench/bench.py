@@ -1,6 +1,7 @@
 """The benchmark driver behind `make bench` (bench/run.sh installs what it needs, then runs this).
 
-What runs, side by side, each in its own gunicorn (sync workers, BENCH_WORKERS of them):
+What runs, side by side, each in its own gunicorn, with as many sync workers as the shipped image
+starts (its WEB_CONCURRENCY, deploy/Dockerfile; BENCH_WORKERS overrides it for all servers alike):
 
 - **ours**: the console exactly as shipped, `gunicorn keys_console.wsgi` with `keys_console.settings`
   and only the production profile's environment (DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG=0):
@@ -26,15 +27,16 @@ What runs, side by side, each in its own gunicorn (sync workers, BENCH_WORKERS o
    bench/results/<timestamp>/ and the table as bench/results/latest.txt.
 
 Knobs (environment): BENCH_DURATION (s, 5), BENCH_REPEAT (3), BENCH_CONNECTIONS (16), BENCH_THREADS (1),
-BENCH_WORKERS (2), BENCH_WARMUP (s, 2), BENCH_PORT (8765; the peer takes +1, the quiet variant +2),
-BENCH_DATABASE_URL, BENCH_PEER_DATABASE_URL, BENCH_REDIS_URL, BENCH_ROWS (comma-separated row ids,
-e.g. "1,2,4", default all), BENCH_CONN_MAX_AGE.
+BENCH_WORKERS (the image's WEB_CONCURRENCY: 4), BENCH_WARMUP (s, 2), BENCH_PORT (8765; the peer takes
++1, the quiet variant +2), BENCH_DATABASE_URL, BENCH_PEER_DATABASE_URL, BENCH_REDIS_URL, BENCH_ROWS
+(comma-separated row ids, e.g. "1,2,4", default all), BENCH_CONN_MAX_AGE.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import statistics
@@ -64,7 +66,18 @@ DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 THREADS = int(os.environ.get("BENCH_THREADS", "1"))
-WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+
+
+def shipped_workers() -> int:
+    """The web process's sync workers as the image ships it (`WEB_CONCURRENCY` in deploy/Dockerfile):
+    more than the CPUs, so that a worker waiting on Redis or PostgreSQL leaves its CPU to another."""
+    found = re.search(r"^\s*WEB_CONCURRENCY=(\d+)\b", (ROOT / "deploy" / "Dockerfile").read_text(), re.M)
+    if found is None:
+        sys.exit("bench: deploy/Dockerfile sets no WEB_CONCURRENCY; set BENCH_WORKERS")
+    return int(found.group(1))
+
+
+WORKERS = int(os.environ.get("BENCH_WORKERS") or shipped_workers())
 WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/nbq_bench"
@@ -81,12 +94,12 @@ STATS_SETTLE = 1.2  # s: a PostgreSQL backend publishes its counters at most onc
 # holds the rest back until it has been idle for 10 s: PostgreSQL 15's PGSTAT_IDLE_INTERVAL, so a
 # load run's delta leaks into the next row's). The workers reconnect on their next request (the
 # health check sees the closed connection; no request fails); each new session's start-up
-# transaction is subtracted (pg_stat_database.sessions). The data rows get more requests: what a
-# key costs per minute or per 10 s whatever its traffic (last use, the usage flush, refreshing
-# the cached key record: a few transactions per pass) then weighs in the third decimal, as it does
-# under real traffic, not in the second.
+# transaction is subtracted (pg_stat_database.sessions). The data rows get more requests, 1,000 per
+# worker: what a key costs per minute (last use, refreshing its cached record) and what each worker
+# costs per 10 s whatever its traffic (its usage flush) then weigh in the third decimal, as they
+# do under real traffic, not in the second.
 TX_REQUESTS = int(os.environ.get("BENCH_TX_REQUESTS", "200"))
-TX_REQUESTS_DATA = int(os.environ.get("BENCH_TX_REQUESTS_DATA", "2000"))
+TX_REQUESTS_DATA = int(os.environ.get("BENCH_TX_REQUESTS_DATA") or 1000 * WORKERS)
 SECRET_KEY = "bench-only-secret-key-3f9c1a7e5d2b8f4a6c0e9d7b5a3f1c8e"
 
 

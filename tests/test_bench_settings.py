@@ -65,6 +65,21 @@ def test_bench_does_not_override_the_shipped_logging_or_middleware():
     assert served["DEBUG"] is False
 
 
+def test_every_server_runs_as_many_workers_as_the_image_ships(monkeypatch):
+    """gunicorn with the image's WEB_CONCURRENCY sync workers (more than the CPUs: a worker waiting
+    on Redis or PostgreSQL leaves its CPU to another), the same for ours and the peer."""
+    import re
+
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    shipped = int(re.search(r"WEB_CONCURRENCY=(\d+)", dockerfile).group(1))
+    assert bench.shipped_workers() == shipped
+    if not os.environ.get("BENCH_WORKERS"):
+        assert shipped == bench.WORKERS
+    servers = bench.make_servers({"ours", "peer", "quiet"})
+    commands = [server.command(ROOT / "bench" / "results") for server in servers.values()]
+    assert [command[command.index("--workers") + 1] for command in commands] == [str(bench.WORKERS)] * 3
+
+
 def test_no_bench_module_sets_the_consoles_settings():
     """A bench settings module (as bench/settings.py once was, with a quiet LOGGING) would have to
     assign these; only the peer's own project (bench/peer/) has settings."""
