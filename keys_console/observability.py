@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -201,6 +202,21 @@ _NEVER = {"request", "server_time"}
 _NOT_EXTRA = _STANDARD | _NEVER | {"request_id", "key_id", "line_fields"}
 # One encoder for every line: json.dumps(…, default=str, ensure_ascii=False) builds a new one per call.
 _encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
+_json_str = json.encoder.encode_basestring  # what that encoder writes for a str (C, no ASCII escapes)
+
+
+def _json_value(value: Any) -> str:
+    """One value as `_encode` writes it; the usual types of a request line without the encoder."""
+    kind = type(value)
+    if kind is str:
+        return _json_str(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    if value is None:
+        return "null"
+    return _encode(value)
 _second: tuple[int, str] = (-1, "")
 
 
@@ -243,17 +259,16 @@ class JsonFormatter(logging.Formatter):
 
     @staticmethod
     def _request_line(record: logging.LogRecord, fields: dict[str, Any]) -> str:
-        """What format() writes for a RequestLine, without looking through its attributes."""
-        entry: dict[str, Any] = {
-            "time": _utc_millis(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.msg % record.args,
-        }
-        entry.update(fields)
-        if not fields["key_id"]:
-            del entry["key_id"]
-        return _encode(entry)
+        """What format() writes for a RequestLine (the same bytes), without looking through its
+        attributes or building a dict for the encoder: the fields are written in turn."""
+        parts = [
+            f'{{"time": "{_utc_millis(record.created)}", "level": {_json_str(record.levelname)}, '
+            f'"logger": {_json_str(record.name)}, "message": {_json_str(record.msg % record.args)}'
+        ]
+        for name, value in fields.items():
+            if name != "key_id" or value:
+                parts.append(f"{_json_str(name)}: {_json_value(value)}")
+        return ", ".join(parts) + "}"
 
 
 class PlainFormatter(logging.Formatter):

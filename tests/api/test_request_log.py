@@ -134,17 +134,15 @@ def test_json_time_is_what_datetime_writes():
         assert _utc_millis(created) == datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
 
 
-def _request_line_and_the_usual_record():
+def _request_line_and_the_usual_record(key_id=None, **changes):
     from keys_console.observability import RequestLine, logger
 
     fields = {"method": "GET", "route": "api/v1/key", "status": 401, "duration_ms": 0.8, "error": "invalid_api_key"}
-    line = RequestLine(
-        logger.name, "%s %s %s", ("GET", "api/v1/key", 401), {"request_id": "r" * 32, "key_id": None, **fields}
-    )
-    usual = logger.makeRecord(
-        logger.name, logging.INFO, __file__, 1, "%s %s %s", ("GET", "api/v1/key", 401), None, extra=fields
-    )
-    usual.request_id, usual.key_id = "r" * 32, None
+    fields.update(changes)
+    args = (fields["method"], fields["route"], fields["status"])
+    line = RequestLine(logger.name, "%s %s %s", args, {"request_id": "r" * 32, "key_id": key_id, **fields})
+    usual = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "%s %s %s", args, None, extra=fields)
+    usual.request_id, usual.key_id = "r" * 32, key_id
     usual.created = line.created
     return line, usual
 
@@ -162,6 +160,15 @@ def test_the_request_line_is_written_as_any_record_with_its_fields():
         .format(line)
         .startswith("INFO keys_console.request GET api/v1/key 401 ")
     )
+    odd = [
+        {"key_id": "key_abcdefgh12345678", "error": None, "status": 200},
+        {"method": 'GE"T\\', "route": "projects/<str:token>/ é \u2028 \x00", "duration_ms": 12345.6},
+        {"duration_ms": float("nan"), "error": ["a", 1], "status": True},
+        {"route": None, "duration_ms": 0.0, "status": 10**20},
+    ]
+    for changes in odd:
+        line, usual = _request_line_and_the_usual_record(**changes)
+        assert JsonFormatter().format(line) == JsonFormatter().format(usual), changes
 
 
 def test_what_a_filter_adds_to_the_request_line_is_written_too():
