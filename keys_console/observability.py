@@ -217,6 +217,8 @@ def _json_value(value: Any) -> str:
     if value is None:
         return "null"
     return _encode(value)
+
+
 _second: tuple[int, str] = (-1, "")
 
 
