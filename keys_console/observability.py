@@ -267,7 +267,9 @@ class JsonFormatter(logging.Formatter):
             f'{{"time": "{_utc_millis(record.created)}", "level": {_json_str(record.levelname)}, '
             f'"logger": {_json_str(record.name)}, "message": {_json_str(record.msg % record.args)}'
         ]
-        for name, value in fields.items():
+        attributes = record.__dict__  # as a filter may have changed them
+        for name in fields:
+            value = attributes[name]
             if name != "key_id" or value:
                 parts.append(f"{_json_str(name)}: {_json_value(value)}")
         return ", ".join(parts) + "}"

@@ -171,10 +171,12 @@ def test_the_request_line_is_written_as_any_record_with_its_fields():
         assert JsonFormatter().format(line) == JsonFormatter().format(usual), changes
 
 
-def test_what_a_filter_adds_to_the_request_line_is_written_too():
+def test_what_a_filter_adds_or_changes_in_the_request_line_is_written_too():
     from keys_console.observability import JsonFormatter
 
     line, usual = _request_line_and_the_usual_record()
+    line.route = usual.route = "rewritten"
+    assert json.loads(JsonFormatter().format(line))["route"] == "rewritten"
     line.region = usual.region = "eu-west"
     written = json.loads(JsonFormatter().format(line))
     assert written["region"] == "eu-west" and written == json.loads(JsonFormatter().format(usual))
