@@ -6,6 +6,8 @@ errors.py (the JSON error shape), response_hooks.py (a middleware: headers and b
 every response under /api/, JSON 404 / 405), schemas.py, endpoints/ (the routers).
 """
 
+import re
+
 from django.http import HttpResponse
 from django.urls import register_converter
 from ninja import NinjaAPI, Swagger
@@ -58,7 +60,7 @@ class ProjectSlugConverter:
 
 register_converter(ProjectSlugConverter, "projectslug")
 PROJECT_PREFIX = "/projects/{projectslug:slug}"
-IN_PROJECT_PATH = "/projects/{slug}/"  # PROJECT_PREFIX in an OpenAPI path (no converter)
+IN_PROJECT_PATH = re.sub(r"{[^}:]+:", "{", PROJECT_PREFIX) + "/"  # as in an OpenAPI path: "/projects/{slug}/"
 UNADDRESSED = {"get_key", "report_leaked", "github_secret_scanning"}  # never answer project_required
 SLUG_PARAMETER = {
     "in": "path",

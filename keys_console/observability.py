@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import math
 import re
 import secrets
 import time
@@ -153,9 +152,6 @@ class RequestLine(logging.LogRecord):
         self.created = now / 1e9
         self.msecs = (now % 1_000_000_000) // 1_000_000 + 0.0
         self.relativeCreated = (now - _STARTED_NS) / 1e6
-        # For JsonFormatter: the fields, and how many attributes the record has while no filter has
-        # added any (then the fields are all there is to write beyond the message).
-        self.line_fields = (fields, len(attributes) + 1)
 
 
 def _log_fold(fold: Fold) -> None:
@@ -199,26 +195,9 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message
 _NEVER = {"request", "server_time"}
 
 
-_NOT_EXTRA = _STANDARD | _NEVER | {"request_id", "key_id", "line_fields"}
+_NOT_EXTRA = _STANDARD | _NEVER | {"request_id", "key_id"}
 # One encoder for every line: json.dumps(…, default=str, ensure_ascii=False) builds a new one per call.
 _encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
-_json_str = json.encoder.encode_basestring  # what that encoder writes for a str (C, no ASCII escapes)
-
-
-def _json_value(value: Any) -> str:
-    """One value as `_encode` writes it; the usual types of a request line without the encoder."""
-    kind = type(value)
-    if kind is str:
-        return _json_str(value)
-    if kind is int:
-        return int.__repr__(value)
-    if kind is float and math.isfinite(value):
-        return float.__repr__(value)
-    if value is None:
-        return "null"
-    return _encode(value)
-
-
 _second: tuple[int, str] = (-1, "")
 
 
@@ -237,9 +216,6 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line. Built cheaply: it runs for every request (bench/log_line_cost.py)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = record.__dict__.get("line_fields")
-        if line is not None and len(record.__dict__) == line[1]:  # a RequestLine as it was made
-            return self._request_line(record, line[0])
         entry: dict[str, Any] = {
             "time": _utc_millis(record.created),
             "level": record.levelname,
@@ -258,21 +234,6 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return _encode(entry)
-
-    @staticmethod
-    def _request_line(record: logging.LogRecord, fields: dict[str, Any]) -> str:
-        """What format() writes for a RequestLine (the same bytes), without looking through its
-        attributes or building a dict for the encoder: the fields are written in turn."""
-        parts = [
-            f'{{"time": "{_utc_millis(record.created)}", "level": {_json_str(record.levelname)}, '
-            f'"logger": {_json_str(record.name)}, "message": {_json_str(record.msg % record.args)}'
-        ]
-        attributes = record.__dict__  # as a filter may have changed them
-        for name in fields:
-            value = attributes[name]
-            if name != "key_id" or value:
-                parts.append(f"{_json_str(name)}: {_json_value(value)}")
-        return ", ".join(parts) + "}"
 
 
 class PlainFormatter(logging.Formatter):
