@@ -41,6 +41,7 @@ RECORD_FIELDS = (
     "owner_id",
     "all_projects",
     "allowed_ips",
+    "disabled_at",
 )
 NOT_CACHED = {
     "key_hash": "the lookup key of the record itself (not stored inside it)",
@@ -49,6 +50,7 @@ NOT_CACHED = {
     "created_by_id": "console and admin only",
     "revoked_at": "informational; the state decides",
     "revoked_by_id": "console and admin only",
+    "disabled_by_id": "console and admin only (disabled_at decides)",
     "rotated_from_id": "console and admin only",
     "last_used_at": "written by the API, never read by it",
     "last_used_ip": "written by the API, never read by it",

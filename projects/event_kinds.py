@@ -19,6 +19,9 @@ class EventKind(models.TextChoices):
     LEAKED = "leaked", "Key found in public and revoked"
     IP_REFUSED = "ip_refused", "Call refused: address not allowed"
     REMINDER_SENT = "reminder_sent", "Reminder sent"
+    DISABLED = "disabled", "Key disabled"
+    ENABLED = "enabled", "Key enabled"
+    DISABLED_KEY_USED = "disabled_key_used", "Disabled key presented"
     # members
     MEMBER_ADDED = "member_added", "Member added"
     MEMBER_ROLE_CHANGED = "member_role_changed", "Member role changed"

@@ -218,6 +218,12 @@ class ApiKey(models.Model):
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
+    # Paused (Disable / Enable, `keys.services.api_key_disable`): a disabled key answers 401
+    # `disabled_api_key` and keeps everything else, its place under the limit included.
+    disabled_at = models.DateTimeField("Disabled at", null=True, blank=True, editable=False)
+    disabled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     rotated_from = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rotated_to", editable=False
     )
@@ -315,6 +321,11 @@ class ApiKey(models.Model):
     @property
     def authenticates(self) -> bool:
         return self.status in AUTHENTICATING
+
+    @property
+    def is_disabled(self) -> bool:
+        """Paused: the key would authenticate but answers 401 `disabled_api_key` until enabled."""
+        return self.disabled_at is not None
 
     @property
     def can_rotate(self) -> bool:
