@@ -54,6 +54,7 @@ NOT_CACHED = {
     "rotated_from_id": "console and admin only",
     "last_used_at": "written by the API, never read by it",
     "last_used_ip": "written by the API, never read by it",
+    "last_used_user_agent": "written by the API, never read by it",
     "reminded_7d_at": "written by send_key_reminders, never read by the API",
     "reminded_1d_at": "written by send_key_reminders, never read by the API",
     "reminded_unused_at": "written by send_key_reminders, never read by the API",

@@ -1,4 +1,12 @@
 from .api_key import ApiKey, ApiKeyQuerySet, Permission
-from .usage import KeyProjectUsageDay, KeyUsageDay
+from .usage import KeyAddress, KeyProjectUsageDay, KeyUsageCount, KeyUsageDay
 
-__all__ = ["ApiKey", "ApiKeyQuerySet", "KeyProjectUsageDay", "KeyUsageDay", "Permission"]
+__all__ = [
+    "ApiKey",
+    "ApiKeyQuerySet",
+    "KeyAddress",
+    "KeyProjectUsageDay",
+    "KeyUsageCount",
+    "KeyUsageDay",
+    "Permission",
+]

@@ -106,7 +106,14 @@ def authenticating_q(now) -> models.Q:
 # send Django's own post_save / post_delete): the runtime API drops its cached records.
 key_rows_changed = Signal()
 # Fields outside the API's record (api/keycache.py): updating only these needs no invalidation.
-BOOKKEEPING_FIELDS = {"last_used_at", "last_used_ip", "reminded_7d_at", "reminded_1d_at", "reminded_unused_at"}
+BOOKKEEPING_FIELDS = {
+    "last_used_at",
+    "last_used_ip",
+    "last_used_user_agent",
+    "reminded_7d_at",
+    "reminded_1d_at",
+    "reminded_unused_at",
+}
 
 
 class ApiKeyQuerySet(models.QuerySet):
@@ -229,6 +236,8 @@ class ApiKey(models.Model):
     )
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_used_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    # The client's User-Agent at that last use, truncated (api/usage.py: USER_AGENT_LENGTH).
+    last_used_user_agent = models.CharField(max_length=200, blank=True, default="", editable=False)
     allowed_ips = models.JSONField(
         "Allowed IP addresses",
         default=list,
