@@ -42,3 +42,8 @@ class EventKind(models.TextChoices):
     # the project itself
     PROJECT_CREATED = "project_created", "Project created"
     PROJECT_RENAMED = "project_renamed", "Project renamed"
+    # the project's key policy (keys/policy.py); a webhook names POLICY_CHANGED `policy.changed`
+    POLICY_CHANGED = "policy_changed", "Key policy changed"
+    APPROVAL_REQUESTED = "approval_requested", "Personal key asked for approval"
+    KEY_APPROVED = "key_approved", "Personal key approved"
+    KEY_DENIED = "key_denied", "Personal key denied"
