@@ -33,7 +33,9 @@ holder is a member there, with no more than their role allows (viewer: read only
 10 active questions. A project outside the scope, or not the holder's, is a 404.
 
 Errors are JSON: `{"error": {"code": "...", "message": "..."}}` (400 responses add `fields`).
-401 responses carry `WWW-Authenticate: Bearer`.
+401 responses carry `WWW-Authenticate: Bearer`; their codes: `missing_api_key`, `invalid_api_key`,
+`revoked_api_key`, `expired_api_key` and `disabled_api_key` (a key paused in the console: it works
+again, unchanged, once enabled).
 
 Every authenticated response carries `X-RateLimit-Limit` (requests per minute for this key),
 `X-RateLimit-Remaining` (left in the current one-minute window) and `X-RateLimit-Reset` (Unix time,

@@ -14,7 +14,8 @@ classes read one header each (so the OpenAPI document shows both schemes); both 
    along via a join), checked once more in constant time, and its record cached (a dead key's
    too: see `api.keycache.remember_dead`);
 4. judges the status at this instant (`ApiKey.status_at`: the revoked STATE, the end of a
-   rotation grace period, expiry) -> 401 and a security event (at most one per key and hour);
+   rotation grace period, expiry), then whether the key is disabled (paused: `disabled_at`)
+   -> 401 and a security event (at most one per key and hour);
    then the key's allowed IP addresses (from the record, no query) against the client address
    as `keys_console.client_ip` sees it (TRUSTED_PROXIES) -> 403 `ip_not_allowed`;
 5. counts the request against the key's rate limit (see `api.ratelimit`);
@@ -112,7 +113,8 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
             raise _guess(request, now, key_hash) from None
         if not keygen.verify_key(presented, key.key_hash):
             raise _guess(request, now, key_hash)
-        authenticates = key.status_at(now) in AUTHENTICATING
+        # A disabled key's record is a dead one too: Enable writes the row, which tombstones it.
+        authenticates = key.status_at(now) in AUTHENTICATING and key.disabled_at is None
         if key.is_account_key and authenticates:
             key.access = acting.load_access(key)
         if snapshot is not None:
@@ -129,6 +131,9 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
     if status == Status.EXPIRED:
         _security_event(request, key, EventKind.EXPIRED_KEY_USED)
         raise NotAuthenticated("expired_api_key", f"API key {key.key_id} has expired.")
+    if key.disabled_at is not None:  # paused in the console or the CLI; Enable brings it back
+        _security_event(request, key, EventKind.DISABLED_KEY_USED)
+        raise NotAuthenticated("disabled_api_key", f"API key {key.key_id} is disabled; it can be enabled again.")
     if key.allowed_ips and not key.allows_ip(client_ip(request)):  # from the record: no query
         _security_event(request, key, EventKind.IP_REFUSED)
         raise IpNotAllowed(

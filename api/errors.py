@@ -51,7 +51,8 @@ class InvalidRequest(ApiError):
 
 
 class NotAuthenticated(ApiError):
-    """401. `code` is one of missing_api_key, invalid_api_key, revoked_api_key, expired_api_key."""
+    """401. `code` is one of missing_api_key, invalid_api_key, revoked_api_key, expired_api_key,
+    disabled_api_key."""
 
     status = 401
 

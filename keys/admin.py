@@ -15,7 +15,14 @@ from .errors import KeyRuleError
 from .forms import KeyFormMixin
 from .models import ApiKey, KeyUsageDay
 from .models.api_key import Kind, Status
-from .services import api_key_delete, api_key_revoke, api_key_update, clean_key_update
+from .services import (
+    api_key_delete,
+    api_key_disable,
+    api_key_enable,
+    api_key_revoke,
+    api_key_update,
+    clean_key_update,
+)
 
 
 def _admin(request) -> Actor:
@@ -117,6 +124,8 @@ class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
         "stops_at",
         "revoked_at",
         "revoked_by",
+        "disabled_at",
+        "disabled_by",
         "rotated_from",
         "last_used_at",
         "last_used_ip",
@@ -128,7 +137,7 @@ class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
     ]
     # Operators tune a key's rate limit here; everything else is shown read-only.
     readonly_fields = [f for f in fields if isinstance(f, str) and f not in ApiKeyAdminForm.Meta.fields]
-    actions = ["revoke_selected"]
+    actions = ["revoke_selected", "disable_selected", "enable_selected"]
 
     def has_add_permission(self, request):
         return False
@@ -158,7 +167,34 @@ class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
 
     @admin.display(description="Status")
     def status_badge(self, obj):
+        if obj.is_disabled and obj.authenticates:
+            return f"{obj.status_label}, disabled"
         return obj.status_label
+
+    def _pause(self, request, queryset, service, done: str):
+        """Disable or enable the chosen keys through the service (logged, caches invalidated);
+        both are undone as easily, so no confirmation page."""
+        actor = _admin(request)
+        changed = skipped = 0
+        for key in queryset.select_related("project", "owner"):
+            try:
+                service(key=key, actor=actor)
+                changed += 1
+            except KeyRuleError:
+                skipped += 1
+        self.message_user(
+            request,
+            f"{done} {changed} key(s)." + (f" {skipped} skipped (revoked, expired or already so)." if skipped else ""),
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Disable selected API keys (pause; Enable undoes it)", permissions=["change"])
+    def disable_selected(self, request, queryset):
+        self._pause(request, queryset, api_key_disable, "Disabled")
+
+    @admin.action(description="Enable selected API keys", permissions=["change"])
+    def enable_selected(self, request, queryset):
+        self._pause(request, queryset, api_key_enable, "Enabled")
 
     @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke_selected(self, request, queryset):

@@ -65,6 +65,8 @@ LIFECYCLE_EVENTS = {
     EventKind.DELETED,
     EventKind.UPDATED,
     EventKind.LEAKED,
+    EventKind.DISABLED,
+    EventKind.ENABLED,
 }
 
 
@@ -448,6 +450,56 @@ def api_key_revoke(*, key: ApiKey, actor: Actor, found_at: str | None = None, re
             if reported_by:
                 details["reported_by"] = reported_by
             record_key_event(key=locked, kind=EventKind.LEAKED, actor=actor, details=details)
+    return locked
+
+
+def api_key_revoke_many(*, keys, actor: Actor) -> list[ApiKey]:
+    """Revoke several keys of one holder at once (the console's **Revoke selected**): one
+    transaction, one event per key. Keys that no longer work (revoked, expired, ended) are
+    skipped; returns the keys revoked. Never held back by the gate or Confirm access."""
+    revoked: list[ApiKey] = []
+    with transaction.atomic():
+        for key in keys:
+            locked = _lock_key(key)
+            now = timezone.now()
+            if locked.status_at(now) not in (Status.ACTIVE, Status.ROTATING):
+                continue
+            _revoke(locked, actor=actor, now=now)
+            record_key_event(key=locked, kind=EventKind.REVOKED, actor=actor, details={"bulk": True})
+            revoked.append(locked)
+    return revoked
+
+
+def api_key_disable(*, key: ApiKey, actor: Actor) -> ApiKey:
+    """Pause a key: from its next request, in every worker, it answers 401 `disabled_api_key`
+    (the save tombstones its cached record, like a revocation). Nothing else changes: it keeps its
+    name, permissions, expiry, grace period and its place under the limit, and `api_key_enable`
+    brings it back as it was. Only a key that works now (Active or Rotating) can be disabled."""
+    with transaction.atomic():
+        locked = _lock_key(key)
+        if locked.status not in (Status.ACTIVE, Status.ROTATING):
+            raise KeyNotActive("Only a working key can be disabled: this one is revoked or expired.")
+        if locked.is_disabled:
+            raise KeyNotActive("This key is already disabled.")
+        locked.disabled_at, locked.disabled_by = timezone.now(), actor.user
+        locked.save(update_fields=["disabled_at", "disabled_by"])
+        record_key_event(key=locked, kind=EventKind.DISABLED, actor=actor)
+    return locked
+
+
+def api_key_enable(*, key: ApiKey, actor: Actor) -> ApiKey:
+    """Undo `api_key_disable`: the key works again from its next request, unchanged. A revoked key
+    stays revoked (revocation is final)."""
+    with transaction.atomic():
+        locked = _lock_key(key)
+        if not locked.is_disabled:
+            raise KeyNotActive("This key is not disabled.")
+        if locked.status == Status.REVOKED:
+            raise KeyNotActive("This key is revoked: revoking cannot be undone.")
+        details = {"disabled_since": locked.disabled_at.isoformat()} if locked.disabled_at else {}
+        locked.disabled_at, locked.disabled_by = None, None
+        locked.save(update_fields=["disabled_at", "disabled_by"])
+        record_key_event(key=locked, kind=EventKind.ENABLED, actor=actor, details=details)
     return locked
 
 

@@ -175,6 +175,10 @@ def _part(name: str, value) -> str | None:
         return f"successor {value}"
     if name == "with_predecessor":
         return f"with the key it replaced, {value}"
+    if name == "bulk":
+        return "one of several revoked together" if value else None
+    if name == "disabled_since":
+        return f"disabled since {_when(value, with_time=True)}"
     if name == "status_when_deleted":
         return f"was {value} when deleted"
     if name == "priority":
