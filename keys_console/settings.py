@@ -107,10 +107,14 @@ INSTALLED_APPS = [
     "projects",
     "keys",
     "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
     "keys_console.observability.RequestIdMiddleware",
+    # /healthz answered here, before anything reads the Host header: a balancer's probe may name
+    # any host, and nothing else loosens ALLOWED_HOSTS (keys_console/health.py).
+    "keys_console.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -292,6 +296,12 @@ TASKS = {
         }[TASKS_BACKEND],
     }
 }
+
+# --- Webhooks (webhooks/guard.py, docs/webhooks.md) ------------------------------------------
+# With DEBUG=0 endpoints must be public https:// URLs; 1 also allows private, loopback and
+# link-local addresses and http:// (receivers inside the operator's network). Cloud metadata,
+# multicast and unspecified addresses stay refused.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
 
 # --- Invitations ----------------------------------------------------------------------------
 # Invitation mails allowed per project and per inviter (a person or an API key) in an hour.

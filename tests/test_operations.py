@@ -52,14 +52,48 @@ def test_healthz_is_200_when_database_and_cache_answer(client):
 
 
 @pytest.mark.django_db
-def test_healthz_is_503_naming_the_cache_when_redis_does_not_answer(client, settings):
+def test_healthz_is_200_degraded_naming_the_cache_when_redis_does_not_answer(client, settings):
+    """The API falls back to the database without Redis: the host can serve, so a balancer must
+    keep it (503 here took every host out at once when their shared Redis went away)."""
     settings.CACHES = DEAD_REDIS
     response = client.get("/healthz")
-    assert response.status_code == 503
+    assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "unavailable" and body["failing"] == ["cache"]
+    assert body["status"] == "degraded" and body["degraded"] == ["cache"]
     assert body["checks"] == {"database": "ok", "cache": "unavailable"}
     assert "127.0.0.1" not in response.content.decode()  # no addresses or error texts
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_while_the_host_drains(client):
+    from keys_console import drain
+
+    drain.start()
+    try:
+        response = client.get("/healthz")
+    finally:
+        drain.stop()
+    assert response.status_code == 503 and response.json()["status"] == "draining"
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_healthz_answers_any_host_and_nothing_else_does(client, settings, caplog):
+    """A balancer's probe names its own Host (an address, localhost): answered, and no
+    DisallowedHost line; every other path keeps ALLOWED_HOSTS' 400."""
+    settings.ALLOWED_HOSTS = ["keys.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    with caplog.at_level(logging.WARNING):
+        for host in ("localhost", "10.1.2.3:8000", "app-7", "evil.example"):
+            probe = client.get("/healthz", HTTP_HOST=host)
+            assert probe.status_code == 200, (host, probe.content)
+            assert probe.json()["status"] == "ok"
+            assert client.head("/healthz", HTTP_HOST=host).status_code == 200
+    assert not [r for r in caplog.records if "DisallowedHost" in r.name or "Invalid HTTP_HOST" in r.getMessage()]
+    for path in ("/healthz/", "/accounts/login/", "/api/v1/key", "/admin/", "/"):
+        refused = client.get(path, HTTP_HOST="evil.example", headers={"X-Forwarded-Proto": "https"})
+        assert refused.status_code == 400, (path, refused.status_code)
+    assert client.get("/accounts/login/", HTTP_HOST="keys.example.com", secure=True).status_code == 200
 
 
 @pytest.mark.django_db
@@ -89,6 +123,7 @@ def test_healthz_needs_no_login_and_is_not_redirected_behind_the_tls_proxy(clien
 @pytest.mark.django_db
 def test_healthz_answers_get_only(client):
     assert client.post("/healthz").status_code == 405
+    assert client.post("/healthz", HTTP_HOST="evil.example").status_code == 405
 
 
 # --- request ids and logs ---------------------------------------------------------------------------
