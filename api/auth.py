@@ -17,7 +17,9 @@ classes read one header each (so the OpenAPI document shows both schemes); both 
    rotation grace period, expiry), then whether the key is disabled (paused: `disabled_at`)
    -> 401 and a security event (at most one per key and hour);
    then the key's allowed IP addresses (from the record, no query) against the client address
-   as `keys_console.client_ip` sees it (TRUSTED_PROXIES) -> 403 `ip_not_allowed`;
+   as `keys_console.client_ip` sees it (TRUSTED_PROXIES) -> 403 `ip_not_allowed`, and the count
+   step 2 made is given back (`keycache.give_back`): a request from outside the fence spends
+   nothing of the key's rate-limit budget;
 5. counts the request against the key's rate limit (see `api.ratelimit`);
 6. decides the project the request acts on (`api.acting.bind`: scope, membership, role, gate).
 
@@ -108,7 +110,7 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
         if snapshot is not None and snapshot.unknown:
             raise _guess(request, now, key_hash)  # matched no key moments ago: no query
         try:
-            key = ApiKey.objects.select_related("project").get(key_hash=key_hash)
+            key = ApiKey.objects.select_related("project", "project__key_policy").get(key_hash=key_hash)
         except ApiKey.DoesNotExist:
             raise _guess(request, now, key_hash) from None
         if not keygen.verify_key(presented, key.key_hash):
@@ -116,7 +118,9 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
         # A disabled key's record is a dead one too: Enable writes the row, which tombstones it.
         authenticates = key.status_at(now) in AUTHENTICATING and key.disabled_at is None
         if key.is_account_key and authenticates:
-            key.access = acting.load_access(key)
+            key.access = acting.add_policy_facts(key, acting.load_access(key))
+        elif authenticates:
+            key.policy_cap = acting.project_cap(key.project)  # the project's key policy (keys/policy.py)
         if snapshot is not None:
             if authenticates:
                 keycache.remember(key_hash, keyrecord.record_of(key))
@@ -136,6 +140,12 @@ def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
         _security_event(request, key, EventKind.DISABLED_KEY_USED)
         raise NotAuthenticated("disabled_api_key", f"API key {key.key_id} is disabled; it can be enabled again.")
     if key.allowed_ips and not key.allows_ip(client_ip(request)):  # from the record: no query
+        # The fence comes before the rate limit: the round trip that fetched the record counted
+        # this request, so the count is given back (a leaked key used from elsewhere must not spend
+        # the real client's budget; issue #27, finding 4). The accepted path keeps its one round
+        # trip; only a refusal pays a second one.
+        if snapshot is not None:
+            keycache.give_back(key_hash, now)
         _security_event(request, key, EventKind.IP_REFUSED)
         raise IpNotAllowed(
             f"API key {key.key_id} may not be used from this address ({client_ip(request)}); "

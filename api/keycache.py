@@ -69,6 +69,12 @@ def fetch(key_hash: str, now: datetime, client: str = "-", slug: str | None = No
     return breaker.run(stores.current().fetch, key_hash, window_of(now), client, slug)
 
 
+def give_back(key_hash: str, now: datetime) -> None:
+    """Undo `fetch`'s count of this request in the key's window (a request refused before the
+    rate limit judged it: the IP fence). Never below zero, never a counter without expiry."""
+    breaker.run(stores.current().give_back, key_hash, window_of(now))
+
+
 def count_failure(client: str, now: datetime, key_hash: str) -> int | None:
     """Count a failed authentication (a guess: `key_hash` matched no key) from `client`, and
     remember for a minute that this hash is unknown; its number in this window (None: cache down)."""

@@ -21,6 +21,7 @@ key cannot put a stale record over the tombstone that write left. A dead record 
 expired key) replaces only the very tombstone (or the nothing) its reader saw (`REPLACE_SCRIPT`).
 """
 
+import contextlib
 import logging
 import os
 import threading
@@ -120,6 +121,15 @@ end
 return 0
 """
 
+# KEYS: a rate-limit counter. Takes one back from a counter that exists and is above zero (a
+# request that was counted, then refused before the limit judged it): never creates a counter
+# (which would have no expiry) nor makes one negative.
+GIVE_BACK_SCRIPT = """
+local count = tonumber(redis.call('GET', KEYS[1]))
+if count and count > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
 
 # A connection that fails is tried once more on a new one, at once (Redis closed it: a restart, an
 # idle timeout); a timeout is not retried (a hanging Redis costs one timeout, then the breaker).
@@ -154,6 +164,7 @@ class RedisStore:
         self._servers: dict[tuple, _Server] = {}
         self._current: _Server | None = None
         self._replace: Script | None = None
+        self._give_back: Script | None = None
         self._make_key: Callable[[str], str] = cache.make_key
 
     def bind(self, config: dict, django_cache: RedisCache) -> None:
@@ -171,6 +182,7 @@ class RedisStore:
             server = self._servers[ident] = _Server(location, timeouts, shared, threading.local())
         self._current = server
         self._replace = server.shared.register_script(REPLACE_SCRIPT)
+        self._give_back = server.shared.register_script(GIVE_BACK_SCRIPT)
 
     def client(self) -> redis.Redis:
         assert self._current is not None, "bind() comes first"
@@ -200,6 +212,10 @@ class RedisStore:
             project=keyrecord.decode(project),
             tombstone=raw if keyrecord.is_tombstone(raw) else None,
         )
+
+    def give_back(self, key_hash: str, window: int) -> None:
+        assert self._give_back is not None, "bind() comes first"
+        self._give_back(keys=[self._make_key(names(key_hash, window)[1])])
 
     def count_failure(self, client: str, window: int, key_hash: str) -> int:
         name = self._make_key(failures_name(client, window))
@@ -257,6 +273,12 @@ class DjangoStore:
         except ValueError:  # expired in between
             cache.add(name, 1, timeout=WINDOW_SECONDS + 5)
             return 1
+
+    def give_back(self, key_hash: str, window: int) -> None:
+        name = names(key_hash, window)[1]
+        if (cache.get(name) or 0) > 0:
+            with contextlib.suppress(ValueError):  # expired in between: nothing to give back
+                cache.decr(name)
 
     def count_failure(self, client: str, window: int, key_hash: str) -> int:
         cache.set(unknown_name(key_hash), 1, timeout=UNKNOWN_HASH_TTL)

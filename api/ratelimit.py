@@ -3,7 +3,9 @@
 The counter for a key and a minute lives under `api:rl:<key hash>:<minute number>`; each request
 increments it, in the same cache round trip that fetches the key's record (`api.keycache`). With `REDIS_URL` the cache
 is Redis, so all processes share one budget; the default local-memory cache gives each process
-its own budget (fine for a single `runserver`). The limit is `ApiKey.rate_limit`: the key's
+its own budget (fine for a single `runserver`). A request refused by the key's IP fence gets its
+count back (`api.keycache.give_back`): the fence is judged before the limit, and a leaked key used
+from elsewhere spends nothing of the real client's budget. The limit is `ApiKey.rate_limit`: the key's
 override, else `settings.API_KEY_RATE_LIMIT_PER_MINUTE`.
 
 Every authenticated response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and

@@ -36,3 +36,22 @@ def test_a_revoked_account_key_sent_to_30_made_up_slugs_writes_one_event_and_one
     assert KeyEvent.objects.filter(kind=EventKind.REVOKED_KEY_USED).count() == 1
     lines = [r for r in caplog.records if r.name == "api" and "presented" in r.getMessage()]
     assert len(lines) == 1, [r.getMessage() for r in lines]
+
+
+# --- Finding 4: the IP fence is checked before the rate counter --------------------------------
+def test_refusals_from_outside_the_fence_spend_nothing_of_the_real_clients_budget(client, make_key, record_cache):
+    key = make_key(allowed_ips=["10.0.0.0/8"], rate_limit_per_minute=5)
+    for _ in range(6):
+        refused = client.get("/api/v1/key", headers=bearer(key), REMOTE_ADDR="203.0.113.9")
+        assert refused.status_code == 403 and error_code(refused) == "ip_not_allowed"
+    allowed = client.get("/api/v1/key", headers=bearer(key), REMOTE_ADDR="10.1.2.3")
+    assert allowed.status_code == 200, allowed.content
+    if record_cache != "no-cache" or allowed.has_header("X-RateLimit-Remaining"):
+        assert allowed["X-RateLimit-Remaining"] == "4"
+    for _ in range(4):
+        assert client.get("/api/v1/key", headers=bearer(key), REMOTE_ADDR="10.1.2.3").status_code == 200
+    over = client.get("/api/v1/key", headers=bearer(key), REMOTE_ADDR="10.1.2.3")
+    assert over.status_code == 429  # the real client's own sixth request: its budget is intact, and kept
+    # The burst of refusals is in the event log once, as what it was; the one rate_limited is the real one.
+    assert KeyEvent.objects.filter(kind=EventKind.IP_REFUSED, key_id=key.key_id).count() == 1
+    assert KeyEvent.objects.filter(kind=EventKind.RATE_LIMITED, key_id=key.key_id).count() == 1
