@@ -374,6 +374,8 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
             raise KeyNotActive("This key has expired; generate a new key instead.")
         if status != Status.ACTIVE:
             raise KeyNotActive("This key was already rotated or revoked.")
+        if old.is_disabled:
+            raise KeyNotActive("This key is disabled: enable it before rotating it.")
         if not old.is_account_key:
             require_api_keys_unlocked(old.project)
         expires_at = old.expires_at if old.expiry_rule == ExpiryRule.DATE else expires_at_for(old.expiry_rule, now=now)

@@ -266,6 +266,7 @@ class ApiKey(models.Model):
     # and a key's place in the console's list of lineages (keys.views.key_holders.lineage_order).
     access: dict
     lineage_depth: int
+    list_status: str  # the console list's badge: the status, or "disabled" (keys.views.key_list)
 
     class Meta:
         verbose_name = "API key"

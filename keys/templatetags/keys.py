@@ -21,7 +21,7 @@ def key_url(context, key, action: str) -> str:
 @register.simple_tag(takes_context=True)
 def keys_url(context, page: str = "list") -> str:
     """`{% keys_url %}` the key list, `{% keys_url "new" %}` the Generate a key dialog."""
-    name = {"list": "api_keys", "new": "key_new"}[page]
+    name = {"list": "api_keys", "new": "key_new", "revoke_selected": "keys_revoke_selected"}[page]
     if context.get("account_page"):
         return reverse(f"account_keys:{name}")
     return reverse(f"project_keys:{name}", args=[context["project"].slug])

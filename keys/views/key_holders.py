@@ -25,6 +25,8 @@ from projects.actors import Actor
 from projects.gate import question_gate
 from projects.models import KeyEvent, Membership
 
+from . import key_list
+
 
 def lineage_order(keys: Sequence[ApiKey]) -> list[ApiKey]:
     """Newest first, each key followed by the keys it replaced (its rotation lineage), so an old
@@ -51,6 +53,9 @@ class KeyHolder:
     dialog_page: str  # the page around a dialog, without JavaScript
     detail_page: str  # a key's details, without JavaScript
     list_fragment = "keys/api_keys.html#keys-panel"  # what htmx swaps in
+    results_fragment = "keys/api_keys.html#key-results"  # what the Search keys form swaps in
+    # The list's search, filters and sort (`key_list`): set from the request by `key_holder`.
+    list_query: key_list.KeyListQuery = key_list.KeyListQuery()
     create_form_class: type[ApiKeyCreateForm] = ApiKeyCreateForm
 
     @property
@@ -112,11 +117,15 @@ class KeyHolder:
         holds_place = Exists(ApiKey.objects.counted_toward_limit(now).filter(pk=OuterRef("pk")))
         rows = list(self.keys().annotate(holds_place=holds_place))
         counted = {k.pk for k in rows if k.holds_place}
-        keys = lineage_order(rows)
+        for row in rows:
+            row.list_status = key_list.list_status(row, now)
+        query = self.list_query
+        all_keys = lineage_order(rows)
+        keys = all_keys if query.is_default else query.apply(rows, now)
         # The counter and the badges agree: "N of 10 active" counts the places under the limit (the
         # Active badges); a Rotating key shares its successor's place ("M rotating out").
         active_count = len(counted)
-        rotating_count = sum(1 for k in keys if k.status_at(now) == Status.ROTATING and k.pk not in counted)
+        rotating_count = sum(1 for k in all_keys if k.status_at(now) == Status.ROTATING and k.pk not in counted)
         return {
             **self.page_context(),
             "tab": "api_keys",
@@ -126,6 +135,20 @@ class KeyHolder:
             "active_count": active_count,
             "key_limit": self.key_limit,
             "at_key_limit": active_count >= self.key_limit,
+            "list_query": query,
+            "total_count": len(rows),
+            "list_choices": {
+                "status": key_list.STATUS_CHOICES,
+                "kind": key_list.KIND_CHOICES,
+                "expires": key_list.EXPIRES_CHOICES,
+                "created_by": key_list.creators(rows),
+            },
+            "sort_choices": key_list.SORT_CHOICES,
+            "sort_columns": {
+                column: {"label": label, "href": "?" + query.sort_link(column), "aria": query.aria_sort(column)}
+                for column, label in key_list.SORT_COLUMNS.items()
+            },
+            "revocable_count": sum(1 for k in keys if k.list_status in ("active", "rotating", "disabled")),
         }
 
 
@@ -249,6 +272,8 @@ class AccountKeys(KeyHolder):
 def key_holder(request, slug: str | None = None, *, manage: bool = False) -> KeyHolder:
     """The holder a key view acts for: the project of `slug` (with the right to manage its keys
     when `manage`; else 403 / 404 as `membership_for` decides), or the signed-in person."""
-    if slug is None:
-        return AccountKeys(request.user)
-    return ProjectKeys(membership_for(request, slug, manage=manage))
+    holder: KeyHolder = (
+        AccountKeys(request.user) if slug is None else ProjectKeys(membership_for(request, slug, manage=manage))
+    )
+    holder.list_query = key_list.KeyListQuery.from_request(request)
+    return holder

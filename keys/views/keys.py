@@ -22,7 +22,10 @@ from keys.forms import AccountKeyEditForm, ApiKeyEditForm, RotateForm
 from keys.models import ApiKey
 from keys.services import (
     api_key_delete,
+    api_key_disable,
+    api_key_enable,
     api_key_revoke,
+    api_key_revoke_many,
     api_key_revoke_with_predecessor,
     api_key_rotate,
     api_key_update,
@@ -45,6 +48,18 @@ CONFIRMATIONS = {
         "Delete “{name}”?",
         "The key {masked} ({key_id}) is removed for good{stops}. Its events stay in the event log.",
         "Delete key",
+    ),
+    "disable": (
+        "Disable “{name}”?",
+        "Applications using {masked} ({key_id}) will be refused (401 disabled_api_key) from their next request, "
+        "until you enable it again. Nothing else changes: it keeps its permissions, expiry and its place among "
+        "the active keys.",
+        "Disable key",
+    ),
+    "enable": (
+        "Enable “{name}”?",
+        "{masked} ({key_id}) works again from its next request, with its permissions, expiry and limits as they were.",
+        "Enable key",
     ),
 }
 
@@ -122,6 +137,8 @@ def _reveal(request, holder: KeyHolder, key: ApiKey, plaintext: str, *, rotated:
 @require_GET
 def api_keys(request, slug=None):
     holder = key_holder(request, slug)
+    if request.htmx and request.headers.get("HX-Target") == "key-results":  # the Search keys form
+        return render(request, holder.results_fragment, holder.panel_context())
     return render(request, holder.list_fragment if request.htmx else holder.page, holder.panel_context())
 
 
@@ -257,3 +274,74 @@ def key_edit(request, key_id, slug=None):
             )
     status = 422 if form.errors else 200
     return _dialog(request, holder, "keys/key/edit_dialog.html", {"key": key, "form": form}, status)
+
+
+def _pause(request, key_id, slug, action: str):
+    """Disable or Enable one key: a confirmation, then the service (`api_key_disable` /
+    `api_key_enable`); the row changes in place."""
+    holder = key_holder(request, slug, manage=True)
+    key = holder.key(key_id)
+    error = None
+    if request.method == "POST":
+        service = api_key_disable if action == "disable" else api_key_enable
+        try:
+            service(key=key, actor=Actor.from_request(request))
+        except RuleError as exc:
+            error = exc.message
+        else:
+            message = (
+                f"Key “{key.name}” ({key.key_id}) was disabled. It is refused until you enable it."
+                if action == "disable"
+                else f"Key “{key.name}” ({key.key_id}) was enabled. It works again from its next request."
+            )
+            return _after_change(request, holder, message, focus_next=f"#key-{key.key_id}")
+    return _confirm(request, holder, key, action, error=error)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def key_disable(request, key_id, slug=None):
+    """Not behind Confirm access: like revoking, it only stops a key (and a paused key is often a
+    suspected leak, where a password prompt would only delay the owner)."""
+    return _pause(request, key_id, slug, "disable")
+
+
+@login_required
+@confirm_access_required
+@require_http_methods(["GET", "POST"])
+def key_enable(request, key_id, slug=None):
+    """Behind Confirm access: it makes a stopped credential work again, like generating one."""
+    return _pause(request, key_id, slug, "enable")
+
+
+BULK_MAX = 100  # keys in one Revoke selected (a page of the list holds fewer)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def keys_revoke_selected(request, slug=None):
+    """**Revoke selected**: the list's checked keys (`key`, repeated), named in one confirmation
+    (GET), then revoked together (POST: `api_key_revoke_many`, one event per key). Never held back
+    by Confirm access (revoking never is)."""
+    holder = key_holder(request, slug, manage=True)
+    data = request.POST if request.method == "POST" else request.GET
+    wanted = list(dict.fromkeys(data.getlist("key")))[:BULK_MAX]
+    chosen = [key for key in holder.keys().filter(key_id__in=wanted) if key.authenticates]
+    context = {"chosen": chosen, "url": holder.url("keys_revoke_selected"), "back": holder.url("api_keys")}
+    if not chosen:
+        context["error"] = "Choose at least one working key to revoke (tick its box in the list)."
+        return _dialog(
+            request,
+            holder,
+            "keys/key/bulk_revoke_dialog.html",
+            context,
+            422 if wanted or request.method == "POST" else 200,
+        )
+    if request.method == "POST":
+        revoked = api_key_revoke_many(keys=chosen, actor=Actor.from_request(request))
+        ids = ", ".join(k.key_id for k in revoked)
+        count = len(revoked)
+        message = f"{count} key{'s' if count != 1 else ''} revoked ({ids}). They stopped working."
+        first = f"#key-{revoked[0].key_id}" if revoked else "#flash"
+        return _after_change(request, holder, message, focus_next=first)
+    return _dialog(request, holder, "keys/key/bulk_revoke_dialog.html", context)
