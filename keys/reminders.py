@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from projects.actors import Actor
@@ -34,6 +35,8 @@ logger = logging.getLogger("keys")
 LAST_DAY = timedelta(days=1)
 UNUSED_FOR = timedelta(days=90)
 ACTOR = Actor(user=None, label="reminders")
+# Sent at the end of every run, with `now`: higher layers add their own reminders (webhooks' key.expiring).
+reminders_sent = Signal()
 
 
 @dataclass
@@ -64,6 +67,7 @@ def send_key_reminders(now: datetime | None = None) -> Sent:
         if _claim(key, now, "reminded_unused_at"):
             _tell(key, "unused_90d", now)
             sent.unused_90d.append(key.key_id)
+    reminders_sent.send(sender=ApiKey, now=now)
     return sent
 
 
