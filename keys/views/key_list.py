@@ -135,7 +135,9 @@ class KeyListQuery:
             return False
         if self.created_by.isdigit() and key.created_by_id != int(self.created_by):
             return False
-        if self.expires:
+        if self.expires:  # keys that work now and stop within the chosen days
+            if list_status(key, now) not in ("active", "rotating", "disabled"):
+                return False
             limit = now + timedelta(days=int(self.expires))
             if key.expires_at is None or not (now < key.expires_at <= limit):
                 return False
