@@ -16,7 +16,7 @@ from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
 
 from .auth import API_KEY_AUTH
-from .endpoints import invitations, key, leaks, questions, secret_scanning
+from .endpoints import invitations, key, leaks, questions, secret_scanning, usage
 from .errors import install_error_handlers
 
 DESCRIPTION = """\
@@ -155,7 +155,7 @@ api = RuntimeApi(
 )
 install_error_handlers(api)
 # Each router twice: the short form and the project-addressed form (`api.acting` decides the project).
-for router in (key.router, questions.router, invitations.router):
+for router in (key.router, questions.router, invitations.router, usage.router):
     api.add_router("", router)
     api.add_router(PROJECT_PREFIX, router, url_name_prefix="in-project")
 # Reports of leaked keys need no key and name no project: one form each.

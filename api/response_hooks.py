@@ -13,7 +13,8 @@ internals. For each it:
   nothing in it may load or run, nor may a page frame it. Django's CSP middleware, above this one,
   leaves a policy that is already set alone (and so builds none for the API's responses);
 - adds the `X-RateLimit-*` headers to every response of an authenticated request (200 … 429)
-  and records last use and usage counts (`api.usage.after_request`).
+  and records last use and usage counts (`api.usage.after_request`; counts also for a request
+  of a known key that was refused: revoked, disabled, `ip_not_allowed`, ...).
 """
 
 import logging
@@ -54,11 +55,12 @@ def finish_api_response(request: HttpRequest, response: HttpResponseBase) -> Htt
     patch_vary_headers(response, VARY)
     if CSP_HEADER not in response and not _is_html(response):
         response[CSP_HEADER] = API_CSP
-    key = getattr(request, "api_key", None)
-    if key is not None:
+    if getattr(request, "api_key", None) is not None:
         ratelimit.add_headers(response, request)
+    key = getattr(request, "usage_key", None)  # a known key, authenticated or refused (api.auth)
+    if key is not None:
         try:
-            usage.after_request(request, key, response.status_code)
+            usage.after_request(request, key, response)
         except Exception:  # bookkeeping never costs the client its response
             logger.exception("API: recording usage of %s failed", key.key_id)
     return response

@@ -15,6 +15,7 @@ CONTRACT_OPERATIONS = {
     ("delete", "/api/v1/questions/{question_id}"),
     ("post", "/api/v1/next-question"),
     ("post", "/api/v1/invitations"),
+    ("get", "/api/v1/usage"),
 }
 # Every route also under /api/v1/projects/{slug}/ (account keys must use that form).
 CONTRACT_OPERATIONS |= {
@@ -38,7 +39,7 @@ def test_openapi_document(client):
     in_project = document["paths"]["/api/v1/projects/{slug}/questions/{question_id}"]["patch"]
     assert {"in": "path", "name": "slug", "required": True}.items() <= in_project["parameters"][0].items()
     operation_ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
-    assert len(operation_ids) == len(set(operation_ids)) == 18
+    assert len(operation_ids) == len(set(operation_ids)) == 20
     assert in_project["operationId"] == "updateQuestionInProject"
     key_out = document["components"]["schemas"]["KeyOut"]["properties"]
     assert {"kind", "scope", "project"} <= set(key_out)
