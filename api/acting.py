@@ -48,6 +48,18 @@ class ProjectLocked(ApiError):
     status, code = 403, "project_locked"
 
 
+class KeyNotApproved(ApiError):
+    """The project's key policy asks for approval of personal keys, and this one is not approved there."""
+
+    status, code = 403, "key_not_approved"
+
+
+class TwoFactorRequired(ApiError):
+    """The project's key policy requires two-factor authentication, and the key's holder has none."""
+
+    status, code = 403, "two_factor_required"
+
+
 def requested_slug(request: HttpRequest) -> str | None:
     """The `{slug}` of a project-addressed route, None on the short form."""
     match = getattr(request, "resolver_match", None)
@@ -68,6 +80,26 @@ def load_access(key) -> dict:
     }
     scope = "all" if key.all_projects else sorted(key.scope_projects.values_list("slug", flat=True))
     return {"scope": scope, "projects": projects}
+
+
+def add_policy_facts(key, access: dict) -> dict:
+    """An account key's reach with the key policies of its projects (`keys.policy.account_key_facts`:
+    the permission cap, the approval state, a missing second factor), carried by its record and
+    tombstoned when a policy, an approval or the holder's two-factor authentication changes
+    (`api.invalidation`)."""
+    from keys.policy import account_key_facts
+
+    facts = account_key_facts(key, [entry["pk"] for entry in access["projects"].values()])
+    for entry in access["projects"].values():
+        entry.update(facts.get(entry["pk"], {}))
+    return access
+
+
+def project_cap(project) -> list[str] | None:
+    """A project key's permission cap from its project's key policy (loaded with the key)."""
+    from keys.policy import permission_cap
+
+    return permission_cap(project)
 
 
 def project_gate(slug: str, snapshot) -> dict | None:
@@ -94,6 +126,9 @@ def bind(request: HttpRequest, key, snapshot) -> None:
     if not key.is_account_key:
         if slug is not None and slug != key.project.slug:
             raise NotFound("No such project.")
+        cap = key.__dict__.get("policy_cap")  # the project's key policy (keys/policy.py), from the record
+        if cap is not None:
+            key.permissions = [p for p in key.permissions if p in cap]
         return
     if slug is None:
         if request.path.removeprefix("/api/v1") in SHORT_FORM_ALLOWED:
@@ -110,12 +145,40 @@ def bind(request: HttpRequest, key, snapshot) -> None:
     key.project = project
     allowed = ROLE_PERMISSIONS.get(reach["role"], set())
     key.permissions = [p for p in key.permissions if p in allowed]
+    _apply_policy(request, key, project, reach)
     if not gate["unlocked"]:
         _locked_event(request, key, project)
         raise ProjectLocked(
             f"Project {slug} has fewer than {settings.API_KEY_REQUIRED_ACTIVE_QUESTIONS} active questions; "
             "account keys are refused until it has them again."
         )
+
+
+def _apply_policy(request: HttpRequest, key, project, reach: dict) -> None:
+    """The project's key policy for an account key (facts from its record: `add_policy_facts`):
+    2FA required of the holder, approval of the key there, the permission cap."""
+    if reach.get("two_factor"):
+        raise TwoFactorRequired(
+            f"Project {project.slug} requires two-factor authentication: API key {key.key_id} works there "
+            "once its holder turns it on (Account → Two-factor authentication)."
+        )
+    approval = reach.get("approval")
+    if approval is not None and approval != "approved":
+        if approval == "none":  # first time here: ask (one mail); the record is then refreshed
+            from keys.models import ApiKey
+            from keys.policy import request_approval
+            from projects.models import Project
+
+            full = ApiKey.objects.select_related("owner").get(pk=key.pk)
+            request_approval(full, Project.objects.get(pk=project.pk), actor=Actor.api(request))
+        state = "was denied" if approval == "denied" else "waits for approval"
+        raise KeyNotApproved(
+            f"API key {key.key_id} {state} in project {project.slug}: its key policy asks an owner or admin "
+            "to approve personal keys (API Key tab, Pending approval)."
+        )
+    cap = reach.get("cap")
+    if cap is not None:
+        key.permissions = [p for p in key.permissions if p in cap]
 
 
 def _locked_event(request: HttpRequest, key, project) -> None:

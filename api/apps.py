@@ -42,3 +42,17 @@ class ApiConfig(AppConfig):
         from django.contrib.auth import get_user_model
 
         post_save.connect(on_user_saved, sender=get_user_model(), dispatch_uid="api-keycache-user-save")
+        # Key policies (keys/policy.py): the records carry a project's cap, approvals and the 2FA rule.
+        from allauth.mfa.models import Authenticator
+
+        from keys.models import KeyApproval
+        from projects.models import KeyPolicy
+
+        from .invalidation import on_authenticator_changed, on_key_approval_changed, on_key_policy_changed
+
+        post_save.connect(on_key_policy_changed, sender=KeyPolicy, dispatch_uid="api-keycache-policy-save")
+        post_delete.connect(on_key_policy_changed, sender=KeyPolicy, dispatch_uid="api-keycache-policy-delete")
+        post_save.connect(on_key_approval_changed, sender=KeyApproval, dispatch_uid="api-keycache-approval-save")
+        post_delete.connect(on_key_approval_changed, sender=KeyApproval, dispatch_uid="api-keycache-approval-delete")
+        post_save.connect(on_authenticator_changed, sender=Authenticator, dispatch_uid="api-keycache-2fa-save")
+        post_delete.connect(on_authenticator_changed, sender=Authenticator, dispatch_uid="api-keycache-2fa-delete")

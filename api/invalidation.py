@@ -119,3 +119,29 @@ def on_user_saved(sender, instance, created=False, update_fields=None, **kwargs)
     if created or (update_fields is not None and "is_active" not in update_fields):
         return
     invalidate_account_keys([instance.pk])
+
+
+# --- key policies (keys/policy.py): what the records carry of them ------------------------------
+def on_key_policy_changed(sender, instance, **kwargs):
+    """A project's key policy changed: its project keys' records (their permission cap) and its
+    members' account keys' records (cap, approval, two-factor rule) go; the next request sees it."""
+    from keys.models import ApiKey
+
+    for key_hash in ApiKey.objects.filter(project_id=instance.project_id).values_list("key_hash", flat=True):
+        _invalidate(key_hash)
+    from projects.models import Membership
+
+    invalidate_account_keys(Membership.objects.filter(project_id=instance.project_id).values_list("user_id", flat=True))
+
+
+def on_key_approval_changed(sender, instance, **kwargs):
+    """A personal key was approved or denied in a project (or asked, or its approval dropped)."""
+    from keys.models import ApiKey
+
+    for key_hash in ApiKey.objects.filter(pk=instance.key_id).values_list("key_hash", flat=True):
+        _invalidate(key_hash)
+
+
+def on_authenticator_changed(sender, instance, **kwargs):
+    """A person turned two-factor authentication on or off: their account keys' records go."""
+    invalidate_account_keys([instance.user_id])

@@ -60,6 +60,9 @@ NOT_CACHED = {
     "reminded_unused_at": "written by send_key_reminders, never read by the API",
 }
 PROJECT_FIELDS = ("id", "slug", "name")
+# Parts of a record beside the key's fields (in the version too): a project key's `cap`, the
+# permissions its project's key policy allows when it limits them (keys/policy.py).
+RECORD_PARTS = ("cap",)
 
 
 def new_tombstone() -> str:
@@ -89,7 +92,7 @@ def decode(raw) -> dict | None:
 
 def record_version() -> str:
     """Part of the record's cache key: a changed schema never reads records of the old one."""
-    return _version_of(RECORD_FIELDS, PROJECT_FIELDS)
+    return _version_of(RECORD_FIELDS + RECORD_PARTS, PROJECT_FIELDS)
 
 
 @functools.cache
@@ -110,6 +113,9 @@ def record_of(key) -> dict:
         record["access"] = getattr(key, "access", None)  # none for a key that no longer authenticates
     else:
         record["project"] = {name: _jsonable(getattr(key.project, name)) for name in PROJECT_FIELDS}
+        cap = key.__dict__.get("policy_cap")
+        if cap is not None:
+            record["cap"] = cap
     return record
 
 
@@ -146,6 +152,8 @@ def key_from_record(record: dict, key_hash: str):
     key.project = project
     if key.is_account_key:
         key.access = record["access"]
+    else:
+        key.policy_cap = record.get("cap")
     return key
 
 

@@ -23,7 +23,7 @@ from projects.gate import require_api_keys_unlocked
 from projects.models import KeyEvent, Project
 from projects.models.event import EventKind
 
-from . import keygen
+from . import keygen, policy
 from .errors import DuplicateKeyName, InvalidKeyRequest, KeyLimitReached, KeyNotActive
 from .models import ApiKey
 from .models.api_key import PERMISSION_ORDER, RATE_LIMIT_MAX, RATE_LIMIT_MESSAGE, ExpiryRule, KeyState, Status
@@ -324,6 +324,14 @@ def api_key_create(
             scope = []
             live = ApiKey.objects.filter(project=project).counted_toward_limit()
             _require_slot(live, limit=settings.API_KEY_MAX_ACTIVE_PER_PROJECT, holder="This project", name=name)
+        # The key policies it answers to (keys/policy.py): lifetime, and a project key's permissions and IPs.
+        policy.check_new_key(
+            policies=policy.reached_policies(project=project, owner=owner, all_projects=all_projects, projects=scope),
+            project_key=owner is None,
+            permissions=permissions,
+            allowed_ips=request.allowed_ips,
+            expires_at=expires_at,
+        )
         key, plaintext = _insert_key(
             project=project,
             name=name,
@@ -348,6 +356,7 @@ def api_key_create(
                 **({"scope": scope_label(key)} if key.is_account_key else {}),
             },
         )
+        policy.ask_on_creation(key, actor)  # a personal key asks where approval is required
     return key, plaintext
 
 
@@ -379,20 +388,31 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
         if not old.is_account_key:
             require_api_keys_unlocked(old.project)
         expires_at = old.expires_at if old.expiry_rule == ExpiryRule.DATE else expires_at_for(old.expiry_rule, now=now)
+        # A maximum lifetime set since the key was made: the successor gets at most that (keys/policy.py).
+        scope_now = list(old.scope_projects.all()) if old.is_account_key else []
+        expiry_rule, expires_at = policy.clamp_expiry(
+            old.expiry_rule,
+            expires_at,
+            policy.reached_policies(
+                project=old.project, owner=old.owner, all_projects=old.all_projects, projects=scope_now
+            ),
+            now,
+        )
         new, plaintext = _insert_key(
             project=old.project,
             name=old.name,
             permissions=old.sorted_permissions,
-            expiry_rule=old.expiry_rule,
+            expiry_rule=expiry_rule,
             expires_at=expires_at,
             actor=actor,
             rate_limit_per_minute=old.rate_limit_per_minute,
             rotated_from=old,
             owner=old.owner,
             all_projects=old.all_projects,
-            scope_projects=list(old.scope_projects.all()) if old.is_account_key else (),
+            scope_projects=scope_now,
             allowed_ips=old.allowed_ips,
         )
+        policy.carry_approvals(old, new)  # approvals belong to the lineage
         # The old key and its successor share one place under the limit; a lineage never has more
         # than two keys that authenticate: a predecessor still inside its grace period ends now.
         predecessor = rotating_predecessor(old, now, lock=True)
@@ -616,6 +636,28 @@ def api_key_update(
         changed = {
             field: {"from": before[field], "to": value} for field, value in after.items() if before[field] != value
         }
+        # The key policies (keys/policy.py): a project key gains no permission its project does not
+        # allow and keeps an allowed address when one is required; a personal key's new scope
+        # reaches no project whose maximum lifetime it outlives.
+        if not locked.is_account_key and ("permissions" in changed or "allowed_ips" in changed):
+            policy.check_new_key(
+                policies=policy.reached_policies(project=locked.project),
+                project_key=True,
+                permissions=set(permissions) - set(before["permissions"]),
+                allowed_ips=networks if "allowed_ips" in changed else ["unchanged"],
+                expires_at=None,
+                check_lifetime=False,
+            )
+        if new_scope is not None and "scope" in changed:
+            policy.check_new_key(
+                policies=policy.reached_policies(
+                    owner=locked.owner, all_projects=bool(all_projects), projects=new_scope
+                ),
+                project_key=False,
+                permissions=permissions,
+                allowed_ips=networks,
+                expires_at=locked.expires_at,
+            )
         if changed:
             locked.name, locked.permissions = name, permissions
             locked.rate_limit_per_minute = rate_limit_per_minute
@@ -629,6 +671,11 @@ def api_key_update(
                 locked.scope_projects.set(new_scope)
             locked.save(update_fields=fields)
             record_key_event(key=locked, kind=EventKind.UPDATED, actor=actor, details=changed)
+            if "scope" in changed:  # a project added anew asks for approval anew
+                policy.forget_approvals_outside(
+                    locked, all_projects=bool(all_projects), project_ids=[p.pk for p in new_scope or []]
+                )
+                policy.ask_on_creation(locked, actor)
     return locked
 
 

@@ -265,6 +265,8 @@ class ApiKey(models.Model):
     # Not columns: set on instances by their readers. An account key's reach (api.auth, api.keycache)
     # and a key's place in the console's list of lineages (keys.views.key_holders.lineage_order).
     access: dict
+    policy_cap: list[str] | None  # its project's key policy's permission cap (api.acting; keys.policy)
+    policy_reasons: list[str]  # why it is Out of policy (keys.policy.out_of_policy_reasons)
     lineage_depth: int
     list_status: str  # the console list's badge: the status, or "disabled" (keys.views.key_list)
 
