@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ["DEBUG"] = "0"
 os.environ.pop("LOG_FORMAT", None)
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-3f9c1a7e5d2b8f4a6c0e9d7b5a3f1c8e")
+# DEBUG=0 requires REDIS_URL; this measurement never touches the cache (nothing listens on port 1).
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:1/0")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keys_console.settings")
 
 import django  # noqa: E402

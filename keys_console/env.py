@@ -190,3 +190,25 @@ def env_dotted_path(name: str, default: str = "", *, environ: Mapping[str, str] 
             f"{name}={value!r} is not a dotted Python path, e.g. {name}=django.core.mail.backends.smtp.EmailBackend"
         )
     return value
+
+
+# --- the test suite's one door ------------------------------------------------------------------------
+TEST_SUITE_LOCAL_CACHE = "NBQ_TEST_SUITE_LOCAL_CACHE"
+TEST_SUITE_LOCAL_CACHE_VALUE = "tests-only-security-counters-forgotten"
+
+
+def local_cache_for_test_suite(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this process is this project's test suite (or a process it started) and may run the
+    production profile (DEBUG=0) on the local-memory cache instead of Redis.
+
+    Production refuses that (settings.py: REDIS_URL is required with DEBUG=0), because failed-login
+    and failed-authentication counters, rate limits and GitHub's key-fetch guard kept per process
+    can be evicted (the local-memory cache holds 300 entries) and are not shared between workers.
+    The tests run DEBUG=0 without Redis on purpose; tests/environment.py opens this door by setting
+    NBQ_TEST_SUITE_LOCAL_CACHE to the one value above, and it opens only when pytest's own
+    PYTEST_VERSION is set too (pytest sets it for its run and the processes a test starts). It is
+    not a setting: the README's configuration table does not list it, and an operator who copies
+    it into a production environment still gets the refusal (tests/test_production_needs_redis.py).
+    """
+    env = os.environ if environ is None else environ
+    return env.get(TEST_SUITE_LOCAL_CACHE) == TEST_SUITE_LOCAL_CACHE_VALUE and bool(env.get("PYTEST_VERSION"))

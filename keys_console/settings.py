@@ -25,6 +25,7 @@ from .env import (
     env_rates,
     env_str,
     env_url,
+    local_cache_for_test_suite,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -210,8 +211,18 @@ if REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
-else:
+elif DEBUG or local_cache_for_test_suite():
+    # Development (one process), or the test suite's deliberate door (keys_console/env.py).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    # Production keeps its security counters (failed logins and API authentications, rate limits,
+    # GitHub's key-fetch guard, tombstones) in Redis: a per-process cache is not shared between
+    # workers and evicts entries (300 by default), so a flood of made-up keys would erase them.
+    raise ImproperlyConfigured(
+        "REDIS_URL is not set. With DEBUG=0 (production) the console keeps its rate limits and "
+        "throttles in Redis, shared by every worker: set REDIS_URL in the environment, e.g. "
+        "REDIS_URL=redis://127.0.0.1:6379/0 (rediss:// for TLS) — or set DEBUG=1 for development."
+    )
 
 # --- Auth (django-allauth: accounts/adapter.py, docs/security.md) ----------------------------
 AUTH_USER_MODEL = "accounts.User"
