@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from api.api import api
+from keys.settings_urls import settings_patterns
 from keys.urls import account_patterns, project_patterns
 from keys.views.report_leak import report_leak
 
@@ -23,6 +24,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("account/", include(account_patterns)),
     path("projects/<slug:slug>/keys/", include(project_patterns)),
+    path("projects/<slug:slug>/settings/", include(settings_patterns)),  # Settings: Key policy (#29)
     path("projects/", include("projects.urls")),
     path("report-leak/", report_leak, name="report_leak"),
     path("admin/", admin.site.urls),

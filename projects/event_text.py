@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from django.utils.text import Truncator
 
 from .event_kinds import EventKind
+from .models.policy import LIFETIME_CHOICES
 from .models.project import Role
 
 SENTENCES = {
@@ -42,6 +43,9 @@ SENTENCES = {
     EventKind.SAMPLE_QUESTIONS_DELETED: "{actor} deleted the sample questions ({count_text})",
     EventKind.PROJECT_CREATED: "{actor} created the project “{subject}”",
     EventKind.PROJECT_RENAMED: "{actor} renamed the project from “{old_name}” to “{subject}”",
+    EventKind.APPROVAL_REQUESTED: "The personal key “{key_name}” ({key_id}) of {holder} asked for approval",
+    EventKind.KEY_APPROVED: "{actor} approved the personal key “{key_name}” ({key_id})",
+    EventKind.KEY_DENIED: "{actor} denied the personal key “{key_name}” ({key_id})",
 }
 
 ADDRESS_CHANGED = "{actor} changed the project's address from “{old_slug}” to “{slug}”"
@@ -93,6 +97,9 @@ def sentence(event) -> str:
         old_name=details.get("old_name", "?"),
         count_text=plural(int(details.get("count") or 0), "question"),
     )
+    if event.kind == EventKind.POLICY_CHANGED:
+        return policy_sentence(facts["actor"], details)
+    facts["holder"] = details.get("holder") or "a member"
     template = SENTENCES.get(event.kind)
     if event.kind == EventKind.PROJECT_RENAMED and "old_slug" in details:  # a new address (admin)
         facts.update(old_slug=details["old_slug"], slug=details.get("slug", "?"))
@@ -100,6 +107,25 @@ def sentence(event) -> str:
     if template is None:  # a kind written by a newer version of the code
         return f"{facts['actor']}: {event.get_kind_display()} {event.key_name or event.subject}".strip()
     return template.format_map(facts)
+
+
+def policy_sentence(actor: str, details: dict) -> str:
+    """A change of one rule of the key policy (keys/policy.py `save_policy`), as a sentence."""
+    rule, value = details.get("rule"), details.get("value")
+    if rule == "max_lifetime_days":
+        if not value:
+            return f"{actor} removed the maximum key lifetime"
+        return f"{actor} set the maximum key lifetime to {dict(LIFETIME_CHOICES).get(value, f'{value} days')}"
+    if rule == "allowed_permissions":
+        return f"{actor} set the allowed permissions to {_value(value)}"
+    switches = {
+        "require_allowed_ips": "allowed IP addresses for every key",
+        "approval_required": "approval of personal keys",
+        "two_factor_required": "two-factor authentication of every member",
+    }
+    if rule in switches:
+        return f"{actor} {'required' if value else 'stopped requiring'} {switches[rule]}"
+    return f"{actor} changed the key policy"
 
 
 def _value(value) -> str:
@@ -155,7 +181,7 @@ def _part(name: str, value) -> str | None:
     """One `details` entry in words, or None when the sentence already says it."""
     if isinstance(value, dict) and set(value) == {"from", "to"}:
         return _from_to(name, value)
-    if name in ("role", "old_role", "old_name", "count", "question_id", "question_ids"):
+    if name in ("role", "old_role", "old_name", "count", "question_id", "question_ids", "rule", "value", "holder"):
         return None
     if name == "permissions":
         return "permissions: " + _value(value)

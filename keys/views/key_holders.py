@@ -14,9 +14,11 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
+from keys import policy as key_policy
 from keys.forms import AccountKeyCreateForm, ApiKeyCreateForm
 from keys.models import ApiKey
 from keys.models.api_key import Status
+from keys.policy_forms import offer_within_policy
 from keys.sandbox import default_key_name
 from keys.services import api_key_create, projects_in_scope
 from keys.usage import usage_by_project
@@ -24,6 +26,7 @@ from projects.access import membership_for
 from projects.actors import Actor
 from projects.gate import question_gate
 from projects.models import KeyEvent, Membership
+from projects.policy import policy_of
 
 from . import key_list
 
@@ -187,8 +190,32 @@ class ProjectKeys(KeyHolder):
     def create_form(self, data):
         if data is None and self.project.is_sandbox:  # a Sandbox's Generate starts with a name
             taken = ApiKey.objects.filter(project=self.project).usable().values_list("name", flat=True)
-            return self.create_form_class(initial={"name": default_key_name(self.project, taken)})
-        return self.create_form_class(data)
+            form = self.create_form_class(initial={"name": default_key_name(self.project, taken)})
+        else:
+            form = self.create_form_class(data)
+        offer_within_policy(form, [policy_of(self.project)], project_key=True)  # keys/policy.py
+        return form
+
+    def panel_context(self):
+        """The key list, each key with why it is Out of policy (keys/policy.py), and the personal
+        keys that asked for approval here."""
+        context = super().panel_context()
+        policy = policy_of(self.project)
+        now = context["now"]
+        for key in context["keys"]:
+            key.policy_reasons = key_policy.out_of_policy_reasons(key, policy, now) if key.authenticates else []
+        return {**context, **self.approvals_context(policy)}
+
+    def approvals_context(self, policy=None) -> dict:
+        """The API Key tab's Pending approval (and the decided ones), when the policy asks for it."""
+        policy = policy or policy_of(self.project)
+        approvals = list(key_policy.approvals_of(self.project)) if policy.approval_required else []
+        return {
+            **self.page_context(),
+            "approval_required": policy.approval_required,
+            "pending_approvals": [a for a in approvals if a.state == "pending"],
+            "decided_approvals": [a for a in approvals if a.state != "pending"],
+        }
 
     def holder_of_new_key(self, data):
         return {"project": self.project}
@@ -203,6 +230,9 @@ class ProjectKeys(KeyHolder):
             "tab": "api_keys",
             "key": key,
             "events": KeyEvent.objects.filter(project=self.project, key_id=key.key_id)[:8],
+            "policy_reasons": key_policy.out_of_policy_reasons(key, policy_of(self.project))
+            if key.authenticates
+            else [],
         }
 
 
@@ -240,7 +270,10 @@ class AccountKeys(KeyHolder):
         return {"title": "API keys", "account_page": True, "gate": self.OPEN_GATE, "can_manage": True}
 
     def create_form(self, data):
-        return AccountKeyCreateForm(data, user=self.user)
+        form = AccountKeyCreateForm(data, user=self.user)
+        # Offered within the strictest maximum lifetime of the projects "All my projects" reaches.
+        offer_within_policy(form, key_policy.reached_policies(owner=self.user, all_projects=True), project_key=False)
+        return form
 
     def holder_of_new_key(self, data):
         return {
@@ -259,6 +292,7 @@ class AccountKeys(KeyHolder):
         for project in projects_in_scope(key):
             membership = project.memberships.get(user=self.user)
             membership.unlocked = question_gate(project).unlocked
+            membership.approval = key_policy.approval_state(key, project)  # None: not asked there
             reach.append(membership)
         return {
             **self.panel_context(),

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.reauth import confirm_access_required
 from keys.forms import AccountKeyEditForm, ApiKeyEditForm, RotateForm
 from keys.models import ApiKey
+from keys.policy_forms import offer_within_policy
 from keys.services import (
     api_key_delete,
     api_key_disable,
@@ -34,6 +35,7 @@ from keys.services import (
 from keys.usage_chart import usage_chart
 from projects.actors import Actor
 from projects.errors import RuleError
+from projects.policy import policy_of
 
 from .key_holders import KeyHolder, key_holder
 
@@ -250,6 +252,7 @@ def key_edit(request, key_id, slug=None):
         )
     else:
         form = ApiKeyEditForm(data, key=key, default_rate_limit=settings.API_KEY_RATE_LIMIT_PER_MINUTE)
+        offer_within_policy(form, [policy_of(key.project)], project_key=True)  # the key policy (keys/policy.py)
     if request.method == "POST" and form.is_valid():
         cleaned = form.cleaned_data
         scope = form.scope_change() if isinstance(form, AccountKeyEditForm) else {}
