@@ -1,7 +1,7 @@
 """The apps' layers, checked by reading the source (docs/architecture.md draws them):
 
     keys_console (settings, urls: the composition root)
-      └─ api → keys → projects → accounts → keys_console's helpers (env, client_ip, ...)
+      └─ api → webhooks → keys → projects → accounts → keys_console's helpers (env, client_ip, ...)
 
 An app may import from its own layer and the layers below, never from one above; and no two
 modules import each other, directly or through others (imports inside functions count too,
@@ -11,10 +11,10 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ["keys_console", "accounts", "projects", "keys", "api"]
+APPS = ["keys_console", "accounts", "projects", "keys", "webhooks", "api"]
 # The composition root sits above everything; keys_console's other modules are shared helpers below.
 TOP = {"keys_console.settings", "keys_console.urls", "keys_console.wsgi", "keys_console.asgi"}
-RANK = {"accounts": 1, "projects": 2, "keys": 3, "api": 4}
+RANK = {"accounts": 1, "projects": 2, "keys": 3, "webhooks": 4, "api": 5}
 
 
 def rank(module: str) -> int:
