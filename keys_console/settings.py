@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "projects",
     "keys",
     "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -306,6 +307,12 @@ TASKS = {
         }[TASKS_BACKEND],
     }
 }
+
+# --- Webhooks (webhooks/guard.py, docs/webhooks.md) ------------------------------------------
+# With DEBUG=0 endpoints must be public https:// URLs; 1 also allows private, loopback and
+# link-local addresses and http:// (receivers inside the operator's network). Cloud metadata,
+# multicast and unspecified addresses stay refused.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
 
 # --- Invitations ----------------------------------------------------------------------------
 # Invitation mails allowed per project and per inviter (a person or an API key) in an hour.
