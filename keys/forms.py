@@ -37,6 +37,7 @@ else:
 
 ALLOWED_IPS_HELP = (
     "One address or CIDR range a line, IPv4 or IPv6 (e.g. 203.0.113.7, 10.0.0.0/8, 2001:db8::/32). "
+    "A single address is saved as its /32 (IPv6: /128), the range of just that address. At most 50. "
     "Empty: the key works from anywhere. A request from elsewhere is refused (403 ip_not_allowed)."
 )
 

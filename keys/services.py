@@ -106,15 +106,24 @@ def projects_in_scope(key: ApiKey):
 
 ALLOWED_IPS_MAX = 50
 ALLOWED_IPS_EXAMPLE = "e.g. 203.0.113.7, 10.0.0.0/8 or 2001:db8::/32"
+ALLOWED_IPS_PROBLEMS_SHOWN = 10  # bad entries named one by one; past that, how many more
 
 
 def clean_allowed_ips(value) -> list[str]:
     """The networks a key may be used from: text (one address or CIDR range a line, or separated by
-    commas) or a list; IPv4 and IPv6. A single address becomes its /32 (/128). Empty: anywhere.
-    Raises InvalidKeyRequest (field `allowed_ips`) naming each entry that is not one."""
+    commas) or a list; IPv4 and IPv6. A single address becomes its /32 (/128), as the form's help
+    says. Empty: anywhere. At most ALLOWED_IPS_MAX entries. Raises InvalidKeyRequest (field
+    `allowed_ips`) naming each entry that is not one, one a line."""
     if value is None:
         return []
     entries = re.split(r"[\s,]+", value) if isinstance(value, str) else list(value)
+    entries = [e for e in entries if not isinstance(e, str) or e.strip()]
+    if len(entries) > ALLOWED_IPS_MAX:
+        raise InvalidKeyRequest(
+            f"At most {ALLOWED_IPS_MAX} addresses or ranges (there are {len(entries)}): "
+            "use a wider range (e.g. 10.0.0.0/24) for neighbouring addresses.",
+            field="allowed_ips",
+        )
     networks: list[str] = []
     problems: list[str] = []
     for entry in entries:
@@ -122,7 +131,11 @@ def clean_allowed_ips(value) -> list[str]:
             problems.append(f"“{entry}” is not an IP address or range ({ALLOWED_IPS_EXAMPLE}).")
             continue
         entry = entry.strip()
-        if not entry:
+        if "%" in entry:  # fe80::1%eth0: a zone names an interface of one machine, never a client
+            problems.append(
+                f"“{entry[:60]}” names a zone (after %), which means nothing to the API: "
+                "write the address without it."
+            )
             continue
         try:
             network = ipaddress.ip_network(entry, strict=True)
@@ -137,9 +150,10 @@ def clean_allowed_ips(value) -> list[str]:
         if str(network) not in networks:
             networks.append(str(network))
     if problems:
-        raise InvalidKeyRequest(" ".join(problems[:5]), field="allowed_ips")
-    if len(networks) > ALLOWED_IPS_MAX:
-        raise InvalidKeyRequest(f"At most {ALLOWED_IPS_MAX} addresses or ranges.", field="allowed_ips")
+        shown = problems[:ALLOWED_IPS_PROBLEMS_SHOWN]
+        if len(problems) > len(shown):
+            shown.append(f"… and {len(problems) - len(shown)} more.")
+        raise InvalidKeyRequest("\n".join(shown), field="allowed_ips")  # one bad entry a line
     return networks
 
 

@@ -195,7 +195,11 @@ def key_rotate(request, key_id, slug=None):
             # `key` was read before and would claim the old key already stopped working.
             return _reveal(request, holder, new_key, plaintext, rotated=new_key.rotated_from)
     status = 422 if form.errors else 200
-    return _dialog(request, holder, "keys/key/rotate_dialog.html", {"key": key, "form": form}, status)
+    # Rotating ends the grace period of the key this one replaced, if it still works (a lineage
+    # keeps at most two working keys): the dialog says so, as the Revoke dialog does.
+    predecessor = rotating_predecessor(key) if key.can_rotate else None
+    context = {"key": key, "form": form, "predecessor": predecessor}
+    return _dialog(request, holder, "keys/key/rotate_dialog.html", context, status)
 
 
 @login_required

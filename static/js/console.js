@@ -9,13 +9,15 @@
 //   data-show-when        "control-id=value": shown only while the control has that value
 //   data-collapse-details / data-details-toggle   the inline key details
 //   data-char-count       "input-id": shows how many characters of the input's maxlength are used
-//   data-more-actions     a row's More actions menu (<details>): Escape or a click elsewhere closes it
+//   data-more-actions     a row's More actions menu (<details>): Escape, a click elsewhere or focus leaving
+//                         it closes it; arrow keys (and Home / End) move between its items
 (function () {
   "use strict";
 
   document.documentElement.classList.add("js");
 
   var opener = null; // the element whose click opened the current dialog
+  var pageDialogReturn = null; // the page to show in the address bar once a page's own dialog is done
 
   // Focus the first element found, trying "a, b, c" in that order (not document order).
   function focusFirst(selectors) {
@@ -50,6 +52,11 @@
         dialog.dataset.bound = "1";
         dialog.addEventListener("close", function () {
           dialog.remove();
+          if (pageDialogReturn && !document.querySelector("#modal-root dialog[open]")) {
+            // The dialog was a page of its own (e.g. /keys/new/): its work done, the address is the list's.
+            history.replaceState(history.state, "", pageDialogReturn);
+            pageDialogReturn = null;
+          }
           focusAfterClose(dialog);
         });
         dialog.addEventListener("cancel", function (event) { // Escape
@@ -163,7 +170,23 @@
     }
   });
 
+  // A dialog served as a page (a link opened in a new tab, the first-run Generate at /keys/new/):
+  // with JavaScript it becomes the modal it is everywhere else, so Generate's reveal replaces it
+  // and Done leaves no form open behind it (nor the /new/ address).
+  function upgradePageDialogs() {
+    var modalRoot = document.getElementById("modal-root");
+    if (!modalRoot) return;
+    document.querySelectorAll("dialog[data-modal][open]:not([data-reveal])").forEach(function (dialog) {
+      if (modalRoot.contains(dialog)) return;
+      var back = dialog.querySelector("a[data-close-modal][href]");
+      if (back) pageDialogReturn = back.href;
+      modalRoot.appendChild(dialog);
+    });
+    openDialogs(modalRoot);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    upgradePageDialogs();
     syncShowWhen(document);
     syncExpiry(document);
     // Copy buttons outside dialogs (the 2FA secret): shown only where JavaScript runs.
@@ -244,6 +267,33 @@
     if (!menu) return;
     menu.open = false;
     menu.querySelector("summary").focus();
+  });
+  // Focus leaving an open menu (Tab past its last item, or a dialog opened from it) closes it, so
+  // it never covers the next row's focused button (WCAG 2.4.11).
+  document.addEventListener("focusout", function (event) {
+    var menu = event.target.closest && event.target.closest("details[data-more-actions][open]");
+    if (!menu) return;
+    var next = event.relatedTarget;
+    if (next && menu.contains(next)) return;
+    menu.open = false;
+  });
+  // Arrow keys move between the menu's items (Down on its button opens it on the first item).
+  document.addEventListener("keydown", function (event) {
+    var keys = ["ArrowDown", "ArrowUp", "Home", "End"];
+    if (keys.indexOf(event.key) < 0 || !event.target.closest) return;
+    var menu = event.target.closest("details[data-more-actions]");
+    if (!menu) return;
+    var items = Array.prototype.slice.call(menu.querySelectorAll(".menu a[href], .menu button:not([disabled])"));
+    if (!items.length) return;
+    event.preventDefault();
+    if (!menu.open) { menu.open = true; }
+    var at = items.indexOf(document.activeElement);
+    var to;
+    if (event.key === "Home") to = 0;
+    else if (event.key === "End") to = items.length - 1;
+    else if (event.key === "ArrowDown") to = at < 0 ? 0 : (at + 1) % items.length;
+    else to = at < 0 ? items.length - 1 : (at - 1 + items.length) % items.length;
+    items[to].focus();
   });
 
   // --- character counters (data-char-count="input-id"): "12 of 64 used", said only near the limit ----
