@@ -25,6 +25,7 @@ urlpatterns = [
     path("account/", include(account_patterns)),
     path("projects/<slug:slug>/keys/", include(project_patterns)),
     path("projects/<slug:slug>/settings/", include(settings_patterns)),  # Settings: Key policy (#29)
+    path("projects/<slug:slug>/settings/webhooks/", include("webhooks.urls")),
     path("projects/", include("projects.urls")),
     path("report-leak/", report_leak, name="report_leak"),
     path("admin/", admin.site.urls),
