@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from keys_console.client_ip import throttle_address
 from projects.actors import Actor
 from projects.invitations import neutralise
 
@@ -76,12 +77,17 @@ def clean_found_at(found_at: str | None) -> str:
 
 def find_key(candidate: str) -> ApiKey | None:
     """The key a candidate string is, or None (no query unless it is well formed)."""
-    if not isinstance(candidate, str) or not keygen.is_well_formed(candidate):
-        return None
-    key = ApiKey.objects.select_related("project", "owner").filter(key_hash=keygen.hash_key(candidate)).first()
-    if key is None or not keygen.verify_key(candidate, key.key_hash):
-        return None
-    return key
+    return find_keys([candidate]).get(candidate)
+
+
+def find_keys(candidates: Iterable[str]) -> dict[str, ApiKey]:
+    """The keys among `candidates`, by candidate: ONE query for all the well-formed ones (none
+    when no candidate is well formed), so a 100-key report costs one lookup, not 100."""
+    by_hash = {keygen.hash_key(c): c for c in candidates if isinstance(c, str) and keygen.is_well_formed(c)}
+    if not by_hash:
+        return {}
+    found = ApiKey.objects.select_related("project", "owner").filter(key_hash__in=list(by_hash))
+    return {by_hash[k.key_hash]: k for k in found if keygen.verify_key(by_hash[k.key_hash], k.key_hash)}
 
 
 def report_leaked_keys(
@@ -92,13 +98,14 @@ def report_leaked_keys(
     where = clean_found_at(found_at)
     verdicts: list[Verdict] = []
     seen: set[str] = set()
-    for candidate in candidates:
-        candidate = candidate.strip() if isinstance(candidate, str) else ""
+    cleaned = [candidate.strip() if isinstance(candidate, str) else "" for candidate in candidates]
+    keys = find_keys(cleaned)
+    for candidate in cleaned:
         digest = token_hash(candidate)
         if digest in seen:
             continue
         seen.add(digest)
-        key = find_key(candidate)
+        key = keys.get(candidate)
         revoked = False
         if key is not None and key.status in AUTHENTICATING:
             try:
@@ -126,11 +133,13 @@ def _one_line(text: str) -> str:
 
 def throttle_public_report(client: str | None) -> None:
     """Count a public report (the API's `POST /leaked-keys` and the console's form share one
-    budget per client address: settings.LEAK_REPORTS_PER_MINUTE). Raises ReportThrottled over it.
-    Counted in Django's cache (Redis in production: shared by every process); fails open."""
+    budget per client address: settings.LEAK_REPORTS_PER_MINUTE; an IPv6 client's whole /64, as
+    every per-address throttle counts: `keys_console.client_ip.throttle_address`). Raises
+    ReportThrottled over it. Counted in Django's cache (Redis in production: shared by every
+    process); fails open."""
     now = time.time()
     window = int(now // THROTTLE_WINDOW)
-    name = f"leak-reports:{client or 'unknown'}:{window}"
+    name = f"leak-reports:{throttle_address(client)}:{window}"
     try:
         count = 1 if cache.add(name, 1, timeout=THROTTLE_WINDOW + 5) else cache.incr(name)
     except ValueError:  # expired between add() and incr()

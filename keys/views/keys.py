@@ -32,6 +32,7 @@ from keys.services import (
     api_key_update,
     rotating_predecessor,
 )
+from keys.usage import key_usage_by_endpoint, recent_addresses
 from keys.usage_chart import usage_chart
 from projects.actors import Actor
 from projects.errors import RuleError
@@ -168,7 +169,12 @@ def key_new(request, slug=None):
 def key_detail(request, key_id, slug=None):
     holder = key_holder(request, slug)
     key = holder.key(key_id)
-    context = {**holder.detail_context(key), "chart": usage_chart(key)}
+    context = {
+        **holder.detail_context(key),
+        "chart": usage_chart(key),
+        "endpoints": key_usage_by_endpoint(key),
+        "addresses": recent_addresses(key),
+    }
     if request.htmx:
         return render(request, "keys/key/details.html", context)
     return render(request, holder.detail_page, context)

@@ -55,3 +55,49 @@ def test_refusals_from_outside_the_fence_spend_nothing_of_the_real_clients_budge
     # The burst of refusals is in the event log once, as what it was; the one rate_limited is the real one.
     assert KeyEvent.objects.filter(kind=EventKind.IP_REFUSED, key_id=key.key_id).count() == 1
     assert KeyEvent.objects.filter(kind=EventKind.RATE_LIMITED, key_id=key.key_id).count() == 1
+
+
+# --- Finding 6: the leak report counts IPv6 per /64, and a 100-key report is one query ----------
+def test_the_leak_report_throttle_counts_one_ipv6_64_once(client, settings):
+    settings.LEAK_REPORTS_PER_MINUTE = 3
+    body = {"keys": ["hello"], "url": "https://pastebin.example/raw/abc"}
+    answers = [
+        client.post(
+            "/api/v1/leaked-keys", body, content_type="application/json", REMOTE_ADDR=f"2001:db8:1:2::{i:x}"
+        ).status_code
+        for i in range(1, 13)
+    ]
+    assert answers == [202] * 3 + [429] * 9
+    # Another /64 has its own budget.
+    other = client.post("/api/v1/leaked-keys", body, content_type="application/json", REMOTE_ADDR="2001:db8:1:3::1")
+    assert other.status_code == 202
+
+
+def test_every_per_address_throttle_counts_through_throttle_address():
+    """The failed-API-authentication throttle, the leak reports and allauth's login limits all
+    count an IPv6 client per /64 (allauth through its own setting, checked equal here)."""
+    from allauth.core.internal.ratelimit import truncate_ip
+
+    from keys_console.client_ip import IPV6_THROTTLE_PREFIX, throttle_address
+
+    assert settings_value("ALLAUTH_RATE_LIMIT_IPV6_PREFIX") == IPV6_THROTTLE_PREFIX
+    for ip in ("2001:db8:1:2:aaaa::1", "2001:db8:1:2:ffff:ffff:ffff:ffff"):
+        assert throttle_address(ip) == "2001:db8:1:2::/64"
+        assert truncate_ip(ip) == "2001:db8:1:2::"
+
+
+def settings_value(name):
+    from django.conf import settings
+
+    return getattr(settings, name)
+
+
+def test_a_100_key_leak_report_costs_one_query(client, django_assert_max_num_queries):
+    from keys import keygen
+
+    keys = [keygen.generate_key() for _ in range(100)]  # well formed, none of them ours
+    with django_assert_max_num_queries(1):
+        response = client.post(
+            "/api/v1/leaked-keys", {"keys": keys, "url": "https://x.example/"}, content_type="application/json"
+        )
+    assert response.status_code == 202
