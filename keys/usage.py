@@ -204,11 +204,12 @@ def project_key_usage(project, days: int, *, today: date | None = None) -> list[
         .order_by()
     }
     keys = ApiKey.objects.filter(Q(project=project) | Q(pk__in=list(per_key))).select_related("owner")
+    empty: dict[str, int] = {}
     return [
         KeyUsageSummary(
             key=key,
-            requests=per_key.get(key.pk, {}).get("requests") or 0,
-            refusals=per_key.get(key.pk, {}).get("refusals") or 0,
+            requests=per_key.get(key.pk, empty).get("requests") or 0,
+            refusals=per_key.get(key.pk, empty).get("refusals") or 0,
         )
         for key in keys
     ]

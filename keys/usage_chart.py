@@ -1,20 +1,25 @@
-"""A small server-rendered SVG chart of a key's requests over the last 30 days.
+"""A small server-rendered SVG chart of requests per UTC day, stacked by outcome.
 
-Stacked bars per UTC day (success, client errors, server errors, each its own colour), a scale
-on the left rounded to a readable number, dates along the bottom. The template also renders the
-same numbers as a table, the text alternative for keyboard and screen-reader users.
+Stacked bars per day, one segment per outcome group (`keys.usage.OUTCOME_GROUPS`: succeeded,
+refused for the key or its permission, rate limited, other client errors, server errors), each
+with its own colour AND its own pattern (`templates/keys/_usage_chart.html`), so the chart reads
+without colour; a scale on the left rounded to a readable number, dates along the bottom. The
+template also renders the same numbers as a table, the text alternative for keyboard and
+screen-reader users. Used for a key's Details (30 days) and a project's Usage tab (7, 30 or 90).
 """
 
 from dataclasses import dataclass
 from datetime import date
 
-from keys.usage import usage_last_days
+from keys.usage import OUTCOME_GROUPS, OutcomeDay, key_outcomes_by_day
 
 CHART_DAYS = 30
-BAR_WIDTH, GAP = 10, 3
+BAR_WIDTH, GAP = 10, 3  # up to a month of days
+WIDE_BAR_WIDTH, WIDE_GAP = 4, 1  # longer periods (the Usage tab's 90 days)
+LABEL_EVERY, WIDE_LABEL_EVERY = 7, 14  # days between date labels
 HEIGHT = 80  # the plot area; the bars' coordinates are inside it
 LEFT, TOP, BOTTOM, RIGHT = 40, 8, 20, 18  # room for the scale, its top label and the dates
-LABEL_EVERY = 7  # days between date labels
+GROUP_LABELS = dict(OUTCOME_GROUPS)
 
 
 def nice_ceiling(value: int) -> int:
@@ -28,39 +33,31 @@ def nice_ceiling(value: int) -> int:
 
 
 @dataclass(frozen=True)
+class Segment:
+    group: str  # an outcome group (keys.usage.OUTCOME_GROUPS)
+    count: int
+    y: int
+    height: int
+
+
+@dataclass(frozen=True)
 class Bar:
     day: date
     total: int
-    success: int
-    client_error: int
-    server_error: int
+    counts: dict[str, int]  # outcome group -> requests (every group)
+    segments: list[Segment]  # the visible ones, bottom up
     x: int
     y: int  # top of the whole stack
     height: int
-    success_height: int
-    client_height: int
-    server_height: int
 
     @property
     def errors(self) -> int:
-        return self.client_error + self.server_error
+        return self.total - self.counts.get("success", 0)
 
     @property
-    def error_height(self) -> int:
-        return self.client_height + self.server_height
-
-    # Stack from the bottom: success, then client errors, then server errors.
-    @property
-    def success_y(self) -> int:
-        return HEIGHT - self.success_height
-
-    @property
-    def client_y(self) -> int:
-        return self.success_y - self.client_height
-
-    @property
-    def server_y(self) -> int:
-        return self.client_y - self.server_height
+    def cells(self) -> list[int]:
+        """The day's counts in OUTCOME_GROUPS' order (the table alternative's cells)."""
+        return [self.counts.get(group, 0) for group, _ in OUTCOME_GROUPS]
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,15 @@ class DateLabel:
 
 
 @dataclass(frozen=True)
+class Legend:
+    group: str
+    label: str
+    total: int
+
+
+@dataclass(frozen=True)
 class UsageChart:
+    uid: str  # makes the patterns' ids unique on a page that shows several charts
     bars: list[Bar]
     total: int
     errors: int
@@ -84,10 +89,15 @@ class UsageChart:
     ticks: list[Tick]
     date_labels: list[DateLabel]
     plot_width: int
+    bar_width: int
+    legend: list[Legend]
     height: int = HEIGHT
     left: int = LEFT
     top: int = TOP
-    bar_width: int = BAR_WIDTH
+
+    @property
+    def days(self) -> int:
+        return len(self.bars)
 
     @property
     def width(self) -> int:
@@ -110,42 +120,62 @@ def _scaled(count: int, scale_max: int) -> int:
     return round(HEIGHT * count / scale_max)
 
 
-def usage_chart(key, *, days: int = CHART_DAYS) -> UsageChart:
-    series = usage_last_days(key, days)
+def chart_of(series: list[OutcomeDay], *, uid: str) -> UsageChart:
+    """The chart of a series of days (oldest first)."""
+    days = len(series)
+    wide = days > 31
+    bar_width, gap = (WIDE_BAR_WIDTH, WIDE_GAP) if wide else (BAR_WIDTH, GAP)
+    label_every = WIDE_LABEL_EVERY if wide else LABEL_EVERY
     scale_max = nice_ceiling(max((d.total for d in series), default=0))
     bars = []
     for i, d in enumerate(series):
-        client = _scaled(d.client_error, scale_max)
-        server = _scaled(d.server_error, scale_max)
-        height = _scaled(d.total, scale_max)
-        success = max(height - client - server, 0)
+        segments, top = [], HEIGHT
+        # each segment's top edge is the rounded running total, so the stack's height is exact
+        running = 0
+        for group, _ in OUTCOME_GROUPS:
+            count = d.groups.get(group, 0)
+            if not count:
+                continue
+            running += count
+            new_top = HEIGHT - _scaled(running, scale_max)
+            if top - new_top > 0:
+                segments.append(Segment(group=group, count=count, y=new_top, height=top - new_top))
+            top = new_top
         bars.append(
             Bar(
                 day=d.day,
                 total=d.total,
-                success=d.success,
-                client_error=d.client_error,
-                server_error=d.server_error,
-                x=i * (BAR_WIDTH + GAP),
-                y=HEIGHT - height,
-                height=height,
-                success_height=success,
-                client_height=client,
-                server_height=server,
+                counts=dict(d.groups),
+                segments=segments,
+                x=i * (bar_width + gap),
+                y=top,
+                height=HEIGHT - top,
             )
         )
     ticks = [Tick(value=v, y=HEIGHT - _scaled(v, scale_max)) for v in sorted({0, scale_max // 2, scale_max})]
     last = len(bars) - 1
     date_labels = [
-        DateLabel(day=b.day, x=b.x + BAR_WIDTH // 2) for i, b in enumerate(bars) if (last - i) % LABEL_EVERY == 0
+        DateLabel(day=b.day, x=b.x + bar_width // 2) for i, b in enumerate(bars) if (last - i) % label_every == 0
     ]
+    legend = [
+        Legend(group=group, label=label, total=sum(d.groups.get(group, 0) for d in series))
+        for group, label in OUTCOME_GROUPS
+    ]
+    total = sum(d.total for d in series)
     return UsageChart(
+        uid=uid,
         bars=bars,
-        total=sum(d.total for d in series),
-        errors=sum(b.errors for b in bars),
+        total=total,
+        errors=total - legend[0].total,
         scale_max=scale_max,
         ticks=ticks,
         date_labels=date_labels,
-        plot_width=days * (BAR_WIDTH + GAP) - GAP,
-        bar_width=BAR_WIDTH,
+        plot_width=days * (bar_width + gap) - gap,
+        bar_width=bar_width,
+        legend=legend,
     )
+
+
+def usage_chart(key, *, days: int = CHART_DAYS) -> UsageChart:
+    """A key's requests per day over the last `days` days, by outcome (in every project)."""
+    return chart_of(key_outcomes_by_day(key, days), uid=key.key_id)
