@@ -46,7 +46,7 @@ OTHER_EVENT_TYPES = {
 DETAIL_FIELDS = {
     "key.rotated": ("new_key_id", "old_key_stops_at"),
     "key.created": ("rotated_from", "scope"),
-    "key.updated": ("changes", "before", "after"),
+    "key.disabled": (),
     "key.leaked": ("found_at", "reported_by"),
     "key.deleted": ("status_when_deleted",),
     "member.added": ("role",),
@@ -54,7 +54,7 @@ DETAIL_FIELDS = {
     "member.role_changed": ("old_role", "role"),
     "invitation.created": ("role",),
     "invitation.accepted": ("role",),
-    "policy.changed": ("changes", "before", "after"),
+    "policy.changed": ("rule", "value", "previous"),
 }
 
 
@@ -70,7 +70,8 @@ def key_facts(key: ApiKey) -> dict:
         "kind": key.kind,
         "permissions": key.sorted_permissions,
         "expires_at": iso(key.expires_at),
-        "status": str(key.status),
+        # Disabled (paused) shows over Active / Rotating: the key would work but is refused.
+        "status": "disabled" if key.is_disabled and key.authenticates else str(key.status),
     }
 
 
@@ -115,7 +116,12 @@ def messages_for(event: KeyEvent) -> list[tuple[str, dict]]:
     return [(other_type, _with_details(other_type, data, event))]
 
 
+KEY_UPDATE_FIELDS = ("name", "permissions", "rate_limit_per_minute", "allowed_ips", "scope")
+
+
 def _with_details(event_type: str, data: dict, event: KeyEvent) -> dict:
+    if event_type == "key.updated":  # each changed field: {"from": …, "to": …}
+        return {**data, "changes": {k: event.details[k] for k in KEY_UPDATE_FIELDS if k in event.details}}
     return {**data, **{k: event.details[k] for k in DETAIL_FIELDS.get(event_type, ()) if k in event.details}}
 
 

@@ -38,7 +38,7 @@ DELIVERIES_SHOWN = 50
 def _settings_url(slug: str) -> str:
     """The project's Settings tab, where the Webhooks section lives (this app's list without it)."""
     try:
-        return reverse("projects:settings", args=[slug])
+        return reverse("project_settings:settings", args=[slug])
     except NoReverseMatch:
         return reverse("webhooks:endpoints", args=[slug])
 
