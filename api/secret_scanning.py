@@ -85,10 +85,15 @@ def signature_is_valid(body: bytes, identifier: str | None, signature: str | Non
     if pem is None:
         return False
     try:
-        public_key = load_pem_public_key(pem.encode())
         der = base64.b64decode(signature.strip(), validate=True)
-    except (ValueError, TypeError, binascii.Error):
-        logger.error("Secret scanning: key %s or its signature is unreadable", identifier)
+    except (ValueError, binascii.Error):
+        # The sender's mistake (or a probe), not ours: a 401 whose request line the log folds
+        # like any other failure; never an ERROR (or a Sentry event) per request (issue #27, 7).
+        return False
+    try:
+        public_key = load_pem_public_key(pem.encode())
+    except (ValueError, TypeError):  # GitHub's published key itself: ours to look at, logged
+        logger.error("Secret scanning: GitHub's public key %s is unreadable", identifier)
         return False
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(public_key.curve, ec.SECP256R1):
         return False

@@ -101,3 +101,24 @@ def test_a_100_key_leak_report_costs_one_query(client, django_assert_max_num_que
             "/api/v1/leaked-keys", {"keys": keys, "url": "https://x.example/"}, content_type="application/json"
         )
     assert response.status_code == 202
+
+
+# --- Finding 7: a malformed GitHub signature is folded like any failure, never an ERROR each ------
+from tests.api.test_request_log import shipped_log  # noqa: E402, F401 -- the shipped log, captured
+from tests.api.test_secret_scanning import PATH as SECRET_SCANNING_PATH  # noqa: E402
+from tests.api.test_secret_scanning import GitHub  # noqa: E402
+
+
+def test_a_valid_github_key_id_with_a_malformed_signature_is_folded_and_no_error(
+    client, tmp_path, settings, shipped_log
+):
+    github = GitHub(tmp_path, settings)
+    body = b'[{"token": "x", "type": "nbq_api_key", "url": "https://x.example/", "source": "content"}]'
+    headers = {"GITHUB-PUBLIC-KEY-IDENTIFIER": github.key_id, "GITHUB-PUBLIC-KEY-SIGNATURE": "not base64!"}
+    for _ in range(50):
+        response = client.post(SECRET_SCANNING_PATH, body, content_type="application/json", headers=headers)
+        assert response.status_code == 401 and error_code(response) == "invalid_signature"
+    lines = shipped_log()
+    assert [line for line in lines if line["level"] in ("ERROR", "CRITICAL")] == []
+    assert len(lines) == 1, lines  # the first failure's request line; the 49 others are folded
+    assert (lines[0]["status"], lines[0]["error"]) == (401, "invalid_signature")
