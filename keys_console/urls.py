@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts.sensitive import guard_urlpatterns
 from api.api import api
 from keys.settings_urls import settings_patterns
 from keys.urls import account_patterns, project_patterns
@@ -30,3 +31,6 @@ urlpatterns = [
     path("report-leak/", report_leak, name="report_leak"),
     path("admin/", admin.site.urls),
 ]
+
+# Confirm access, for every route at once: each is classified in accounts/sensitive.py.
+guard_urlpatterns(urlpatterns)

@@ -17,7 +17,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.reauth import confirm_access_required
 from keys.forms import AccountKeyEditForm, ApiKeyEditForm, RotateForm
 from keys.models import ApiKey
 from keys.policy_forms import offer_within_policy
@@ -148,7 +147,6 @@ def api_keys(request, slug=None):
 @never_cache
 @sensitive_variables("plaintext")
 @login_required
-@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def key_new(request, slug=None):
     holder = key_holder(request, slug, manage=True)
@@ -183,7 +181,6 @@ def key_detail(request, key_id, slug=None):
 @never_cache
 @sensitive_variables("plaintext")
 @login_required
-@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def key_rotate(request, key_id, slug=None):
     holder = key_holder(request, slug, manage=True)
@@ -250,7 +247,6 @@ def key_delete(request, key_id, slug=None):
 
 
 @login_required
-@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def key_edit(request, key_id, slug=None):
     holder = key_holder(request, slug, manage=True)
@@ -320,7 +316,6 @@ def key_disable(request, key_id, slug=None):
 
 
 @login_required
-@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def key_enable(request, key_id, slug=None):
     """Behind Confirm access: it makes a stopped credential work again, like generating one."""

@@ -8,8 +8,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts.reauth import confirm_access_required
-
 from ..access import membership_for
 from ..actors import Actor
 from ..forms import InvitationForm
@@ -130,10 +128,11 @@ def member_leave(request, slug):
     return redirect("projects:list")
 
 
-@confirm_access_required
+@login_required
 @require_POST
 def member_role(request, slug, pk):
-    """Make a member an admin or a viewer (owners and admins; not the owner; Confirm access first)."""
+    """Make a member an admin or a viewer (owners and admins; not the owner; Confirm access first:
+    accounts/sensitive.py)."""
     membership = membership_for(request, slug, manage=True)
     target = get_object_or_404(Membership.objects.select_related("user"), pk=pk, project=membership.project)
     if target.role == Role.OWNER:
