@@ -110,7 +110,10 @@ from tests.api.test_secret_scanning import GitHub  # noqa: E402
 
 
 def test_a_valid_github_key_id_with_a_malformed_signature_is_folded_and_no_error(
-    client, tmp_path, settings, shipped_log
+    client,
+    tmp_path,
+    settings,
+    shipped_log,  # noqa: F811 -- the fixture imported above
 ):
     github = GitHub(tmp_path, settings)
     body = b'[{"token": "x", "type": "nbq_api_key", "url": "https://x.example/", "source": "content"}]'
