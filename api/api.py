@@ -32,6 +32,12 @@ holder is a member there, with no more than their role allows (viewer: read only
 `insufficient_permission`), and is refused with 403 `project_locked` by a project with fewer than
 10 active questions. A project outside the scope, or not the holder's, is a 404.
 
+A project's **key policy** (its Settings tab) caps every key there at each request: permissions it
+does not allow are refused (403 `insufficient_permission`; `GET /api/v1/key` shows the permissions
+left); where it asks for approval of personal keys, an account key not approved there is refused
+with 403 `key_not_approved`; where it requires two-factor authentication, an account key whose
+holder has none is refused with 403 `two_factor_required`.
+
 Errors are JSON: `{"error": {"code": "...", "message": "..."}}` (400 responses add `fields`).
 401 responses carry `WWW-Authenticate: Bearer`; their codes: `missing_api_key`, `invalid_api_key`,
 `revoked_api_key`, `expired_api_key` and `disabled_api_key` (a key paused in the console: it works
@@ -93,7 +99,12 @@ class RuntimeSchema(OpenAPISchema):
                 if in_project:
                     details["operationId"] += "InProject"
                     details["parameters"] = [SLUG_PARAMETER, *details.get("parameters", [])]
-                    _error_response(details, 403, "Forbidden (`insufficient_permission`, `project_locked`)")
+                    _error_response(
+                        details,
+                        403,
+                        "Forbidden (`insufficient_permission`, `project_locked`, `key_not_approved`, "
+                        "`two_factor_required`)",
+                    )
                     _error_response(details, 404, "Not found (`not_found`: no such project for this key, or object)")
                 elif operation.view_func.__name__ not in UNADDRESSED:  # these describe any key, or need none
                     _error_response(details, 400, "Bad request (`project_required`: an account key on the short form)")
