@@ -4,7 +4,7 @@ views serve both, against a KeyHolder (keys/views/key_holders.py)."""
 
 from django.urls import path
 
-from .views import keys, security_log
+from .views import keys, security_log, usage
 
 project_patterns = (
     [
@@ -37,4 +37,13 @@ account_patterns = (
         path("security-log/", security_log.security_log, name="security_log"),
     ],
     "account_keys",
+)
+
+# A project's Usage tab (`/projects/<slug>/usage/`): every key that reached the project.
+usage_patterns = (
+    [
+        path("", usage.usage, name="usage"),
+        path("export.csv", usage.usage_csv, name="usage_csv"),
+    ],
+    "project_usage",
 )

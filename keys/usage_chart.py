@@ -11,6 +11,9 @@ screen-reader users. Used for a key's Details (30 days) and a project's Usage ta
 from dataclasses import dataclass
 from datetime import date
 
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
 from keys.usage import OUTCOME_GROUPS, OutcomeDay, key_outcomes_by_day
 
 CHART_DAYS = 30
@@ -114,6 +117,30 @@ class UsageChart:
     @property
     def last_day(self) -> date:
         return self.bars[-1].day
+
+    # The bars and the table's rows are many small elements (90 days × 5 outcomes on the Usage
+    # tab): written here in one pass rather than by template loops, which cost ~10× as much.
+    # Only numbers, dates and the uid (escaped) go into them.
+    def bars_svg(self) -> SafeString:
+        uid, width, parts = escape(self.uid), self.bar_width, []
+        for bar in self.bars:
+            for seg in bar.segments:
+                box = f'x="{bar.x}" y="{seg.y}" width="{width}" height="{seg.height}"'
+                parts.append(f'<rect class="seg-{seg.group}" {box}/>')
+                if seg.group != "success":
+                    parts.append(f'<rect class="hatch-fill" fill="url(#pat-{seg.group}-{uid})" {box}/>')
+        return mark_safe("".join(parts))
+
+    def table_rows(self) -> SafeString:
+        """The table alternative's rows, the newest day first (numbers grouped: 1,234)."""
+        rows = []
+        for bar in reversed(self.bars):
+            cells = "".join(f'<td class="num">{n:,}</td>' for n in bar.cells)
+            rows.append(
+                f'<tr><th scope="row"><time datetime="{bar.day:%Y-%m-%d}">{bar.day:%a} {bar.day.day} {bar.day:%b}'
+                f'</time></th>{cells}<td class="num">{bar.total:,}</td></tr>'
+            )
+        return mark_safe("".join(rows))
 
 
 def _scaled(count: int, scale_max: int) -> int:

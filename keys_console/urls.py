@@ -6,7 +6,7 @@ from django.views.generic import RedirectView
 from accounts.sensitive import guard_urlpatterns
 from api.api import api
 from keys.settings_urls import settings_patterns
-from keys.urls import account_patterns, project_patterns
+from keys.urls import account_patterns, project_patterns, usage_patterns
 from keys.views.report_leak import report_leak
 
 from .health import healthz
@@ -25,6 +25,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("account/", include(account_patterns)),
     path("projects/<slug:slug>/keys/", include(project_patterns)),
+    path("projects/<slug:slug>/usage/", include(usage_patterns)),
     path("projects/<slug:slug>/settings/", include(settings_patterns)),  # Settings: Key policy (#29)
     path("projects/<slug:slug>/settings/webhooks/", include("webhooks.urls")),
     path("projects/", include("projects.urls")),
