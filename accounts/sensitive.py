@@ -135,6 +135,8 @@ ROUTES: dict[str, Rule] = {
     "projects:invitation_open": READS,
     "projects:events": READS,
     "projects:events_csv": READS,
+    "project_usage:usage": READS,  # the Usage tab (#31)
+    "project_usage:usage_csv": READS,
     # --- keys: a project's API Key tab and the person's Personal API keys ------------------
     **{
         f"{namespace}:{name}": rule
