@@ -177,3 +177,24 @@ def test_usage_tab_with_50_keys_and_90_days_is_a_bounded_number_of_queries(
     assert response.content.decode().count("<bdi>Key ") == 50
     with capsys.disabled():
         print(f"\nUsage tab, 50 keys x 90 days x 3 outcomes ({50 * 90 * 3} rows): {elapsed * 1000:.1f} ms")
+
+
+def test_cleanup_usage_days_removes_old_counts_per_endpoint_and_old_addresses(unlocked_project):
+    from keys.maintenance import cleanup
+    from keys.models import KeyAddress, KeyProjectUsageDay
+
+    key = ApiKeyFactory(project=unlocked_project)
+    personal = ApiKeyFactory(project=None, owner=unlocked_project.memberships.first().user, all_projects=True)
+    now = timezone.now()
+    for age in (0, 89, 91, 400):
+        day = now.date() - timedelta(days=age)
+        KeyUsageCount.objects.create(api_key=key, project=unlocked_project, day=day, endpoint="getKey", status=200)
+        KeyProjectUsageDay.objects.create(api_key=personal, project=unlocked_project, day=day, requests=1)
+    KeyAddress.objects.create(api_key=key, address="203.0.113.1", last_seen=now - timedelta(days=1))
+    KeyAddress.objects.create(api_key=key, address="203.0.113.2", last_seen=now - timedelta(days=95))
+
+    assert cleanup(usage_days=90, invitation_days=30, now=now).usage_days == 2 + 2 + 1
+    assert sorted((now.date() - d).days for d in KeyUsageCount.objects.values_list("day", flat=True)) == [0, 89]
+    assert KeyProjectUsageDay.objects.count() == 2
+    assert list(KeyAddress.objects.values_list("address", flat=True)) == ["203.0.113.1"]
+    assert cleanup(usage_days=90, invitation_days=30, now=now).usage_days == 0
