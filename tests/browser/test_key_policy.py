@@ -3,23 +3,29 @@ Generate dialog then offers nothing longer, a 90-day key made before shows **Out
 `create_api_key demo … --expires-days 90` (a real process on the same database) exits 1 naming
 the policy while `--expires-days 30` works."""
 
+import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
+from allauth.mfa.models import Authenticator
+from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
 from django.db import connection
 from playwright.sync_api import expect
 
 from keys.models import ApiKey
+from keys.policy import save_policy
 from keys.services import api_key_create
 from projects.actors import Actor
-from projects.models import KeyEvent
+from projects.models import KeyEvent, Role
 from projects.models.event import EventKind
 from tests.browser.conftest import log_in
-from tests.factories import PASSWORD, ProjectFactory, UserFactory
+from tests.factories import PASSWORD, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -102,3 +108,77 @@ def test_a_30_day_maximum_limits_generate_and_flags_an_older_90_day_key(page, li
     accepted = cli(30)
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.startswith("nbq_live_")
+
+
+def api_status(base_url: str, plaintext: str, path: str) -> tuple[int, str]:
+    request = urllib.request.Request(base_url + path, headers={"Authorization": f"Bearer {plaintext}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}").get("error", {}).get("code", "")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_an_admin_approves_then_denies_a_personal_key_by_clicking(browser, live_server, owner, scheme):
+    """With approval on, a member's "All my projects" key gets 403 key_not_approved, 200 right after
+    an admin clicks Approve, and 403 again after Deny. axe-core finds nothing on the pages."""
+    team = ProjectFactory(owner=owner, name="Team", slug="team", active_questions=10)
+    admin, member = UserFactory(email="adi@example.com"), UserFactory(email="mo@example.com")
+    MembershipFactory(project=team, user=admin, role=Role.ADMIN)
+    MembershipFactory(project=team, user=member, role=Role.VIEWER)
+    save_policy(project=team, actor=Actor.cli(), user=owner, approval_required=True, allowed_permissions=["read"])
+    key, plaintext = api_key_create(
+        owner=member, all_projects=True, name="Mo's script", permissions=["read"], actor=Actor.cli()
+    )
+    path = "/api/v1/projects/team/questions"
+    assert api_status(live_server.url, plaintext, path) == (403, "key_not_approved")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme, bypass_csp=True)
+    page = context.new_page()
+    axe, reports = Axe(), []
+
+    def check(what):
+        results = axe.run(page)
+        if results.violations_count:
+            reports.append(f"--- {what} ({scheme})\n" + results.generate_report())
+
+    try:
+        log_in(page, live_server.url, admin.email, PASSWORD)
+        page.goto(f"{live_server.url}/projects/team/keys/")
+        approvals = page.locator("#approvals")
+        expect(approvals.get_by_role("heading", name="Pending approval")).to_be_visible()
+        expect(approvals).to_contain_text(key.key_id)
+        expect(approvals).to_contain_text("mo@example.com")
+        check("API Key tab with Pending approval")
+        approvals.get_by_role("button", name=f"Approve Mo's script ({key.key_id})").click()
+        expect(page.locator("#flash")).to_contain_text("was approved for Team")
+        assert api_status(live_server.url, plaintext, path)[0] == 200
+
+        page.locator("#approvals summary").click()
+        page.get_by_role("button", name=f"Deny Mo's script ({key.key_id})").click()
+        expect(page.locator("#flash")).to_contain_text("was denied for Team")
+        assert api_status(live_server.url, plaintext, path) == (403, "key_not_approved")
+
+        page.get_by_role("navigation", name="Project").get_by_role("link", name="Settings").click()
+        expect(page.get_by_text("Only the project's owner can change them.")).to_be_visible()
+        expect(page.get_by_role("button", name="Save policy")).to_have_count(0)
+        check("Settings tab, read by an admin")
+    finally:
+        context.close()
+    assert not reports, "\n".join(reports)
+
+
+def test_a_member_without_two_factor_is_sent_to_set_it_up(page, live_server, owner):
+    team = ProjectFactory(owner=owner, name="Team", slug="team", active_questions=10)
+    member = UserFactory(email="mo@example.com")
+    MembershipFactory(project=team, user=member, role=Role.ADMIN)
+    _, plaintext = api_key_create(owner=member, all_projects=True, name="mine", permissions=["read"], actor=Actor.cli())
+    Authenticator.objects.create(user=owner, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    save_policy(project=team, actor=Actor.cli(), user=owner, two_factor_required=True)
+
+    log_in(page, live_server.url, member.email, PASSWORD)
+    page.goto(f"{live_server.url}/projects/team/questions/")
+    page.wait_for_url("**/accounts/2fa/")
+    expect(page.locator("#flash")).to_contain_text("Team requires two-factor authentication")
+    assert api_status(live_server.url, plaintext, "/api/v1/projects/team/questions") == (403, "two_factor_required")
