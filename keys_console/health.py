@@ -70,12 +70,19 @@ def healthz(request: HttpRequest) -> JsonResponse:
             results[name] = "unavailable"
     failing = [name for name, result in results.items() if result != "ok"]
     if drain.draining():
-        return JsonResponse({"status": "draining", "checks": results}, status=503)
+        return _unavailable({"status": "draining", "checks": results})
     if any(name in REQUIRED for name in failing):
-        return JsonResponse({"status": "unavailable", "failing": failing, "checks": results}, status=503)
+        return _unavailable({"status": "unavailable", "failing": failing, "checks": results})
     if failing:
         return JsonResponse({"status": "degraded", "degraded": failing, "checks": results})
     return JsonResponse({"status": "ok", "checks": results})
+
+
+def _unavailable(body: dict) -> JsonResponse:
+    response = JsonResponse(body, status=503)
+    # The request line says it once; not also Django's "Service Unavailable" error for every probe.
+    response._has_been_logged = True  # type: ignore[attr-defined]  # django.utils.log.log_response's mark
+    return response
 
 
 class HealthCheckMiddleware:

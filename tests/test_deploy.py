@@ -55,7 +55,11 @@ def test_compose_has_every_part(compose):
         assert depends["migrate"]["condition"] == "service_completed_successfully", name
         assert depends["postgres"]["condition"] == "service_healthy"
     assert "./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in services["haproxy"]["volumes"]
-    assert services["app"]["stop_grace_period"] == "35s"  # longer than gunicorn's graceful timeout
+    # Longer than the drain plus gunicorn's graceful timeout (keys_console/gunicorn_conf.py).
+    from keys_console import gunicorn_conf
+
+    grace = int(services["app"]["stop_grace_period"].removesuffix("s"))
+    assert grace >= gunicorn_conf.DEFAULT_DRAIN_SECONDS + gunicorn_conf.graceful_timeout + 5
 
 
 def test_every_process_shares_secret_key_database_and_redis(compose):

@@ -168,6 +168,9 @@ class Gunicorn:
     env: dict = field(default_factory=dict)
     log_dir: Path | None = None
     wrapper: tuple[str, ...] = ()  # e.g. ("faketime", "-f", "-5s"): a host whose clock runs behind
+    # The shipped gunicorn configuration (keys_console/gunicorn_conf.py: drain on SIGTERM, JSON
+    # lines, metrics) instead of the plain options below (then without the access log).
+    config: Path | None = None
     port: int = 0
     process: subprocess.Popen | None = None
 
@@ -199,10 +202,11 @@ class Gunicorn:
                 str(self.workers),
                 "-b",
                 f"127.0.0.1:{self.port}",
-                "--access-logfile",
-                "-",
-                "--access-logformat",
-                ACCESS_LOG_FORMAT,
+                *(
+                    ["-c", str(self.config)]
+                    if self.config
+                    else ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
+                ),
                 "--error-logfile",
                 "-",
                 "--graceful-timeout",
