@@ -18,6 +18,23 @@ from .test_workers import WORKERS, Browser, until_every_worker
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture
+def start_gunicorn(transactional_db, tmp_path):
+    """The reliability fixture's server, given longer to boot (a busy shared machine)."""
+    servers: list[live.Gunicorn] = []
+
+    def start(*, redis_url, workers=WORKERS):
+        server = live.Gunicorn(
+            database_url=live.database_url(), redis_url=redis_url, workers=workers, env={}, log_dir=tmp_path
+        )
+        servers.append(server)
+        return server.start(timeout=120)
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
 def _generate(browser, project, name) -> str:
     reveal = browser.submit(
         f"/projects/{project.slug}/keys/new/", {"name": name, "permissions": ["read"], "expiration": "90"}
