@@ -18,6 +18,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.tasks import task
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -32,6 +33,7 @@ logger = logging.getLogger("webhooks")
 
 RETRY_DELAYS = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
 FAILING_DAYS = 5
+NEVER_TRIED_AFTER = timedelta(minutes=1)
 USER_AGENT = "NBQ-Keys-Console-Webhooks/1"
 
 
@@ -67,6 +69,14 @@ def _claim(delivery_id: str, attempt: int, manual: bool) -> Delivery | None:
     if rows.update(attempts=attempt, status=DeliveryStatus.PENDING, next_attempt_at=None) != 1:
         return None
     return Delivery.objects.select_related("endpoint", "endpoint__project").get(pk=delivery_id)
+
+
+@task()
+def fan_out(*, delivery_ids: list[str], manual: bool = False) -> int:
+    """One event's messages, one task each (so a slow receiver delays no other endpoint)."""
+    for delivery_id in delivery_ids:
+        deliver.enqueue(delivery_id=delivery_id, attempt=1, manual=manual)
+    return len(delivery_ids)
 
 
 @task()
@@ -176,12 +186,16 @@ def _disable_if_failing_too_long(endpoint: Endpoint, now: datetime) -> bool:
 
 
 def send_due(now: datetime | None = None, *, limit: int = 500) -> int:
-    """Make the next try of every message whose retry time has come (`send_webhook_retries`).
-    Returns how many tries were made."""
+    """Make the next try of every message whose retry time has come, and of any message whose
+    task was lost (never tried a minute after it was written) (`send_webhook_retries`). Returns
+    how many tries were made."""
     now = now or timezone.now()
-    due = Delivery.objects.filter(
-        status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__enabled=True
-    ).values_list("id", "attempts")[:limit]
+    never_tried = Q(attempts=0, next_attempt_at__isnull=True, created_at__lte=now - NEVER_TRIED_AFTER)
+    due = (
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, endpoint__enabled=True)
+        .filter(Q(next_attempt_at__lte=now) | never_tried)
+        .values_list("id", "attempts")[:limit]
+    )
     made = 0
     for delivery_id, attempts in list(due):
         started = time.monotonic()

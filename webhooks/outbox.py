@@ -2,11 +2,11 @@
 the change came through: console, CLI, admin, API, a leak report) is read here once, through
 `post_save` of `KeyEvent`, and becomes the webhook messages of its project's endpoints.
 
-The messages are rows written in the same transaction as the change (rolled back with it), and
-their delivery is enqueued only once the transaction commits (`transaction.on_commit`): the request
-that revoked a key never waits for a receiver. An account key's lifecycle line is copied into every
-project its scope reaches (`keys.services.record_key_event`), so each of those projects' endpoints
-hears of it; the line in the holder's Security log (no project) sends nothing.
+The messages are rows written in the same transaction as the change (rolled back with it), with
+one task for all of them (`queue`): the request that revoked a key never waits for a receiver.
+An account key's lifecycle line is copied into every project its scope reaches
+(`keys.services.record_key_event`), so each of those projects' endpoints hears of it; the line in
+the holder's Security log (no project) sends nothing.
 """
 
 import json
@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django_tasks_db import DatabaseBackend
 
 from keys.models import ApiKey
 from projects.models import KeyEvent
@@ -134,26 +135,32 @@ def body(event_type: str, data: dict, at: datetime | None = None) -> str:
 
 
 def queue(endpoints, event_type: str, data: dict, at: datetime | None = None, *, manual=False) -> list[Delivery]:
-    """Write one message per endpoint (in the caller's transaction) and deliver each after commit
-    (`manual`: a person asked, so a disabled endpoint gets it too: Send test event)."""
+    """Write one message per endpoint in the caller's transaction, and hand them to the task queue
+    as ONE task (`fan_out`: one row, whatever the number of endpoints). With a queue that lives in
+    the database (django-tasks-db) the task row is written in the same transaction, so it exists
+    exactly when the change committed; with any other backend it is enqueued once the transaction
+    has committed. `manual`: a person asked, so a disabled endpoint gets it too (Send test event)."""
+    from .delivery import fan_out
+
     text = body(event_type, data, at)
-    deliveries = [
-        Delivery.objects.create(endpoint=endpoint, event_type=event_type, body=text) for endpoint in endpoints
-    ]
-    if deliveries:
-        ids = [d.id for d in deliveries]
-        transaction.on_commit(lambda: enqueue_each(ids, manual=manual))
-    return deliveries
+    deliveries = Delivery.objects.bulk_create(
+        [Delivery(endpoint=endpoint, event_type=event_type, body=text) for endpoint in endpoints]
+    )
+    if not deliveries:
+        return deliveries
+    ids = [d.id for d in deliveries]
 
-
-def enqueue_each(ids: list[str], *, manual: bool = False) -> None:
-    from .delivery import deliver
-
-    for delivery_id in ids:
+    def enqueue() -> None:
         try:
-            deliver.enqueue(delivery_id=delivery_id, attempt=1, manual=manual)
-        except Exception:  # the change already happened; send_webhook_retries picks the message up
-            logger.exception("Could not enqueue webhook %s", delivery_id)
+            fan_out.enqueue(delivery_ids=ids, manual=manual)
+        except Exception:  # the change happened: send_webhook_retries finds the messages never tried
+            logger.exception("Could not enqueue webhooks %s", ids)
+
+    if isinstance(fan_out.get_backend(), DatabaseBackend):
+        enqueue()
+    else:
+        transaction.on_commit(enqueue)
+    return deliveries
 
 
 def subscribed(project_id: int, event_type: str) -> list[Endpoint]:

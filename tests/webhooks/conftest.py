@@ -6,6 +6,7 @@ import ipaddress
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -79,6 +80,7 @@ class Receiver:
     def __init__(self):
         self.received: list[dict] = []
         self.statuses: list[int] = []
+        self.delay = 0.0  # seconds before answering (a slow receiver)
         self.arrived = threading.Condition()
         receiver = self
 
@@ -87,6 +89,8 @@ class Receiver:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length).decode()
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 with receiver.arrived:
                     receiver.received.append(
                         {"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body, "status": status}
