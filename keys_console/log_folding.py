@@ -6,13 +6,18 @@ logged as usual; the next ones of that kind in the same minute are only counted,
 minute is over one line reports the count (`"folded": 9999`). A kind is (who, status, error code):
 who is the API key's Key ID when the request authenticated, else the client address (an IPv6
 client's /64: `client_ip.throttle_address`). So 10,000 identical bad-key requests from one
-address write 2 lines, while every success still writes its line.
+address write 2 lines, while every success still writes its line. Every failure line carries the
+client address (`client`).
 
 The counts live in the worker process (no shared state, no I/O): with gunicorn -w N a flood can
 write up to N first lines and N summaries per minute and kind. A summary is written by the next
 request the worker handles after its minute ended (a worker that stops loses its last minute's
-counts). At most MAX_KINDS kinds are kept per minute; past that, further kinds share one
-overflow kind (who = "*"), so memory stays bounded whatever the number of addresses.
+counts). At most MAX_KINDS kinds are kept per minute; a new kind past that pushes out the
+oldest one (whose count, if it has one, is written at once as its summary line). So the first
+failure of every kind is written, with its client address, whatever the table holds: 10,000 /64s
+sending one 401 each cannot blind the log to the next brute force or a leaked key's refusal
+(issue #27, finding 9); memory stays bounded; and a flood writes at most one line per kind it
+pushes through the table (an attacker needs a fresh /64 or key for each line).
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from dataclasses import dataclass
 
 WINDOW_SECONDS = 60
 MAX_KINDS = 10_000
-OVERFLOW = "*"
 
 Kind = tuple[str, int, str]  # (who, status, error code or "")
 
@@ -56,10 +60,12 @@ class FailureFolds:
             if kind is None:
                 return True, ended
             count = self._counts.get(kind)
-            if count is None and len(self._counts) >= self.max_kinds:
-                kind = (OVERFLOW, kind[1], kind[2])
-                count = self._counts.get(kind)
             if count is None:
+                if len(self._counts) >= self.max_kinds:  # the oldest kind makes room (dicts keep order)
+                    oldest = next(iter(self._counts))
+                    pushed = self._counts.pop(oldest)
+                    if pushed:
+                        ended = [*ended, Fold(oldest, pushed, self._window * self.window_seconds)]
                 self._counts[kind] = 0
                 return True, ended
             self._counts[kind] = count + 1

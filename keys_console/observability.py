@@ -107,6 +107,8 @@ def log_request(request: HttpRequest, response: HttpResponse, started: float) ->
     error_code = getattr(response, "error_code", None)
     if error_code:
         fields["error"] = error_code
+    if status >= 400:  # a failure line says where it came from (a success's line needs no address)
+        fields["client"] = client_ip(request)
     # The record goes to the logger's filters and handlers as Logger.info's would (RequestIdMiddleware
     # has checked the level), made without what Logger.info looks up and no request line prints.
     logger.handle(RequestLine(logger.name, "%s %s %s", (request.method, route or "(unmatched)", status), fields))

@@ -123,5 +123,50 @@ def test_a_valid_github_key_id_with_a_malformed_signature_is_folded_and_no_error
         assert response.status_code == 401 and error_code(response) == "invalid_signature"
     lines = shipped_log()
     assert [line for line in lines if line["level"] in ("ERROR", "CRITICAL")] == []
-    assert len(lines) == 1, lines  # the first failure's request line; the 49 others are folded
-    assert (lines[0]["status"], lines[0]["error"]) == (401, "invalid_signature")
+    requests = [line for line in lines if line["logger"] == "keys_console.request"]
+    assert len(requests) == 1, requests  # the first failure's request line; the 49 others are folded
+    assert (requests[0]["status"], requests[0]["error"]) == (401, "invalid_signature")
+
+
+# --- Finding 9: the request-log folding cannot be blinded --------------------------------------
+def test_a_full_folding_table_still_writes_each_new_failure_with_its_client_address(
+    client,
+    make_key,
+    shipped_log,  # noqa: F811 -- the fixture imported above
+    monkeypatch,
+):
+    """Through the real API, with a table of 300 kinds (the production table's 10,000 are filled
+    the same way: the unit test below does it with the real size)."""
+    from keys_console import observability
+    from keys_console.log_folding import FailureFolds
+    from tests.api.test_request_log import BAD_CHECKSUM
+
+    monkeypatch.setattr(observability, "_folds", FailureFolds(max_kinds=300))
+    for i in range(300):  # 300 /64s, one 401 each: the table is full
+        client.get("/api/v1/key", headers=bearer(BAD_CHECKSUM), REMOTE_ADDR=f"2001:db8:{i // 65536:x}:{i % 65536:x}::1")
+    flood = len(shipped_log())
+    brute = [f"198.51.100.{i}" for i in range(1, 51)]
+    for address in brute:
+        client.get("/api/v1/key", headers=bearer(BAD_CHECKSUM), REMOTE_ADDR=address)
+    leaked = make_key(allowed_ips=["10.0.0.0/8"])
+    assert client.get("/api/v1/key", headers=bearer(leaked), REMOTE_ADDR="203.0.113.9").status_code == 403
+    after = [
+        line for line in shipped_log()[flood:] if line["logger"] == "keys_console.request" and "folded" not in line
+    ]
+    assert sorted(line["client"] for line in after if line["status"] == 401) == sorted(brute)
+    (refusal,) = [line for line in after if line["status"] == 403]
+    assert (refusal["error"], refusal["client"]) == ("ip_not_allowed", "203.0.113.9")
+
+
+def test_the_folds_write_the_first_failure_of_every_kind_past_a_full_table_and_stay_bounded():
+    from keys_console.log_folding import MAX_KINDS, FailureFolds
+
+    folds, now = FailureFolds(), 1_800_000_000.0
+    for i in range(MAX_KINDS):
+        assert folds.record((f"2001:db8:{i}::/64", 401, "invalid_api_key"), now)[0]
+    # 50 new addresses and a leaked key's refusal: each first failure is written
+    assert all(folds.record((f"198.51.100.{i}", 401, "invalid_api_key"), now)[0] for i in range(50))
+    assert folds.record(("key_leaked", 403, "ip_not_allowed"), now)[0]
+    # ... and the repeats of a kind still in the table are folded
+    assert not folds.record(("key_leaked", 403, "ip_not_allowed"), now)[0]
+    assert len(folds._counts) <= MAX_KINDS  # memory stays bounded

@@ -115,13 +115,19 @@ def test_successful_requests_each_write_their_line(client, shipped_log, make_key
 def test_folds_keep_bounded_memory_and_report_each_minute():
     folds = FailureFolds(window_seconds=60, max_kinds=3)
     start = 1_800_000_000.0
-    logged = [folds.record((f"192.0.2.{i}", 401, "invalid_api_key"), start)[0] for i in range(10)]
-    assert logged == [True, True, True, True] + [False] * 6  # 3 kinds, then one overflow kind
+    kind = lambda i: (f"192.0.2.{i}", 401, "invalid_api_key")  # noqa: E731
+    # A repeated kind is folded; a new kind past a full table is written and pushes out the oldest
+    # (issue #27, finding 9: no overflow kind that a flood of addresses could fill first).
+    assert [folds.record(kind(0), start)[0] for _ in range(3)] == [True, False, False]
+    assert [folds.record(kind(i), start)[0] for i in (1, 2)] == [True, True]
+    log_it, ended = folds.record(kind(3), start)  # the table is full: kind 0 leaves with its count
+    assert log_it and [(f.kind, f.count, f.window_start) for f in ended] == [(kind(0), 2, int(start))]
+    assert [folds.record(kind(i), start)[0] for i in range(4, 10)] == [True] * 6
+    assert not folds.record(kind(9), start)[0]  # still in the table: folded
+    assert len(folds._counts) == 3  # bounded
     assert folds.record(None, start + 1) == (True, [])  # a success: always logged
     log_it, ended = folds.record(None, start + 60)
-    assert log_it and [(f.kind, f.count, f.window_start) for f in ended] == [
-        (("*", 401, "invalid_api_key"), 6, int(start))
-    ]
+    assert log_it and [(f.kind, f.count, f.window_start) for f in ended] == [(kind(9), 1, int(start))]
     assert folds.record(None, start + 61) == (True, [])  # reported once
 
 
