@@ -268,7 +268,9 @@ ACCOUNT_RATE_LIMITS = {
     "login": None,
     "login_failed": env_rates("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key"),
     "signup": "20/m/ip",
-    "reset_password": "20/m/ip,5/m/key",
+    # Reset mails to one address (the key: the lower-cased address), whoever asks: a few an hour,
+    # so nobody can fill an inbox with them (issue #27, finding 10; allauth's default is 5 a minute).
+    "reset_password": "20/m/ip,3/h/key",
     "reset_password_from_key": "20/m/ip",
     "confirm_email": "1/3m/key",
     "reauthenticate": "10/m/user",
