@@ -147,11 +147,11 @@ def touch_last_used(key: ApiKey, request: HttpRequest, *, now: datetime | None =
 
     The cache says whether this is the key's first use this minute (`api.keycache`); without
     the cache, the row's own `last_used_at` decides. The UPDATE is conditional either way."""
+    first_use = getattr(request, "first_use_this_minute", None)
+    if first_use is False:  # the steady state: nothing to compute
+        return False
     now = now or clock.now()
     threshold = now - LAST_USED_RESOLUTION
-    first_use = getattr(request, "first_use_this_minute", None)
-    if first_use is False:
-        return False
     if first_use is None and key.last_used_at is not None and key.last_used_at >= threshold:
         return False
     ip = ip if ip is not None else client_ip(request)
