@@ -75,12 +75,13 @@ def invitation_problem(project: Project, email: str) -> str | None:
 
 def neutralise(text: str, limit: int = NAME_IN_MAIL_MAX) -> str:
     """User-chosen text made safe to quote in a mail: one line, at most `limit` characters, and
-    no dot or `://` a mail client would turn into a clickable link."""
+    no dot or `://` a mail client would turn into a clickable link: a dot is written " dot " (read
+    aloud and copied as what it is, never a look-alike character; issue #32)."""
     text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", text)
     text = re.sub(r"\s+", " ", text).strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
-    return text.replace("://", " : // ").replace(".", "\u2024")  # U+2024 ONE DOT LEADER looks like a dot
+    return text.replace("://", " : // ").replace(".", " dot ")
 
 
 def _count(key: str) -> int | None:
@@ -168,7 +169,10 @@ def _mail_invitation(invitation: Invitation, token: str, accept_url) -> None:
     """Mail the link to the invited address (a failure is logged; the invitation stands)."""
     invited_by = invitation.invited_by
     context = {
-        "inviter": neutralise(invited_by.email, limit=INVITER_IN_MAIL_MAX) if invited_by is not None else None,
+        # "demo at nbq dot example": an address no mail client links, read aloud as it is.
+        "inviter": neutralise(invited_by.email, limit=INVITER_IN_MAIL_MAX).replace("@", " at ")
+        if invited_by is not None
+        else None,
         "key_name": neutralise(invitation.invited_via_key_name) if invitation.invited_via_key_name else None,
         "project_name": neutralise(invitation.project.name),
         "role": invitation.get_role_display(),

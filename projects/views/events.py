@@ -54,7 +54,10 @@ class EventFilterForm(forms.Form):
         cleaned = super().clean()
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until and since > until:
-            self.add_error("until", "The end date comes before the start date.")
+            # Neither date is applied (the message says the filter is ignored: so it is, whole).
+            self.add_error(None, "The end date comes before the start date: both dates")
+            cleaned.pop("since", None)
+            cleaned.pop("until", None)
         return cleaned
 
 
@@ -66,8 +69,8 @@ def filtered_events(project, form: EventFilterForm):
         events = events.filter(key_id=data["key"])
     if data.get("kind"):
         events = events.filter(kind=data["kind"])
-    if data.get("actor"):
-        events = events.filter(actor_label=data["actor"].strip())
+    if data.get("actor"):  # any part of it, in any case: "CLI" finds "cli", "demo" finds demo@…
+        events = events.filter(actor_label__icontains=data["actor"].strip())
     if data.get("since"):
         events = events.filter(created_at__gte=datetime.combine(data["since"], time.min, tzinfo=UTC))
     if data.get("until"):

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, IntegerField, OuterRef, Subquery
@@ -19,6 +20,8 @@ def project_list(request):
     form = ProjectForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         project = project_create(name=form.cleaned_data["name"], owner=request.user, actor=Actor.from_request(request))
+        # Said once on the project's first page (#32, finding 10: creating a project confirmed nothing).
+        messages.success(request, f"Project “{project.name}” was created. You are its owner.")
         return redirect(project)
     # Counted per row shown (a correlated subquery), not by joining every question of every project.
     active_questions = (

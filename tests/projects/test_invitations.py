@@ -183,13 +183,13 @@ def test_names_in_the_mail_are_quoted_cut_and_not_links(client, user, mailoutbox
     assert "http://evil" not in body and "evil.example" not in body and "www.evil" not in body
     urls = re.findall(r"https?://\S+", body)
     assert len(urls) == 1 and "/projects/invitations/" in urls[0]  # the only link is ours
-    assert "“URGENT: reset password at http : // evil\u2024example/reset now x" in body
+    assert "“URGENT: reset password at http : // evil dot example/reset now x" in body
     assert "…”" in body  # cut
-    assert "Visit www\u2024evil\u2024example URGENT" in body  # one line
+    assert "Visit www dot evil dot example URGENT" in body  # one line
 
 
 def test_neutralise():
-    assert neutralise("a.b") == "a\u2024b"
+    assert neutralise("a.b") == "a dot b"  # no look-alike character (#32, finding 10)
     assert neutralise("line1\nline2\r\tend") == "line1 line2 end"
     assert neutralise("x" * 100, limit=10) == "x" * 9 + "…"
 
@@ -252,8 +252,9 @@ def test_the_inviters_address_is_defanged_in_the_mail(mailoutbox):
     assert "evil-login.example" not in body and "www.evil" not in body and "mail.example" not in body
     urls = re.findall(r"https?://\S+|www\.\S+|\S+\.example\S*", body)
     assert len(urls) == 1 and urls[0].startswith("https://console.example/projects/invitations/")
-    defanged = "security.notice.sign.in.at.www.evil-login.example/verify@mail.example".replace(".", "\u2024")
-    assert defanged in body
+    defanged = "security.notice.sign.in.at.www.evil-login.example/verify@mail.example"
+    assert defanged.replace(".", " dot ").replace("@", " at ") in body
+    assert "\u2024" not in body
 
 
 # --- issue 22: the invitation page says its state first; expired ones can be sent again -----------
@@ -331,3 +332,21 @@ def test_admin_resends_an_expired_invitation_with_a_new_link(client, invite, use
     Membership.objects.create(project=unlocked_project, user=viewer, role=Role.VIEWER)
     client.force_login(viewer)
     assert client.post(resend_url).status_code == 403
+
+
+def test_the_inviters_address_is_written_out_in_words(mailoutbox, db):
+    """Issue #32, finding 10: no look-alike dot (it breaks copying and reads oddly aloud)."""
+    from projects.invitations import invitation_create
+
+    inviter = UserFactory(email="demo@nbq.example")
+    project = ProjectFactory(owner=inviter, name="Trivia")
+    invitation_create(
+        project=project,
+        email="target@example.com",
+        role=Role.VIEWER,
+        invited_by=inviter,
+        accept_url=lambda token: f"https://console.example/projects/invitations/{token}/",
+    )
+    body = mailoutbox[0].body
+    assert "demo at nbq dot example invited you" in body
+    assert "\u2024" not in body and "demo@nbq.example" not in body

@@ -1,0 +1,84 @@
+"""Issue #32 at the view and template level: event log filters (finding 9), the key details'
+events say what changed, a new project is confirmed, and allauth's mails speak as the console
+(finding 10)."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from keys.services import api_key_create, api_key_update
+from projects.actors import Actor
+from projects.models import KeyEvent, Project
+from projects.models.event import EventKind
+from tests.factories import ApiKeyFactory
+from tests.helpers import HX, page_text
+
+pytestmark = pytest.mark.django_db
+
+
+def _events(client, project, **params):
+    return client.get(reverse("projects:events", args=[project.slug]), params)
+
+
+def _kinds(response):
+    return re.findall(r'class="kind kind-([a-z_]+)"', response.content.decode())
+
+
+def test_actor_filter_matches_part_of_the_actor_in_any_case(owner_client, unlocked_project, user):
+    api_key_create(project=unlocked_project, name="by cli", permissions=["read"], actor=Actor.cli())
+    api_key_create(
+        project=unlocked_project, name="by owner", permissions=["read"], actor=Actor(user=user, label=user.email)
+    )
+    by_cli = page_text(_events(owner_client, unlocked_project, actor="CLI"))
+    assert "“by cli”" in by_cli and "“by owner”" not in by_cli
+    local_part = user.email.split("@")[0].upper()
+    by_owner = page_text(_events(owner_client, unlocked_project, actor=local_part))
+    assert "“by owner”" in by_owner and "“by cli”" not in by_owner
+
+
+def test_a_start_date_after_the_end_date_ignores_both(owner_client, unlocked_project):
+    key = ApiKeyFactory(project=unlocked_project, name="old one")
+    KeyEvent.objects.create(
+        project=unlocked_project,
+        key_id=key.key_id,
+        key_name=key.name,
+        kind=EventKind.CREATED,
+        actor_label="cli",
+        created_at=timezone.now() - timedelta(days=30),
+    )
+    today = timezone.now().date()
+    response = _events(owner_client, unlocked_project, since=str(today), until=str(today - timedelta(days=60)))
+    text = page_text(response)
+    assert "The end date comes before the start date: both dates (filter ignored)" in text
+    assert "“old one”" in text  # the start date was not applied either
+
+
+def test_key_details_say_what_each_change_changed(owner_client, unlocked_project, user):
+    actor = Actor(user=user, label=user.email)
+    key, _ = api_key_create(project=unlocked_project, name="changing", permissions=["read"], actor=actor)
+    api_key_update(key=key, actor=actor, name="changed", permissions=["read"], rate_limit_per_minute=None)
+    api_key_update(key=key, actor=actor, name="changed", permissions=["read", "write"], rate_limit_per_minute=None)
+    details = owner_client.get(reverse("project_keys:key_detail", args=[unlocked_project.slug, key.key_id]), **HX)
+    text = page_text(details)
+    assert "Key changed — " in text
+    assert "name: “changing” → “changed”" in text
+    assert "permissions: read → read, write" in text
+
+
+def test_creating_a_project_says_so(owner_client):
+    response = owner_client.post(reverse("projects:list"), {"name": "Quiz night"}, follow=True)
+    assert Project.objects.filter(name="Quiz night").exists()
+    assert "Project “Quiz night” was created." in page_text(response)
+
+
+def test_the_confirmation_mail_speaks_as_the_console(client, mailoutbox):
+    client.post(reverse("account_signup"), {"email": "new.person@example.com", "password1": "a-long-unusual-pass-42"})
+    (message,) = mailoutbox
+    assert message.subject.endswith("Confirm your email address for NBQ Keys Console")
+    assert "Hello from" not in message.body and "Thank you for using" not in message.body
+    assert "example.com!" not in message.body and "testserver" not in message.body.split("http")[0]
+    assert "NBQ Keys Console" in message.body
+    assert re.search(r"https?://\S+/accounts/confirm-email/\S+", message.body)
