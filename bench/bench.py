@@ -330,7 +330,7 @@ def create_key(project: str, name: str) -> str:
             "--permissions",
             "read",
             "--rate-limit",
-            "1000000000",
+            "1000000",  # the most a key may have (RATE_LIMIT_MAX): ~16,700 requests a second
             "--expires-days",
             "0",
         ],
