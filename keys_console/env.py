@@ -192,6 +192,27 @@ def env_dotted_path(name: str, default: str = "", *, environ: Mapping[str, str] 
     return value
 
 
+def env_networks(name: str, default: tuple[str, ...], *, environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Comma-separated IP networks (CIDR; a bare address is its own /32 or /128), IPv4 or IPv6, as
+    normalised strings. A network with host bits set (`10.0.0.1/8`) is refused: it is a typo."""
+    import ipaddress
+
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    networks = []
+    for part in (item.strip() for item in value.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(part)))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {part!r} is not an IP network: use comma-separated CIDRs, e.g. {name}=10.0.0.0/8,fc00::/7"
+            ) from None
+    return tuple(networks)
+
+
 # --- the test suite's one door ------------------------------------------------------------------------
 TEST_SUITE_LOCAL_CACHE = "NBQ_TEST_SUITE_LOCAL_CACHE"
 TEST_SUITE_LOCAL_CACHE_VALUE = "tests-only-security-counters-forgotten"

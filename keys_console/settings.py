@@ -22,6 +22,7 @@ from .env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_rates,
     env_str,
     env_url,
@@ -403,6 +404,13 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # How many proxies in front of the app append to X-Forwarded-For (0: trust REMOTE_ADDR only).
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0, minimum=0)
+# ... and which peers may be such a proxy: X-Forwarded-For is read only when REMOTE_ADDR is inside
+# one of these networks, so a client that reaches gunicorn directly cannot forge its address
+# (keys_console/client_ip.py). Default: loopback and the private ranges.
+TRUSTED_PROXY_NETWORKS = env_networks(
+    "TRUSTED_PROXY_NETWORKS",
+    ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"),
+)
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
