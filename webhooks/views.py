@@ -13,6 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.reauth import confirm_access_required
 from projects.access import membership_for
@@ -134,7 +135,8 @@ def endpoint_rotate(request, slug, pk):
             ),
         )
     secret = endpoint_rotate_secret(endpoint=endpoint)
-    return render(request, "webhooks/secret.html", _context(membership, endpoint=endpoint, secret=secret, rotated=True))
+    template = "webhooks/secret_dialog.html" if request.htmx else "webhooks/secret.html"
+    return render(request, template, _context(membership, endpoint=endpoint, secret=secret, rotated=True))
 
 
 @login_required
@@ -176,6 +178,8 @@ def endpoint_delete(request, slug, pk):
         )
     delete_endpoint(endpoint=endpoint)
     messages.success(request, f"The endpoint {endpoint.url} was deleted.")
+    if request.htmx:  # the confirmation dialog posted: the whole page changes
+        return HttpResponseClientRedirect(_settings_url(slug) + "#webhooks")
     return redirect(_settings_url(slug))
 
 

@@ -85,6 +85,22 @@ def test_add_endpoint_secret_once_then_send_test_event(live_server, browser, set
         check("Deliveries")
         page.screenshot(path=str(screenshot_dir / "webhook-deliveries.png"), full_page=True)
 
+        # Rotate secret through its dialog (htmx): the new secret once; both sign for 24 h.
+        page.get_by_role("link", name="Rotate secret").click()
+        page.get_by_role("dialog").get_by_role("button", name="Rotate secret").click()
+        new_field = page.get_by_role("dialog").get_by_role("textbox", name="Signing secret")
+        expect(new_field).to_be_visible()
+        new_secret = new_field.input_value()
+        assert new_secret.startswith("whsec_") and new_secret != secret
+        check("the rotated secret, in a dialog")
+        page.get_by_role("dialog").get_by_role("link", name="Done").click()
+        page.get_by_role("button", name="Send test event").click()
+        receiver.wait_for(2)
+        rotated = receiver.received[1]
+        assert len(rotated["headers"]["webhook-signature"].split(" ")) == 2
+        Webhook(new_secret).verify(rotated["body"], rotated["headers"])
+        Webhook(secret).verify(rotated["body"], rotated["headers"])
+
         page.goto(f"{live_server.url}/projects/demo/settings/")
         expect(page.locator("#webhooks")).to_contain_text(receiver.url)
         expect(page.locator("#webhooks")).to_contain_text("key.revoked, key.leaked")

@@ -133,3 +133,19 @@ def test_the_settings_partial_lists_endpoints_for_managers_only(endpoint, unlock
     viewer = Membership(project=unlocked_project, user=UserFactory(), role=Role.VIEWER)
     html = render_to_string("projects/settings/_webhooks.html", {"project": unlocked_project, "membership": viewer})
     assert "127.0.0.1" not in html and "Add endpoint" not in html
+
+
+def test_with_htmx_rotate_answers_a_dialog_and_delete_a_client_redirect(
+    admin_member_client, unlocked_project, endpoint
+):
+    hx = {"HTTP_HX_REQUEST": "true"}
+    slug, pk = unlocked_project.slug, endpoint.pk
+    dialog = admin_member_client.get(reverse("webhooks:endpoint_rotate", args=[slug, pk]), **hx)
+    assert "<html" not in dialog.content.decode() and "Rotate secret" in dialog.content.decode()
+    rotated = admin_member_client.post(reverse("webhooks:endpoint_rotate", args=[slug, pk]), **hx)
+    html = rotated.content.decode()
+    assert "<html" not in html and "<dialog" in html and 'value="whsec_' in html
+    assert "no-store" in rotated["Cache-Control"] or "max-age=0" in rotated["Cache-Control"]
+    deleted = admin_member_client.post(reverse("webhooks:endpoint_delete", args=[slug, pk]), **hx)
+    assert deleted["HX-Redirect"].endswith("#webhooks")
+    assert not Endpoint.objects.filter(pk=pk).exists()
