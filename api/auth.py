@@ -57,6 +57,7 @@ from projects.models.event import EventKind
 
 from . import acting, clock, keycache, keyrecord, ratelimit
 from .errors import IpNotAllowed, NotAuthenticated, RateLimited
+from .metrics import counted
 from .request import ApiRequest
 
 logger = logging.getLogger("api")
@@ -90,6 +91,7 @@ def _guess(request: HttpRequest, now, key_hash: str) -> NotAuthenticated | RateL
     return NotAuthenticated("invalid_api_key", "Unknown API key.")
 
 
+@counted  # GET /metrics: each decision by outcome (api/metrics.py)
 def authenticate_key(request: HttpRequest, presented: str) -> ApiKey:
     presented = presented.strip()
     if not presented:

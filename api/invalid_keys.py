@@ -24,6 +24,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import Resolver404, get_urlconf, resolve
 
 from keys import keygen
+from keys_console import metrics
 
 from .auth import MALFORMED_KEY_MESSAGE
 from .errors import ApiError, NotAuthenticated, error_body
@@ -100,5 +101,6 @@ class RejectMalformedKeysMiddleware:
                 if keygen.is_well_formed(key):
                     request.well_formed_key = key  # type: ignore[attr-defined]  # api.auth need not check it again
                 elif asks_for_a_key(request):
+                    metrics.count_authentication("invalid")  # GET /metrics (a flag check while off)
                     return refusal(NotAuthenticated("invalid_api_key", MALFORMED_KEY_MESSAGE))
         return self.get_response(request)

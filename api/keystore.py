@@ -38,6 +38,8 @@ from redis.backoff import NoBackoff
 from redis.commands.core import Script
 from redis.retry import Retry
 
+from keys_console import metrics
+
 from . import keyrecord
 
 logger = logging.getLogger("api")
@@ -333,11 +335,14 @@ class Breaker:
     def run(self, operation, *args):
         """`operation(*args)`, or None while paused or when it fails (which starts a pause)."""
         if self.open:
+            metrics.count_cache_fallback("paused")
             return None
         try:
-            return operation(*args)
+            result = operation(*args)
         except Exception as exc:  # connection refused, timeout, ...
             self.paused_until = time.monotonic() + self.pause
+            metrics.count_cache_fallback("error")
+            metrics.breaker_state(True)
             logger.warning(
                 "API: cache unavailable (%s: %s); using the database, rate limits off for %.0f s",
                 type(exc).__name__,
@@ -345,6 +350,10 @@ class Breaker:
                 self.pause,
             )
             return None
+        if self.paused_until:  # the first success after a pause: closed again (GET /metrics)
+            self.paused_until = 0.0
+            metrics.breaker_state(False)
+        return result
 
     def reset(self) -> None:
         self.paused_until = 0.0

@@ -79,10 +79,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def _unavailable(body: dict) -> JsonResponse:
-    response = JsonResponse(body, status=503)
-    # The request line says it once; not also Django's "Service Unavailable" error for every probe.
-    response._has_been_logged = True  # type: ignore[attr-defined]  # django.utils.log.log_response's mark
-    return response
+    return JsonResponse(body, status=503)
 
 
 class HealthCheckMiddleware:

@@ -88,6 +88,9 @@ if not SECRET_KEY:
             "or set DEBUG=1 for development."
         )
     SECRET_KEY = "django-insecure-nbq-keys-console-development-only"
+# Rotating SECRET_KEY (docs/operations.md): the new key signs, the previous ones (comma-separated)
+# still verify sessions, password-reset links and signed values until they are dropped from here.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 
@@ -419,6 +422,15 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- Metrics (keys_console/metrics.py) -------------------------------------------------------------
+# GET /metrics (Prometheus) for a scraper sending `Authorization: Bearer <METRICS_TOKEN>`; unset:
+# off, no middleware, /metrics is a 404 like any unknown page. Counted across gunicorn's workers
+# through PROMETHEUS_MULTIPROC_DIR (set up by keys_console/gunicorn_conf.py).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")  # read by prometheus-client itself
+if METRICS_TOKEN:
+    MIDDLEWARE.insert(0, "keys_console.metrics.MetricsMiddleware")
 
 # --- Logs and error reports ----------------------------------------------------------------------
 # One JSON object per line in production (LOG_FORMAT=json, the default with DEBUG=0), plain text in
