@@ -95,13 +95,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100_000)
     calls = parser.parse_args().calls
     settings.API_USAGE_FLUSH_SECONDS = 10**9  # never due during the measurement
-    request = RequestFactory().get(
-        "/api/v1/key", REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT="python-httpx/0.28.1"
-    )
+    request = RequestFactory().get("/api/v1/key", REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT="python-httpx/0.28.1")
     request.resolver_match = resolve("/api/v1/key")
     key = ApiKey(pk=1, project_id=1, key_id="key_bench", name="bench")
-    request.api_key = request.usage_key = key
-    request.first_use_this_minute = False  # steady state: last use was written this minute
+    request.api_key = request.usage_key = key  # type: ignore[attr-defined]  # as api.auth sets them
+    request.first_use_this_minute = False  # type: ignore[attr-defined]  # steady state: last use written
     response = HttpResponse(b"{}", content_type="application/json")
     old = old_usage_module()
 
