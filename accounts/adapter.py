@@ -11,6 +11,8 @@
   LOGIN_REDIRECT_URL, for that person only.
 - Counting failed logins fails open: if the cache (Redis) cannot be reached, the password is still
   checked, without the brake, and a warning is logged, rather than every login answering 500.
+- Single sign-on (accounts/sso.py): an address of SSO_REQUIRED_DOMAINS is refused here before its
+  password is checked; an account without a password confirms access through the provider.
 - Confirm access: allauth's own guarded actions (email addresses, 2FA) use the same window as key
   actions: a login less than ACCOUNT_REAUTHENTICATION_TIMEOUT ago counts as a confirmation
   (`accounts.reauth.recently_logged_in`); allauth alone counts only explicit confirmations.
@@ -22,7 +24,9 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context as allauth_context
 from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 
+from accounts import sso
 from accounts.reauth import recently_logged_in
 from keys_console.client_ip import client_ip
 from keys_console.mail import send_later
@@ -77,6 +81,9 @@ class AccountAdapter(DefaultAccountAdapter):
         return ip
 
     def pre_authenticate(self, request, **credentials) -> None:
+        email = str(credentials.get("email") or "")
+        if sso.required_for(email):  # before the password is looked at: no oracle either way
+            raise ValidationError(sso.refusal(email))
         try:
             super().pre_authenticate(request, **credentials)
         except ValidationError:
@@ -85,6 +92,15 @@ class AccountAdapter(DefaultAccountAdapter):
             logger.warning(
                 "Login rate limit: cache unavailable (%s); checking the password without it", type(exc).__name__
             )
+
+    def get_reauthentication_methods(self, user) -> list[dict]:
+        """An account without a password (or whose address must use single sign-on) confirms
+        access through the provider again (accounts/sso.py)."""
+        without_password = not user.has_usable_password() or sso.required_for(user.email)
+        if user.is_authenticated and without_password and sso.has_sso_account(user):
+            url = reverse("account_sso_reauthenticate")
+            return [{"id": "sso_reauthenticate", "description": sso.button_label(), "url": url}]
+        return super().get_reauthentication_methods(user)
 
     def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
         required = super().is_reauthentication_required(app=app, **kwargs)

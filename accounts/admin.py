@@ -94,6 +94,15 @@ admin.site.unregister(Authenticator)
 if admin.site.is_registered(EmailConfirmation):
     admin.site.unregister(EmailConfirmation)
 
+# Single sign-on (accounts/sso.py): the provider is configured from the environment, never in the
+# database (no SocialApp page: it would show a client secret), and its tokens are not kept (no
+# SocialToken page). Who is linked to which provider identity (SocialAccount) stays visible.
+from allauth.socialaccount.models import SocialApp, SocialToken  # noqa: E402
+
+for _model in (SocialApp, SocialToken):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
 
 @admin.register(Authenticator)
 class AuthenticatorAdmin(admin.ModelAdmin):

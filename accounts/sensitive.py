@@ -107,6 +107,18 @@ ROUTES: dict[str, Rule] = {
     "account_reset_password_from_key": CHANGES,  # the mailed token is the proof
     "account_reset_password_from_key_done": READS,
     "account_confirm_login_code": CHANGES,
+    "account_sso_reauthenticate": READS,  # Confirm access through single sign-on (accounts/sso.py)
+    "openid_connect_login": CHANGES,  # starts a sign-in with the provider (a POST)
+    "openid_connect_callback": CHANGES,  # back from the provider: signs in (or confirms access)
+    "socialaccount_signup": CHANGES,
+    "socialaccount_login_cancelled": READS,
+    "socialaccount_login_error": READS,
+    "socialaccount_connections": CONFIRM_ON_SUBMIT,  # disconnecting an identity asks
+    # allauth's old addresses of the same pages: redirects
+    **{
+        f"route:accounts/social/{old}/": READS
+        for old in ("login/cancelled", "login/error", "signup", "connections")
+    },
     "mfa_index": READS,
     "mfa_authenticate": CHANGES,  # the second step of logging in
     "mfa_reauthenticate": CHANGES,  # Confirm access with a 2FA code
@@ -198,6 +210,7 @@ ADMIN_MODELS: dict[str, tuple[str, ...]] = {
     "auth.group": (),
     "mfa.authenticator": (),
     "account.emailaddress": (),
+    "socialaccount.socialaccount": (),
     "projects.project": (),
     "projects.membership": (),
     "projects.invitation": (),

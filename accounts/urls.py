@@ -3,10 +3,11 @@ Confirm access, two-factor authentication) under /accounts/, plus our Account ov
 
 from django.urls import include, path
 
-from . import views
+from . import sso, views
 
 # Which of these ask to Confirm access (password, email, 2FA): accounts/sensitive.py.
 urlpatterns = [
     path("", views.account, name="account"),
+    path("sso/reauthenticate/", sso.reauthenticate, name="account_sso_reauthenticate"),
     path("", include("allauth.urls")),
 ]
