@@ -188,25 +188,6 @@ def out_of_policy_keys(project: Project, policy: KeyPolicy | None = None, now=No
     return found
 
 
-def revoke_out_of_policy(*, project: Project, actor: Actor) -> list[ApiKey]:
-    """Revoke every key of the project that breaks its policy; each revocation is logged."""
-    from .services import _lock_unrevoked, _revoke, record_key_event
-
-    revoked = []
-    with transaction.atomic():
-        for key in out_of_policy_keys(project):
-            locked, now = _lock_unrevoked(key)
-            _revoke(locked, actor=actor, now=now)
-            record_key_event(
-                key=locked,
-                kind=EventKind.REVOKED,
-                actor=actor,
-                details={"reason": "out_of_key_policy", "policy": "; ".join(key.policy_reasons)},
-            )
-            revoked.append(locked)
-    return revoked
-
-
 def keys_outliving(project: Project, max_days: int | None, now=None) -> list[ApiKey]:
     """The project's live keys that expire later than `max_days` from now (or never)."""
     if not max_days:
@@ -218,33 +199,6 @@ def keys_outliving(project: Project, max_days: int | None, now=None) -> list[Api
             Q(expires_at__isnull=True) | Q(expires_at__gt=limit)
         )
     )
-
-
-def shorten_expiry(*, project: Project, actor: Actor, now=None) -> list[ApiKey]:
-    """Bring the expiry of the project's longer-lived keys down to its maximum lifetime from now;
-    each change is logged (the key's cached record is dropped: its next request sees it)."""
-    from .services import _lock_key, record_key_event
-
-    now = now or timezone.now()
-    policy = policy_of(project)
-    changed = []
-    with transaction.atomic():
-        for key in keys_outliving(project, policy.max_lifetime_days, now):
-            locked = _lock_key(key)
-            before = locked.expires_at
-            locked.expiry_rule, locked.expires_at = clamp_expiry(locked.expiry_rule, before, [policy], now)
-            locked.save(update_fields=["expiry_rule", "expires_at"])
-            record_key_event(
-                key=locked,
-                kind=EventKind.UPDATED,
-                actor=actor,
-                details={
-                    "expires_at": {"from": before.isoformat() if before else None, "to": locked.expires_at.isoformat()},  # type: ignore[union-attr]  # just set
-                    "reason": "key_policy_maximum_lifetime",
-                },
-            )
-            changed.append(locked)
-    return changed
 
 
 # --- saving the policy --------------------------------------------------------------------------
@@ -262,7 +216,6 @@ class PolicySaved:
     policy: KeyPolicy
     changed: list[str] = field(default_factory=list)  # the rules that changed
     out_of_policy: int = 0  # live keys that break the policy now
-    shortened: int = 0  # keys whose expiry was brought down to the maximum
 
 
 def clean_policy(
@@ -305,11 +258,10 @@ def save_policy(
     allowed_permissions=PERMISSION_ORDER,
     approval_required: bool = False,
     two_factor_required: bool = False,
-    shorten: bool = False,
 ) -> PolicySaved:
     """Change the project's key policy (owners only). One event per rule that changed (kind
-    `policy_changed`); with `shorten`, longer-lived keys are brought down to the new maximum.
-    The runtime API's cached records of the keys it concerns are dropped (`api.invalidation`)."""
+    `policy_changed`); `keys.policy_actions.shorten_expiry` then offers to bring longer-lived keys
+    down to a new maximum. The runtime API's cached records of the keys it concerns are dropped (`api.invalidation`)."""
     if not Membership.objects.filter(project=project, user_id=user.pk, role=Role.OWNER).exists():
         raise PolicyRefused("Only the project's owner can change its key policy.")
     max_lifetime_days, allowed = clean_policy(
@@ -346,8 +298,6 @@ def save_policy(
                     details=_change_details(name, before[name], values[name]),
                 )
         result = PolicySaved(policy=policy, changed=changed)
-        if shorten and policy.max_lifetime_days:
-            result.shortened = len(shorten_expiry(project=project, actor=actor))
         result.out_of_policy = len(out_of_policy_keys(project, policy))
     return result
 
@@ -368,17 +318,21 @@ def request_approval(key: ApiKey, project: Project, *, actor: Actor | None = Non
     changes nothing."""
     approval, created = KeyApproval.objects.get_or_create(key=key, project=project)
     if created:
-        from .services import record_key_event
-
-        record_key_event(
-            key=key,
-            kind=EventKind.APPROVAL_REQUESTED,
-            actor=actor or Actor(user=key.owner, label=key.owner.email if key.owner else "api"),
-            project=project,
+        _approval_event(
+            key,
+            project,
+            EventKind.APPROVAL_REQUESTED,
+            actor or Actor(user=key.owner, label=key.owner.email if key.owner else "api"),
             details={"permissions": key.sorted_permissions, "holder": key.owner.email if key.owner else ""},
         )
         _mail_approvers(key, project)  # a task, queued with the request (keys_console/mail.py)
     return approval
+
+
+def _approval_event(key: ApiKey, project: Project, kind: str, actor: Actor, details: dict | None = None) -> None:
+    """One line in the project's log that is also in the holder's Security log (as
+    `keys.services.record_key_event` writes a personal key's event in a project)."""
+    record_event(project=project, account=key.owner, key=key, kind=kind, actor=actor, details=details)
 
 
 def _mail_approvers(key: ApiKey, project: Project) -> None:
@@ -414,8 +368,6 @@ def _mail_approvers(key: ApiKey, project: Project) -> None:
 def decide_approval(*, key: ApiKey, project: Project, actor: Actor, approve: bool) -> KeyApproval:
     """An owner or admin approves (or denies) a personal key for `project`; logged in the project
     and in the holder's Security log. The key's cached record is dropped: its next request sees it."""
-    from .services import record_key_event
-
     if not key.is_account_key:
         raise InvalidKeyRequest("Only personal keys are approved.")
     state = ApprovalState.APPROVED if approve else ApprovalState.DENIED
@@ -424,12 +376,7 @@ def decide_approval(*, key: ApiKey, project: Project, actor: Actor, approve: boo
         if approval.state != state:
             approval.state, approval.decided_at, approval.decided_by = state, timezone.now(), actor.user
             approval.save()
-            record_key_event(
-                key=key,
-                kind=EventKind.KEY_APPROVED if approve else EventKind.KEY_DENIED,
-                actor=actor,
-                project=project,
-            )
+            _approval_event(key, project, EventKind.KEY_APPROVED if approve else EventKind.KEY_DENIED, actor)
     return approval
 
 
@@ -475,9 +422,12 @@ def ask_on_creation(key: ApiKey, actor: Actor) -> None:
     """A new personal key asks for approval in each project of its scope that requires it."""
     if not key.is_account_key:
         return
-    from .services import projects_in_scope
-
-    for project in projects_in_scope(key).filter(key_policy__approval_required=True):
+    asking = Project.objects.filter(
+        memberships__user_id=key.owner_id, is_sandbox=False, key_policy__approval_required=True
+    )
+    if not key.all_projects:
+        asking = asking.filter(scoped_account_keys=key)
+    for project in asking.order_by("name", "pk"):
         request_approval(key, project, actor=actor)
 
 

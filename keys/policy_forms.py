@@ -77,7 +77,7 @@ def offer_within_policy(form, policies, *, project_key: bool) -> None:
         numeric = [value for value in allowed if value.isdigit()]
         if form.initial.get("expiration", field.initial) not in allowed:
             form.initial["expiration"] = numeric[-1] if numeric else ExpiryRule.DATE
-        last_day = (timezone.now() + timedelta(days=strictest.max_lifetime_days - 1)).date()
+        last_day = (timezone.now() + timedelta(days=(strictest.max_lifetime_days or 1) - 1)).date()
         form.fields["expires_on"].widget.attrs["max"] = last_day.isoformat()
         notes.append(f"The key policy of {strictest.project.name} allows keys of at most {strictest.lifetime_label}.")
     if project_key and "permissions" in form.fields:

@@ -657,7 +657,7 @@ def api_key_update(
             policy.check_new_key(
                 policies=policy.reached_policies(project=locked.project),
                 project_key=True,
-                permissions=set(permissions) - set(before["permissions"]),
+                permissions=set(permissions) - set(locked.permissions),
                 allowed_ips=networks if "allowed_ips" in changed else ["unchanged"],
                 expires_at=None,
                 check_lifetime=False,

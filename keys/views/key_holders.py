@@ -211,7 +211,6 @@ class ProjectKeys(KeyHolder):
         policy = policy or policy_of(self.project)
         approvals = list(key_policy.approvals_of(self.project)) if policy.approval_required else []
         return {
-            **self.page_context(),
             "approval_required": policy.approval_required,
             "pending_approvals": [a for a in approvals if a.state == "pending"],
             "decided_approvals": [a for a in approvals if a.state != "pending"],

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.reauth import confirm_access_required
 from keys import policy as rules
+from keys import policy_actions
 from keys.models import ApiKey
 from keys.policy_forms import KeyPolicyForm
 from keys.views.key_holders import ProjectKeys
@@ -126,7 +127,7 @@ def revoke_out_of_policy_keys(request, slug):
     membership = _owner_membership(request, slug)
     project = membership.project
     if request.method == "POST":
-        revoked = rules.revoke_out_of_policy(project=project, actor=Actor.from_request(request))
+        revoked = policy_actions.revoke_out_of_policy(project=project, actor=Actor.from_request(request))
         message = f"{_plural(len(revoked), 'key was', 'keys were')} revoked. Each is in the event log."
         return _after(request, membership, message)
     found = rules.out_of_policy_keys(project)
@@ -152,7 +153,7 @@ def revoke_out_of_policy_keys(request, slug):
 @require_POST
 def shorten_expiry_view(request, slug):
     membership = _owner_membership(request, slug)
-    changed = rules.shorten_expiry(project=membership.project, actor=Actor.from_request(request))
+    changed = policy_actions.shorten_expiry(project=membership.project, actor=Actor.from_request(request))
     return _after(
         request,
         membership,
@@ -181,7 +182,8 @@ def _decide(request, slug, key_id, *, approve: bool):
     message = f"Personal key “{key.name}” ({key.key_id}) of {key.owner.email} was {word} for {project.name}."  # type: ignore[union-attr]  # a personal key
     if request.htmx:
         holder = ProjectKeys(membership)
-        return render(request, "keys/_approvals_changed.html", {**holder.approvals_context(), "flash": message})
+        context = {**holder.page_context(), **holder.approvals_context(), "flash": message}
+        return render(request, "keys/_approvals_changed.html", context)
     messages.success(request, message)
     return redirect("project_keys:api_keys", slug=project.slug)
 
