@@ -266,7 +266,7 @@ class AccountKeys(KeyHolder):
         return reverse(f"account_keys:{name}", args=list(args))
 
     def page_context(self):
-        return {"title": "API keys", "account_page": True, "gate": self.OPEN_GATE, "can_manage": True}
+        return {"title": "Personal API keys", "account_page": True, "gate": self.OPEN_GATE, "can_manage": True}
 
     def create_form(self, data):
         form = AccountKeyCreateForm(data, user=self.user)

@@ -47,7 +47,7 @@ def api(base_url: str, key: str, path: str, method: str = "GET", body: dict | No
 def test_account_key_lifecycle_with_htmx_never_reloads(page, live_server, person, screenshot_dir):
     log_in(page, live_server.url, person.email, PASSWORD)
     page.get_by_role("link", name="Personal keys").click()  # the header's account menu
-    expect(page.get_by_role("heading", name="API keys", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="Personal API keys", level=1)).to_be_visible()
     page.evaluate("window.__noReload = 'still here'")
 
     page.get_by_role("link", name="Generate a key").click()

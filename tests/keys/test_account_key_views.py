@@ -30,7 +30,7 @@ def _url(name, *args):
 def test_page_heading_and_header_link(owner_client):
     page = owner_client.get(_url("api_keys"))
     assert page.status_code == 200
-    assert "<h1>API keys</h1>" in page.content.decode()
+    assert "<h1>Personal API keys</h1>" in page.content.decode()  # the top bar's Personal keys (#32)
     assert f'href="{_url("api_keys")}"' in owner_client.get(reverse("projects:list")).content.decode()
 
 

@@ -82,3 +82,25 @@ def test_the_confirmation_mail_speaks_as_the_console(client, mailoutbox):
     assert "example.com!" not in message.body and "testserver" not in message.body.split("http")[0]
     assert "NBQ Keys Console" in message.body
     assert re.search(r"https?://\S+/accounts/confirm-email/\S+", message.body)
+
+
+def test_personal_keys_have_one_name_and_the_account_area_one_tab_bar(owner_client, unlocked_project):
+    """Finding 6: "Personal keys" (top bar), "API keys" (heading and tab), "account key" (text), and
+    two tab bars in the Account area."""
+    page = owner_client.get(reverse("account_keys:api_keys"))
+    body = page.content.decode()
+    assert "<h1>Personal API keys</h1>" in body
+    main = body.split('id="content"')[1]
+    assert main.count('class="tabs') == 1
+    assert re.search(r'aria-current="page">Personal keys</a>', main)
+    assert "account key" not in page_text(page).lower()
+    for name in ("account", "account_email", "mfa_index"):
+        settings_page = owner_client.get(reverse(name)).content.decode()
+        tabs = re.findall(r'<nav class="tabs[^"]*"', settings_page)
+        assert len(tabs) == 1, name
+        assert ">Personal keys</a>" in settings_page.split('id="content"')[1]
+    log = owner_client.get(reverse("account_keys:security_log")).content.decode()
+    assert 'aria-current="page">Security log</a>' in log and log.count('class="tabs') == 1
+    project_page = owner_client.get(reverse("project_keys:api_keys", args=[unlocked_project.slug])).content.decode()
+    assert '<h2 id="keys-heading" class="sr-only">API Key</h2>' in project_page
+    assert 'aria-current="page">API Key</a>' in project_page
