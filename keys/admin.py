@@ -259,3 +259,6 @@ class KeyUsageDayAdmin(NoSecretLookups, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+from . import policy_admin  # noqa: E402, F401  # key policies and approvals, read-only (#29)

@@ -197,3 +197,14 @@ def test_owner_without_two_factor_cannot_require_it_from_the_settings_tab(client
     assert response.status_code == 422 and "Turn on two-factor authentication" in response.content.decode()
     Authenticator.objects.create(user=owner, type=Authenticator.Type.TOTP, data={"secret": "x"})
     assert client.post(url, {"allowed_permissions": ["read"], "two_factor_required": "on"}).status_code == 302
+
+
+def test_the_admin_lists_policies_and_approvals_read_only(admin_client, owner, demo):
+    policy(demo, owner, max_lifetime_days=90, approval_required=True)
+    member = UserFactory()
+    MembershipFactory(project=demo, user=member, role=Role.ADMIN)
+    key, _ = api_key_create(owner=member, all_projects=True, name="mine", permissions=["read"], actor=Actor.cli())
+    page = admin_client.get(reverse("admin:projects_keypolicy_changelist"))
+    assert page.status_code == 200 and "90 days" in page.content.decode()
+    assert key.key_id in admin_client.get(reverse("admin:keys_keyapproval_changelist")).content.decode()
+    assert admin_client.get(reverse("admin:projects_keypolicy_add")).status_code == 403
