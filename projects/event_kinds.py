@@ -47,3 +47,9 @@ class EventKind(models.TextChoices):
     APPROVAL_REQUESTED = "approval_requested", "Personal key asked for approval"
     KEY_APPROVED = "key_approved", "Personal key approved"
     KEY_DENIED = "key_denied", "Personal key denied"
+    # the project's webhook endpoints (webhooks/services.py)
+    WEBHOOK_ADDED = "webhook_added", "Webhook endpoint added"
+    WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", "Webhook secret rotated"
+    WEBHOOK_DISABLED = "webhook_disabled", "Webhook endpoint disabled"
+    WEBHOOK_ENABLED = "webhook_enabled", "Webhook endpoint enabled"
+    WEBHOOK_DELETED = "webhook_deleted", "Webhook endpoint deleted"

@@ -46,6 +46,11 @@ SENTENCES = {
     EventKind.APPROVAL_REQUESTED: "The personal key “{key_name}” ({key_id}) of {holder} asked for approval",
     EventKind.KEY_APPROVED: "{actor} approved the personal key “{key_name}” ({key_id})",
     EventKind.KEY_DENIED: "{actor} denied the personal key “{key_name}” ({key_id})",
+    EventKind.WEBHOOK_ADDED: "{actor} added the webhook endpoint {subject}",
+    EventKind.WEBHOOK_SECRET_ROTATED: "{actor} rotated the signing secret of the webhook endpoint {subject}",
+    EventKind.WEBHOOK_DISABLED: "{actor} disabled the webhook endpoint {subject}",
+    EventKind.WEBHOOK_ENABLED: "{actor} enabled the webhook endpoint {subject}",
+    EventKind.WEBHOOK_DELETED: "{actor} deleted the webhook endpoint {subject}",
 }
 
 ADDRESS_CHANGED = "{actor} changed the project's address from “{old_slug}” to “{slug}”"

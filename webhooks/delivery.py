@@ -24,7 +24,10 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from keys_console.mail import send_mail_later
+from projects.actors import Actor
+from projects.events import record_event
 from projects.models import Membership, Role
+from projects.models.event import EventKind
 
 from . import guard, signing
 from .models import Attempt, Delivery, DeliveryStatus, Endpoint
@@ -154,8 +157,16 @@ def _disable_if_failing_too_long(endpoint: Endpoint, now: datetime) -> bool:
     if since is None or now - since < timedelta(days=FAILING_DAYS):
         return False
     reason = f"Every delivery failed for {FAILING_DAYS} days."
-    if Endpoint.objects.filter(pk=endpoint.pk, enabled=True).update(enabled=False, disabled_reason=reason) != 1:
-        return True
+    with transaction.atomic():
+        if Endpoint.objects.filter(pk=endpoint.pk, enabled=True).update(enabled=False, disabled_reason=reason) != 1:
+            return True
+        record_event(
+            project=endpoint.project,
+            kind=EventKind.WEBHOOK_DISABLED,
+            actor=Actor(user=None, label="webhooks"),
+            subject=endpoint.url,
+            details={"reason": reason},
+        )
     Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
         status=DeliveryStatus.FAILED, next_attempt_at=None
     )

@@ -6,7 +6,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from projects.actors import Actor
+from projects.events import record_event
 from projects.models import Project
+from projects.models.event import EventKind
 
 from . import guard, signing
 from .event_types import SUBSCRIBABLE
@@ -14,6 +17,8 @@ from .models import Delivery, DeliveryStatus, Endpoint
 from .outbox import queue
 
 ROTATION_OVERLAP = timedelta(hours=24)
+# Who acted when no person did (the 5-day disable in webhooks/delivery.py).
+SYSTEM = Actor(user=None, label="webhooks")
 ENDPOINTS_PER_PROJECT = 20
 
 
@@ -43,9 +48,10 @@ def clean_endpoint(*, url: str, all_events: bool, event_types) -> tuple[str, lis
 
 @sensitive_variables("secret")
 def endpoint_create(
-    *, project: Project, url: str, description: str = "", all_events: bool, event_types, user=None
+    *, project: Project, url: str, description: str = "", all_events: bool, event_types, actor: Actor = SYSTEM
 ) -> tuple[Endpoint, str]:
-    """Add an endpoint; returns it and its signing secret (shown once, never again)."""
+    """Add an endpoint; returns it and its signing secret (shown once, never again). Every change
+    to an endpoint is a line in the project's event log: it decides where the project's events go."""
     url, chosen = clean_endpoint(url=url, all_events=all_events, event_types=event_types)
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
@@ -59,13 +65,18 @@ def endpoint_create(
             all_events=all_events,
             event_types=chosen,
             secret_encrypted=signing.encrypt(secret),
-            created_by=user,
+            created_by=actor.user,
         )
+        _log(endpoint, EventKind.WEBHOOK_ADDED, actor, {"events": endpoint.event_types_label})
     return endpoint, secret
 
 
+def _log(endpoint: Endpoint, kind: str, actor: Actor, details: dict | None = None) -> None:
+    record_event(project=endpoint.project, kind=kind, actor=actor, subject=endpoint.url, details=details)
+
+
 @sensitive_variables("secret")
-def endpoint_rotate_secret(*, endpoint: Endpoint) -> str:
+def endpoint_rotate_secret(*, endpoint: Endpoint, actor: Actor = SYSTEM) -> str:
     """A new secret; the old one keeps signing alongside it for 24 h (two `v1,` signatures)."""
     secret = signing.new_secret()
     with transaction.atomic():
@@ -74,15 +85,21 @@ def endpoint_rotate_secret(*, endpoint: Endpoint) -> str:
         locked.previous_secret_until = timezone.now() + ROTATION_OVERLAP
         locked.secret_encrypted = signing.encrypt(secret)
         locked.save(update_fields=["previous_secret_encrypted", "previous_secret_until", "secret_encrypted"])
+        _log(locked, EventKind.WEBHOOK_SECRET_ROTATED, actor)
     return secret
 
 
-def endpoint_set_enabled(*, endpoint: Endpoint, enabled: bool) -> Endpoint:
+def endpoint_set_enabled(
+    *, endpoint: Endpoint, enabled: bool, actor: Actor = SYSTEM, reason: str = "Disabled by a person."
+) -> Endpoint:
     """Disable (nothing is sent, pending retries stop) or enable again (failures counted afresh)."""
     with transaction.atomic():
-        Endpoint.objects.filter(pk=endpoint.pk).update(
-            enabled=enabled, disabled_reason="" if enabled else "Disabled by a person.", failing_since=None
+        changed = Endpoint.objects.filter(pk=endpoint.pk, enabled=not enabled).update(
+            enabled=enabled, disabled_reason="" if enabled else reason, failing_since=None
         )
+        if changed:
+            details = {} if enabled else {"reason": reason}
+            _log(endpoint, EventKind.WEBHOOK_ENABLED if enabled else EventKind.WEBHOOK_DISABLED, actor, details)
         if not enabled:
             Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
                 status=DeliveryStatus.FAILED, next_attempt_at=None
@@ -91,8 +108,10 @@ def endpoint_set_enabled(*, endpoint: Endpoint, enabled: bool) -> Endpoint:
     return endpoint
 
 
-def endpoint_delete(*, endpoint: Endpoint) -> None:
-    endpoint.delete()
+def endpoint_delete(*, endpoint: Endpoint, actor: Actor = SYSTEM) -> None:
+    with transaction.atomic():
+        _log(endpoint, EventKind.WEBHOOK_DELETED, actor)
+        endpoint.delete()
 
 
 def endpoint_send_test(*, endpoint: Endpoint, actor_label: str) -> Delivery:

@@ -85,7 +85,7 @@ def endpoint_new(request, slug):
                 description=form.cleaned_data["description"],
                 all_events=form.cleaned_data["all_events"],
                 event_types=form.cleaned_data["event_types"],
-                user=request.user,
+                actor=Actor.from_request(request),
             )
         except EndpointRefused as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
@@ -134,7 +134,7 @@ def endpoint_rotate(request, slug, pk):
                 cancel_url=reverse("webhooks:endpoint_detail", args=[slug, pk]),
             ),
         )
-    secret = endpoint_rotate_secret(endpoint=endpoint)
+    secret = endpoint_rotate_secret(endpoint=endpoint, actor=Actor.from_request(request))
     template = "webhooks/secret_dialog.html" if request.htmx else "webhooks/secret.html"
     return render(request, template, _context(membership, endpoint=endpoint, secret=secret, rotated=True))
 
@@ -144,7 +144,7 @@ def endpoint_rotate(request, slug, pk):
 @require_POST
 def endpoint_disable(request, slug, pk):
     _, endpoint = _endpoint(request, slug, pk)
-    endpoint_set_enabled(endpoint=endpoint, enabled=False)
+    endpoint_set_enabled(endpoint=endpoint, enabled=False, actor=Actor.from_request(request))
     messages.success(request, f"The endpoint {endpoint.url} is disabled: nothing is sent to it.")
     return redirect("webhooks:endpoint_detail", slug=slug, pk=pk)
 
@@ -154,7 +154,7 @@ def endpoint_disable(request, slug, pk):
 @require_POST
 def endpoint_enable(request, slug, pk):
     _, endpoint = _endpoint(request, slug, pk)
-    endpoint_set_enabled(endpoint=endpoint, enabled=True)
+    endpoint_set_enabled(endpoint=endpoint, enabled=True, actor=Actor.from_request(request))
     messages.success(request, f"The endpoint {endpoint.url} is enabled again.")
     return redirect("webhooks:endpoint_detail", slug=slug, pk=pk)
 
@@ -176,7 +176,7 @@ def endpoint_delete(request, slug, pk):
                 cancel_url=reverse("webhooks:endpoint_detail", args=[slug, pk]),
             ),
         )
-    delete_endpoint(endpoint=endpoint)
+    delete_endpoint(endpoint=endpoint, actor=Actor.from_request(request))
     messages.success(request, f"The endpoint {endpoint.url} was deleted.")
     if request.htmx:  # the confirmation dialog posted: the whole page changes
         return HttpResponseClientRedirect(_settings_url(slug) + "#webhooks")

@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from keys.models.api_key import KeyState
 from keys.services import api_key_create, api_key_rotate
 from projects.actors import Actor
-from projects.models import Membership, Role
+from projects.models import KeyEvent, Membership, Role
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.helpers import page_text
 from webhooks import delivery as deliveries
@@ -153,6 +153,7 @@ def test_the_schedule_and_a_failing_endpoint_is_disabled_after_5_days_and_its_ma
     receiver.wait_for(1)
     endpoint.refresh_from_db()
     assert not endpoint.enabled and "5 days" in endpoint.disabled_reason
+    assert KeyEvent.objects.get(project=unlocked_project, kind="webhook_disabled").actor_label == "webhooks"
     assert Delivery.objects.get(endpoint=endpoint).status == DeliveryStatus.FAILED
     (message,) = [m for m in mail.outbox if "Webhook endpoint disabled" in m.subject]
     assert sorted(message.to) == sorted([user.email, admin.email])

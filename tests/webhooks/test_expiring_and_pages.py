@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from projects.actors import Actor
 from projects.membership import membership_change_role
-from projects.models import Membership, Role
+from projects.models import KeyEvent, Membership, Role
 from tests.factories import ApiKeyFactory, UserFactory
 from webhooks.models import Delivery, Endpoint
 from webhooks.services import endpoint_create
@@ -109,6 +109,17 @@ def test_admins_manage_and_every_action_works_without_javascript(
     assert admin_member_client.get(delete).status_code == 200
     assert admin_member_client.post(delete).status_code == 302
     assert not Endpoint.objects.filter(pk=pk).exists()
+    # The project's event log says who pointed its events where, and every change after.
+    lines = [e.sentence for e in KeyEvent.objects.filter(project=unlocked_project, kind__startswith="webhook_")]
+    who = admin_member_client.user.email
+    url = "http://127.0.0.1:9/hook"
+    assert lines == [
+        f"{who} deleted the webhook endpoint {url}",
+        f"{who} rotated the signing secret of the webhook endpoint {url}",
+        f"{who} enabled the webhook endpoint {url}",
+        f"{who} disabled the webhook endpoint {url}",
+        f"webhooks added the webhook endpoint {url}",  # the fixture made it without a person
+    ]
 
 
 def test_a_stale_session_is_asked_to_confirm_access(owner_client, unlocked_project):
