@@ -110,6 +110,8 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "allauth.socialaccount",  # single sign-on (accounts/sso.py); its tables exist whether or not it is configured
     "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount",  # single sign-on (accounts/sso.py); its tables exist whether or not it is configured
+    "allauth.socialaccount.providers.openid_connect",
     "accounts",
     "projects",
     "keys",
@@ -158,6 +160,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.reauth.context",
+                "accounts.sso.context",
                 "accounts.sso.context",
             ],
         },
@@ -351,6 +354,54 @@ SOCIALACCOUNT_STORE_TOKENS = False  # the provider's tokens are used once, never
 SOCIALACCOUNT_LOGIN_ON_GET = False  # starting a sign-in is a POST (no login CSRF through a link)
 SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 
+# --- Single sign-on: the team's OpenID Connect provider (allauth's openid_connect: accounts/sso.py) ---
+# Discovery from OIDC_ISSUER_URL (/.well-known/openid-configuration), the authorization code flow
+# with PKCE, a verified email required. Unset: no button, no route that answers.
+OIDC_ISSUER_URL = env_url(
+    "OIDC_ISSUER_URL",
+    "",
+    schemes=("https", "http") if DEBUG else ("https",),
+    example="https://login.example.com/realms/team",
+)
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+OIDC_NAME = env_str("OIDC_NAME", "single sign-on")  # the button says "Sign in with " + this
+OIDC_ALLOW_SIGNUP = env_bool("OIDC_ALLOW_SIGNUP", True)  # 0: only existing accounts sign in through it
+SSO_REQUIRED_DOMAINS = [domain.lower().lstrip("@") for domain in env_list("SSO_REQUIRED_DOMAINS", [])]
+if OIDC_ISSUER_URL and not OIDC_CLIENT_ID:
+    raise ImproperlyConfigured("OIDC_ISSUER_URL is set but OIDC_CLIENT_ID is not: set both (and OIDC_CLIENT_SECRET).")
+if (OIDC_CLIENT_ID or SSO_REQUIRED_DOMAINS) and not OIDC_ISSUER_URL:
+    raise ImproperlyConfigured(
+        "OIDC_CLIENT_ID or SSO_REQUIRED_DOMAINS is set but OIDC_ISSUER_URL is not: single sign-on needs the issuer."
+    )
+SOCIALACCOUNT_ADAPTER = "accounts.sso.SocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS: dict[str, Any] = {
+    "openid_connect": {
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": (
+            [
+                {
+                    "provider_id": "sso",
+                    "name": OIDC_NAME,
+                    "client_id": OIDC_CLIENT_ID,
+                    "secret": OIDC_CLIENT_SECRET,
+                    "settings": {"server_url": OIDC_ISSUER_URL, "oauth_pkce_enabled": True},
+                }
+            ]
+            if OIDC_ISSUER_URL
+            else []
+        ),
+    }
+}
+SOCIALACCOUNT_AUTO_SIGNUP = True  # no second form: the provider gave the verified address
+SOCIALACCOUNT_EMAIL_REQUIRED = True
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"  # verified by the provider (email_verified is required)
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True  # a verified address that matches an account signs into it
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_STORE_TOKENS = False  # the provider's tokens are used once, never kept
+SOCIALACCOUNT_LOGIN_ON_GET = False  # starting a sign-in is a POST (no login CSRF through a link)
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+
 # --- Email (keys_console.settings.mailers_from_env: EMAIL_URL or EMAIL_HOST & co.) -----------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "NBQ Keys Console <no-reply@nbq.invalid>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -457,6 +508,13 @@ SECURE_CSP = {
     "base-uri": [CSP.NONE],
     "object-src": [CSP.NONE],
 }
+if OIDC_ISSUER_URL:
+    # "Sign in with …" posts here and is redirected to the provider's authorization endpoint, on the
+    # issuer's origin: form-action governs that redirect too (accounts/sso.py, docs/security.md).
+    from urllib.parse import urlsplit as _urlsplit
+
+    _issuer = _urlsplit(OIDC_ISSUER_URL)
+    SECURE_CSP["form-action"] = [*SECURE_CSP["form-action"], f"{_issuer.scheme}://{_issuer.netloc}"]
 # A proxy terminates TLS and sets X-Forwarded-Proto; such requests count as secure.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Health probes of load balancers often speak plain HTTP to the app: /healthz is never redirected.

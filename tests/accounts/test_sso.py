@@ -306,7 +306,8 @@ def _settings_in_a_fresh_process(**env):
     code = (
         "import os, json; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'keys_console.settings');"
         "from keys_console import settings as s;"
-        "print(json.dumps([s.SOCIALACCOUNT_PROVIDERS, s.OIDC_NAME, s.OIDC_ALLOW_SIGNUP, s.SSO_REQUIRED_DOMAINS]))"
+        "print(json.dumps([s.SOCIALACCOUNT_PROVIDERS, s.OIDC_NAME, s.OIDC_ALLOW_SIGNUP, s.SSO_REQUIRED_DOMAINS,"
+        " [str(source) for source in s.SECURE_CSP['form-action']]]))"
     )
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -331,7 +332,9 @@ def test_single_sign_on_is_configured_from_the_environment():
         SSO_REQUIRED_DOMAINS="Corp.example, @subsidiary.example",
     )
     assert done.returncode == 0, done.stderr
-    providers, name, allow_signup, domains = json.loads(done.stdout)
+    providers, name, allow_signup, domains, form_action = json.loads(done.stdout)
+    # the button's form is redirected to the provider: the CSP lets it go there, and nowhere else
+    assert form_action == ["'self'", "https://login.corp.example"]
     (app,) = providers["openid_connect"]["APPS"]
     assert app["client_id"] == "nbq" and app["name"] == "Corp SSO"
     assert app["settings"] == {"server_url": "https://login.corp.example/realms/team", "oauth_pkce_enabled": True}
@@ -340,6 +343,7 @@ def test_single_sign_on_is_configured_from_the_environment():
     unset = _settings_in_a_fresh_process(DEBUG="0")
     assert unset.returncode == 0, unset.stderr
     assert json.loads(unset.stdout)[0]["openid_connect"]["APPS"] == []
+    assert json.loads(unset.stdout)[4] == ["'self'"]
 
 
 @pytest.mark.parametrize(
