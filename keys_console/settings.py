@@ -110,8 +110,6 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "allauth.socialaccount",  # single sign-on (accounts/sso.py); its tables exist whether or not it is configured
     "allauth.socialaccount.providers.openid_connect",
-    "allauth.socialaccount",  # single sign-on (accounts/sso.py); its tables exist whether or not it is configured
-    "allauth.socialaccount.providers.openid_connect",
     "accounts",
     "projects",
     "keys",
@@ -160,7 +158,6 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.reauth.context",
-                "accounts.sso.context",
                 "accounts.sso.context",
             ],
         },
@@ -305,54 +302,6 @@ ACCOUNT_FORMS = {
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "NBQ Keys Console"
 MFA_PASSKEY_LOGIN_ENABLED = False
-
-# --- Single sign-on: the team's OpenID Connect provider (allauth's openid_connect: accounts/sso.py) ---
-# Discovery from OIDC_ISSUER_URL (/.well-known/openid-configuration), the authorization code flow
-# with PKCE, a verified email required. Unset: no button, no route that answers.
-OIDC_ISSUER_URL = env_url(
-    "OIDC_ISSUER_URL",
-    "",
-    schemes=("https", "http") if DEBUG else ("https",),
-    example="https://login.example.com/realms/team",
-)
-OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
-OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
-OIDC_NAME = env_str("OIDC_NAME", "single sign-on")  # the button says "Sign in with " + this
-OIDC_ALLOW_SIGNUP = env_bool("OIDC_ALLOW_SIGNUP", True)  # 0: only existing accounts sign in through it
-SSO_REQUIRED_DOMAINS = [domain.lower().lstrip("@") for domain in env_list("SSO_REQUIRED_DOMAINS", [])]
-if OIDC_ISSUER_URL and not OIDC_CLIENT_ID:
-    raise ImproperlyConfigured("OIDC_ISSUER_URL is set but OIDC_CLIENT_ID is not: set both (and OIDC_CLIENT_SECRET).")
-if (OIDC_CLIENT_ID or SSO_REQUIRED_DOMAINS) and not OIDC_ISSUER_URL:
-    raise ImproperlyConfigured(
-        "OIDC_CLIENT_ID or SSO_REQUIRED_DOMAINS is set but OIDC_ISSUER_URL is not: single sign-on needs the issuer."
-    )
-SOCIALACCOUNT_ADAPTER = "accounts.sso.SocialAccountAdapter"
-SOCIALACCOUNT_PROVIDERS: dict[str, Any] = {
-    "openid_connect": {
-        "OAUTH_PKCE_ENABLED": True,
-        "APPS": (
-            [
-                {
-                    "provider_id": "sso",
-                    "name": OIDC_NAME,
-                    "client_id": OIDC_CLIENT_ID,
-                    "secret": OIDC_CLIENT_SECRET,
-                    "settings": {"server_url": OIDC_ISSUER_URL, "oauth_pkce_enabled": True},
-                }
-            ]
-            if OIDC_ISSUER_URL
-            else []
-        ),
-    }
-}
-SOCIALACCOUNT_AUTO_SIGNUP = True  # no second form: the provider gave the verified address
-SOCIALACCOUNT_EMAIL_REQUIRED = True
-SOCIALACCOUNT_EMAIL_VERIFICATION = "none"  # verified by the provider (email_verified is required)
-SOCIALACCOUNT_EMAIL_AUTHENTICATION = True  # a verified address that matches an account signs into it
-SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
-SOCIALACCOUNT_STORE_TOKENS = False  # the provider's tokens are used once, never kept
-SOCIALACCOUNT_LOGIN_ON_GET = False  # starting a sign-in is a POST (no login CSRF through a link)
-SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 
 # --- Single sign-on: the team's OpenID Connect provider (allauth's openid_connect: accounts/sso.py) ---
 # Discovery from OIDC_ISSUER_URL (/.well-known/openid-configuration), the authorization code flow
