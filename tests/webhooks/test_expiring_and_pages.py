@@ -160,3 +160,26 @@ def test_with_htmx_rotate_answers_a_dialog_and_delete_a_client_redirect(
     deleted = admin_member_client.post(reverse("webhooks:endpoint_delete", args=[slug, pk]), **hx)
     assert deleted["HX-Redirect"].endswith("#webhooks")
     assert not Endpoint.objects.filter(pk=pk).exists()
+
+
+def test_send_webhook_retries_sends_what_is_due_and_what_was_never_tried(unlocked_project, allow_private):
+    from datetime import timedelta as td
+
+    from webhooks.models import Attempt
+
+    endpoint, _ = endpoint_create(
+        project=unlocked_project, url="http://127.0.0.1:9/hook", all_events=True, event_types=[]
+    )
+    now = timezone.now()
+    due = Delivery.objects.create(endpoint=endpoint, event_type="key.revoked", body="{}", attempts=1)
+    Delivery.objects.filter(pk=due.pk).update(next_attempt_at=now - td(seconds=1))
+    lost = Delivery.objects.create(endpoint=endpoint, event_type="key.created", body="{}")
+    Delivery.objects.filter(pk=lost.pk).update(created_at=now - td(minutes=2))  # its task never ran
+    Delivery.objects.create(endpoint=endpoint, event_type="key.created", body="{}")  # just queued: left alone
+    later = Delivery.objects.create(endpoint=endpoint, event_type="key.revoked", body="{}", attempts=1)
+    Delivery.objects.filter(pk=later.pk).update(next_attempt_at=now + td(minutes=5))
+    out = StringIO()
+    call_command("send_webhook_retries", stdout=out)
+    assert out.getvalue() == "2 webhook retries sent.\n"
+    tried = dict(Attempt.objects.values_list("delivery_id", "number"))
+    assert tried == {due.pk: 2, lost.pk: 1}  # port 9 refuses: each failed and is scheduled again
