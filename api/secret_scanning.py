@@ -9,6 +9,12 @@ reads the same JSON from disk: tests, air-gapped installs).
 The keys are kept in Django's cache for a day and fetched again when a report names a key id we
 do not know (GitHub rotated its keys). A fetch that did not find the id (or failed) holds further
 fetches off for a minute: a stream of made-up ids never turns into a stream of requests to GitHub.
+
+Replays: a signed report carries no nonce or timestamp in GitHub's protocol, so whoever saw one (a
+proxy's log, say) can send it again and it verifies again. That is harmless by design: handling a
+report is idempotent (a key already revoked stays revoked, no second event or mail is written:
+`keys.leaks.report_leaked_keys` acts only on keys that still authenticate), and the answer names
+only token hashes the sender already had. Kept as it is, documented (docs/security.md).
 """
 
 import base64
@@ -40,9 +46,10 @@ class KeysUnavailable(Exception):
 
 
 def fetch_public_keys() -> dict[str, str]:
-    """{key_identifier: PEM} from SECRET_SCANNING_GITHUB_KEYS_URL (https, http or file)."""
+    """{key_identifier: PEM} from SECRET_SCANNING_GITHUB_KEYS_URL (https or file; never plain http,
+    whose keys anyone on the path could replace: settings refuse it at start, and so does this)."""
     url = settings.SECRET_SCANNING_GITHUB_KEYS_URL
-    if urlsplit(url).scheme not in ("https", "http", "file"):
+    if urlsplit(url).scheme not in ("https", "file"):
         raise KeysUnavailable(f"SECRET_SCANNING_GITHUB_KEYS_URL must be an https:// or file:// URL, not {url!r}")
     request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "nbq-keys-console"})
     try:

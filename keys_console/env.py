@@ -137,7 +137,7 @@ def env_url(
     else:
         if parts.scheme not in schemes:
             problem = "must start with " + " or ".join(f"{scheme}://" for scheme in schemes)
-        elif not parts.hostname and parts.scheme not in {"unix", "sqlite"}:
+        elif not parts.hostname and parts.scheme not in {"unix", "sqlite", "file"}:
             problem = "names no host"
     if problem:
         raise ImproperlyConfigured(f"{name}={shown!r} {problem}: e.g. {name}={example}")

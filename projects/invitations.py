@@ -17,6 +17,7 @@
 import logging
 import re
 import time
+import unicodedata
 
 from django.conf import settings
 from django.core.cache import cache
@@ -76,7 +77,11 @@ def invitation_problem(project: Project, email: str) -> str | None:
 def neutralise(text: str, limit: int = NAME_IN_MAIL_MAX) -> str:
     """User-chosen text made safe to quote in a mail: one line, at most `limit` characters, and
     no dot or `://` a mail client would turn into a clickable link: a dot is written " dot " (read
-    aloud and copied as what it is, never a look-alike character; issue #32)."""
+    aloud and copied as what it is, never a look-alike character; issue #32). Invisible format
+    characters (Unicode category Cf: bidi embeddings, overrides, isolates and marks, zero-width
+    spaces and joiners, the BOM, soft hyphens) are removed: a right-to-left override could show a
+    name reversed, a zero-width space split "paypal" from what it reads as (issue #27)."""
+    text = "".join(char for char in text if unicodedata.category(char) != "Cf")
     text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", text)
     text = re.sub(r"\s+", " ", text).strip()
     if len(text) > limit:

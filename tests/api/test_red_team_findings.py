@@ -170,3 +170,23 @@ def test_the_folds_write_the_first_failure_of_every_kind_past_a_full_table_and_s
     # ... and the repeats of a kind still in the table are folded
     assert not folds.record(("key_leaked", 403, "ip_not_allowed"), now)[0]
     assert len(folds._counts) <= MAX_KINDS  # memory stays bounded
+
+
+# --- Info: a signed GitHub report replayed changes nothing more ----------------------------------
+def test_a_replayed_github_report_is_idempotent(client, tmp_path, settings, make_key, mailoutbox):
+    import json
+
+    github = GitHub(tmp_path, settings)
+    key = make_key()
+    body = json.dumps(
+        [{"token": key.plaintext, "type": "nbq_api_key", "url": "https://x.example/", "source": "content"}]
+    )
+    headers = {"GITHUB-PUBLIC-KEY-IDENTIFIER": github.key_id, "GITHUB-PUBLIC-KEY-SIGNATURE": github.sign(body.encode())}
+    first = client.post(SECRET_SCANNING_PATH, body, content_type="application/json", headers=headers)
+    events, mails = KeyEvent.objects.count(), len(mailoutbox)
+    again = [
+        client.post(SECRET_SCANNING_PATH, body, content_type="application/json", headers=headers) for _ in range(3)
+    ]
+    assert first.status_code == 200 and all(r.status_code == 200 for r in again)
+    assert all(r.json() == first.json() for r in again)  # the same feedback: token hash, true positive
+    assert (KeyEvent.objects.count(), len(mailoutbox)) == (events, mails)  # no second revocation, event or mail
