@@ -406,8 +406,12 @@ API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 100, mini
 LEAK_REPORTS_PER_MINUTE = env_int("LEAK_REPORTS_PER_MINUTE", 10, minimum=1)
 # GitHub secret scanning's public keys (JSON: {"public_keys": [{key_identifier, key, is_current}]});
 # a file:// URL reads the same JSON from disk (tests, air-gapped installs). api/secret_scanning.py.
-SECRET_SCANNING_GITHUB_KEYS_URL = env_str(
-    "SECRET_SCANNING_GITHUB_KEYS_URL", "https://api.github.com/meta/public_keys/secret_scanning"
+# https only (a report's signature is only as good as the keys it is checked with: never plain http).
+SECRET_SCANNING_GITHUB_KEYS_URL = env_url(
+    "SECRET_SCANNING_GITHUB_KEYS_URL",
+    "https://api.github.com/meta/public_keys/secret_scanning",
+    schemes=("https", "file"),
+    example="https://api.github.com/meta/public_keys/secret_scanning (or file:///path/to/keys.json)",
 )
 # Usage counters are buffered in each process and written at most this often (seconds).
 API_USAGE_FLUSH_SECONDS = env_float("API_USAGE_FLUSH_SECONDS", 10.0, minimum=0.0)
