@@ -59,7 +59,7 @@ def members(request, slug):
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             messages.success(request, f"Invitation sent to {invitation.email}.")
-            return redirect("projects:members", slug=slug)
+            return _to_invitations(slug)
     context = {**_members_context(membership), "form": form}
     return render(request, PAGE, context, status=422 if form.errors else 200)
 
@@ -150,13 +150,33 @@ def member_role(request, slug, pk):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def invitation_cancel(request, slug, pk):
+    """GET asks first, naming the address (a dialog with htmx, a page without); POST cancels."""
     membership = membership_for(request, slug, manage=True)
     invitation = get_object_or_404(Invitation, pk=pk, project=membership.project, accepted_at__isnull=True)
+    if request.method == "GET":
+        return confirm(
+            request,
+            _members_context(membership),
+            Confirmation(
+                title=f"Cancel the invitation to {invitation.email}?",
+                body=f"The link mailed to {invitation.email} stops working at once. You can invite them again later.",
+                button="Cancel invitation",
+                url=reverse("projects:invitation_cancel", args=[slug, invitation.pk]),
+                cancel_url=reverse("projects:members", args=[slug]),
+            ),
+        )
     cancel_invitation(invitation=invitation, actor=Actor.from_request(request))
-    messages.success(request, f"Invitation to {invitation.email} cancelled.")
-    return redirect("projects:members", slug=slug)
+    message = f"Invitation to {invitation.email} cancelled."
+    if request.htmx:
+        return render(
+            request,
+            "projects/confirm/changed.html",
+            {**_members_context(membership), "panel_template": PAGE + "#invitations-table", "flash": message},
+        )
+    messages.success(request, message)
+    return _to_invitations(slug)
 
 
 @login_required
@@ -175,7 +195,13 @@ def invitation_resend_view(request, slug, pk):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Invitation sent again to {invitation.email}.")
-    return redirect("projects:members", slug=slug)
+    return _to_invitations(slug)
+
+
+def _to_invitations(slug):
+    """Back to the Members tab, at its Invitations (console.js focuses the heading a page's
+    address points at, so the keyboard goes on from the list that changed: #32, finding 5)."""
+    return redirect(reverse("projects:members", args=[slug]) + "#invitations-heading")
 
 
 def _accept_url(request, token: str) -> str:

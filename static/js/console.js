@@ -185,8 +185,21 @@
     openDialogs(modalRoot);
   }
 
+  // A full page after a plain form post: focus goes where the keyboard should go on (#32, finding 5):
+  // the first field to fix, else the heading the address points at (e.g. #invitations-heading).
+  function focusOnLoad() {
+    if (document.querySelector("#modal-root dialog[open]")) return;
+    var bad = document.querySelector("main .has-error input:not([type=hidden]), main .has-error select, main .has-error textarea");
+    if (bad) { bad.focus(); return; }
+    if (location.hash.length > 1) {
+      var target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+      if (target && target.hasAttribute("tabindex")) target.focus();
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     upgradePageDialogs();
+    focusOnLoad();
     syncShowWhen(document);
     syncExpiry(document);
     // Copy buttons outside dialogs (the 2FA secret): shown only where JavaScript runs.

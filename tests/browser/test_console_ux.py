@@ -330,12 +330,15 @@ def test_keyboard_only_generate_copy_done_revoke_cancel_revoke(page, live_server
     confirm = page.get_by_role("dialog")
     expect(confirm.get_by_role("link", name="Cancel")).to_be_focused()
     page.screenshot(path=screenshot_dir / "ux-keyboard-revoke-opens-on-cancel.png")
-    # Cancel → back on the Revoke button that opened it.
+    # Cancel → the menu that opened it has closed (#32, finding 4), focus on its More actions button.
     page.keyboard.press("Enter")
     expect(page.get_by_role("dialog")).to_have_count(0)
-    expect(row.get_by_role("link", name="Revoke")).to_be_focused()
+    expect(row.get_by_role("link", name="Revoke")).to_be_hidden()
+    expect(row.locator("summary", has_text="More actions")).to_be_focused()
 
     # Revoke again, this time for real: Shift+Tab from Cancel reaches "Revoke key".
+    page.keyboard.press("Enter")
+    _tab_to(page, "Revoke")
     page.keyboard.press("Enter")
     expect(page.get_by_role("dialog").get_by_role("link", name="Cancel")).to_be_focused()
     page.keyboard.press("Shift+Tab")

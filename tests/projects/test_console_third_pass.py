@@ -104,3 +104,74 @@ def test_personal_keys_have_one_name_and_the_account_area_one_tab_bar(owner_clie
     project_page = owner_client.get(reverse("project_keys:api_keys", args=[unlocked_project.slug])).content.decode()
     assert '<h2 id="keys-heading" class="sr-only">API Key</h2>' in project_page
     assert 'aria-current="page">API Key</a>' in project_page
+
+
+# --- finding 5: the Members tab's invitations -------------------------------------------------------
+
+
+def _invite(client, project, email):
+    return client.post(reverse("projects:members", args=[project.slug]), {"email": email, "role": "viewer"})
+
+
+def test_inviting_and_cancelling_lead_back_to_the_invitations_and_cancel_asks_first(
+    owner_client, unlocked_project, mailoutbox
+):
+    from projects.models import Invitation
+
+    sent = _invite(owner_client, unlocked_project, "one@example.com")
+    assert sent.status_code == 302 and sent.url.endswith("/members/#invitations-heading")
+    _invite(owner_client, unlocked_project, "two@example.com")
+    page = owner_client.get(reverse("projects:members", args=[unlocked_project.slug]))
+    body = page.content.decode()
+    assert '<h2 id="invitations-heading" tabindex="-1">Invitations</h2>' in body
+    # Each Cancel is named by its invitation, and is a link to a question, not a one-click post.
+    text = page_text(page)
+    assert "Cancel invitation to one@example.com" in text and "Cancel invitation to two@example.com" in text
+    assert not re.search(r"<button[^>]*>Cancel</button>", body)
+    invitation = Invitation.objects.get(email="one@example.com")
+    url = reverse("projects:invitation_cancel", args=[unlocked_project.slug, invitation.pk])
+    question = owner_client.get(url, **HX)
+    assert "Cancel the invitation to one@example.com?" in page_text(question)
+    assert "Cancel invitation" in page_text(question)
+    invitation.refresh_from_db()
+    assert invitation.status == "pending"  # asking changed nothing
+    done = owner_client.post(url, **HX)
+    swapped = done.content.decode()
+    assert 'id="invitations-table" hx-swap-oob="true"' in swapped
+    assert "one@example.com" not in swapped.split('id="flash"')[0] and "two@example.com" in swapped
+    assert (
+        not Invitation.objects.filter(pk=invitation.pk).exists()
+        or Invitation.objects.get(pk=invitation.pk).status != "pending"
+    )
+    plain = Invitation.objects.get(email="two@example.com")
+    gone = owner_client.post(reverse("projects:invitation_cancel", args=[unlocked_project.slug, plain.pk]))
+    assert gone.status_code == 302 and gone.url.endswith("#invitations-heading")
+
+
+def test_an_invitation_with_an_error_is_shown_with_the_field_marked(owner_client, unlocked_project):
+    response = _invite(owner_client, unlocked_project, "not an address")
+    assert response.status_code == 422
+    assert re.search(r'<div class="field has-error">\s*<label for="id_email"', response.content.decode())
+
+
+# --- finding 7: a used invitation link tells a stranger nothing ---------------------------------------
+
+
+def test_a_used_link_opened_logged_out_does_not_show_the_joiners_address(owner_client, unlocked_project, mailoutbox):
+    from projects.invitations import invitation_accept
+    from projects.models import Invitation
+    from tests.factories import UserFactory
+
+    _invite(owner_client, unlocked_project, "joiner@example.com")
+    link = re.search(r"https?://[^/\s]+(/projects/invitations/\S+/)", mailoutbox[-1].body).group(1)
+    invitation = Invitation.objects.get(email="joiner@example.com")
+    invitation_accept(invitation=invitation, user=UserFactory(email="joiner@example.com"), actor=Actor.cli())
+    from django.test import Client
+
+    stranger = Client()  # logged out (`client` is the owner's: owner_client logs it in)
+    stranger.get(link)
+    response = stranger.get(reverse("projects:invitation"))
+    assert response.status_code == 410
+    text = page_text(response)
+    assert "already used" in text and "The invited person joined" in text
+    assert "joiner@example.com" not in response.content.decode()
