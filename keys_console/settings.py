@@ -398,8 +398,9 @@ API_KEY_REQUIRED_ACTIVE_QUESTIONS = 10
 # process that can revoke keys (web, API, manage.py) must share REDIS_URL; this TTL bounds the
 # damage if one does not. 0 turns the record cache off (one indexed query per request).
 API_KEY_RECORD_CACHE_SECONDS = env_int("API_KEY_RECORD_CACHE_SECONDS", 10 if REDIS_URL else 0, minimum=0)
-# Failed API authentications (malformed, unknown, revoked or expired keys) allowed per client
-# address and minute; beyond it: 429 rate_limited and no database query (api/auth.py).
+# Guesses (well-formed keys that match no key) allowed per client address (an IPv6 client per /64)
+# and minute; beyond it a guess gets 429 rate_limited and costs no database query (api/auth.py).
+# Not counted: a malformed key (refused at no cost), a revoked or expired key (its own 401).
 API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 100, minimum=1)
 # Leak reports (POST /api/v1/leaked-keys, the console's Report a leaked key) allowed per client
 # address and minute; beyond it: 429 rate_limited (api/endpoints/leaks.py).
