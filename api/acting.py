@@ -9,7 +9,7 @@ endpoint bodies read `request.auth.project` / `project_id` whatever the kind of 
 - an **account key** must name the project (`/projects/{slug}/…`; the short form is 400
   `project_required`, except `GET /key`, which describes the key). The project must be in the
   key's scope and the holder a member of it *now* (else 404, as for a project that does not
-  exist); the holder's role there caps the key (viewer: read only; see `ROLE_PERMISSIONS`); and the
+  exist); the holder's role there caps the key (viewer: read only; `keys.scope.role_permissions`); and the
   project must have its 10 active questions (else 403 `project_locked`).
 
 "Now" without a query per request: the account key's cached record carries its holder's
@@ -19,24 +19,18 @@ memberships changes (`api.invalidation`); the project's question gate is a recor
 question write. Without the cache, both come from the database.
 """
 
-from django.conf import settings
 from django.db.models import Count, Q
 from django.http import HttpRequest
 
-from keys.models.api_key import PERMISSION_ORDER
+from keys.scope import account_key_reach, role_permissions, scope_label
 from projects.actors import Actor
-from projects.models import Membership, Project, Role
+from projects.gate import gate_for, locked_for_account_keys
+from projects.models import Project
 from projects.models.event import EventKind
 
 from . import keycache, keyrecord
 from .errors import ApiError, NotFound
 
-# What each role lets an account key do in a project (intersected with the key's permissions).
-ROLE_PERMISSIONS = {
-    Role.OWNER: set(PERMISSION_ORDER),
-    Role.ADMIN: set(PERMISSION_ORDER),
-    Role.VIEWER: {"read"},
-}
 SHORT_FORM_ALLOWED = {"/key"}  # routes an account key may call without naming a project
 
 
@@ -68,18 +62,15 @@ def requested_slug(request: HttpRequest) -> str | None:
 
 # --- an account key's reach --------------------------------------------------------------------
 def load_access(key) -> dict:
-    """From the database: the key's scope and its holder's memberships within it (two queries)."""
-    # A deactivated person reaches nothing (their keys stay for the record; revoking is one click).
-    # A Sandbox is out of every account key's reach (keys/sandbox.py): its test keys alone act on it.
-    memberships = Membership.objects.filter(user_id=key.owner_id, user__is_active=True, project__is_sandbox=False)
-    if not key.all_projects:
-        memberships = memberships.filter(project__scoped_account_keys=key)
+    """From the database: the key's scope and its holder's memberships within it (two queries),
+    as `keys.scope` decides them (a deactivated holder reaches nothing, a Sandbox is never reached)."""
     projects = {
         slug: {"pk": pk, "name": name, "role": role}
-        for slug, pk, name, role in memberships.values_list("project__slug", "project_id", "project__name", "role")
+        for slug, pk, name, role in account_key_reach(key).values_list(
+            "project__slug", "project_id", "project__name", "role"
+        )
     }
-    scope = "all" if key.all_projects else sorted(key.scope_projects.values_list("slug", flat=True))
-    return {"scope": scope, "projects": projects}
+    return {"scope": scope_label(key), "projects": projects}
 
 
 def add_policy_facts(key, access: dict) -> dict:
@@ -114,7 +105,7 @@ def project_gate(slug: str, snapshot) -> dict | None:
     )
     if row is None:
         return None
-    record = {"pk": row[0], "name": row[1], "unlocked": row[2] >= settings.API_KEY_REQUIRED_ACTIVE_QUESTIONS}
+    record = {"pk": row[0], "name": row[1], "unlocked": gate_for(row[2]).unlocked}
     if snapshot is not None:
         keycache.remember_project(slug, record)
     return record
@@ -143,15 +134,12 @@ def bind(request: HttpRequest, key, snapshot) -> None:
         raise NotFound("No such project.")  # outside the scope, not a member, or gone: all look alike
     project = keyrecord.project_from_record({"id": reach["pk"], "slug": slug, "name": reach["name"]})
     key.project = project
-    allowed = ROLE_PERMISSIONS.get(reach["role"], set())
+    allowed = role_permissions(reach["role"])
     key.permissions = [p for p in key.permissions if p in allowed]
     _apply_policy(request, key, project, reach)
     if not gate["unlocked"]:
         _locked_event(request, key, project)
-        raise ProjectLocked(
-            f"Project {slug} has fewer than {settings.API_KEY_REQUIRED_ACTIVE_QUESTIONS} active questions; "
-            "account keys are refused until it has them again."
-        )
+        raise ProjectLocked(locked_for_account_keys(slug))
 
 
 def _apply_policy(request: HttpRequest, key, project, reach: dict) -> None:

@@ -1,4 +1,5 @@
-"""The API's errors: one exception type, rendered as `{"error": {"code", "message"[, "fields"]}}`.
+"""The API's errors: one exception type (`keys_console.errors.Refused`; `ApiError` is a kind of it),
+rendered as `{"error": {"code", "message"[, "fields"]}}`.
 
 Handlers registered in `install_error_handlers` translate everything a request can raise
 (our own errors, django-ninja's validation / HTTP errors, 404s, a database outage, bugs)
@@ -6,7 +7,6 @@ into that shape, so a client never has to parse HTML or a traceback.
 """
 
 import logging
-import math
 from collections.abc import Set as AbstractSet
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -14,6 +14,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+
+from keys_console.errors import Refused
 
 logger = logging.getLogger("api")
 
@@ -23,7 +25,10 @@ SERVICE_UNAVAILABLE_RETRY_AFTER = 5
 WWW_AUTHENTICATE = {"WWW-Authenticate": "Bearer"}
 
 
-class ApiError(Exception):
+class ApiError(Refused):
+    """A refusal only the API makes (authentication, permissions, rate limits, routes): the
+    same type as every rule's (`keys_console.errors.Refused`), with explicit `fields`."""
+
     status = 400
     code = "invalid_request"
 
@@ -35,14 +40,9 @@ class ApiError(Exception):
         status: int | None = None,
         headers: dict[str, str] | None = None,
         fields: dict[str, str] | None = None,
+        retry_after: float | None = None,
     ):
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        if status is not None:
-            self.status = status
-        self.headers = dict(headers or {})
+        super().__init__(message, code=code, status=status, headers=headers, retry_after=retry_after)
         self.fields = fields
 
 
@@ -81,8 +81,8 @@ class Conflict(ApiError):
 class RateLimited(ApiError):
     status, code = 429, "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: int):
-        super().__init__(message, headers={"Retry-After": str(max(1, math.ceil(retry_after)))})
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message, retry_after=retry_after)
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -152,8 +152,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
         response.error_code = code  # type: ignore[attr-defined]  # for the request log
         return response
 
-    @api.exception_handler(ApiError)
-    def on_api_error(request, exc: ApiError):
+    @api.exception_handler(Refused)
+    def on_refused(request, exc: Refused):
+        # THE translation of a refused action to HTTP: the API's own errors and every rule's
+        # (invitations, leak reports, keys, questions) alike; no endpoint translates by hand.
         return render(request, exc.status, exc.code, exc.message, headers=exc.headers, fields=exc.fields)
 
     @api.exception_handler(AuthenticationError)

@@ -8,6 +8,7 @@ from django.core.validators import validate_email
 from ninja import Field, Schema
 from pydantic import BeforeValidator, ConfigDict, StrictBool, field_validator
 
+from keys.leaks import MAX_KEYS_PER_REPORT, REPORTED_KEY_MAX_LENGTH, REPORTED_PLACE_MAX_LENGTH
 from projects.models.question import PRIORITY_MAX, PRIORITY_MIN, QUESTION_TEXT_MAX
 
 MAX_ANSWERED = 10_000
@@ -165,21 +166,18 @@ class InvitationOut(Schema):
     expires_at: datetime
 
 
-LEAK_REPORT_MAX_KEYS = 100
-LEAK_REPORT_URL_MAX = 2000
-
-
+# The limits are keys.leaks' (the console's form is judged by the same numbers: `clean_report`).
 class LeakReportIn(Schema):
     """Keys found in public, and where."""
 
     model_config = ConfigDict(extra="forbid")
 
-    keys: list[Annotated[str, Field(max_length=200)]] = Field(
+    keys: list[Annotated[str, Field(max_length=REPORTED_KEY_MAX_LENGTH)]] = Field(
         min_length=1,
-        max_length=LEAK_REPORT_MAX_KEYS,
-        description="The keys found (`nbq_live_…`), at most 100.",
+        max_length=MAX_KEYS_PER_REPORT,
+        description=f"The keys found (`nbq_live_…`), at most {MAX_KEYS_PER_REPORT}.",
     )
-    url: Annotated[str, Field(max_length=LEAK_REPORT_URL_MAX)] = Field(
+    url: Annotated[str, Field(max_length=REPORTED_PLACE_MAX_LENGTH)] = Field(
         "", description="Where they were found (a URL, or a few words)."
     )
 

@@ -7,9 +7,9 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
+from keys_console.errors import Refused
 from projects.actors import Actor
 from projects.admin import NoSecretLookups
-from projects.errors import RuleError
 
 from .errors import KeyRuleError
 from .forms import KeyFormMixin
@@ -22,6 +22,7 @@ from .services import (
     api_key_revoke,
     api_key_update,
     clean_key_update,
+    require_changeable,
 )
 
 
@@ -40,16 +41,14 @@ class ApiKeyAdminForm(KeyFormMixin, forms.ModelForm):
         cleaned = super().clean()
         if self.instance.pk is None or self.errors:
             return cleaned
-        if self.instance.status != Status.ACTIVE:
-            self.add_error(None, "Only an active key can be changed.")
-            return cleaned
         try:
+            require_changeable(self.instance)
             clean_key_update(
                 name=self.instance.name,
                 permissions=self.instance.permissions,
                 rate_limit_per_minute=cleaned.get("rate_limit_per_minute"),
             )
-        except RuleError as exc:
+        except Refused as exc:
             self.add_rule_errors(exc)
         return cleaned
 

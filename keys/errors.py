@@ -1,18 +1,19 @@
-"""Errors of the key rules (the question gate's `ApiKeysLocked` is the project's: projects.errors)."""
+"""Errors of the key rules: kinds of `keys_console.errors.Refused` (the question gate's
+`ApiKeysLocked` is the project's: projects.errors)."""
 
-from projects.errors import RuleError
+from keys_console.errors import Refused
 
 
-class KeyRuleError(RuleError):
+class KeyRuleError(Refused):
     code = "key_rule"
 
 
 class KeyLimitReached(KeyRuleError):
-    code = "key_limit_reached"
+    code, status = "key_limit_reached", 409
 
 
 class DuplicateKeyName(KeyRuleError):
-    code = "duplicate_key_name"
+    code, status = "duplicate_key_name", 409
 
 
 class InvalidKeyRequest(KeyRuleError):
@@ -20,4 +21,4 @@ class InvalidKeyRequest(KeyRuleError):
 
 
 class KeyNotActive(KeyRuleError):
-    code = "key_not_active"
+    code, status = "key_not_active", 409

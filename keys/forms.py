@@ -5,9 +5,10 @@ from typing import TYPE_CHECKING
 
 from django import forms
 
-from projects.errors import RuleError
+from keys_console.errors import Refused, add_to_form
 from projects.models import Project
 
+from .leaks import MAX_KEYS_PER_REPORT, clean_report
 from .models.api_key import PERMISSION_HELP, ExpiryRule, Permission
 from .sandbox import usable_in_account_keys
 from .services import GRACE_LABELS, NAME_MAX_LENGTH, expires_at_for
@@ -59,10 +60,9 @@ class KeyFormMixin(_FormBase):
     def permission_choices(self):
         return [(choice, PERMISSION_HELP[choice.data["value"]]) for choice in self["permissions"]]
 
-    def add_rule_errors(self, exc) -> None:
-        """Show a KeyRuleError's messages on the fields they concern."""
-        for field, message in exc.errors.items():
-            self.add_error(field if field in self.fields else None, message)
+    def add_rule_errors(self, exc: Refused) -> None:
+        """Show a refusal's sentences on the fields they concern."""
+        add_to_form(self, exc)
 
 
 class ApiKeyCreateForm(KeyFormMixin, forms.Form):
@@ -107,7 +107,7 @@ class ApiKeyCreateForm(KeyFormMixin, forms.Form):
                     text = (
                         f"The key expires on {expires_at_for(rule):%a %-d %b %Y, %H:%M} UTC ({label.lower()} from now)."
                     )
-                except RuleError:
+                except Refused:
                     continue
             previews.append((rule, text))
         return previews
@@ -234,22 +234,21 @@ class LeakReportForm(forms.Form):
     keys = forms.CharField(
         label="Keys you found",
         widget=_NeverEchoedTextarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
-        help_text="One key a line (nbq_live_…), at most 100.",
+        help_text=f"One key a line (nbq_live_…), at most {MAX_KEYS_PER_REPORT}.",
         error_messages={"required": "Paste at least one key."},
     )
     url = forms.CharField(
         label="Where you found them",
         required=False,
-        max_length=2000,
         help_text="A link (repository, paste, post) or a few words. Optional.",
     )
 
-    def clean_keys(self) -> list[str]:
-        from .leaks import MAX_KEYS_PER_REPORT
-
-        lines = [line.strip() for line in self.cleaned_data["keys"].splitlines() if line.strip()]
-        if not lines:
-            raise forms.ValidationError("Paste at least one key.")
-        if len(lines) > MAX_KEYS_PER_REPORT:
-            raise forms.ValidationError(f"At most {MAX_KEYS_PER_REPORT} keys a report.")
-        return lines
+    def clean(self):
+        """The limits are `leaks.clean_report`'s (the API's schema reads the same numbers)."""
+        cleaned = super().clean()
+        if "keys" in cleaned:
+            try:
+                cleaned["keys"], cleaned["url"] = clean_report(cleaned["keys"], cleaned.get("url"))
+            except Refused as exc:
+                add_to_form(self, exc)
+        return cleaned

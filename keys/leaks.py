@@ -31,6 +31,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from keys_console.client_ip import throttle_address
+from keys_console.errors import Refused
 from projects.actors import Actor
 from projects.invitations import neutralise
 
@@ -43,17 +44,43 @@ from .services import api_key_revoke
 
 logger = logging.getLogger("keys")
 
-MAX_KEYS_PER_REPORT = 100
-FOUND_AT_MAX_LENGTH = 500
+# THE limits of a public report (the console's form and the API's schema both read them).
+MAX_KEYS_PER_REPORT = 100  # keys in one report
+REPORTED_KEY_MAX_LENGTH = 200  # characters of one reported key (ours have 41)
+REPORTED_PLACE_MAX_LENGTH = 2000  # characters of "where it was found", as sent
+FOUND_AT_MAX_LENGTH = 500  # ... and as the event log keeps it
 PUBLIC_REPORTER = "a public report"
 THROTTLE_WINDOW = 60  # seconds
 
 
-class ReportThrottled(Exception):
+class ReportThrottled(Refused):
+    """Too many public reports from one client address (API: 429 rate_limited, Retry-After)."""
+
+    code, status = "rate_limited", 429
+
     def __init__(self, retry_after: int):
-        super().__init__(f"Too many reports from this address; retry in {retry_after} s.")
-        self.message = str(self)
-        self.retry_after = retry_after
+        super().__init__(f"Too many reports from this address; retry in {retry_after} s.", retry_after=retry_after)
+
+
+class ReportRefused(Refused):
+    """A report breaks the limits above (the sentence says which)."""
+
+
+def clean_report(keys, found_at: str | None) -> tuple[list[str], str]:
+    """THE judgement of a public report's size: the keys (a list, or text with one a line; blank
+    lines dropped) and the place. Raises ReportRefused naming the field."""
+    lines = keys.splitlines() if isinstance(keys, str) else list(keys or [])
+    candidates = [line.strip() for line in lines if isinstance(line, str) and line.strip()]
+    if not candidates:
+        raise ReportRefused("Paste at least one key.", field="keys")
+    if len(candidates) > MAX_KEYS_PER_REPORT:
+        raise ReportRefused(f"At most {MAX_KEYS_PER_REPORT} keys a report.", field="keys")
+    if any(len(c) > REPORTED_KEY_MAX_LENGTH for c in candidates):
+        raise ReportRefused(f"A key has at most {REPORTED_KEY_MAX_LENGTH} characters.", field="keys")
+    place = str(found_at or "")
+    if len(place) > REPORTED_PLACE_MAX_LENGTH:
+        raise ReportRefused(f"Say where in at most {REPORTED_PLACE_MAX_LENGTH:,} characters.", field="url")
+    return candidates, place
 
 
 @dataclass(frozen=True)

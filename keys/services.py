@@ -27,7 +27,8 @@ from . import keygen, policy
 from .errors import DuplicateKeyName, InvalidKeyRequest, KeyLimitReached, KeyNotActive
 from .models import ApiKey
 from .models.api_key import PERMISSION_ORDER, RATE_LIMIT_MAX, RATE_LIMIT_MESSAGE, ExpiryRule, KeyState, Status
-from .sandbox import prefix_for, usable_in_account_keys
+from .sandbox import prefix_for
+from .scope import projects_in_scope, scope_label
 
 GRACE_PERIODS = {
     "1h": timedelta(hours=1),
@@ -96,14 +97,6 @@ def record_key_event(
     return event
 
 
-def projects_in_scope(key: ApiKey):
-    """The projects an account key reaches now: its scope, among its holder's memberships."""
-    projects = usable_in_account_keys(Project.objects.filter(memberships__user_id=key.owner_id))  # type: ignore[misc]  # an account key: set
-    if not key.all_projects:
-        projects = projects.filter(scoped_account_keys=key)
-    return projects.order_by("name", "pk")
-
-
 ALLOWED_IPS_MAX = 50
 ALLOWED_IPS_EXAMPLE = "e.g. 203.0.113.7, 10.0.0.0/8 or 2001:db8::/32"
 ALLOWED_IPS_PROBLEMS_SHOWN = 10  # bad entries named one by one; past that, how many more
@@ -157,6 +150,16 @@ def clean_allowed_ips(value) -> list[str]:
     return networks
 
 
+def clean_rate_limit(value) -> int | None:
+    """A key's own rate limit: None (the setting's default) or 1 to RATE_LIMIT_MAX requests a
+    minute, on create, rotate and edit alike. Raises InvalidKeyRequest (field `rate_limit_per_minute`)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= RATE_LIMIT_MAX:
+        raise InvalidKeyRequest(RATE_LIMIT_MESSAGE, field="rate_limit_per_minute")
+    return value
+
+
 @dataclass(frozen=True)
 class KeyRequest:
     name: str
@@ -164,6 +167,7 @@ class KeyRequest:
     expiry_rule: str
     expires_at: datetime | None
     allowed_ips: list[str]
+    rate_limit_per_minute: int | None = None
 
 
 def clean_key_request(
@@ -174,11 +178,17 @@ def clean_key_request(
     expires_on: date | None = None,
     now: datetime | None = None,
     allowed_ips=None,
+    rate_limit_per_minute: int | None = None,
 ) -> KeyRequest:
-    """THE validation of a key's name, permissions, expiry and allowed IP addresses (views, admin,
-    CLI and API present its errors). Raises InvalidKeyRequest with every field's error at once."""
+    """THE validation of a key's name, permissions, expiry, allowed IP addresses and rate limit
+    (views, admin, CLI and API present its errors). Raises InvalidKeyRequest with every field's
+    error at once."""
     errors: dict[str | None, str] = {}
     networks: list[str] = []
+    try:
+        rate_limit_per_minute = clean_rate_limit(rate_limit_per_minute)
+    except InvalidKeyRequest as exc:
+        errors.update(exc.errors)
     try:
         networks = clean_allowed_ips(allowed_ips)
     except InvalidKeyRequest as exc:
@@ -207,6 +217,7 @@ def clean_key_request(
         expiry_rule=expiry_rule,
         expires_at=expires_at,
         allowed_ips=networks,
+        rate_limit_per_minute=rate_limit_per_minute,
     )
 
 
@@ -323,7 +334,12 @@ def api_key_create(
     if (project is None) == (owner is None):
         raise InvalidKeyRequest("A key belongs either to a project or to a person.")
     request = clean_key_request(
-        name=name, permissions=permissions, expiry_rule=expiry_rule, expires_on=expires_on, allowed_ips=allowed_ips
+        name=name,
+        permissions=permissions,
+        expiry_rule=expiry_rule,
+        expires_on=expires_on,
+        allowed_ips=allowed_ips,
+        rate_limit_per_minute=rate_limit_per_minute,
     )
     name, permissions, expires_at = request.name, request.permissions, request.expires_at
     with transaction.atomic():
@@ -353,7 +369,7 @@ def api_key_create(
             expiry_rule=expiry_rule,
             expires_at=expires_at,
             actor=actor,
-            rate_limit_per_minute=rate_limit_per_minute,
+            rate_limit_per_minute=request.rate_limit_per_minute,
             owner=owner,
             all_projects=bool(owner is not None and all_projects),
             scope_projects=scope,
@@ -372,13 +388,6 @@ def api_key_create(
         )
         policy.ask_on_creation(key, actor)  # a personal key asks where approval is required
     return key, plaintext
-
-
-def scope_label(key: ApiKey):
-    """An account key's scope as the API shows it: "all" or the chosen projects' slugs."""
-    if key.all_projects:
-        return "all"
-    return sorted(key.scope_projects.values_list("slug", flat=True))
 
 
 def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKey, str]:
@@ -401,6 +410,7 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
             raise KeyNotActive("This key is disabled: enable it before rotating it.")
         if not old.is_account_key:
             require_api_keys_unlocked(old.project)
+        clean_rate_limit(old.rate_limit_per_minute)  # a limit stored before the range was enforced
         expires_at = old.expires_at if old.expiry_rule == ExpiryRule.DATE else expires_at_for(old.expiry_rule, now=now)
         # A maximum lifetime set since the key was made: the successor gets at most that (keys/policy.py).
         scope_now = list(old.scope_projects.all()) if old.is_account_key else []
@@ -577,19 +587,20 @@ def clean_key_update(
     permission and allowed-IP rules of a new key, and the rate limit's range. Returns the cleaned
     name and permissions (`clean_allowed_ips` gives the networks); raises InvalidKeyRequest with
     every field's error at once."""
-    errors: dict[str | None, str] = {}
-    checked = None
-    try:
-        checked = clean_key_request(
-            name=name, permissions=permissions, expiry_rule=ExpiryRule.NEVER, allowed_ips=allowed_ips
-        )
-    except InvalidKeyRequest as exc:
-        errors.update(exc.errors)
-    if rate_limit_per_minute is not None and not (1 <= rate_limit_per_minute <= RATE_LIMIT_MAX):
-        errors["rate_limit_per_minute"] = RATE_LIMIT_MESSAGE
-    if errors or checked is None:
-        raise InvalidKeyRequest(errors=errors)
+    checked = clean_key_request(
+        name=name,
+        permissions=permissions,
+        expiry_rule=ExpiryRule.NEVER,
+        allowed_ips=allowed_ips,
+        rate_limit_per_minute=rate_limit_per_minute,
+    )
     return checked.name, checked.permissions
+
+
+def require_changeable(key: ApiKey) -> None:
+    """THE rule "only an active key can be changed" (the Edit dialog, the admin, the services)."""
+    if key.status != Status.ACTIVE:
+        raise KeyNotActive("Only an active key can be changed.")
 
 
 def api_key_update(
@@ -617,8 +628,7 @@ def api_key_update(
     )
     with transaction.atomic():
         locked = _lock_key(key)
-        if locked.status != Status.ACTIVE:
-            raise KeyNotActive("Only an active key can be changed.")
+        require_changeable(locked)
         if name.lower() != locked.name.lower() and (
             ApiKey.objects.filter(**locked.holder_filter())
             .counted_toward_limit()

@@ -6,11 +6,18 @@ from django.urls import reverse
 from .actors import Actor
 from .events import record_event
 from .invitations import InvitationRefused, invitation_cancel, invitation_create
-from .membership import membership_add, membership_change_role, membership_delete_logged, membership_move
+from .membership import (
+    ONE_OWNER,
+    membership_add,
+    membership_change_role,
+    membership_delete_logged,
+    membership_move,
+    owner_problem,
+)
 from .models import Invitation, KeyEvent, Membership, Project, Question, Role
 from .models.event import EventKind
 from .questions import question_create, question_delete, question_set_active, question_update
-from .services import project_rename
+from .services import project_rename, slug_problem
 
 # Secrets' stored forms: no admin page shows, filters, orders, searches or links to them.
 SECRET_FIELDS = frozenset({"key_hash", "token_hash", "password"})
@@ -41,13 +48,9 @@ class MembershipAdminForm(forms.ModelForm):
             return cleaned
         if self.instance.pk is None:
             project = cleaned.get("project") or getattr(self.instance, "project", None)
-            if (
-                role == Role.OWNER
-                and project is not None
-                and project.pk is not None
-                and project.memberships.filter(role=Role.OWNER).exists()
-            ):
-                self.add_error("role", "A project has one owner; add this person as Admin or Viewer.")
+            problem = owner_problem(project, role) if project is not None else None
+            if problem:
+                self.add_error("role", problem)
             return cleaned
         stored = Membership.objects.get(pk=self.instance.pk)
         if role != stored.role:
@@ -57,15 +60,41 @@ class MembershipAdminForm(forms.ModelForm):
         return cleaned
 
 
+class MembershipInlineFormSet(forms.BaseInlineFormSet):
+    """A project's member rows together: one owner among them (`owner_problem` judges each new row
+    against the stored ones; this judges rows added side by side)."""
+
+    def clean(self):
+        super().clean()
+        rows = [f.cleaned_data for f in self.forms if getattr(f, "cleaned_data", None)]
+        if sum(1 for row in rows if row.get("role") == Role.OWNER and not row.get("DELETE")) > 1:
+            raise forms.ValidationError(ONE_OWNER)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     form = MembershipAdminForm
+    formset = MembershipInlineFormSet
     extra = 0
     autocomplete_fields = ["user"]
 
 
+class ProjectAdminForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = "__all__"  # noqa: DJ007  # what the admin showed before: name, slug, created_by
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        problem = slug_problem(slug)
+        if problem:
+            raise forms.ValidationError(problem)
+        return slug
+
+
 @admin.register(Project)
 class ProjectAdmin(NoSecretLookups, admin.ModelAdmin):
+    form = ProjectAdminForm
     list_display = ["name", "slug", "is_sandbox", "created_by", "created_at", "active_questions", "key_count"]
     list_filter = ["is_sandbox"]
     search_fields = ["name", "slug", "created_by__email"]

@@ -63,7 +63,7 @@ class QuestionBulkForm(forms.Form):
         field.validators = [v for v in field.validators if not isinstance(v, ProhibitNullCharactersValidator)]
 
     def add_rejection(self, rejection) -> None:
-        self.add_error("questions", [rejection.message, *(str(e) for e in rejection.errors)])
+        self.add_error("questions", [rejection.message, *(str(e) for e in rejection.line_errors)])
 
 
 class InvitationForm(forms.ModelForm):

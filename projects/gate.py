@@ -1,7 +1,7 @@
 """The question gate: a project's API keys unlock at 10 active questions.
 
-One function, used by the console views, the runtime API, the management commands and the
-admin, so the rule lives in a single place.
+One rule, used by the console views, the runtime API (`api/acting.py`: `gate_for` on its cached
+count), the project list, the management commands and the admin, so it lives in a single place.
 """
 
 from dataclasses import dataclass
@@ -35,11 +35,16 @@ def counter_text(active: int, required: int, noun: str = "") -> str:
     return f"{active:,} active{' ' + noun if noun else ''} ({required:,} needed)"
 
 
+def gate_for(active: int) -> QuestionGate:
+    """The gate of a project with `active` active questions, counted by the caller (the project
+    list counts them for a page of projects at once; the API's cached project record holds it)."""
+    return QuestionGate(active=active, required=settings.API_KEY_REQUIRED_ACTIVE_QUESTIONS)
+
+
 def question_gate(project) -> QuestionGate:
     from .models import Question
 
-    active = Question.objects.filter(project=project, is_active=True).count()
-    return QuestionGate(active=active, required=settings.API_KEY_REQUIRED_ACTIVE_QUESTIONS)
+    return gate_for(Question.objects.filter(project=project, is_active=True).count())
 
 
 def require_api_keys_unlocked(project) -> QuestionGate:
@@ -50,3 +55,11 @@ def require_api_keys_unlocked(project) -> QuestionGate:
             f"Activate or add {gate.missing} more."
         )
     return gate
+
+
+def locked_for_account_keys(slug: str) -> str:
+    """Why an account key is refused by a locked project (the API's 403 `project_locked`)."""
+    return (
+        f"Project {slug} has fewer than {settings.API_KEY_REQUIRED_ACTIVE_QUESTIONS} active questions; "
+        "account keys are refused until it has them again."
+    )

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from keys_console.errors import Refused
 from keys_console.mail import send_mail_later
 
 from .actors import Actor
@@ -40,29 +41,32 @@ INVITER_IN_MAIL_MAX = 254  # a whole address (its longest form): cut, it would b
 WINDOW_SECONDS = 3600
 
 
-class InvitationRefused(Exception):
+class InvitationRefused(Refused):
     """The invitation breaks a rule (the message says which); `field` names the form field."""
 
-    def __init__(self, message: str, field: str | None = "email"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+    def __init__(self, message: str, field: str | None = "email", **kwargs):
+        super().__init__(message, field=field, **kwargs)
 
 
 class InvitationForbidden(InvitationRefused):
     """The inviter may not give this role (API: 403 insufficient_permission)."""
 
+    code, status = "insufficient_permission", 403
+
 
 class InvitationConflict(InvitationRefused):
     """The address is already a member, or already has a pending invitation (API: 409 conflict)."""
 
+    code, status = "conflict", 409
+
 
 class InvitationThrottled(InvitationRefused):
-    """Too many invitation mails in the window (API: 429 rate_limited)."""
+    """Too many invitation mails in the window (API: 429 rate_limited, with Retry-After)."""
+
+    code, status = "rate_limited", 429
 
     def __init__(self, message: str, retry_after: int):
-        super().__init__(message, field=None)
-        self.retry_after = retry_after
+        super().__init__(message, field=None, retry_after=retry_after)
 
 
 def invitation_problem(project: Project, email: str) -> str | None:

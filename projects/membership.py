@@ -8,22 +8,38 @@ the owner is never removed nor demoted, and no one removes themselves (they leav
 
 from django.db import IntegrityError, transaction
 
+from keys_console.errors import Refused
+
 from .actors import Actor
 from .events import record_event
 from .models import Membership, Project, Role
 from .models.event import EventKind
 
 
-class MembershipRefused(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class MembershipRefused(Refused):
+    """A membership rule refused the change (the sentence says which)."""
+
+    code, status = "conflict", 409
+
+
+ONE_OWNER = "A project has one owner; add this person as Admin or Viewer."
+
+
+def owner_problem(project: Project, role: str) -> str | None:
+    """THE rule "one owner per project": why a new member of `project` cannot have `role`, or None."""
+    if role == Role.OWNER and project.pk is not None and project.memberships.filter(role=Role.OWNER).exists():
+        return ONE_OWNER
+    return None
 
 
 def membership_add(
     *, project: Project, user, role: str, actor: Actor, kind: str = EventKind.MEMBER_ADDED, details: dict | None = None
 ) -> Membership:
-    """Make `user` a member. Refused (MembershipRefused) if they already are one."""
+    """Make `user` a member. Refused (MembershipRefused) if they already are one, or if they would
+    be a second owner."""
+    problem = owner_problem(project, role)
+    if problem:
+        raise MembershipRefused(problem, field="role")
     try:
         with transaction.atomic():
             membership = Membership.objects.create(project=project, user=user, role=role)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
+from keys_console.errors import Refused
+
 from .actors import Actor
 from .events import record_event
 from .gate import QuestionGate
@@ -28,13 +30,15 @@ class LineError:
         return f"Line {self.line}: {self.message}"
 
 
-class BulkAddRejected(Exception):
-    """Nothing was added. `errors` names each bad line; `message` says what is wrong overall."""
+class BulkAddRejected(Refused):
+    """Nothing was added. `line_errors` names each bad line; `message` says what is wrong overall."""
 
-    def __init__(self, message: str, errors: Iterable[LineError] = ()):
-        super().__init__(message)
-        self.message = message
-        self.errors = list(errors)
+    def __init__(self, message: str, line_errors: Iterable[LineError] = ()):
+        self.line_errors = list(line_errors)
+        errors: dict[str | None, str] = {"questions": message}
+        if self.line_errors:
+            errors[None] = " ".join(f"{e}" for e in self.line_errors)
+        super().__init__(errors=errors)
 
 
 def bulk_lines(text: str) -> list[tuple[int, str]]:

@@ -12,6 +12,14 @@ from .models.event import EventKind
 RESERVED_SLUGS = {"invitations", "new"}  # path segments of the console
 
 
+def slug_problem(slug: str) -> str | None:
+    """THE rule for a slug chosen by hand (the admin): why it cannot be a project's address, or
+    None. `project_create` never picks a reserved one (`_free_slug`)."""
+    if slug in RESERVED_SLUGS:
+        return f"“{slug}” is a page of the console, not a project's address; choose another slug."
+    return None
+
+
 SLUG_ATTEMPTS = 10
 
 

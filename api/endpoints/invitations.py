@@ -4,15 +4,8 @@ from django.urls import reverse
 from ninja import Router
 from ninja.responses import Status
 
-from projects.invitations import (
-    InvitationConflict,
-    InvitationForbidden,
-    InvitationRefused,
-    InvitationThrottled,
-    invitation_create,
-)
+from projects.invitations import invitation_create
 
-from ..errors import Conflict, InvalidRequest, PermissionDenied, RateLimited
 from ..permissions import require
 from ..schemas import ErrorOut, InvitationIn, InvitationOut
 
@@ -32,22 +25,14 @@ def create_invitation(request, payload: InvitationIn):
     project and per key (429 `rate_limited`). The invitee gets an email with a link that works for 7 days."""
     require(request, "invite")
     key = request.auth
-    try:
-        invitation = invitation_create(
-            project=key.project,
-            email=payload.email,
-            role=payload.role,
-            invited_via_key=key,
-            accept_url=lambda token: request.build_absolute_uri(reverse("projects:invitation_open", args=[token])),
-        )
-    except InvitationForbidden as exc:
-        raise PermissionDenied(exc.message) from None
-    except InvitationThrottled as exc:
-        raise RateLimited(exc.message, retry_after=exc.retry_after) from None
-    except InvitationConflict as exc:
-        raise Conflict(exc.message, fields={"email": exc.message}) from None
-    except InvitationRefused as exc:
-        raise InvalidRequest(exc.message, fields={"email": exc.message}) from None
+    # A refusal (InvitationRefused: 403, 409, 429 or 400) is answered by the API's one handler.
+    invitation = invitation_create(
+        project=key.project,
+        email=payload.email,
+        role=payload.role,
+        invited_via_key=key,
+        accept_url=lambda token: request.build_absolute_uri(reverse("projects:invitation_open", args=[token])),
+    )
     return Status(
         201,
         {

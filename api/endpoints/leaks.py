@@ -10,11 +10,10 @@ console's **Report a leaked key** form (`keys.leaks.throttle_public_report`).
 from ninja import Router
 from ninja.responses import Status
 
-from keys.leaks import PUBLIC_REPORTER, ReportThrottled, report_leaked_keys, throttle_public_report
+from keys.leaks import PUBLIC_REPORTER, report_leaked_keys, throttle_public_report
 from keys_console.client_ip import client_ip
 from projects.actors import Actor
 
-from ..errors import RateLimited
 from ..schemas import ErrorOut, LeakReportIn, LeakReportOut
 
 router = Router(tags=["Leaked keys"])
@@ -32,10 +31,7 @@ def report_leaked(request, payload: LeakReportIn):
     holder's Security log) says where it was found, and its owners and admins (or its holder) get a
     mail. The answer is the same whatever the keys are. At most 100 keys per report; reports are
     limited per client address (429 `rate_limited`)."""
-    try:
-        throttle_public_report(client_ip(request))
-    except ReportThrottled as exc:
-        raise RateLimited(exc.message, retry_after=exc.retry_after) from None
+    throttle_public_report(client_ip(request))  # ReportThrottled: 429 through the API's one handler
     actor = Actor(
         user=None, label="leak report", ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")[:256]
     )

@@ -7,6 +7,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from keys_console.client_ip import client_ip
+from keys_console.errors import add_to_form
 from projects.actors import Actor
 
 from ..forms import LeakReportForm
@@ -23,7 +24,7 @@ def report_leak(request):
         try:
             throttle_public_report(client_ip(request))
         except ReportThrottled as exc:
-            form.add_error(None, f"Too many reports from this address. Try again in {exc.retry_after} seconds.")
+            add_to_form(form, exc)  # the API's sentence too
             status = 429
         else:
             actor = Actor.from_request(request, prefix="leak report by ")

@@ -7,6 +7,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from keys_console.errors import Refused
+
 INVITATION_LIFETIME = timedelta(days=7)
 
 
@@ -14,6 +16,12 @@ class Role(models.TextChoices):
     OWNER = "owner", "Owner"
     ADMIN = "admin", "Admin"
     VIEWER = "viewer", "Viewer"
+
+
+# THE role cap: owners and admins change things (and answer for the project's keys); viewers read.
+# Membership.can_manage, the mails about a project's keys (keys/notify.py) and what an account
+# key may do in a project (keys/scope.py: role_permissions) all read it.
+MANAGING_ROLES = (Role.OWNER, Role.ADMIN)
 
 
 class ProjectQuerySet(models.QuerySet):
@@ -60,7 +68,7 @@ class Membership(models.Model):
     @property
     def can_manage(self) -> bool:
         """Owners and admins change things; viewers read."""
-        return self.role in (Role.OWNER, Role.ADMIN)
+        return self.role in MANAGING_ROLES
 
     def role_change_problem(self, role: str) -> str | None:
         """Why this member cannot be given `role`, or None (the rule of `change_role`)."""
@@ -83,10 +91,11 @@ class Membership(models.Model):
         return True
 
 
-class RoleChangeRefused(ValueError):
+class RoleChangeRefused(Refused):
+    code, status = "conflict", 409
+
     def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, field="role")
 
 
 def invitation_token_hash(token: str) -> str:

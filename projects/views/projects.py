@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 from ..access import membership_for
 from ..actors import Actor
 from ..forms import ProjectForm
+from ..gate import gate_for
 from ..models import Invitation, Membership, Question
 from ..services import project_create
 
@@ -38,6 +39,8 @@ def project_list(request):
         .order_by("project__name", "project_id")
     )
     page = Paginator(memberships, settings.PROJECTS_PAGE_SIZE).get_page(request.GET.get("page"))
+    for membership in page.object_list:
+        membership.gate = gate_for(membership.active_questions)  # the rule itself, on this page's counts
     invitations = (
         Invitation.objects.pending()
         .filter(email__iexact=request.user.email)
@@ -49,7 +52,6 @@ def project_list(request):
         "page": page,
         "form": form,
         "invitations": invitations,
-        "gate_required": settings.API_KEY_REQUIRED_ACTIVE_QUESTIONS,
     }
     status = 422 if form.errors else 200
     return render(request, "projects/list.html", context, status=status)

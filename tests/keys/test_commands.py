@@ -89,7 +89,9 @@ def test_create_api_key_expiry_and_rate_limit(unlocked_project, days, rule):
         ("open", ["--name", "k", "--permissions", ","], "Choose at least one permission"),
         ("open", ["--name", "  ", "--permissions", "read"], "Give the key a name"),
         ("open", ["--name", "k", "--permissions", "read", "--expires-days", "45"], "--expires-days takes 7, 30"),
-        ("open", ["--name", "k", "--permissions", "read", "--rate-limit", "0"], "--rate-limit must be a positive"),
+        # The services' sentence (keys.services.clean_rate_limit), as the console's Edit dialog says it.
+        ("open", ["--name", "k", "--permissions", "read", "--rate-limit", "0"], "Choose a rate limit from 1 to"),
+        ("open", ["--name", "k", "--permissions", "read", "--rate-limit", "5000000"], "Choose a rate limit from 1 to"),
         ("dup", ["--name", "Taken", "--permissions", "read"], "An active key is already named “Taken”"),
     ],
 )

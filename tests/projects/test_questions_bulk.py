@@ -102,7 +102,7 @@ def test_bulk_add_has_a_line_limit(owner_client, project, settings):
 def test_bulk_add_service_is_all_or_nothing(project):
     with pytest.raises(BulkAddRejected) as caught:
         questions_bulk_create(project=project, text="A?\nA?", actor=Actor.cli())
-    assert [str(e) for e in caught.value.errors] == ["Line 2: repeats line 1."]
+    assert [str(e) for e in caught.value.line_errors] == ["Line 2: repeats line 1."]
     assert not Question.objects.exists() and not KeyEvent.objects.exists()
 
 

@@ -1,14 +1,14 @@
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from keys.models.api_key import PERMISSION_ORDER, ExpiryRule
 from keys.services import api_key_create, scope_label
+from keys_console.errors import RefusalCommand
 from projects.actors import Actor
-from projects.errors import RuleError
 from projects.models import Project
 
 
-class Command(BaseCommand):
+class Command(RefusalCommand):
     help = (
         "Create an API key and print it (once) on stdout. Same rules as the console. A project key: "
         "create_api_key <project-slug> …; an account key: create_api_key --account EMAIL --projects a,b|all …"
@@ -56,21 +56,18 @@ class Command(BaseCommand):
             rule = str(expires_days)
         else:
             raise CommandError("--expires-days takes 7, 30, 60, 90, 365, or 0 for no expiration.")
-        if rate_limit is not None and rate_limit < 1:
-            raise CommandError("--rate-limit must be a positive number of requests per minute.")
         chosen = [p.strip() for p in permissions.split(",") if p.strip()]
-        try:
-            key, plaintext = api_key_create(
-                name=name,
-                permissions=chosen,
-                expiry_rule=rule,
-                actor=Actor.cli(),
-                rate_limit_per_minute=rate_limit,
-                allowed_ips=allowed_ips,
-                **holder,
-            )
-        except RuleError as exc:
-            raise CommandError(" ".join(exc.errors.values()) or exc.message) from None
+        # A refusal (the rate limit's range, the gate, the key limit, ...) says the console's sentence
+        # on stderr with exit status 1 (RefusalCommand).
+        key, plaintext = api_key_create(
+            name=name,
+            permissions=chosen,
+            expiry_rule=rule,
+            actor=Actor.cli(),
+            rate_limit_per_minute=rate_limit,
+            allowed_ips=allowed_ips,
+            **holder,
+        )
         # Through self.stdout (not sys.stdout), so call_command(stdout=...) and scripts capture it alike.
         self.stdout.write(plaintext)
         self.stdout.flush()

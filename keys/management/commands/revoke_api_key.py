@@ -1,13 +1,13 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from keys.models import ApiKey
 from keys.services import api_key_revoke
+from keys_console.errors import RefusalCommand
 from projects.actors import Actor
-from projects.errors import RuleError
 
 
-class Command(BaseCommand):
+class Command(RefusalCommand):
     help = "Revoke an API key at once, by its Key ID (incident response)."
 
     def add_arguments(self, parser):
@@ -18,10 +18,7 @@ class Command(BaseCommand):
             key = ApiKey.objects.select_related("project", "owner").get(key_id=key_id)
         except ApiKey.DoesNotExist:
             raise CommandError(f"No API key with the Key ID “{key_id}”.") from None
-        try:
-            api_key_revoke(key=key, actor=Actor.cli())
-        except RuleError as exc:
-            raise CommandError(exc.message) from None
+        api_key_revoke(key=key, actor=Actor.cli())  # "already revoked": stderr, exit 1 (RefusalCommand)
         where = f"in {key.project.slug}" if key.project else f"(account key of {key.owner.email})"
         self.stdout.write(f"Revoked {key.key_id} “{key.name}” {where}.")
         if not settings.REDIS_URL:
