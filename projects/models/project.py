@@ -120,9 +120,15 @@ class InvitationQuerySet(models.QuerySet["Invitation"]):
     def new_token(self, invitation: "Invitation") -> str:
         """Give `invitation` a new token and a full lifetime from now; return the token (to mail once)."""
         token = secrets.token_urlsafe(32)
+        # The replaced link stays dead, but its page can say why (sent again) and whom to ask.
+        invitation.previous_token_hash = invitation.token_hash
         invitation.token_hash = invitation_token_hash(token)
         invitation.expires_at = timezone.now() + INVITATION_LIFETIME
-        self.filter(pk=invitation.pk).update(token_hash=invitation.token_hash, expires_at=invitation.expires_at)
+        self.filter(pk=invitation.pk).update(
+            token_hash=invitation.token_hash,
+            previous_token_hash=invitation.previous_token_hash,
+            expires_at=invitation.expires_at,
+        )
         return token
 
     def by_token(self, token: str):
@@ -141,6 +147,8 @@ class Invitation(models.Model):
     email = models.EmailField()
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
     token_hash = models.CharField(max_length=64, unique=True, default=_unusable_token_hash, editable=False)
+    # The link a Resend replaced (the latest one): dead, but its page says it was replaced (#32, finding 7).
+    previous_token_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -217,8 +217,17 @@ def invitation_open(request, token):
     """The link in the mail. The token is checked once, then the invitation's id (not a secret)
     goes into the session and the browser moves to a token-free URL (no token in history,
     Referer or logs of later requests, nor in the `next` of Log in / Sign up)."""
-    invitation = Invitation.objects.filter(token_hash=invitation_token_hash(token)).first()
+    token_hash = invitation_token_hash(token)
+    invitation = Invitation.objects.filter(token_hash=token_hash).first()
     if invitation is None:
+        replaced = Invitation.objects.select_related("project", "invited_by").filter(previous_token_hash=token_hash)
+        if replaced.exists():  # a Resend sent a newer link: say so, and whom to ask (#32, finding 7)
+            return render(
+                request,
+                "projects/invitation.html",
+                {"invitation": replaced.first(), "state": "replaced"},
+                status=410,
+            )
         return render(
             request,
             "projects/invitation.html",

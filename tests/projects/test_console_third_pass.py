@@ -175,3 +175,23 @@ def test_a_used_link_opened_logged_out_does_not_show_the_joiners_address(owner_c
     text = page_text(response)
     assert "already used" in text and "The invited person joined" in text
     assert "joiner@example.com" not in response.content.decode()
+
+
+def test_a_link_replaced_by_resend_says_so_and_whom_to_ask(owner_client, unlocked_project, user, mailoutbox):
+    from django.test import Client
+
+    from projects.models import Invitation
+
+    _invite(owner_client, unlocked_project, "again@example.com")
+    old_link = re.search(r"https?://[^/\s]+(/projects/invitations/\S+/)", mailoutbox[-1].body).group(1)
+    invitation = Invitation.objects.get(email="again@example.com")
+    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    owner_client.post(reverse("projects:invitation_resend", args=[unlocked_project.slug, invitation.pk]))
+    assert len(mailoutbox) == 2
+    response = Client().get(old_link)
+    assert response.status_code == 410
+    text = page_text(response)
+    assert "This invitation link was replaced" in text
+    assert f"ask {user.email} to send it again" in text
+    assert "again@example.com" not in response.content.decode()  # the invitee's address is not shown
+    assert Client().get("/projects/invitations/" + "x" * 43 + "/").status_code == 404  # unknown: as before

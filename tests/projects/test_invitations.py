@@ -321,7 +321,8 @@ def test_admin_resends_an_expired_invitation_with_a_new_link(client, invite, use
     new_link, new_token = LINK.search(mailoutbox[-1].body).groups()
     assert mailoutbox[-1].to == ["again@example.com"]
     assert new_token != old_token
-    assert client.get(old_link).status_code == 404  # the old link is dead
+    dead = client.get(old_link)  # the old link is dead, and says why (#32, finding 7)
+    assert dead.status_code == 410 and "was replaced" in page_text(dead) and "Accept" not in page_text(dead)
     assert client.get(client.get(new_link).url).status_code == 200
     event = unlocked_project.events.order_by("-id").first()
     assert (event.kind, event.subject, event.details.get("resent")) == ("invitation_sent", "again@example.com", True)
