@@ -5,7 +5,7 @@
 # Python of .python-version (pyenv's 3.13.0) or any python3 >= 3.12, and never downloads one.
 #   make run    — only what serving needs (no dev/bench groups), migrate, seed the demo, serve
 #   make test   — adds the dev group (pytest, Playwright, ruff, mypy, ...) and runs the suite
-#   make check  — ruff (lint + format) and mypy, as .ci/run does
+#   make check  — ruff (lint + format), mypy and lint-imports (the layers in pyproject.toml), as .ci/run does
 #   make bench  — adds the bench group (DRF + djangorestframework-api-key), runs bench/run.sh
 #   make lock   — re-resolve uv.lock after editing pyproject.toml
 #   make install — production: exactly the locked runtime dependencies in .venv
@@ -65,6 +65,7 @@ check: $(UV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DEBUG=1 $(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 bench: $(UV)
 	$(SYNC) --group dev --group bench $(SHARED)

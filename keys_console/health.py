@@ -32,6 +32,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from . import drain
+from .version import VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +75,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if any(name in REQUIRED for name in failing):
         return _unavailable({"status": "unavailable", "failing": failing, "checks": results})
     if failing:
-        return JsonResponse({"status": "degraded", "degraded": failing, "checks": results})
-    return JsonResponse({"status": "ok", "checks": results})
+        return JsonResponse({"status": "degraded", "degraded": failing, "checks": results, "version": VERSION})
+    return JsonResponse({"status": "ok", "checks": results, "version": VERSION})
 
 
 def _unavailable(body: dict) -> JsonResponse:
-    return JsonResponse(body, status=503)
+    return JsonResponse({**body, "version": VERSION}, status=503)
 
 
 class HealthCheckMiddleware:

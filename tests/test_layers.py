@@ -1,20 +1,28 @@
 """The apps' layers, checked by reading the source (docs/architecture.md draws them):
 
-    keys_console (settings, urls: the composition root)
+    keys_console (settings, urls: the composition root; base.html, the site's layout)
       └─ api → webhooks → keys → projects → accounts → keys_console's helpers (env, client_ip, ...)
 
-An app may import from its own layer and the layers below, never from one above; and no two
-modules import each other, directly or through others (imports inside functions count too,
-`if TYPE_CHECKING:` ones do not: they never run)."""
+The layers are written once, as import-linter's contract in pyproject.toml (`lint-imports`, run
+by `make check` and CI, enforces it on imports). This module reads that list and adds what
+import-linter does not see: an app may name another app's URLs (`reverse("ns:name")`,
+`{% url 'ns:name' %}`) only if it may import it; every top-level app is placed in the contract;
+and no two modules import each other, directly or through others (imports inside functions and
+under `if TYPE_CHECKING:` count too: a type-only cycle is still a cycle)."""
 
 import ast
+import re
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ["keys_console", "accounts", "projects", "keys", "webhooks", "api"]
+_IMPORTLINTER = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+_LAYERS = next(c for c in _IMPORTLINTER["contracts"] if c["type"] == "layers")["layers"]
+APPS = list(_IMPORTLINTER["root_packages"])
 # The composition root sits above everything; keys_console's other modules are shared helpers below.
 TOP = {"keys_console.settings", "keys_console.urls", "keys_console.wsgi", "keys_console.asgi"}
-RANK = {"accounts": 1, "projects": 2, "keys": 3, "webhooks": 4, "api": 5}
+# From the contract: the first layer is the highest (api: 5, ..., accounts: 1, keys_console: 0).
+RANK = {layer: len(_LAYERS) - 1 - i for i, layer in enumerate(_LAYERS)}
 
 
 def rank(module: str) -> int:
@@ -38,24 +46,12 @@ def _sources() -> dict[str, Path]:
     return found
 
 
-def _is_type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
 def _imports(module: str, path: Path, known: set[str]) -> set[str]:
     """The project modules `module` imports (resolved to modules, not names inside them)."""
     tree = ast.parse(path.read_text(), str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    skipped = {
-        id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node) for n in ast.walk(node)
-    }
     targets: set[str] = set()
-    for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
+    for node in ast.walk(tree):  # every import, `if TYPE_CHECKING:` ones and their `else:` included
         if isinstance(node, ast.Import):
             targets.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -186,3 +182,137 @@ def test_the_private_name_check_sees_one():
     assert _private_uses("for r in self.api._get_bound_routers(): pass") == ["1: self.api._get_bound_routers"]
     assert _private_uses("project._state.adding = False") == ["1: project._state"]
     assert _private_uses("self._cache = 1; key._meta.fields") == []
+
+
+# --- the contract covers every app ---------------------------------------------------------------
+def test_every_top_level_app_is_placed_in_the_layer_contract():
+    """A new app (a top-level folder with apps.py) must be given its layer in pyproject.toml's
+    import-linter contract, or `lint-imports` would not check it."""
+    apps = sorted(path.parent.name for path in ROOT.glob("*/apps.py"))
+    assert apps and set(apps) <= set(_LAYERS), f"place {sorted(set(apps) - set(_LAYERS))} in [tool.importlinter]"
+    assert set(_LAYERS) <= set(APPS) and _LAYERS[-1] == "keys_console"
+
+
+def test_type_only_imports_count():
+    path = ROOT / "tests" / "_layers_probe.py"
+    source = (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from api import auth\n"
+        "else:\n    from keys import services\n"
+    )
+    try:
+        path.write_text(source)
+        assert _imports("projects.probe", path, {"api.auth", "keys.services"}) == {"api.auth", "keys.services"}
+    finally:
+        path.unlink()
+
+
+# --- URL names are dependencies too --------------------------------------------------------------
+_REVERSERS = {"reverse", "reverse_lazy", "redirect", "resolve_url"}
+_URL_TAG = re.compile(r"""{%\s*url\s+["']([\w:-]+)["']""")
+# Template folders of apps other than their own name (allauth's and django-ninja's overrides).
+TEMPLATE_OWNERS = {"account": "accounts", "allauth": "accounts", "mfa": "accounts", "ninja": "api"}
+
+
+def url_name_owners() -> dict[str, str]:
+    """Every URL name ("ns:name" or "name") of the project's apps -> the app whose view serves it."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    owners: dict[str, str] = {}
+
+    def walk(patterns, namespace: str) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                callback = pattern.callback
+                module = getattr(callback, "view_class", callback).__module__.split(".")[0]
+                if module in RANK:
+                    owners.setdefault(f"{namespace}{pattern.name}", module)
+
+    walk(get_resolver().url_patterns, "")
+    return owners
+
+
+def python_url_names(source: str, owners: dict[str, str]) -> set[str]:
+    """URL names a Python module uses: a namespaced name anywhere in a string, any name passed to
+    reverse(), reverse_lazy(), redirect() or resolve_url()."""
+    used = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and ":" in node.value:
+            if node.value in owners:
+                used.add(node.value)
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            if name in _REVERSERS and node.args[0].value in owners:
+                used.add(node.args[0].value)
+    return used
+
+
+def template_layer(path: Path) -> str | None:
+    """The app a template belongs to (None: the site's layout, part of the composition root)."""
+    parts = path.relative_to(ROOT / "templates").parts
+    if len(parts) == 1:
+        return None
+    folder = parts[1] if parts[0] == "admin" else parts[0]
+    return TEMPLATE_OWNERS.get(folder, folder)
+
+
+def _url_name_references() -> list[tuple[str, str | None, str]]:
+    """(who, its layer or None for the composition root, the URL name) for every reference."""
+    owners = url_name_owners()
+    found = []
+    for module, path in _sources().items():
+        layer = None if module in TOP else module.split(".")[0]
+        found += [(module, layer, name) for name in python_url_names(path.read_text(), owners)]
+    for path in sorted((ROOT / "templates").rglob("*.html")) + sorted((ROOT / "templates").rglob("*.txt")):
+        for name in _URL_TAG.findall(path.read_text()):
+            if name in owners:
+                found.append((str(path.relative_to(ROOT)), template_layer(path), name))
+    return found
+
+
+def test_every_template_folder_belongs_to_a_layer():
+    folders = {template_layer(p) for p in (ROOT / "templates").rglob("*") if p.is_file()} - {None}
+    assert folders <= set(RANK), f"unplaced template folders: {sorted(folders - set(RANK))}"
+
+
+# Upward URL references that were there when this check was written (issue #27), each to be
+# removed, never added to: the project tabs and the Account tabs name the key pages (a lower
+# layout showing a higher layer's tabs: the higher layer should register its tab, as signals do
+# for events); the route sweep's registry (accounts/sensitive.py) names every route of the site
+# (it belongs with the composition root, keys_console/). A new upward reference fails the test, and
+# so does an entry here that no longer exists (the list only shrinks).
+KNOWN_UPWARD_URL_REFERENCES = {
+    "accounts.sensitive": "the route sweep's registry: every route of the site, by name",
+    "projects.sandbox": "the Sandbox opens on the Generate dialog (project_keys:key_new)",
+    "projects.views.questions": "after a question change, the link to the API Key tab",
+    "templates/accounts/_tabs.html": "the Account tabs: Personal API keys, Security log",
+    "templates/accounts/account.html": "links to Personal API keys and the Security log",
+    "templates/accounts/message.html": "a link back to the projects",
+    "templates/projects/_project_layout.html": "the project tabs: API Key, Usage, Settings",
+    "templates/projects/questions.html": "the link to the API Key tab when it unlocks",
+    "templates/projects/settings/_webhooks.html": "the Settings tab's Webhooks section (rendered by keys)",
+}
+
+
+def test_no_app_names_the_urls_of_a_layer_above_it():
+    """`reverse("project_keys:…")` from projects/ (or `{% url 'project_keys:…' %}` in a projects
+    template) depends on keys as surely as an import: the lower layer would break without the higher."""
+    owners = url_name_owners()
+    upward = {
+        (who, f"{name} ({owners[name]})")
+        for who, layer, name in _url_name_references()
+        if layer is not None and RANK[owners[name]] > RANK[layer]
+    }
+    assert sorted(u for u in upward if u[0] not in KNOWN_UPWARD_URL_REFERENCES) == []
+    assert sorted(set(KNOWN_UPWARD_URL_REFERENCES) - {who for who, _ in upward}) == [], "remove it from the list"
+
+
+def test_the_url_check_sees_a_reference():
+    owners = {"project_keys:list": "keys", "projects:list": "projects"}
+    source = 'from django.urls import reverse\nreverse("project_keys:list", args=[1])\nX = "projects:list"\n'
+    assert python_url_names(source, owners) == {"project_keys:list", "projects:list"}
+    real = url_name_owners()
+    assert real["projects:list"] == "projects" and real["project_keys:api_keys"] == "keys"
+    assert template_layer(ROOT / "templates" / "projects" / "list.html") == "projects"
+    assert template_layer(ROOT / "templates" / "base.html") is None
