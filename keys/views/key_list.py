@@ -9,6 +9,7 @@ filter then uses `ApiKey.status_at` itself — the one status rule — instead o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
@@ -143,7 +144,7 @@ class KeyListQuery:
                 return False
         return True
 
-    def apply(self, keys: list[ApiKey], now: datetime) -> list[ApiKey]:
+    def apply(self, keys: Sequence[ApiKey], now: datetime) -> list[ApiKey]:
         chosen = [k for k in keys if self.matches(k, now)]
         column, descending = self.sort.lstrip("-"), self.sort.startswith("-")
         if column == "name":
@@ -169,7 +170,7 @@ def list_status(key: ApiKey, now: datetime) -> str:
     return str(status)
 
 
-def creators(keys: list[ApiKey]) -> list[tuple[str, str]]:
+def creators(keys: Sequence[ApiKey]) -> list[tuple[str, str]]:
     """The people who made the listed keys, for the **Created by** filter."""
     seen: dict[str, str] = {}
     anonymous = False
