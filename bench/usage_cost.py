@@ -1,13 +1,14 @@
 """What recording a request's usage costs on the hot path (issue #31), in this process.
 
-    .venv/bin/python bench/usage_cost.py [--calls 100000]
+    BENCH_REDIS_URL=redis://127.0.0.1:PORT/0 .venv/bin/python bench/usage_cost.py [--calls 100000] [--requests 3000]
 
 Times `api.usage.after_request` as `ApiResponseMiddleware` calls it for a `GET /api/v1/key` in
 steady state (the key's first use this minute is past, so last use writes nothing; the flush is
 not due): today's code, which counts per key, project, day, endpoint (the route's operation id)
 and outcome and remembers the client address and User-Agent, against the code it replaced
 (`api/usage.py` at cb12610^, which counted per key, day and status class only), both on the same
-request. Also the parts alone, and, for comparison, one Redis HINCRBY round trip (a private
+request. Also the parts alone; whole requests through Django's handler with either code (with
+BENCH_REDIS_URL: a Redis of your own); and, for comparison, one Redis HINCRBY round trip (a private
 redis-server on a free port, when one can be started): what counting in the shared cache on the
 request path would have cost instead. Prints microseconds per call (best of 5 runs). Compare with
 a request's CPU time in docs/performance.md (`GET /api/v1/key`: about 0.9 ms of worker CPU).
@@ -28,8 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["DEBUG"] = "0"
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-3f9c1a7e5d2b8f4a6c0e9d7b5a3f1c8e")
-# DEBUG=0 requires REDIS_URL; this measurement never touches the cache (nothing listens on port 1).
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:1/0")
+# DEBUG=0 requires REDIS_URL. The parts never touch the cache; the whole requests use BENCH_REDIS_URL
+# (a Redis of your own: the script's counters and records go there) and a throwaway SQLite file.
+os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:1/0"
+os.environ["DATABASE_URL"] = "sqlite:///" + str(Path(tempfile.mkdtemp()) / "usage_cost.sqlite3")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1")  # no request line: the denominator without the log
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keys_console.settings")
 
 import django  # noqa: E402
@@ -90,10 +95,50 @@ def redis_round_trip(calls: int) -> float | None:
         stop_private_redis()
 
 
+def whole_requests(old, requests: int) -> tuple[float, float] | None:
+    """Whole `GET /api/v1/key` requests through Django's handler in this process (no network),
+    the key's record from Redis as in production (BENCH_REDIS_URL, e.g. a private redis-server),
+    its row in a throwaway SQLite database: µs per request with today's bookkeeping and with the
+    code it replaced (best of 5 runs each, interleaved). None without BENCH_REDIS_URL."""
+    if not os.environ.get("BENCH_REDIS_URL"):
+        return None
+    from django.core.management import call_command
+    from django.test import Client
+
+    from api import response_hooks
+    from tests.factories import ApiKeyFactory, ProjectFactory
+
+    call_command("migrate", verbosity=0)
+    key = ApiKeyFactory(project=ProjectFactory(active_questions=12), rate_limit_per_minute=1_000_000)
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_X_FORWARDED_PROTO="https")  # as behind the proxy
+    headers = {"Authorization": f"Bearer {key.plaintext}", "User-Agent": "python-httpx/0.28.1"}
+    for _ in range(200):  # warm: record cached, last use written, operation table built
+        response = client.get("/api/v1/key", headers=headers, REMOTE_ADDR="203.0.113.7")
+        assert response.status_code == 200, (response.status_code, response.content[:200])
+    today = response_hooks.usage.after_request
+
+    def before(request, key, response):
+        if getattr(request, "api_key", None) is not None:  # it counted authenticated requests only
+            old.after_request(request, key, response.status_code)
+
+    best = {"now": float("inf"), "before": float("inf")}
+    for _ in range(5):
+        for label, hook in (("now", today), ("before", before)):
+            response_hooks.usage.after_request = hook  # type: ignore[assignment]
+            started = time.perf_counter()
+            for _ in range(requests):
+                client.get("/api/v1/key", headers=headers, REMOTE_ADDR="203.0.113.7")
+            best[label] = min(best[label], (time.perf_counter() - started) / requests * 1e6)
+    response_hooks.usage.after_request = today  # type: ignore[assignment]
+    return best["now"], best["before"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=100_000)
-    calls = parser.parse_args().calls
+    parser.add_argument("--requests", type=int, default=3000, help="whole requests per run (BENCH_REDIS_URL)")
+    arguments = parser.parse_args()
+    calls = arguments.calls
     settings.API_USAGE_FLUSH_SECONDS = 10**9  # never due during the measurement
     request = RequestFactory().get("/api/v1/key", REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT="python-httpx/0.28.1")
     request.resolver_match = resolve("/api/v1/key")
@@ -122,6 +167,12 @@ def main() -> None:
     for label, one in parts.items():
         print(f"  {label:<55} {best_of(5, calls, one):6.2f} us")
     usage.discard_pending()
+    whole = whole_requests(old, arguments.requests)
+    if whole is not None:
+        now, before = whole
+        print(f"whole GET /api/v1/key in process, before #31:                 {before:6.1f} us/request")
+        print(f"whole GET /api/v1/key in process, #31:                        {now:6.1f} us/request")
+        print(f"  difference: {now - before:+.1f} us ({(now - before) / before * 100:+.1f} %)")
     rtt = redis_round_trip(calls)
     if rtt is not None:
         print(f"for comparison, one Redis HINCRBY round trip (loopback):      {rtt:6.2f} us/request")
