@@ -216,8 +216,11 @@ ADMIN_MODELS: dict[str, tuple[str, ...]] = {
     "projects.invitation": (),
     "projects.question": (),
     "projects.keyevent": (),
-    "keys.apikey": ("revoke_selected",),  # revoking stays one click (and its confirmation page) away
+    # revoking (and pausing) stays one click and its confirmation page away; Enable asks
+    "keys.apikey": ("revoke_selected", "disable_selected"),
     "keys.keyusageday": (),
+    "keys.keyapproval": (),  # read-only in the admin (#29): the Settings and API Key tabs change them
+    "projects.keypolicy": (),
     "django_tasks_database.dbtaskresult": (),
 }
 

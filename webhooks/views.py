@@ -15,7 +15,6 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts.reauth import confirm_access_required
 from projects.access import membership_for
 from projects.actors import Actor
 from projects.views.confirm import Confirmation, confirm
@@ -62,7 +61,6 @@ def _endpoint(request, slug: str, pk: int):
 
 
 @login_required
-@confirm_access_required
 @require_GET
 def endpoints(request, slug):
     membership = membership_for(request, slug, manage=True)
@@ -72,7 +70,6 @@ def endpoints(request, slug):
 @never_cache
 @sensitive_variables("secret")
 @login_required
-@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def endpoint_new(request, slug):
     membership = membership_for(request, slug, manage=True)
@@ -100,7 +97,6 @@ def endpoint_new(request, slug):
 
 
 @login_required
-@confirm_access_required
 @require_GET
 def endpoint_detail(request, slug, pk):
     membership, endpoint = _endpoint(request, slug, pk)
@@ -115,7 +111,6 @@ def endpoint_detail(request, slug, pk):
 @never_cache
 @sensitive_variables("secret")
 @login_required
-@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def endpoint_rotate(request, slug, pk):
     membership, endpoint = _endpoint(request, slug, pk)
@@ -140,7 +135,6 @@ def endpoint_rotate(request, slug, pk):
 
 
 @login_required
-@confirm_access_required
 @require_POST
 def endpoint_disable(request, slug, pk):
     _, endpoint = _endpoint(request, slug, pk)
@@ -150,7 +144,6 @@ def endpoint_disable(request, slug, pk):
 
 
 @login_required
-@confirm_access_required
 @require_POST
 def endpoint_enable(request, slug, pk):
     _, endpoint = _endpoint(request, slug, pk)
@@ -160,7 +153,6 @@ def endpoint_enable(request, slug, pk):
 
 
 @login_required
-@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def endpoint_delete(request, slug, pk):
     membership, endpoint = _endpoint(request, slug, pk)
@@ -184,7 +176,6 @@ def endpoint_delete(request, slug, pk):
 
 
 @login_required
-@confirm_access_required
 @require_POST
 def endpoint_test(request, slug, pk):
     _, endpoint = _endpoint(request, slug, pk)
@@ -194,7 +185,6 @@ def endpoint_test(request, slug, pk):
 
 
 @login_required
-@confirm_access_required
 @require_POST
 def delivery_resend(request, slug, pk, delivery_id):
     _, endpoint = _endpoint(request, slug, pk)

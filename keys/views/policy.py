@@ -16,7 +16,6 @@ from django.template.loader import get_template
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.reauth import confirm_access_required
 from keys import policy as rules
 from keys import policy_actions
 from keys.models import ApiKey
@@ -83,7 +82,6 @@ def settings_page(request, slug):
     return render(request, PAGE, _context(membership_for(request, slug)))
 
 
-@confirm_access_required
 def _save(request, slug):
     membership = _owner_membership(request, slug)
     project = membership.project
@@ -121,7 +119,6 @@ def _save(request, slug):
 
 
 @login_required
-@confirm_access_required
 @require_http_methods(["GET", "POST"])
 def revoke_out_of_policy_keys(request, slug):
     membership = _owner_membership(request, slug)
@@ -149,7 +146,6 @@ def revoke_out_of_policy_keys(request, slug):
 
 
 @login_required
-@confirm_access_required
 @require_POST
 def shorten_expiry_view(request, slug):
     membership = _owner_membership(request, slug)

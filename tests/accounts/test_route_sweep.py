@@ -257,7 +257,7 @@ def test_finding_1_inviting_an_admin_in_a_stale_session_asks_first_then_goes_on(
     assert not Invitation.objects.exists()
     assert not mailoutbox
     done = client.post(response.url, {"password": PASSWORD, "next": url})
-    assert done.status_code == 302 and done.url == url
+    assert done.status_code == 302 and done.url.startswith(url)
     invitation = Invitation.objects.get()
     assert (invitation.email, invitation.role) == ("new-admin@example.net", Role.ADMIN)
 
@@ -268,7 +268,7 @@ def test_inviting_a_viewer_in_a_stale_session_is_sent_at_once(client, owner, pro
     go_stale(client, minutes=30)
     url = reverse("projects:members", args=[project.slug])
     response = client.post(url, {"email": "reader@example.net", "role": "viewer"})
-    assert response.status_code == 302 and response.url == url
+    assert response.status_code == 302 and response.url.startswith(url)
     assert Invitation.objects.get().role == Role.VIEWER
     assert client.get(url).status_code == 200  # the Members tab itself never asks
 
