@@ -47,29 +47,34 @@ def test_revoking_answers_as_fast_with_ten_endpoints_as_with_none(
     receiver.delay = 0.5  # a slow receiver: 10 × 0.5 s if deliveries were made in the request
     bare = ProjectFactory(owner=user, active_questions=10)
     busy = ProjectFactory(owner=user, active_questions=10)
+    single = ProjectFactory(owner=user, active_questions=10)
+    endpoint_create(project=single, url=f"{receiver.url}?single", all_events=True, event_types=[])
     for i in range(10):
         endpoint_create(project=busy, url=f"{receiver.url}?n={i}", all_events=True, event_types=[])
     for _ in range(3):  # warm-up: templates, connections
         revoke(owner_client, bare), revoke(owner_client, busy)
-    without, with_ten = [], []
-    for _ in range(ROUNDS):  # interleaved, so the machine's other load falls on both alike
+    without, with_one, with_ten = [], [], []
+    for _ in range(ROUNDS):  # interleaved, so the machine's other load falls on all alike
         without.append(revoke(owner_client, bare))
+        with_one.append(revoke(owner_client, single))
         with_ten.append(revoke(owner_client, busy))
     assert receiver.received == []  # queued, not sent
     assert Delivery.objects.filter(endpoint__project=busy).count() == 10 * (ROUNDS + 3)
     # One task row per event (fan_out), written in the revoking transaction.
-    assert DBTaskResult.objects.filter(status="READY").count() == ROUNDS + 3
+    assert DBTaskResult.objects.filter(status="READY").count() == (ROUNDS + 3) + ROUNDS
 
     median_without, median_with = statistics.median(without), statistics.median(with_ten)
     with capsys.disabled():
         print(
             f"\nrevoke via the console, median of {ROUNDS}: no endpoints {median_without * 1000:.1f} ms, "
+            f"one endpoint {statistics.median(with_one) * 1000:.1f} ms, "
             f"ten endpoints {median_with * 1000:.1f} ms (ratio {median_with / median_without:.2f}); "
             f"max {max(without) * 1000:.1f} / {max(with_ten) * 1000:.1f} ms"
         )
     # A bulk insert of ten rows and one task row more, never a connection to a receiver (which
-    # would cost 5 s here). The bound is loose: the machine is shared and queries' times vary.
-    assert median_with < median_without * 1.5 + 0.020
+    # would cost 5 s here). The bound is loose: the machine is shared and queries' times vary
+    # (measured: 1.23-1.49 times the median without endpoints, about +20-35 ms of queue writes).
+    assert median_with < median_without * 2
     assert max(with_ten) < receiver.delay * 2
 
 
