@@ -209,7 +209,9 @@ def test_inviting_asks_for_any_role_above_viewer():
 def test_the_admin_revoke_action_is_never_held_back_but_other_bulk_actions_are():
     rule = sensitive.ROUTES["admin:keys_apikey_changelist"]
     assert not rule.needs_confirm_access(FakeRequest("POST", {"action": "revoke_selected"}))
+    assert not rule.needs_confirm_access(FakeRequest("POST", {"action": "disable_selected"}))
     assert rule.needs_confirm_access(FakeRequest("POST", {"action": "delete_selected"}))
+    assert rule.needs_confirm_access(FakeRequest("POST", {"action": "enable_selected"}))
     assert not rule.needs_confirm_access(FakeRequest("GET"))
 
 
