@@ -9,7 +9,9 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.browser.conftest import log_in
 from tests.factories import PASSWORD, ProjectFactory, UserFactory
-from tests.webhooks.conftest import Receiver
+
+# Autouse fixtures: every socket connects to loopback only, and names resolve through a stub.
+from tests.webhooks.conftest import Receiver, _loopback_only, dns  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
