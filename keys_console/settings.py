@@ -34,18 +34,27 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 def mailers_from_env(environ, *, debug: bool) -> dict:
     """Django's MAILERS from the environment: EMAIL_URL (smtp://user:password@host:587, or smtps://
-    for TLS from the first byte) or EMAIL_HOST / EMAIL_PORT / EMAIL_HOST_USER / EMAIL_HOST_PASSWORD /
+    for TLS from the first byte, or smtp+insecure://localhost:25 for a local relay without TLS, which
+    may carry no password: a password is never sent without TLS, in either form) or EMAIL_HOST /
+    EMAIL_PORT / EMAIL_HOST_USER / EMAIL_HOST_PASSWORD /
     EMAIL_USE_TLS. EMAIL_BACKEND (a dotted path) wins when set. With neither, DEBUG prints mails on
     the console, and production tries an SMTP server on localhost."""
     from urllib.parse import unquote, urlsplit
 
     smtp = "django.core.mail.backends.smtp.EmailBackend"
-    url = env_url("EMAIL_URL", "", schemes=("smtp", "smtps"), example="smtp://user:password@host:587", environ=environ)
+    url = env_url(
+        "EMAIL_URL",
+        "",
+        schemes=("smtp", "smtps", "smtp+insecure"),
+        example="smtp://user:password@host:587 (STARTTLS), smtps://user:password@host:465 (TLS) or "
+        "smtp+insecure://localhost:25 (a local relay, no TLS, no password)",
+        environ=environ,
+    )
     if url:
         parts = urlsplit(url)
         options = {
             "host": parts.hostname or "localhost",
-            "port": parts.port or (465 if parts.scheme == "smtps" else 587),
+            "port": parts.port or {"smtps": 465, "smtp": 587}.get(parts.scheme, 25),
             "username": unquote(parts.username or ""),
             "password": unquote(parts.password or ""),
             "use_ssl": parts.scheme == "smtps",
@@ -67,6 +76,14 @@ def mailers_from_env(environ, *, debug: bool) -> dict:
         mailer = {"BACKEND": "django.core.mail.backends.console.EmailBackend" if debug else smtp}
     if mailer["BACKEND"] == smtp:
         mailer.setdefault("OPTIONS", {})["timeout"] = 10
+        options = mailer["OPTIONS"]
+        if options.get("password") and not (options.get("use_tls") or options.get("use_ssl")):
+            # A password is never sent in the clear: a relay without TLS is reached without one.
+            raise ImproperlyConfigured(
+                "The SMTP password would be sent without TLS: use EMAIL_URL=smtp://user:password@host:587 "
+                "(STARTTLS) or smtps://user:password@host:465, or reach a local relay without a password "
+                "(EMAIL_URL=smtp+insecure://localhost:25)."
+            )
     backend = env_dotted_path("EMAIL_BACKEND", environ=environ)
     if backend:
         mailer = {"BACKEND": backend}
@@ -95,6 +112,8 @@ SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 
 INSTALLED_APPS = [
+    # First: its `createsuperuser` (fails without a terminal or a password) wins over Django's.
+    "keys_console",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

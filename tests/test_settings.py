@@ -271,15 +271,31 @@ def test_production_settings_module_values():
             },
         ),
         (
-            {"EMAIL_HOST": "mx.example", "EMAIL_HOST_USER": "u", "EMAIL_HOST_PASSWORD": "p", "EMAIL_USE_TLS": "0"},
+            {"EMAIL_HOST": "mx.example", "EMAIL_USE_TLS": "0"},
             False,
             {
                 "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
                 "OPTIONS": {
                     "host": "mx.example",
                     "port": 587,
-                    "username": "u",
-                    "password": "p",
+                    "username": "",
+                    "password": "",
+                    "use_ssl": False,
+                    "use_tls": False,
+                    "timeout": 10,
+                },
+            },
+        ),
+        (
+            {"EMAIL_URL": "smtp+insecure://localhost"},
+            False,
+            {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {
+                    "host": "localhost",
+                    "port": 25,
+                    "username": "",
+                    "password": "",
                     "use_ssl": False,
                     "use_tls": False,
                     "timeout": 10,
@@ -287,12 +303,28 @@ def test_production_settings_module_values():
             },
         ),
     ],
-    ids=["debug-console", "email-url", "smtps", "email-host"],
+    ids=["debug-console", "email-url", "smtps", "email-host", "local-relay"],
 )
 def test_email_settings_from_the_environment(environ, debug, expected):
     from keys_console.settings import mailers_from_env
 
     assert mailers_from_env(environ, debug=debug) == {"default": expected}
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"EMAIL_URL": "smtp+insecure://relay:s3cret@localhost:25"},
+        {"EMAIL_HOST": "mx.example", "EMAIL_HOST_USER": "u", "EMAIL_HOST_PASSWORD": "s3cret", "EMAIL_USE_TLS": "0"},
+    ],
+    ids=["insecure-url", "email-host-without-tls"],
+)
+def test_a_password_is_never_sent_without_tls(environ):
+    from keys_console.settings import mailers_from_env
+
+    with pytest.raises(ImproperlyConfigured, match="password would be sent without TLS") as refused:
+        mailers_from_env(environ, debug=False)
+    assert "s3cret" not in str(refused.value)
 
 
 def test_email_url_with_an_unknown_scheme_is_refused():
