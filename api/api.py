@@ -15,6 +15,8 @@ from ninja.errors import ConfigError
 from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
 
+from keys_console.version import VERSION
+
 from .auth import API_KEY_AUTH
 from .endpoints import invitations, key, leaks, questions, secret_scanning, usage
 from .errors import install_error_handlers
@@ -156,7 +158,7 @@ class RuntimeApi(NinjaAPI):
 
 api = RuntimeApi(
     title="NBQ runtime API",
-    version="1",
+    version=VERSION,  # the app's, from the package metadata (keys_console/version.py)
     description=DESCRIPTION,
     urls_namespace="api",
     auth=API_KEY_AUTH,
