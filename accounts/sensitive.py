@@ -4,8 +4,9 @@ Each URL pattern of the site (the console's, allauth's, the admin's) has one ent
 keyed by its URL name (`"project_keys:key_new"`; an unnamed pattern by its full route,
 `"route:admin/(?P<url>.*)$"`):
 
-- `READS`: changes nothing. Only GET, HEAD and OPTIONS reach the view; any other method is
-  answered 405 before it, so a route cannot start changing state while classified as reading.
+- `READS`: changes nothing. Only GET, HEAD and OPTIONS reach the view; any other method from a
+  logged-in session is answered 405 before it, so a route cannot start changing state while
+  classified as reading (a visitor the view turns away anyway still gets its login page).
 - `CHANGES`: changes state, never asks (questions, logging in and out, revoking a key: revoking
   stays one click away, for incident response).
 - `CONFIRM`: asks to Confirm access before the view runs, for every method (opening the dialog
@@ -287,16 +288,20 @@ def unclassified(patterns: Iterable[URLPattern | URLResolver]) -> list[Pattern]:
 
 
 def guarded(view: Callable, rule: Rule, key: str) -> Callable:
-    """`view`, behind `rule`."""
+    """`view`, behind `rule`. A visitor the view turns away anyway (not logged in; in the admin,
+    not active staff) meets the view's own answer first — the login page — as before: the rule is
+    about the sessions that reach the view."""
     confirmed = confirm_access_required(view)
+    admin = key.startswith(("admin:", "route:admin/"))
 
     @wraps(view)
     def guarded_view(request: HttpRequest, *args, **kwargs):
-        if not rule.changes_state and request.method not in SAFE_METHODS:
-            return HttpResponseNotAllowed(SAFE_METHODS)
-        # A visitor who is not logged in meets the view's own login check (or a public page).
-        if rule.needs_confirm_access(request) and request.user.is_authenticated:
-            return confirmed(request, *args, **kwargs)
+        user = request.user
+        if user.is_authenticated and (not admin or (user.is_active and user.is_staff)):
+            if not rule.changes_state and request.method not in SAFE_METHODS:
+                return HttpResponseNotAllowed(SAFE_METHODS)
+            if rule.needs_confirm_access(request):
+                return confirmed(request, *args, **kwargs)
         return view(request, *args, **kwargs)
 
     guarded_view.confirm_access_rule = rule  # type: ignore[attr-defined]

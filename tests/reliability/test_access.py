@@ -50,7 +50,7 @@ METHODS = ["GET", "POST", "PUT", "DELETE"]
 # Console URLs: the methods each view takes, and what a viewer (read-only member) may do.
 # "read": a viewer gets it; "change": a viewer gets 403.
 CONSOLE = {
-    "detail": ({"GET", "POST", "PUT", "DELETE"}, "read"),  # a redirect to the Questions tab
+    "detail": ({"GET"}, "read"),  # a redirect to the Questions tab (READS in accounts/sensitive.py: 405 otherwise)
     "questions": ({"GET", "POST"}, {"GET": "read", "POST": "change"}),
     "question_edit": ({"GET", "POST"}, "change"),
     "questions_bulk": ({"POST"}, "change"),
@@ -109,7 +109,9 @@ def concrete(route: str, world: dict, slug: str | None = None) -> str:
         m = re.match(r"admin/(\w+)/(\w+)/", url)
         model = (
             apps.get_model(m.group(1), m.group(2))
-            if m and m.group(1) in {"accounts", "auth", "projects", "keys", "account", "mfa", "django_tasks_database"}
+            if m
+            and m.group(1)
+            in {"accounts", "auth", "projects", "keys", "account", "mfa", "django_tasks_database", "socialaccount"}
             else None
         )
         if "(?P<app_label>" in url:
@@ -182,6 +184,9 @@ def world(db):
         apps.get_model("mfa", "authenticator"): apps.get_model("mfa", "authenticator").objects.create(
             user=owner, type="totp", data={"secret": "JBSWY3DPEHPK3PXP"}
         ),
+        apps.get_model("socialaccount", "socialaccount"): apps.get_model(
+            "socialaccount", "socialaccount"
+        ).objects.create(user=owner, provider="sso", uid="owner-at-the-provider"),
     }
     return {
         "owner": owner,
