@@ -3,6 +3,8 @@ tests/oidc_provider.py) and the console on Django's live server, spoken to over 
 `requests` as a browser would: the login page's button, the provider's sign-in, the callback,
 the code exchanged server to server, the ID token checked."""
 
+import base64
+import hashlib
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -110,8 +112,16 @@ def test_login_and_signup_pages_show_the_button_when_configured(client, sso_on):
 # --- signing in --------------------------------------------------------------------------------
 
 
-def test_a_new_verified_address_creates_an_account_without_a_password(live_server, provider, sso_on):
+def test_a_new_verified_address_creates_an_account_without_a_password(live_server, provider, sso_on, monkeypatch):
     provider.set_user("new-1", email="newcomer@corp.example", email_verified=True, name="New Comer")
+    sent = []  # what the console sends the provider, server to server (the live server runs here)
+    real_request = requests.Session.request
+
+    def spy(self, method, url, *args, **kwargs):
+        sent.append((method, url, kwargs.get("data")))
+        return real_request(self, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", spy)
     browser, authorize, done = sign_in(provider, live_server.url, "new-1")
 
     # The authorization code flow with PKCE, found through the issuer's discovery document.
@@ -120,6 +130,12 @@ def test_a_new_verified_address_creates_an_account_without_a_password(live_serve
     assert query["response_type"] == ["code"] and query["client_id"] == ["nbq-console"]
     assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) >= 43
     assert "openid" in query["scope"][0].split() and "email" in query["scope"][0].split()
+    # ... and the code is exchanged with the verifier whose S256 hash was the challenge
+    (token_request,) = [data for method, url, data in sent if url == provider.issuer + "/oauth2/token"]
+    digest = hashlib.sha256(token_request["code_verifier"].encode()).digest()
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == query["code_challenge"][0]
+    assert token_request["grant_type"] == "authorization_code"
+    assert provider.issuer + "/.well-known/openid-configuration" in [url for _, url, _ in sent]  # discovery
 
     assert done.status_code == 302, done.text[:1000]
     user = User.objects.get(email="newcomer@corp.example")
