@@ -140,49 +140,25 @@ def test_json_time_is_what_datetime_writes():
         assert _utc_millis(created) == datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
 
 
-def _request_line_and_the_usual_record(key_id=None, **changes):
-    from keys_console.observability import RequestLine, logger
+def test_the_request_line_is_an_ordinary_record_from_logger_info(client, monkeypatch):
+    """No hand-built LogRecord (issue #27, "Speed without internals"): the request line is made by
+    Logger.info with `extra=`, so every formatter and filter sees a record as the logging module
+    makes it, whatever its version."""
+    monkeypatch.setattr(observability, "_folds", FailureFolds())  # this failure is the first of its kind
+    records = []
 
-    fields = {"method": "GET", "route": "api/v1/key", "status": 401, "duration_ms": 0.8, "error": "invalid_api_key"}
-    fields.update(changes)
-    args = (fields["method"], fields["route"], fields["status"])
-    line = RequestLine(logger.name, "%s %s %s", args, {"request_id": "r" * 32, "key_id": key_id, **fields})
-    usual = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "%s %s %s", args, None, extra=fields)
-    usual.request_id, usual.key_id = "r" * 32, key_id
-    usual.created = line.created
-    return line, usual
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
 
-
-def test_the_request_line_is_written_as_any_record_with_its_fields():
-    """The request's record is made cheaply (bench/log_line_cost.py), but every formatter writes it
-    as it would a record from Logger.info with the same fields."""
-    from keys_console.observability import JsonFormatter, PlainFormatter
-
-    line, usual = _request_line_and_the_usual_record()
-    assert JsonFormatter().format(line) == JsonFormatter().format(usual)
-    assert PlainFormatter().format(line) == PlainFormatter().format(usual)
-    assert (
-        logging.Formatter("%(levelname)s %(name)s %(message)s %(process)s")
-        .format(line)
-        .startswith("INFO keys_console.request GET api/v1/key 401 ")
-    )
-    odd = [
-        {"key_id": "key_abcdefgh12345678", "error": None, "status": 200},
-        {"method": 'GE"T\\', "route": "projects/<str:token>/ é \u2028 \x00", "duration_ms": 12345.6},
-        {"duration_ms": float("nan"), "error": ["a", 1], "status": True},
-        {"route": None, "duration_ms": 0.0, "status": 10**20},
-    ]
-    for changes in odd:
-        line, usual = _request_line_and_the_usual_record(**changes)
-        assert JsonFormatter().format(line) == JsonFormatter().format(usual), changes
-
-
-def test_what_a_filter_adds_or_changes_in_the_request_line_is_written_too():
-    from keys_console.observability import JsonFormatter
-
-    line, usual = _request_line_and_the_usual_record()
-    line.route = usual.route = "rewritten"
-    assert json.loads(JsonFormatter().format(line))["route"] == "rewritten"
-    line.region = usual.region = "eu-west"
-    written = json.loads(JsonFormatter().format(line))
-    assert written["region"] == "eu-west" and written == json.loads(JsonFormatter().format(usual))
+    request_logger = logging.getLogger("keys_console.request")
+    keep = Keep()
+    request_logger.addHandler(keep)
+    try:
+        client.get("/api/v1/key", headers=bearer(BAD_CHECKSUM))
+    finally:
+        request_logger.removeHandler(keep)
+    (record,) = [r for r in records if not hasattr(r, "folded")]
+    assert type(record) is logging.LogRecord
+    assert record.funcName == "log_request" and record.pathname.endswith("observability.py")
+    assert (record.status, record.error, record.client) == (401, "invalid_api_key", "127.0.0.1")
