@@ -17,7 +17,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.tasks import task
 from django.utils import timezone
@@ -104,11 +104,46 @@ def deliver(*, delivery_id: str, attempt: int = 1, manual: bool = False) -> int 
 
 def record(
     delivery: Delivery, attempt: int, answer: guard.Response, *, succeeded: bool, manual: bool, started_at: datetime
-) -> Attempt:
+) -> Attempt | None:
+    """Log the try and decide what comes next; None when the endpoint was deleted meanwhile."""
     endpoint = delivery.endpoint
     now = timezone.now()
     delay = None if succeeded else retry_delay(attempt)
     next_at = now + timedelta(seconds=delay) if delay is not None else None
+    try:
+        tried = _log_try(
+            delivery, attempt, answer, succeeded=succeeded, manual=manual, started_at=started_at, next_at=next_at
+        )
+    except IntegrityError:  # the endpoint (and its messages) were deleted during the try
+        return None
+
+    if not succeeded:
+        logger.warning(
+            "Webhook %s (%s) to endpoint %s failed on try %d: %s",
+            delivery.id,
+            delivery.event_type,
+            endpoint.pk,
+            attempt,
+            answer.status_code or answer.error,
+        )
+        if _disable_if_failing_too_long(endpoint, now):
+            return tried
+        if next_at is not None:
+            _schedule(delivery.id, attempt + 1, next_at)
+    return tried
+
+
+def _log_try(
+    delivery: Delivery,
+    attempt: int,
+    answer: guard.Response,
+    *,
+    succeeded: bool,
+    manual: bool,
+    started_at: datetime,
+    next_at: datetime | None,
+) -> Attempt:
+    endpoint = delivery.endpoint
     with transaction.atomic():
         tried = Attempt.objects.create(
             delivery=delivery,
@@ -129,19 +164,6 @@ def record(
             status = DeliveryStatus.PENDING if next_at else DeliveryStatus.FAILED
             Delivery.objects.filter(pk=delivery.pk).update(status=status, next_attempt_at=next_at)
             Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=started_at)
-    if not succeeded:
-        logger.warning(
-            "Webhook %s (%s) to endpoint %s failed on try %d: %s",
-            delivery.id,
-            delivery.event_type,
-            endpoint.pk,
-            attempt,
-            answer.status_code or answer.error,
-        )
-        if _disable_if_failing_too_long(endpoint, now):
-            return tried
-        if next_at is not None:
-            _schedule(delivery.id, attempt + 1, next_at)
     return tried
 
 

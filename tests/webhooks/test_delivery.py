@@ -202,3 +202,18 @@ def test_lifecycle_types_and_an_account_key_reaches_every_project_of_its_scope(
     project_key.refresh_from_db()
     assert project_key.state != KeyState.REVOKED
     assert {"type", "timestamp", "data"} == set(rotated[0])
+
+
+def test_an_endpoint_deleted_during_a_try_ends_the_try_quietly(allow_private, unlocked_project, monkeypatch, caplog):
+    from webhooks import guard
+
+    endpoint, _ = add_endpoint(unlocked_project, "http://127.0.0.1:9/hook")
+
+    def post_while_deleting(url, body, headers, **kwargs):
+        Endpoint.objects.filter(pk=endpoint.pk).delete()
+        return guard.Response(200, "ok", "", 3)
+
+    monkeypatch.setattr(guard, "post", post_while_deleting)
+    call_command("revoke_api_key", ApiKeyFactory(project=unlocked_project).key_id, stdout=StringIO())
+    assert not Endpoint.objects.exists() and not Attempt.objects.exists()
+    assert not [r for r in caplog.records if "state=FAILED" in r.getMessage()]  # the task ended well
