@@ -470,6 +470,14 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+_FORM_ACTION: list[str] = [CSP.SELF]
+if OIDC_ISSUER_URL:
+    # "Sign in with …" posts here and is redirected to the provider's authorization endpoint, on the
+    # issuer's origin: form-action governs that redirect too (accounts/sso.py, docs/security.md).
+    from urllib.parse import urlsplit as _urlsplit
+
+    _issuer = _urlsplit(OIDC_ISSUER_URL)
+    _FORM_ACTION.append(f"{_issuer.scheme}://{_issuer.netloc}")
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
@@ -477,17 +485,10 @@ SECURE_CSP = {
     "img-src": [CSP.SELF, "data:"],
     "connect-src": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
-    "form-action": [CSP.SELF],
+    "form-action": _FORM_ACTION,
     "base-uri": [CSP.NONE],
     "object-src": [CSP.NONE],
 }
-if OIDC_ISSUER_URL:
-    # "Sign in with …" posts here and is redirected to the provider's authorization endpoint, on the
-    # issuer's origin: form-action governs that redirect too (accounts/sso.py, docs/security.md).
-    from urllib.parse import urlsplit as _urlsplit
-
-    _issuer = _urlsplit(OIDC_ISSUER_URL)
-    SECURE_CSP["form-action"] = [*SECURE_CSP["form-action"], f"{_issuer.scheme}://{_issuer.netloc}"]
 # A proxy terminates TLS and sets X-Forwarded-Proto; such requests count as secure.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Health probes of load balancers often speak plain HTTP to the app: /healthz is never redirected.
