@@ -280,3 +280,19 @@ def test_admin_disable_and_enable_actions(client, unlocked_project):
 def test_openapi_document_names_disabled_api_key(client):
     document = client.get("/api/v1/openapi.json").json()
     assert "disabled_api_key" in document["info"]["description"]
+
+
+def test_a_personal_key_is_paused_the_same_way(client, unlocked_project, user):
+    key, plaintext = api_key_create(
+        owner=user, projects=[unlocked_project], name="laptop", permissions=["read"], actor=Actor.cli()
+    )
+    url = f"/api/v1/projects/{unlocked_project.slug}/questions"
+    assert client.get(url, headers=bearer(plaintext)).status_code == 200
+    api_key_disable(key=key, actor=Actor.cli())
+    refused = client.get(url, headers=bearer(plaintext))
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "disabled_api_key"
+    # Logged in the holder's Security log and in the project the key reaches.
+    assert KeyEvent.objects.filter(key_id=key.key_id, kind=EventKind.DISABLED, account=user).exists()
+    assert KeyEvent.objects.filter(key_id=key.key_id, kind=EventKind.DISABLED, project=unlocked_project).exists()
+    api_key_enable(key=key, actor=Actor.cli())
+    assert client.get(url, headers=bearer(plaintext)).status_code == 200
