@@ -162,7 +162,9 @@ api = RuntimeApi(
 )
 install_error_handlers(api)
 # Each router twice: the short form and the project-addressed form (`api.acting` decides the project).
-for router in (key.router, questions.router, invitations.router, usage.router):
+# The routers of the routes a key calls (api.usage names each request by their operation ids).
+KEYED_ROUTERS = (key.router, questions.router, invitations.router, usage.router)
+for router in KEYED_ROUTERS:
     api.add_router("", router)
     api.add_router(PROJECT_PREFIX, router, url_name_prefix="in-project")
 # Reports of leaked keys need no key and name no project: one form each.

@@ -62,7 +62,6 @@ ROWS_PER_STATEMENT = 500
 ADDRESSES_PER_KEY = 5  # distinct client addresses kept per key (KeyAddress)
 USER_AGENT_LENGTH = 200  # characters of a User-Agent kept (ApiKey.last_used_user_agent, KeyAddress)
 NO_ENDPOINT = "-"  # a request no operation of the API answered (cannot happen with a known key today)
-IN_PROJECT_SUFFIX = "InProject"  # the OpenAPI document's operationId of a route's project-addressed form
 
 SUCCESS, CLIENT_ERROR, SERVER_ERROR = 0, 1, 2
 
@@ -96,29 +95,33 @@ def user_agent(request: HttpRequest) -> str:
 
 
 # --- which endpoint -----------------------------------------------------------------------------
-_PARAM = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
+# A resolved route, without the API's prefix and the project-addressed form's:
+# "api/v1/projects/<projectslug:slug>/questions/<int:question_id>" -> "questions/<int:question_id>".
+_ROUTE_PREFIX = re.compile(r"^api/v1/(?:projects/<[^>]+>/)?")
 
 
 @cache
-def _operations() -> dict[str, dict[str, str]]:
-    """{"/api/v1/questions": {"GET": "listQuestions", "POST": "createQuestion"}, ...}: from the
-    OpenAPI document, the project-addressed form under the same name as the short one."""
-    from .api import api  # the API's routes import this module (through the middleware's hooks)
+def _operations() -> dict[tuple[str, str], str]:
+    """{("/questions/{int:question_id}", "PATCH"): "updateQuestion", ...}: each keyed route's
+    operation id, read from the routers themselves (django-ninja's public `path_operations`), so
+    a worker's first request does not pay for building the OpenAPI document."""
+    from .api import KEYED_ROUTERS  # the API's routes import this module (through the middleware)
 
-    return {
-        path: {
-            method.upper(): str(details.get("operationId", NO_ENDPOINT)).removesuffix(IN_PROJECT_SUFFIX)
-            for method, details in methods.items()
-        }
-        for path, methods in api.get_openapi_schema()["paths"].items()
-    }
+    table = {}
+    for router in KEYED_ROUTERS:
+        for path, view in router.path_operations.items():
+            for operation in view.operations:
+                for method in operation.methods:
+                    table[(path, method.upper())] = operation.operation_id or operation.view_func.__name__
+    return table
 
 
 @lru_cache(maxsize=256)  # one entry per route pattern and method: a handful
 def operation_of(route: str, method: str | None) -> str:
-    """The operation id of a resolved route (Django's `ResolverMatch.route`) and method."""
-    path = "/" + _PARAM.sub(r"{\1}", route)
-    return _operations().get(path, {}).get(method or "", NO_ENDPOINT)
+    """The operation id of a resolved route (Django's `ResolverMatch.route`) and method, the same
+    for both forms of a route (`listQuestions`)."""
+    path = "/" + _ROUTE_PREFIX.sub("", route).replace("<", "{").replace(">", "}")
+    return _operations().get((path, method or ""), NO_ENDPOINT)
 
 
 def endpoint_of(request: HttpRequest) -> str:
