@@ -37,6 +37,8 @@ logger = logging.getLogger("webhooks")
 RETRY_DELAYS = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
 FAILING_DAYS = 5
 NEVER_TRIED_AFTER = timedelta(minutes=1)
+# A try lasts seconds (10 s per socket operation); one still unfinished after this is taken as lost.
+LEASE = timedelta(minutes=15)
 USER_AGENT = "NBQ-Keys-Console-Webhooks/1"
 
 
@@ -65,11 +67,14 @@ def signed_headers(endpoint: Endpoint, delivery: Delivery, now: datetime) -> dic
 
 
 def _claim(delivery_id: str, attempt: int, manual: bool) -> Delivery | None:
-    """Take try number `attempt` of a message, once: False when it was taken (or is not due)."""
+    """Take try number `attempt` of a message, once: None when it was taken (or is not due). The
+    message's retry time becomes a lease (LEASE from now): if the worker dies during the try, the
+    message is due again then, and send_webhook_retries makes the next try."""
     rows = Delivery.objects.filter(pk=delivery_id, attempts=attempt - 1)
     if not manual:
         rows = rows.filter(status=DeliveryStatus.PENDING, endpoint__enabled=True)
-    if rows.update(attempts=attempt, status=DeliveryStatus.PENDING, next_attempt_at=None) != 1:
+    lease = timezone.now() + LEASE
+    if rows.update(attempts=attempt, status=DeliveryStatus.PENDING, next_attempt_at=lease) != 1:
         return None
     return Delivery.objects.select_related("endpoint", "endpoint__project").get(pk=delivery_id)
 

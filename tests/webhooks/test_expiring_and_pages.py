@@ -183,3 +183,20 @@ def test_send_webhook_retries_sends_what_is_due_and_what_was_never_tried(unlocke
     assert out.getvalue() == "2 webhook retries sent.\n"
     tried = dict(Attempt.objects.values_list("delivery_id", "number"))
     assert tried == {due.pk: 2, lost.pk: 1}  # port 9 refuses: each failed and is scheduled again
+
+
+def test_a_try_lost_with_its_worker_is_made_again_after_the_lease(unlocked_project, allow_private):
+    from datetime import timedelta as td
+
+    from webhooks import delivery as deliveries
+    from webhooks.models import Attempt
+
+    endpoint, _ = endpoint_create(
+        project=unlocked_project, url="http://127.0.0.1:9/hook", all_events=True, event_types=[]
+    )
+    message = Delivery.objects.create(endpoint=endpoint, event_type="key.revoked", body="{}")
+    assert deliveries._claim(message.pk, 1, manual=False) is not None  # the worker took try 1, then died
+    assert deliveries._claim(message.pk, 1, manual=False) is None  # never twice
+    assert deliveries.send_due(timezone.now() + td(minutes=5)) == 0  # still leased
+    assert deliveries.send_due(timezone.now() + td(minutes=16)) == 1
+    assert list(Attempt.objects.filter(delivery=message).values_list("number", flat=True)) == [2]
