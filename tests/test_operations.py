@@ -28,6 +28,7 @@ from keys_console.observability import (
     request_id_from,
     sentry_before_send,
 )
+from keys_console.version import VERSION
 from projects.models import Invitation
 from tests.factories import ApiKeyFactory, ProjectFactory
 
@@ -47,7 +48,7 @@ def test_healthz_is_200_when_database_and_cache_answer(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}, "version": VERSION}
     assert "no-store" in response["Cache-Control"]
 
 
@@ -464,7 +465,7 @@ def test_make_run_serves_on_the_port_named_by_PORT(tmp_path, make_available):
             except OSError:
                 time.sleep(0.5)
         output = (tmp_path / "run.log").read_text()
-        assert body == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}, output
+        assert body == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}, "version": VERSION}, output
         assert f"Serving http://127.0.0.1:{port}/" in output
         assert "Email: demo@nbq.example" in output and "Password: " in output
     finally:

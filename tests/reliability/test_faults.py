@@ -358,7 +358,7 @@ def _healthz(server) -> live.Reply:
 def test_healthz_names_the_database_while_postgres_is_stopped(cluster, server_on, private_redis):
     server = server_on(cluster, private_redis.url)
     up = _healthz(server)
-    assert up.status == 200 and up.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
+    assert up.status == 200 and up.json()["checks"] == {"database": "ok", "cache": "ok"}
     stopped = cluster.stop("fast")
     try:
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
