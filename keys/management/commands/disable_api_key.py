@@ -1,10 +1,10 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from keys.models import ApiKey
 from keys.services import api_key_disable
+from keys_console.errors import RefusalCommand
 from projects.actors import Actor
-from projects.errors import RuleError
 
 HELP = {
     "disable": "Disable (pause) an API key by its Key ID: it answers 401 disabled_api_key until enabled again.",
@@ -12,7 +12,7 @@ HELP = {
 }
 
 
-class Command(BaseCommand):
+class Command(RefusalCommand):
     help = HELP["disable"]
 
     def add_arguments(self, parser):
@@ -23,10 +23,7 @@ class Command(BaseCommand):
             key = ApiKey.objects.select_related("project", "owner").get(key_id=key_id)
         except ApiKey.DoesNotExist:
             raise CommandError(f"No API key with the Key ID “{key_id}”.") from None
-        try:
-            api_key_disable(key=key, actor=Actor.cli())
-        except RuleError as exc:
-            raise CommandError(exc.message) from None
+        api_key_disable(key=key, actor=Actor.cli())  # a refusal: its sentence on stderr, exit 1 (RefusalCommand)
         where = f"in {key.project.slug}" if key.project else f"(account key of {key.owner.email})"
         self.stdout.write(f"Disabled {key.key_id} “{key.name}” {where}.")
         if not settings.REDIS_URL:
