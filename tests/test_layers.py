@@ -316,3 +316,23 @@ def test_the_url_check_sees_a_reference():
     assert real["projects:list"] == "projects" and real["project_keys:api_keys"] == "keys"
     assert template_layer(ROOT / "templates" / "projects" / "list.html") == "projects"
     assert template_layer(ROOT / "templates" / "base.html") is None
+
+
+# --- the docs draw the same apps -----------------------------------------------------------------
+def _table_paths(text: str) -> set[str]:
+    """The first column's `path/` of every Markdown table row."""
+    return set(re.findall(r"^\| `([\w.]+)/`", text, re.MULTILINE))
+
+
+def test_the_readme_layout_and_the_architecture_name_every_app():
+    """README's Layout table and docs/architecture.md's app table have a row for every app (a
+    folder with apps.py) and for nothing that does not exist."""
+    apps = {path.parent.name for path in ROOT.glob("*/apps.py")}
+    readme = (ROOT / "README.md").read_text().split("## Layout", 1)[1]
+    layout = _table_paths(readme)
+    assert apps <= layout, f"README's Layout table lacks {sorted(apps - layout)}"
+    assert all((ROOT / path).is_dir() for path in layout), "README's Layout table names a folder that is gone"
+    architecture = _table_paths((ROOT / "docs" / "architecture.md").read_text())
+    assert apps - {"keys_console"} <= architecture, f"docs/architecture.md lacks {sorted(apps - architecture)}"
+    for app in apps:
+        assert f"{app}/" in (ROOT / "docs" / "architecture.md").read_text().split("```")[1], f"{app} not drawn"
