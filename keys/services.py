@@ -126,8 +126,7 @@ def clean_allowed_ips(value) -> list[str]:
         entry = entry.strip()
         if "%" in entry:  # fe80::1%eth0: a zone names an interface of one machine, never a client
             problems.append(
-                f"“{entry[:60]}” names a zone (after %), which means nothing to the API: "
-                "write the address without it."
+                f"“{entry[:60]}” names a zone (after %), which means nothing to the API: write the address without it."
             )
             continue
         try:
