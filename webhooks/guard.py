@@ -14,10 +14,12 @@ when checked and to a private one a moment later (DNS rebinding) cannot slip thr
 nothing resolves it a second time. Redirects are never followed.
 """
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -147,7 +149,7 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float = TIMEOUT_SECONDS) -> Response:
     """POST `body` to `url` under the rule above: judged, resolved once, connected to the judged
-    address, no redirects, `timeout` seconds per socket operation, the answer's body truncated."""
+    address, no redirects, `timeout` seconds for the whole try, the answer's body truncated."""
     started = time.monotonic()
 
     def took() -> int:
@@ -164,16 +166,33 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float = TIM
     else:
         connection = _PinnedHTTP(target.host, target.port, timeout=timeout)
     connection.target = target
+    # The timeout bounds each socket operation; this bounds the whole try, so a receiver that
+    # answers one byte at a time cannot hold a worker: the socket is shut down at the deadline.
+    deadline = threading.Timer(timeout, _shut, args=(connection,))
+    deadline.daemon = True
+    deadline.start()
     try:
         connection.request("POST", target.path, body=body, headers=headers)
         answer = connection.getresponse()
         excerpt = answer.read(RESPONSE_EXCERPT_BYTES).decode("utf-8", "replace")
+        if not deadline.is_alive():
+            return Response(None, "", f"No complete answer within {timeout:g} s", took())
         return Response(answer.status, excerpt, "", took())
     except UnsafeUrl as exc:
         return Response(None, "", f"Not sent: {exc.message}"[:200], took())
     except TimeoutError:
         return Response(None, "", f"No answer within {timeout:g} s", took())
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        if not deadline.is_alive():
+            return Response(None, "", f"No complete answer within {timeout:g} s", took())
         return Response(None, "", f"{type(exc).__name__}: {str(exc)[:150]}", took())
     finally:
+        deadline.cancel()
         connection.close()
+
+
+def _shut(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)

@@ -148,3 +148,33 @@ def test_the_environment_variable_is_strict():
         text=True,
     )
     assert bad.returncode != 0 and "WEBHOOKS_ALLOW_PRIVATE" in bad.stderr
+
+
+def test_a_receiver_dripping_its_answer_cannot_hold_the_worker(allow_private):
+    import socket as sockets
+    import threading
+    import time
+
+    server = sockets.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def drip():
+        conn, _ = server.accept()
+        conn.recv(65536)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 100:
+                conn.send(bytes([byte]))
+                time.sleep(0.05)  # each byte well within the per-operation timeout
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    started = time.monotonic()
+    answer = guard.post(f"http://127.0.0.1:{port}/", b"{}", {}, timeout=1)
+    server.close()
+    assert time.monotonic() - started < 2.5
+    assert answer.status_code is None and "within 1 s" in answer.error
