@@ -178,3 +178,60 @@ def test_a_receiver_dripping_its_answer_cannot_hold_the_worker(allow_private):
     server.close()
     assert time.monotonic() - started < 2.5
     assert answer.status_code is None and "within 1 s" in answer.error
+
+
+def _certificate(tmp_path, name: str):
+    """A self-signed certificate for `name` (its own CA), as PEM files."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_over_tls_the_pinned_connection_sends_the_name_in_sni_and_checks_its_certificate(
+    allow_private, dns, receiver, tmp_path, monkeypatch
+):
+    import ssl
+
+    cert, key = _certificate(tmp_path, "receiver.test")
+    names: list = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts this certificate only
+    dns["receiver.test"] = ["127.0.0.1"]
+    dns["other.test"] = ["127.0.0.1"]
+
+    answer = guard.post(f"https://receiver.test:{receiver.port}/hooks", b"{}", {})
+    assert answer.status_code == 200, answer.error
+    assert names == ["receiver.test"]
+    assert receiver.received[0]["headers"]["host"] == f"receiver.test:{receiver.port}"
+    # The same address under another name: its certificate does not match, nothing is delivered.
+    refused = guard.post(f"https://other.test:{receiver.port}/hooks", b"{}", {})
+    assert refused.status_code is None and "CERTIFICATE" in refused.error.upper()
+    assert len(receiver.received) == 1
