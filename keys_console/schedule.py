@@ -20,6 +20,7 @@ class Job:
 JOBS = (
     Job("cleanup", time(3, 30), "expired and accepted invitations after 30 days, key usage after 400 days"),
     Job("prune_db_task_results", time(4, 0), "finished mail tasks older than 14 days"),
+    Job("prune_webhook_deliveries", time(4, 15), "webhook messages and their tries older than 30 days"),
     Job("send_key_reminders", time(8, 0), "expiry (7 d, 1 d) and 90-days-unused mails, each once"),
 )
 

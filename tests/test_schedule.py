@@ -28,7 +28,7 @@ def unit(path: Path) -> configparser.ConfigParser:
 
 
 def test_every_periodic_command_has_a_timer_at_its_time():
-    assert {"send_key_reminders", "cleanup", "prune_db_task_results"} == COMMANDS
+    assert {"send_key_reminders", "cleanup", "prune_db_task_results", "prune_webhook_deliveries"} == COMMANDS
     for job in JOBS:
         name = "nbq-" + job.command.replace("_", "-")
         service, timer = unit(SYSTEMD / f"{name}.service"), unit(SYSTEMD / f"{name}.timer")

@@ -26,7 +26,7 @@ from django.views.decorators.debug import sensitive_variables
 from keys_console.mail import send_mail_later
 from projects.actors import Actor
 from projects.events import record_event
-from projects.models import Membership, Role
+from projects.membership import manager_emails
 from projects.models.event import EventKind
 
 from . import guard, signing
@@ -39,6 +39,8 @@ FAILING_DAYS = 5
 NEVER_TRIED_AFTER = timedelta(minutes=1)
 # A try lasts seconds (10 s per socket operation); one still unfinished after this is taken as lost.
 LEASE = timedelta(minutes=15)
+# The Deliveries list keeps a message this long after it was written (prune_webhook_deliveries).
+KEEP_DELIVERIES = timedelta(days=30)
 USER_AGENT = "NBQ-Keys-Console-Webhooks/1"
 
 
@@ -197,13 +199,7 @@ def _disable_if_failing_too_long(endpoint: Endpoint, now: datetime) -> bool:
     Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
         status=DeliveryStatus.FAILED, next_attempt_at=None
     )
-    recipients = sorted(
-        set(
-            Membership.objects.filter(
-                project_id=endpoint.project_id, role__in=(Role.OWNER, Role.ADMIN), user__is_active=True
-            ).values_list("user__email", flat=True)
-        )
-    )
+    recipients = manager_emails(endpoint.project_id)
     if recipients:
         project = endpoint.project
         try:
@@ -248,3 +244,14 @@ def resend(delivery: Delivery) -> None:
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)
     attempts = Delivery.objects.filter(pk=delivery.pk).values_list("attempts", flat=True).get()
     transaction.on_commit(lambda: deliver.enqueue(delivery_id=delivery.pk, attempt=attempts + 1, manual=True))
+
+
+def prune(now: datetime | None = None) -> int:
+    """Delete the messages written more than KEEP_DELIVERIES ago, with their tries, unless one is
+    still waiting for a retry. Returns how many messages went."""
+    now = now or timezone.now()
+    old = Delivery.objects.filter(created_at__lt=now - KEEP_DELIVERIES).exclude(
+        status=DeliveryStatus.PENDING, next_attempt_at__gte=now
+    )
+    deleted, by_model = old.delete()
+    return by_model.get(Delivery._meta.label, 0)

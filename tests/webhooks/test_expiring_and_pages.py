@@ -200,3 +200,29 @@ def test_a_try_lost_with_its_worker_is_made_again_after_the_lease(unlocked_proje
     assert deliveries.send_due(timezone.now() + td(minutes=5)) == 0  # still leased
     assert deliveries.send_due(timezone.now() + td(minutes=16)) == 1
     assert list(Attempt.objects.filter(delivery=message).values_list("number", flat=True)) == [2]
+
+
+def test_prune_webhook_deliveries_keeps_30_days_and_anything_waiting_for_a_retry(unlocked_project, allow_private):
+    from datetime import timedelta as td
+
+    from webhooks.models import Attempt
+
+    endpoint, _ = endpoint_create(
+        project=unlocked_project, url="http://127.0.0.1:9/hook", all_events=True, event_types=[]
+    )
+    now = timezone.now()
+
+    def message(age_days: int, **fields) -> Delivery:
+        made = Delivery.objects.create(endpoint=endpoint, event_type="key.revoked", body="{}", **fields)
+        Delivery.objects.filter(pk=made.pk).update(created_at=now - td(days=age_days))
+        Attempt.objects.create(delivery=made, number=1)
+        return made
+
+    old = message(31, status="succeeded")
+    recent = message(29, status="succeeded")
+    waiting = message(31, status="pending", next_attempt_at=now + td(hours=1))
+    out = StringIO()
+    call_command("prune_webhook_deliveries", stdout=out)
+    assert out.getvalue() == "1 webhook message deleted.\n"
+    assert set(Delivery.objects.values_list("pk", flat=True)) == {recent.pk, waiting.pk}
+    assert not Attempt.objects.filter(delivery_id=old.pk).exists()
