@@ -13,8 +13,7 @@ from django.template.loader import render_to_string
 
 from keys_console.mail import send_mail_later
 from projects.invitations import neutralise
-from projects.models import Membership
-from projects.models.project import MANAGING_ROLES
+from projects.membership import manager_emails
 
 from .models import ApiKey
 
@@ -25,10 +24,7 @@ def key_recipients(key: ApiKey) -> list[str]:
     """Who hears about `key`: its holder (account key), or its project's owners and admins."""
     if key.is_account_key:
         return [key.owner.email] if key.owner is not None and key.owner.is_active else []
-    emails = Membership.objects.filter(project=key.project, role__in=MANAGING_ROLES, user__is_active=True).values_list(
-        "user__email", flat=True
-    )
-    return sorted(set(emails))
+    return manager_emails(key.project_id)
 
 
 def send_key_mail(key: ApiKey, template: str, context: dict) -> bool:

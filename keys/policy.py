@@ -30,6 +30,7 @@ from keys_console.mail import send_mail_later
 from projects.actors import Actor
 from projects.events import record_event
 from projects.invitations import neutralise
+from projects.membership import manager_emails
 from projects.models import KeyPolicy, Membership, Project, Role
 from projects.models.event import EventKind
 from projects.models.policy import LIFETIME_CHOICES, POLICY_PERMISSIONS
@@ -38,6 +39,7 @@ from projects.policy import has_two_factor, policy_of
 from .errors import InvalidKeyRequest
 from .models import ApiKey, ApprovalState, KeyApproval
 from .models.api_key import PERMISSION_ORDER, ExpiryRule, authenticating_q
+from .scope import account_key_reach
 
 assert list(POLICY_PERMISSIONS) == PERMISSION_ORDER, "projects.models.policy.POLICY_PERMISSIONS is out of date"
 
@@ -336,13 +338,7 @@ def _approval_event(key: ApiKey, project: Project, kind: str, actor: Actor, deta
 
 
 def _mail_approvers(key: ApiKey, project: Project) -> None:
-    recipients = sorted(
-        set(
-            Membership.objects.filter(
-                project=project, role__in=(Role.OWNER, Role.ADMIN), user__is_active=True
-            ).values_list("user__email", flat=True)
-        )
-    )
+    recipients = manager_emails(project.pk)
     if not recipients:
         return
     context = {
@@ -422,11 +418,10 @@ def ask_on_creation(key: ApiKey, actor: Actor) -> None:
     """A new personal key asks for approval in each project of its scope that requires it."""
     if not key.is_account_key:
         return
+    # The projects the key reaches now (keys/scope.py: its scope among its holder's memberships).
     asking = Project.objects.filter(
-        memberships__user_id=key.owner_id, is_sandbox=False, key_policy__approval_required=True
+        pk__in=account_key_reach(key).values("project_id"), key_policy__approval_required=True
     )
-    if not key.all_projects:
-        asking = asking.filter(scoped_account_keys=key)
     for project in asking.order_by("name", "pk"):
         request_approval(key, project, actor=actor)
 

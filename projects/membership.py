@@ -14,6 +14,7 @@ from .actors import Actor
 from .events import record_event
 from .models import Membership, Project, Role
 from .models.event import EventKind
+from .models.project import MANAGING_ROLES
 
 
 class MembershipRefused(Refused):
@@ -23,6 +24,17 @@ class MembershipRefused(Refused):
 
 
 ONE_OWNER = "A project has one owner; add this person as Admin or Viewer."
+
+
+def manager_emails(project_id: int | None) -> list[str]:
+    """THE people who answer for a project (mails about its keys, key approvals, a disabled
+    webhook): its owners and admins (`MANAGING_ROLES`) whose accounts are active, sorted."""
+    if project_id is None:
+        return []
+    emails = Membership.objects.filter(
+        project_id=project_id, role__in=MANAGING_ROLES, user__is_active=True
+    ).values_list("user__email", flat=True)
+    return sorted(set(emails))
 
 
 def owner_problem(project: Project, role: str) -> str | None:
