@@ -8,7 +8,7 @@ from django import forms
 from keys_console.errors import Refused, add_to_form
 from projects.models import Project
 
-from .leaks import MAX_KEYS_PER_REPORT, clean_report
+from .leaks import MAX_KEYS_PER_REPORT, REPORTED_PLACE_MAX_LENGTH, clean_report
 from .models.api_key import PERMISSION_HELP, ExpiryRule, Permission
 from .sandbox import usable_in_account_keys
 from .services import GRACE_LABELS, NAME_MAX_LENGTH, expires_at_for
@@ -241,6 +241,7 @@ class LeakReportForm(forms.Form):
         label="Where you found them",
         required=False,
         help_text="A link (repository, paste, post) or a few words. Optional.",
+        widget=forms.TextInput(attrs={"maxlength": REPORTED_PLACE_MAX_LENGTH}),  # a hint; clean_report judges
     )
 
     def clean(self):
