@@ -116,10 +116,7 @@ ROUTES: dict[str, Rule] = {
     "socialaccount_login_error": READS,
     "socialaccount_connections": CONFIRM_ON_SUBMIT,  # disconnecting an identity asks
     # allauth's old addresses of the same pages: redirects
-    **{
-        f"route:accounts/social/{old}/": READS
-        for old in ("login/cancelled", "login/error", "signup", "connections")
-    },
+    **{f"route:accounts/social/{old}/": READS for old in ("login/cancelled", "login/error", "signup", "connections")},
     "mfa_index": READS,
     "mfa_authenticate": CHANGES,  # the second step of logging in
     "mfa_reauthenticate": CHANGES,  # Confirm access with a 2FA code

@@ -22,7 +22,7 @@ COMMANDS = {job.command for job in JOBS}
 
 def unit(path: Path) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(strict=False, interpolation=None)
-    parser.optionxform = str  # keys keep their case
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys keep their case
     parser.read_string(path.read_text())
     return parser
 

@@ -40,7 +40,9 @@ def production_block() -> list[str]:
     comments dropped)."""
     text = README.read_text()
     section = text.split("## Running in production", 1)[1]
-    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    found = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert found, "the README's production section has no sh block"
+    block = found.group(1)
     lines, current = [], ""
     for raw in block.splitlines():
         code = re.sub(r"\s+#.*$", "", raw) if not raw.lstrip().startswith("#") else ""
