@@ -194,6 +194,13 @@ def test_the_dockerignore_lets_in_exactly_what_the_image_copies():
     assert set(image_files()) == allowed
 
 
+def test_the_image_copies_every_app():
+    """A new top-level app (a folder with apps.py) must reach the image: the webhooks app was once
+    left out of it, and the image would not have started."""
+    apps = {path.parent.name for path in REPO.glob("*/apps.py")}
+    assert apps - set(image_files()) == set()
+
+
 def test_the_images_files_are_enough_to_run_the_app(tmp_path):
     """The image's file set alone (no tests, no docs, no bench): settings load, `check --deploy` is
     clean and collectstatic works, as in the build stage."""
