@@ -29,7 +29,9 @@ os.environ.update(
     LOG_LEVEL="WARNING",
     DJANGO_SETTINGS_MODULE="keys_console.settings",
 )
-os.environ.pop("REDIS_URL", None)
+# The production profile needs a shared cache (DEBUG=0 refuses to start without REDIS_URL): the
+# bench's own Redis database, as bench.py uses (BENCH_REDIS_URL).
+os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/9"
 
 REPEAT = 30
 KEYS, QUESTIONS, PROJECTS = 10, 5_000, 500
