@@ -35,6 +35,13 @@ README = live.REPO / "README.md"
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@keys.example.com", "a-long-admin-password-" + secrets.token_hex(4)
 
 
+def readme_value(variable: str) -> str:
+    """The value the README's production block exports for `variable`."""
+    found = re.search(rf"\b{variable}=(\S+)", README.read_text().split("## Running in production", 1)[1])
+    assert found, f"the README's production block sets no {variable}"
+    return found.group(1)
+
+
 def production_block() -> list[str]:
     """The shell lines of the README's "Running in production" block (continuations joined,
     comments dropped)."""
@@ -121,7 +128,7 @@ def test_the_readme_production_block_runs_as_written(private_services, tmp_path)
     web_port, smtp_port = live.free_port(), live.free_port()
     substitutions = [
         ("nbq:PASSWORD@127.0.0.1:5432", f"nbq:{password}@127.0.0.1:{cluster.port}"),
-        ("redis://127.0.0.1:6379/0", redis.url),
+        (readme_value("REDIS_URL"), redis.url),  # the README's Redis, replaced by the test's own
         ("mail.example.com:587", f"127.0.0.1:{smtp_port}"),
         ("STATIC_ROOT=/srv/nbq/static", f"STATIC_ROOT={tmp_path / 'static'}"),
         ("127.0.0.1:8000", f"127.0.0.1:{web_port}"),
