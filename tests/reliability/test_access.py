@@ -13,6 +13,7 @@ turned into a concrete URL and requested, so a URL added later without an access
 
 import re
 from datetime import date
+from functools import partial
 
 import pytest
 from django.apps import apps
@@ -254,14 +255,18 @@ def world(db):
     }
 
 
+def by_key(pk: str, row: dict) -> str:
+    return str(row[pk])
+
+
 def snapshot() -> dict:
     """Every row of the apps' own models (what any request could change), minus login times."""
     state = {}
     for label in ("accounts", "projects", "auth", "keys", "webhooks"):
         for model in apps.get_app_config(label).get_models():
             rows = [{k: v for k, v in row.items() if k != "last_login"} for row in model._default_manager.values()]
-            pk = model._meta.pk.attname
-            state[model._meta.label] = sorted(rows, key=lambda r, pk=pk: str(r[pk]))
+            pk: str = model._meta.pk.attname
+            state[model._meta.label] = sorted(rows, key=partial(by_key, pk))
     return state
 
 
