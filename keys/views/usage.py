@@ -8,13 +8,10 @@ number of keys and days (tests/keys/test_usage_tab.py counts them): the membersh
 key (one aggregate), the keys, the chart (one aggregate).
 """
 
-import csv
-import io
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -31,11 +28,10 @@ from keys.usage import (
 )
 from keys.usage_chart import chart_of
 from projects.access import membership_for
-from projects.views.events import csv_cell
+from projects.views.events import csv_cell, streamed_csv
 
 PAGE = "keys/usage.html"
 DEFAULT_DAYS = 30
-EXPORT_CHUNK = 2000
 CSV_HEADER = ["Day (UTC)", "Key ID", "Key name", "Kind", "Endpoint", "Outcome", "Count"]
 
 # column -> (label, sort key, first direction when chosen)
@@ -141,30 +137,12 @@ def csv_row(row: dict) -> list[str]:
 @require_GET
 def usage_csv(request, slug):
     """Export CSV: the project's counts per day, key, endpoint and outcome over the period the tab
-    shows, streamed in chunks of EXPORT_CHUNK rows; every cell through the event log's `csv_cell`."""
+    shows, streamed like the event log's export (`streamed_csv`); every cell through its `csv_cell`."""
     membership = membership_for(request, slug)
     project = membership.project
     query = UsageQuery.from_request(request)
     first, last = period(query.days)
     rows = project_usage_rows(project.pk, first, last)
 
-    def chunks():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        buffer.write("\ufeff")  # BOM: spreadsheets then read the file as UTF-8
-        writer.writerow(CSV_HEADER)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        for n, row in enumerate(rows.iterator(chunk_size=EXPORT_CHUNK), 1):
-            writer.writerow(csv_row(row))
-            if n % EXPORT_CHUNK == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    response = StreamingHttpResponse(chunks(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{project.slug}-usage-{first:%Y%m%d}-{last:%Y%m%d}.csv"'
-    response["Cache-Control"] = "no-store"
-    return response
+    filename = f"{project.slug}-usage-{first:%Y%m%d}-{last:%Y%m%d}.csv"
+    return streamed_csv(CSV_HEADER, rows, csv_row, filename=filename)

@@ -222,24 +222,32 @@ def events_csv(request, slug):
     project = membership.project
     events = filtered_events(project, _filter_form(request))
 
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    return streamed_csv(CSV_HEADER, events, csv_row, filename=f"{project.slug}-events-{stamp}.csv")
+
+
+def streamed_csv(header, queryset, to_row, *, filename: str) -> StreamingHttpResponse:
+    """A CSV download of `queryset` (one `to_row(item)` a line, after `header`), streamed in chunks
+    of EXPORT_CHUNK rows (one write per chunk, not per row), never held in memory whole. The event
+    log's and the Usage tab's exports both go through it."""
+
     def chunks():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         buffer.write("\ufeff")  # BOM: spreadsheets then read the file as UTF-8
-        writer.writerow(CSV_HEADER)
+        writer.writerow(header)
         yield buffer.getvalue()  # the header at once: the download starts before the first query
         buffer.seek(0)
         buffer.truncate()
-        for n, event in enumerate(events.iterator(chunk_size=EXPORT_CHUNK), 1):
-            writer.writerow(csv_row(event))
+        for n, item in enumerate(queryset.iterator(chunk_size=EXPORT_CHUNK), 1):
+            writer.writerow(to_row(item))
             if n % EXPORT_CHUNK == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()
         yield buffer.getvalue()
 
-    stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(chunks(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{project.slug}-events-{stamp}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response
