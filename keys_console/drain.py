@@ -6,6 +6,7 @@ master sets it on SIGTERM, and each worker's `/healthz` reads it, with no file, 
 workers and no system call. Outside gunicorn (runserver, tests) it is this process's own flag.
 """
 
+import logging
 import mmap
 
 _flag = mmap.mmap(-1, 1)  # MAP_SHARED | MAP_ANONYMOUS: the same page in every forked child
@@ -23,3 +24,19 @@ def stop() -> None:
 
 def draining() -> bool:
     return _flag[0] == 1
+
+
+class DrainAnswers(logging.Filter):
+    """Keeps Django's "Service Unavailable: /healthz" error line out of the log while draining.
+
+    A draining host answers 503 on purpose (the balancer is meant to take it out), three or four
+    times per drain: logged at ERROR (and sent to Sentry, where it is on), the expected answer looked
+    like an incident. Attached to the `django.request` logger (settings.LOGGING), whose records carry
+    the request and the status code; a 503 of `/healthz` for a failing database is still logged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) != 503 or not draining():
+            return True
+        match = getattr(getattr(record, "request", None), "resolver_match", None)
+        return getattr(match, "url_name", None) != "healthz"

@@ -529,7 +529,10 @@ LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "keys_console.observability.RequestContextFilter"}},
+    "filters": {
+        "request_context": {"()": "keys_console.observability.RequestContextFilter"},
+        "drain_answers": {"()": "keys_console.drain.DrainAnswers"},
+    },
     "formatters": {
         "json": {"()": "keys_console.observability.JsonFormatter"},
         "plain": {"()": "keys_console.observability.PlainFormatter"},
@@ -543,7 +546,8 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # Django's own "Unauthorized: /api/v1/key" warning for every 4xx repeated the request line
         # (two lines per 401): the request line says it, once (and folds repeats). 5xx stay here.
-        "django.request": {"level": "ERROR"},
+        # A draining host's 503 on /healthz is its signal to the balancer, not an error (drain.py).
+        "django.request": {"level": "ERROR", "filters": ["drain_answers"]},
         "keys_console.request": {"level": "WARNING" if DEBUG else LOG_LEVEL},
     },
 }

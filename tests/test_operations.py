@@ -79,6 +79,30 @@ def test_healthz_is_503_while_the_host_drains(client):
 
 
 @pytest.mark.django_db
+def test_a_draining_hosts_503_is_not_logged_as_an_error_a_failing_database_is(client, caplog, monkeypatch):
+    """Draining, the 503 is the signal the balancer waits for: Django's "Service Unavailable:
+    /healthz" ERROR line (3-4 per drain, one Sentry event each) is dropped. The same 503 for a
+    database that does not answer is an incident, and stays logged."""
+    from keys_console import drain
+
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        drain.start()
+        try:
+            assert client.get("/healthz").status_code == 503
+        finally:
+            drain.stop()
+        assert [r for r in caplog.records if r.name == "django.request"] == []
+
+        def down():
+            raise OperationalError("the database is down")
+
+        monkeypatch.setitem(health.CHECKS, "database", down)
+        assert client.get("/healthz").status_code == 503
+    logged = [r for r in caplog.records if r.name == "django.request"]
+    assert [(r.levelname, r.getMessage()) for r in logged] == [("ERROR", "Service Unavailable: /healthz")]
+
+
+@pytest.mark.django_db
 def test_healthz_answers_any_host_and_nothing_else_does(client, settings, caplog):
     """A balancer's probe names its own Host (an address, localhost): answered, and no
     DisallowedHost line; every other path keeps ALLOWED_HOSTS' 400."""
