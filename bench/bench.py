@@ -3,7 +3,8 @@
 What runs, side by side, each in its own gunicorn, with as many sync workers as the shipped image
 starts (its WEB_CONCURRENCY, deploy/Dockerfile; BENCH_WORKERS overrides it for all servers alike):
 
-- **ours**: the console exactly as shipped, `gunicorn keys_console.wsgi` with `keys_console.settings`
+- **ours**: the console exactly as shipped, `gunicorn keys_console.wsgi -c keys_console/gunicorn_conf.py`
+  (the image's entry point: its JSON gunicorn logger, drain hooks and timeouts) with `keys_console.settings`
   and only the production profile's environment (DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG=0):
   its middleware, checks and JSON request log as they are. The log goes to a file, as a process
   manager's would (bench/results/<time>/ours.log), and its lines per request are counted.
@@ -450,6 +451,10 @@ class Server:
     database_url: str
     port: int
     ready_path: str
+    # The shipped gunicorn configuration (ours: keys_console/gunicorn_conf.py, as deploy/Dockerfile
+    # runs it); the peer runs gunicorn's defaults, as its docs would. Worker count and class are
+    # given on the command line, which overrides the file, so every server gets the same.
+    config: str | None = None
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
     _log_offset: int = 0
@@ -467,6 +472,7 @@ class Server:
         cmd = [
             str(BIN / "gunicorn"),
             self.wsgi,
+            *(["--config", self.config] if self.config else []),
             "--bind",
             f"127.0.0.1:{self.port}",
             "--workers",
@@ -534,7 +540,9 @@ class Server:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        # SIGINT: stop now. SIGTERM would first drain for DRAIN_SECONDS (gunicorn_conf.py), which
+        # only matters to a balancer; the measurements are over.
+        os.killpg(self.proc.pid, signal.SIGINT)
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -543,6 +551,7 @@ class Server:
         self.proc = None
 
 
+SHIPPED_CONFIG = "keys_console/gunicorn_conf.py"
 PORTS = {"ours": PORT, "peer": PORT + 1, "quiet": PORT + 2}
 
 
@@ -553,12 +562,20 @@ def url(row: Row) -> str:
 def make_servers(names: set[str]) -> dict[str, Server]:
     """The servers the chosen rows need: ours as shipped, ours with the log off, the peer project."""
     every = {
-        "ours": Server("ours", "keys_console.wsgi:application", OURS_ENV, DATABASE_URL, PORTS["ours"], "/healthz"),
+        "ours": Server(
+            "ours", "keys_console.wsgi:application", OURS_ENV, DATABASE_URL, PORTS["ours"], "/healthz", SHIPPED_CONFIG
+        ),
         "peer": Server(
             "peer", "bench.peer.wsgi:application", PEER_ENV, PEER_DATABASE_URL, PORTS["peer"], "/bench/baseline"
         ),
         "quiet": Server(
-            "quiet", "keys_console.wsgi:application", OURS_QUIET_ENV, DATABASE_URL, PORTS["quiet"], "/healthz"
+            "quiet",
+            "keys_console.wsgi:application",
+            OURS_QUIET_ENV,
+            DATABASE_URL,
+            PORTS["quiet"],
+            "/healthz",
+            SHIPPED_CONFIG,
         ),
     }
     return {name: server for name, server in every.items() if name in names}

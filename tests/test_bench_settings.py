@@ -80,6 +80,20 @@ def test_every_server_runs_as_many_workers_as_the_image_ships(monkeypatch):
     assert [command[command.index("--workers") + 1] for command in commands] == [str(bench.WORKERS)] * 3
 
 
+def test_ours_runs_the_gunicorn_configuration_the_image_runs():
+    """The image's entry point passes keys_console/gunicorn_conf.py (JSON gunicorn lines, drain
+    hooks, timeouts); the bench's servers of the console pass the same file, the peer none."""
+    import re
+
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    entry = re.search(r'"--config", "([^"]+)"', dockerfile).group(1)
+    servers = bench.make_servers({"ours", "peer", "quiet"})
+    commands = {name: server.command(ROOT / "bench" / "results") for name, server in servers.items()}
+    for name in ("ours", "quiet"):
+        assert commands[name][commands[name].index("--config") + 1] == entry
+    assert "--config" not in commands["peer"]
+
+
 def test_no_bench_module_sets_the_consoles_settings():
     """A bench settings module (as bench/settings.py once was, with a quiet LOGGING) would have to
     assign these; only the peer's own project (bench/peer/) has settings."""
