@@ -1,8 +1,6 @@
-"""Which routes ask to Confirm access: every console route, classified once, here.
+"""Which routes ask to Confirm access: each route declares its rule where it is declared.
 
-Each URL pattern of the site (the console's, allauth's, the admin's) has one entry in `ROUTES`,
-keyed by its URL name (`"project_keys:key_new"`; an unnamed pattern by its full route,
-`"route:admin/(?P<url>.*)$"`):
+The rules:
 
 - `READS`: changes nothing. Only GET, HEAD and OPTIONS reach the view; any other method from a
   logged-in session is answered 405 before it, so a route cannot start changing state while
@@ -15,23 +13,41 @@ keyed by its URL name (`"project_keys:key_new"`; an unnamed pattern by its full 
 - `confirm_if(test, why)`: asks on a submit for which `test(request)` is true (inviting: only a
   role above viewer asks).
 
-`guard_urlpatterns` (called once, at the end of keys_console/urls.py) wraps each pattern's view in
-its entry's rule; asking is `accounts.reauth.confirm_access_required` (allauth's
-reauthentication: the Confirm access page or dialog, then the suspended request goes on).
-A pattern missing from `ROUTES` is treated as `CONFIRM_ON_SUBMIT` (closed, not open), and
-tests/accounts/test_route_sweep.py fails until it is classified.
+Where a rule is declared:
 
-The runtime API (namespace `api`) authenticates every request by its key, never by a session:
-Confirm access means nothing there; it is listed in `OUTSIDE_THE_CONSOLE` and left untouched.
+- An app's own route, in its urls.py, around the view: `path("new/", confirm(keys.key_new),
+  name="key_new")` (`reads`, `changes`, `confirm`, `confirm_on_submit`, or `classify(view, rule)`
+  for any other rule). The same view under two routes declares once per route.
+- Routes a third party declares (allauth's), where they are included, by their URL name in a
+  table: `path("", classify_included(include("allauth.urls"), {"account_login": CHANGES, ...}))`
+  (accounts/urls.py). A key is a route's name, or `"route:<its route>"` for an unnamed one,
+  relative to the include (`walk()` keys them so).
+- The admin's, where `admin.site.urls` is included (keys_console/urls.py): `guard_admin(site,
+  site_routes)`. Every registered model's pages are derived from the admin's own URL names: its
+  list (`<app>_<model>_changelist`), history and the object's short URL read; adding, changing,
+  deleting and the list's bulk actions ask on submit, except the actions its ModelAdmin names in
+  `actions_without_confirm_access` (keys' ApiKeyAdmin: revoking). So a model registered later is
+  covered without a list to edit. The site's own pages (index, login, ...) are in `site_routes`.
+- Routes outside the console (the runtime API: no session, so no Confirm access) are marked where
+  they are included, `outside_the_console(path("api/v1/", api.urls))`, and left untouched.
+
+Asking is `accounts.reauth.confirm_access_required` (allauth's reauthentication: the Confirm
+access page or dialog, then the suspended request goes on). `guard_urlpatterns` (called once, at
+the end of keys_console/urls.py) closes whatever was not declared: such a route asks on submit
+(`CONFIRM_ON_SUBMIT`, with a warning in the log), and tests/accounts/test_route_sweep.py, which
+walks every pattern of the site, fails naming it until its rule is declared.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import wraps
+from typing import Any
 
+from django.apps import apps
+from django.contrib.admin import AdminSite
 from django.http import HttpRequest, HttpResponseNotAllowed
 from django.urls import URLPattern, URLResolver
 
@@ -40,6 +56,9 @@ from .reauth import confirm_access_required
 logger = logging.getLogger("accounts")
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+# What a ModelAdmin may set: the names of its bulk actions that do not ask (revoking keys).
+FREE_ADMIN_ACTIONS = "actions_without_confirm_access"
 
 
 @dataclass(frozen=True)
@@ -67,11 +86,6 @@ def confirm_if(test: Callable[[HttpRequest], bool], why: str) -> Rule:
     return Rule(f"Confirm access when {why}", changes_state=True, asks="submit", test=test)
 
 
-def _role_above_viewer(request: HttpRequest) -> bool:
-    # Anything but "viewer" asks (an unknown role too: the form refuses it after the password).
-    return request.POST.get("role", "") != "viewer"
-
-
 def _admin_action_other_than(*free_actions: str) -> Callable[[HttpRequest], bool]:
     def test(request: HttpRequest) -> bool:
         return request.POST.get("action", "") not in free_actions
@@ -79,155 +93,145 @@ def _admin_action_other_than(*free_actions: str) -> Callable[[HttpRequest], bool
     return test
 
 
-INVITE = confirm_if(_role_above_viewer, "the role is above viewer")
-
-# Namespaces outside the console: no session, so no Confirm access (module docstring).
-OUTSIDE_THE_CONSOLE = {"api": "the runtime API: every request authenticated by its key, no session"}
-
-ROUTES: dict[str, Rule] = {
-    # --- keys_console ---------------------------------------------------------------------
-    "healthz": READS,
-    "route:": READS,  # / → the project list
-    "report_leak": CHANGES,  # anyone may report a leaked key: it is revoked (never held back)
-    # --- accounts: our pages and allauth's ------------------------------------------------
-    "account": READS,
-    "account_login": CHANGES,
-    "account_logout": CHANGES,
-    "account_inactive": READS,
-    "account_signup": CHANGES,
-    "account_reauthenticate": CHANGES,  # Confirm access itself
-    "account_request_reauthentication_code": CHANGES,
-    "account_confirm_reauthentication_code": CHANGES,
-    "account_email": CONFIRM_ON_SUBMIT,  # add, remove, make primary, resend: reading the list is free
-    "account_email_verification_sent": READS,
-    "account_confirm_email": CHANGES,  # the mailed link is the proof
-    "account_change_password": CONFIRM,
-    "account_set_password": CONFIRM,
-    "account_reset_password": CHANGES,
-    "account_reset_password_done": READS,
-    "account_reset_password_from_key": CHANGES,  # the mailed token is the proof
-    "account_reset_password_from_key_done": READS,
-    "account_confirm_login_code": CHANGES,
-    "account_sso_reauthenticate": READS,  # Confirm access through single sign-on (accounts/sso.py)
-    "openid_connect_login": CHANGES,  # starts a sign-in with the provider (a POST)
-    "openid_connect_callback": CHANGES,  # back from the provider: signs in (or confirms access)
-    "socialaccount_signup": CHANGES,
-    "socialaccount_login_cancelled": READS,
-    "socialaccount_login_error": READS,
-    "socialaccount_connections": CONFIRM_ON_SUBMIT,  # disconnecting an identity asks
-    # allauth's old addresses of the same pages: redirects
-    **{f"route:accounts/social/{old}/": READS for old in ("login/cancelled", "login/error", "signup", "connections")},
-    "mfa_index": READS,
-    "mfa_authenticate": CHANGES,  # the second step of logging in
-    "mfa_reauthenticate": CHANGES,  # Confirm access with a 2FA code
-    "mfa_activate_totp": CONFIRM,
-    "mfa_deactivate_totp": CONFIRM,
-    "mfa_view_recovery_codes": CONFIRM,  # shows the codes: allauth asks as well
-    "mfa_generate_recovery_codes": CONFIRM,
-    "mfa_download_recovery_codes": CONFIRM,
-    # --- projects ---------------------------------------------------------------------------
-    "projects:list": CHANGES,  # POST creates a project
-    "projects:detail": READS,
-    "projects:questions": CHANGES,
-    "projects:questions_bulk": CHANGES,
-    "projects:sample_questions_delete": CHANGES,
-    "projects:question_edit": CHANGES,
-    "projects:question_toggle": CHANGES,
-    "projects:question_delete": CHANGES,
-    "projects:members": INVITE,  # inviting a viewer does not ask; an admin does
-    "projects:member_remove": CONFIRM,
-    "projects:member_leave": CHANGES,  # one's own membership
-    "projects:member_role": CONFIRM,
-    "projects:invitation_cancel": CHANGES,  # takes access away, like revoking
-    "projects:invitation_resend": CONFIRM,  # a new link for the same role (admin included)
-    "projects:invitation": CHANGES,  # accepting one's own invitation
-    "projects:invitation_join": CHANGES,
-    "projects:invitation_open": READS,
-    "projects:events": READS,
-    "projects:events_csv": READS,
-    "project_usage:usage": READS,  # the Usage tab (#31)
-    "project_usage:usage_csv": READS,
-    # --- keys: a project's API Key tab and the person's Personal API keys ------------------
-    **{
-        f"{namespace}:{name}": rule
-        for namespace in ("project_keys", "account_keys")
-        for name, rule in {
-            "api_keys": READS,
-            "key_new": CONFIRM,
-            "key_detail": READS,
-            "key_edit": CONFIRM,  # permissions, rate limit, IP addresses, expiry, scope
-            "key_rotate": CONFIRM,
-            "key_revoke": CHANGES,  # incident response: never held back
-            "keys_revoke_selected": CHANGES,  # revoking, several at once
-            "key_disable": CHANGES,  # only stops a key, like revoking
-            "key_enable": CONFIRM,  # makes a stopped key work again, like generating one
-            "key_delete": CHANGES,  # only a dead key can be deleted: nothing left to misuse
-        }.items()
-    },
-    "account_keys:security_log": READS,
-    # --- a project's Settings tab: Key policy, approvals (keys/settings_urls.py) -------------
-    "project_settings:settings": CONFIRM_ON_SUBMIT,  # reading the policy is free; saving it asks
-    "project_settings:revoke_out_of_policy": CONFIRM,
-    "project_settings:shorten_expiry": CONFIRM,
-    "project_settings:approve": CHANGES,  # a member's own key, capped by their role
-    "project_settings:deny": CHANGES,
-    # --- Webhooks (webhooks/urls.py): the endpoints, their secrets and deliveries ----------
-    **{
-        f"webhooks:{name}": CONFIRM
-        for name in (
-            "endpoints",
-            "endpoint_new",
-            "endpoint_detail",
-            "endpoint_rotate",
-            "endpoint_disable",
-            "endpoint_enable",
-            "endpoint_delete",
-            "endpoint_test",
-            "delivery_resend",
-        )
-    },
-    # --- the Django admin: every change asks, reading does not -----------------------------
-    "admin:index": READS,
-    "admin:app_list": READS,
-    "admin:login": CHANGES,
-    "admin:logout": CHANGES,
-    "admin:password_change": CONFIRM_ON_SUBMIT,
-    "admin:password_change_done": READS,
-    "admin:autocomplete": READS,
-    "admin:jsi18n": READS,
-    "admin:view_on_site": READS,
-    "admin:auth_user_password_change": CONFIRM_ON_SUBMIT,  # UserAdmin's "change password" form
-    "route:admin/(?P<url>.*)$": READS,  # the admin's catch-all (a redirect or a 404)
-}
-
-# Every model in the admin: adding, changing, deleting and bulk actions ask (on submit); its list,
-# history and the object's short URL only read. A model's `changelist` may name actions that do not
-# ask (revoking keys). A model added to the admin must be added here (the sweep says so).
-ADMIN_MODELS: dict[str, tuple[str, ...]] = {
-    "accounts.user": (),
-    "auth.group": (),
-    "mfa.authenticator": (),
-    "account.emailaddress": (),
-    "socialaccount.socialaccount": (),
-    "projects.project": (),
-    "projects.membership": (),
-    "projects.invitation": (),
-    "projects.question": (),
-    "projects.keyevent": (),
-    # revoking (and pausing) stays one click and its confirmation page away; Enable asks
-    "keys.apikey": ("revoke_selected", "disable_selected"),
-    "keys.keyusageday": (),
-    "keys.keyapproval": (),  # read-only in the admin (#29): the Settings and API Key tabs change them
-    "projects.keypolicy": (),
-    "django_tasks_database.dbtaskresult": (),
-}
+# --- applying a rule to a view ----------------------------------------------------------------
 
 
-def _admin_routes() -> dict[str, Rule]:
+def guarded(view: Callable, rule: Rule, *, staff_only: bool = False, declared: bool = True) -> Callable:
+    """`view`, behind `rule`. A visitor the view turns away anyway (not logged in; in the admin,
+    `staff_only`, not active staff) meets the view's own answer first — the login page — as
+    before: the rule is about the sessions that reach the view. `declared` is False for the closed
+    default given to a route nobody classified (the sweep reports those)."""
+    confirmed = confirm_access_required(view)
+
+    @wraps(view)
+    def guarded_view(request: HttpRequest, *args, **kwargs):
+        user = request.user
+        if user.is_authenticated and (not staff_only or (user.is_active and user.is_staff)):
+            if not rule.changes_state and request.method not in SAFE_METHODS:
+                return HttpResponseNotAllowed(SAFE_METHODS)
+            if rule.needs_confirm_access(request):
+                return confirmed(request, *args, **kwargs)
+        return view(request, *args, **kwargs)
+
+    guarded_view.confirm_access_rule = rule  # type: ignore[attr-defined]
+    guarded_view.confirm_access_declared = declared  # type: ignore[attr-defined]
+    guarded_view.confirm_access_staff_only = staff_only  # type: ignore[attr-defined]
+    return guarded_view
+
+
+def classify(view: Callable, rule: Rule) -> Callable:
+    """`view` behind `rule`: the declaration at the route, `path("…", classify(view, RULE), …)`."""
+    if is_classified(view):
+        raise ValueError(f"{view!r} is classified already: declare one rule per route")
+    return guarded(view, rule)
+
+
+def reads(view: Callable) -> Callable:
+    return classify(view, READS)
+
+
+def changes(view: Callable) -> Callable:
+    return classify(view, CHANGES)
+
+
+def confirm(view: Callable) -> Callable:
+    return classify(view, CONFIRM)
+
+
+def confirm_on_submit(view: Callable) -> Callable:
+    return classify(view, CONFIRM_ON_SUBMIT)
+
+
+def is_classified(view: Callable) -> bool:
+    return hasattr(view, "confirm_access_rule")
+
+
+# --- walking the URL patterns ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pattern:
+    key: str  # its URL name ("project_keys:key_new"), or "route:<its route>" when unnamed
+    route: str  # the full route, for messages
+    namespace: str
+    pattern: URLPattern
+    outside_the_console: bool = False  # under an include marked by outside_the_console()
+
+
+def walk(
+    patterns: Iterable[URLPattern | URLResolver], prefix: str = "", namespace: str = "", outside: bool = False
+) -> Iterator[Pattern]:
+    """Every URL pattern under `patterns` (includes followed), with its key and full route."""
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = namespace
+            if entry.namespace:
+                inner = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
+            inside = outside or getattr(entry, "confirm_access_outside", False)
+            yield from walk(entry.url_patterns, prefix + str(entry.pattern), inner, inside)
+        else:
+            route = prefix + str(entry.pattern)
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else entry.name
+            key = name or f"route:{route}"
+            yield Pattern(key=key, route=route, namespace=namespace, pattern=entry, outside_the_console=outside)
+
+
+def rule_for(found: Pattern) -> Rule | None:
+    """The rule declared for the route (None: outside the console, or nobody classified it)."""
+    callback = found.pattern.callback
+    if found.outside_the_console or not getattr(callback, "confirm_access_declared", False):
+        return None
+    return callback.confirm_access_rule  # type: ignore[attr-defined]
+
+
+def declared_rules(patterns: Iterable[URLPattern | URLResolver]) -> dict[str, Rule]:
+    """Every declared route under `patterns`, by key, with its rule."""
+    return {found.key: rule for found in walk(patterns) if (rule := rule_for(found)) is not None}
+
+
+def unclassified(patterns: Iterable[URLPattern | URLResolver]) -> list[Pattern]:
+    return [found for found in walk(patterns) if not found.outside_the_console and rule_for(found) is None]
+
+
+# --- declaring where routes are included ------------------------------------------------------
+
+
+def outside_the_console(included: URLResolver) -> URLResolver:
+    """Mark an include (`path("api/v1/", api.urls)`) as outside the console: its views are left
+    untouched (no session there, so no Confirm access; no wrapper, no cost)."""
+    included.confirm_access_outside = True  # type: ignore[attr-defined]
+    return included
+
+
+def _included_patterns(included: Any) -> list:
+    """The patterns of `include(...)`'s or `admin.site.urls`' (module or list, app name, namespace)."""
+    module = included[0]
+    return list(getattr(module, "urlpatterns", module))
+
+
+def _wrap(found: Pattern, rule: Rule, *, staff_only: bool = False, declared: bool = True) -> None:
+    found.pattern.callback = guarded(found.pattern.callback, rule, staff_only=staff_only, declared=declared)
+
+
+def classify_included(included: Any, rules: Mapping[str, Rule]) -> Any:
+    """`include(...)` (routes another package declares), each of its patterns behind the rule
+    `rules` names for its key (relative to the include); returned for `path()`. A pattern not in
+    `rules` is left to `guard_urlpatterns` (closed until classified)."""
+    for found in walk(_included_patterns(included)):
+        if found.key in rules and not is_classified(found.pattern.callback):
+            _wrap(found, rules[found.key])
+    return included
+
+
+def admin_model_routes(site: AdminSite) -> dict[str, Rule]:
+    """The pages of every model registered with `site`, by the admin's own URL names."""
     routes: dict[str, Rule] = {}
-    for label, free_actions in ADMIN_MODELS.items():
-        app, model = label.split(".")
-        base = f"admin:{app}_{model}_"
+    for model in apps.get_models():
+        if not site.is_registered(model):
+            continue
+        app, name = model._meta.app_label, model._meta.model_name
+        free_actions = tuple(getattr(site.get_model_admin(model), FREE_ADMIN_ACTIONS, ()))
+        base = f"{app}_{name}_"
         routes[base + "changelist"] = (
             confirm_if(_admin_action_other_than(*free_actions), "the action is not " + " or ".join(free_actions))
             if free_actions
@@ -236,91 +240,40 @@ def _admin_routes() -> dict[str, Rule]:
         for view in ("add", "change", "delete"):
             routes[base + view] = CONFIRM_ON_SUBMIT
         routes[base + "history"] = READS
-        routes[f"route:admin/{app}/{model}/<path:object_id>/"] = READS  # redirects to the change page
+        routes[f"route:{app}/{name}/<path:object_id>/"] = READS  # redirects to the change page
     return routes
 
 
-ROUTES.update(_admin_routes())
-
-
-# --- walking the URL patterns ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pattern:
-    key: str  # the name ROUTES knows it by
-    route: str  # the full route, for messages
-    namespace: str
-    pattern: URLPattern
-
-
-def walk(patterns: Iterable[URLPattern | URLResolver], prefix: str = "", namespace: str = "") -> Iterator[Pattern]:
-    """Every URL pattern under `patterns` (includes followed), with its key and full route."""
-    for entry in patterns:
-        if isinstance(entry, URLResolver):
-            inner = namespace
-            if entry.namespace:
-                inner = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
-            yield from walk(entry.url_patterns, prefix + str(entry.pattern), inner)
-        else:
-            route = prefix + str(entry.pattern)
-            name = f"{namespace}:{entry.name}" if namespace and entry.name else entry.name
-            key = name or f"route:{route}"
-            yield Pattern(key=key, route=route, namespace=namespace, pattern=entry)
-
-
-def outside_the_console(found: Pattern) -> bool:
-    return found.namespace.split(":")[0] in OUTSIDE_THE_CONSOLE
-
-
-def rule_for(found: Pattern) -> Rule | None:
-    return ROUTES.get(found.key)
-
-
-def unclassified(patterns: Iterable[URLPattern | URLResolver]) -> list[Pattern]:
-    return [found for found in walk(patterns) if not outside_the_console(found) and rule_for(found) is None]
-
-
-# --- applying the rules ---------------------------------------------------------------------
-
-
-def guarded(view: Callable, rule: Rule, key: str) -> Callable:
-    """`view`, behind `rule`. A visitor the view turns away anyway (not logged in; in the admin,
-    not active staff) meets the view's own answer first — the login page — as before: the rule is
-    about the sessions that reach the view."""
-    confirmed = confirm_access_required(view)
-    admin = key.startswith(("admin:", "route:admin/"))
-
-    @wraps(view)
-    def guarded_view(request: HttpRequest, *args, **kwargs):
-        user = request.user
-        if user.is_authenticated and (not admin or (user.is_active and user.is_staff)):
-            if not rule.changes_state and request.method not in SAFE_METHODS:
-                return HttpResponseNotAllowed(SAFE_METHODS)
-            if rule.needs_confirm_access(request):
-                return confirmed(request, *args, **kwargs)
-        return view(request, *args, **kwargs)
-
-    guarded_view.confirm_access_rule = rule  # type: ignore[attr-defined]
-    guarded_view.confirm_access_key = key  # type: ignore[attr-defined]
-    return guarded_view
-
-
-def guard_urlpatterns(patterns: list) -> list:
-    """Wrap every console pattern's view in its rule (once; the patterns are changed in place)."""
-    for found in walk(patterns):
-        if outside_the_console(found):
-            continue
-        callback = found.pattern.callback
-        if hasattr(callback, "confirm_access_rule"):
-            continue
-        rule = rule_for(found)
+def guard_admin(site: AdminSite, site_routes: Mapping[str, Rule]) -> Any:
+    """`site.urls`, every pattern behind its rule: the site's own pages from `site_routes` (keys
+    relative to the site: `"index"`, `"route:(?P<url>.*)$"`), every registered model's pages
+    from `admin_model_routes`. The rules apply to active staff (anyone else gets the admin's
+    login page first, as before); a pattern in neither asks on submit, with a warning."""
+    included = site.urls
+    routes = {**admin_model_routes(site), **site_routes}
+    for found in walk(_included_patterns(included)):
+        rule = routes.get(found.key)
         if rule is None:
             logger.warning(
-                "Route %s (/%s) is not classified in accounts/sensitive.py: it asks to Confirm access on submit",
+                "Route %s:%s (%s) of the admin is not classified: it asks to Confirm access on submit",
+                site.name,
                 found.key,
                 found.route,
             )
-            rule = CONFIRM_ON_SUBMIT
-        found.pattern.callback = guarded(callback, rule, found.key)
+        _wrap(found, rule or CONFIRM_ON_SUBMIT, staff_only=True, declared=rule is not None)
+    return included
+
+
+def guard_urlpatterns(patterns: list) -> list:
+    """Close every console pattern whose rule was not declared: it asks on submit (with a warning
+    naming it) until it is classified. Call once, on the site's patterns (changed in place)."""
+    for found in walk(patterns):
+        if found.outside_the_console or is_classified(found.pattern.callback):
+            continue
+        logger.warning(
+            "Route %s (/%s) is not classified where it is declared: it asks to Confirm access on submit",
+            found.key,
+            found.route,
+        )
+        _wrap(found, CONFIRM_ON_SUBMIT, declared=False)
     return patterns

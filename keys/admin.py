@@ -137,6 +137,9 @@ class ApiKeyAdmin(NoSecretLookups, admin.ModelAdmin):
     # Operators tune a key's rate limit here; everything else is shown read-only.
     readonly_fields = [f for f in fields if isinstance(f, str) and f not in ApiKeyAdminForm.Meta.fields]
     actions = ["revoke_selected", "disable_selected", "enable_selected"]
+    # Never ask to Confirm access (accounts/sensitive.py): revoking (and pausing) stays one click and
+    # its confirmation page away, for incident response; Enable and every other change ask.
+    actions_without_confirm_access = ("revoke_selected", "disable_selected")
 
     def has_add_permission(self, request):
         return False

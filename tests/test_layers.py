@@ -283,7 +283,6 @@ def test_every_template_folder_belongs_to_a_layer():
 # (it belongs with the composition root, keys_console/). A new upward reference fails the test, and
 # so does an entry here that no longer exists (the list only shrinks).
 KNOWN_UPWARD_URL_REFERENCES = {
-    "accounts.sensitive": "the route sweep's registry: every route of the site, by name",
     "projects.sandbox": "the Sandbox opens on the Generate dialog (project_keys:key_new)",
     "projects.views.questions": "after a question change, the link to the API Key tab",
     "templates/accounts/_tabs.html": "the Account tabs: Personal API keys, Security log",

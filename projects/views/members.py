@@ -132,7 +132,7 @@ def member_leave(request, slug):
 @require_POST
 def member_role(request, slug, pk):
     """Make a member an admin or a viewer (owners and admins; not the owner; Confirm access first:
-    accounts/sensitive.py)."""
+    projects/urls.py)."""
     membership = membership_for(request, slug, manage=True)
     target = get_object_or_404(Membership.objects.select_related("user"), pk=pk, project=membership.project)
     if target.role == Role.OWNER:

@@ -1,6 +1,7 @@
 """Issue #27, in a real browser: in a session older than 15 minutes, inviting an admin, changing a
 password in the Django admin and editing a key's IP addresses each ask to **Confirm access** first,
-then go on after the password (accounts/sensitive.py declares which routes ask)."""
+then go on after the password (each route declares whether it asks where it is declared: the rules
+are in accounts/sensitive.py)."""
 
 import re
 

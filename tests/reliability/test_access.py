@@ -53,7 +53,7 @@ METHODS = ["GET", "POST", "PUT", "DELETE"]
 # Console URLs: the methods each view takes, and what a viewer (read-only member) may do.
 # "read": a viewer gets it; "change": a viewer gets 403.
 CONSOLE = {
-    "detail": ({"GET"}, "read"),  # a redirect to the Questions tab (READS in accounts/sensitive.py: 405 otherwise)
+    "detail": ({"GET"}, "read"),  # a redirect to the Questions tab (READS in projects/urls.py: 405 otherwise)
     "questions": ({"GET", "POST"}, {"GET": "read", "POST": "change"}),
     "question_edit": ({"GET", "POST"}, "change"),
     "questions_bulk": ({"POST"}, "change"),
@@ -421,7 +421,8 @@ def test_staff_without_permissions_gets_403_on_every_model_page(world):
             # `<object_id>/` (no name) only redirects to the change page, which is refused
             redirect_to_change = r.status_code == 302 and r["Location"].endswith("/change/")
             # a page that only reads (history; `<object_id>/`) answers a POST with 405 before any
-            # permission check (READS in accounts/sensitive.py): nothing changes either way (snapshot)
+            # permission check (READS, where keys_console/urls.py includes the admin): nothing
+            # changes either way (snapshot)
             read_only_post = method == "POST" and r.status_code == 405 and (name or "").endswith(("_history", "admin"))
             ok = r.status_code == 403 or (name == "admin" and redirect_to_change) or read_only_post
             if not ok:
