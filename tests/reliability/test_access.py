@@ -136,7 +136,17 @@ def concrete(route: str, world: dict, slug: str | None = None) -> str:
             apps.get_model(m.group(1), m.group(2))
             if m
             and m.group(1)
-            in {"accounts", "auth", "projects", "keys", "account", "mfa", "django_tasks_database", "socialaccount"}
+            in {
+                "accounts",
+                "auth",
+                "projects",
+                "keys",
+                "account",
+                "mfa",
+                "django_tasks_database",
+                "socialaccount",
+                "webhooks",
+            }
             else None
         )
         if "(?P<app_label>" in url:
@@ -220,6 +230,8 @@ def world(db):
         apps.get_model("projects", "invitation"): invitation,
         apps.get_model("projects", "question"): question,
         ApiKey: key,
+        Endpoint: endpoint,
+        Delivery: delivery,
         KeyEvent: KeyEvent.objects.filter(key_id=key.key_id).first(),
         KeyUsageDay: usage,
         apps.get_model("account", "emailaddress"): apps.get_model("account", "emailaddress").objects.get(user=owner),
@@ -412,7 +424,7 @@ def test_staff_without_permissions_gets_403_on_every_model_page(world):
     c = logged_in(staff)
     before, wrong, tried = snapshot(), [], 0
     for name, url in admin_urls(world):
-        if not re.match(r"/admin/(accounts|auth|projects|account|mfa)/\w+/", url):
+        if not re.match(r"/admin/(accounts|auth|projects|account|mfa|keys|webhooks)/\w+/", url):
             continue  # the site's own pages (index, password change, ...) are the staff user's
         for method in ("GET", "POST"):
             r = c.get(url) if method == "GET" else c.post(url, {"post": "yes"})
