@@ -57,7 +57,9 @@ def _full_run(config) -> bool:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if not _full_run(session.config):
+    # Under pytest-xdist (`-n`), each worker runs part of the tests; the controller receives every
+    # worker's reports (pytest_runtest_logreport above) and judges the whole run, once.
+    if not _full_run(session.config) or hasattr(session.config, "workerinput"):
         return
     problems = []
     if REQUIRE_POSTGRES and _passed["postgres"] == 0:
