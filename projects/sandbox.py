@@ -76,10 +76,22 @@ def sample_questions_delete(*, project: Project, actor: Actor) -> int:
     return count
 
 
+# The page a new Sandbox opens on, a URL name reversed with its slug: keys makes it the API Key
+# tab's Generate dialog (keys/apps.py); without keys, the Questions tab.
+_landing_url_name = "projects:questions"
+
+
+def open_new_sandboxes_on(url_name: str) -> None:
+    """A higher app names the page of a project a new Sandbox opens on (keys: `project_keys:key_new`),
+    so projects names none of its URLs (tests/test_layers.py)."""
+    global _landing_url_name
+    _landing_url_name = url_name
+
+
 def sandbox_landing_url(project: Project) -> str:
-    """Where a person lands after confirming their email: the Sandbox's API Key tab with the
-    Generate dialog open and a name filled in."""
-    return reverse("project_keys:key_new", args=[project.slug])
+    """Where a person lands after confirming their email: the page a higher app chose (keys: the
+    Sandbox's API Key tab with the Generate dialog open and a name filled in)."""
+    return reverse(_landing_url_name, args=[project.slug])
 
 
 def on_email_confirmed(request, email_address, **kwargs) -> None:

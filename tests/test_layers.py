@@ -276,22 +276,12 @@ def test_every_template_folder_belongs_to_a_layer():
     assert folders <= set(RANK), f"unplaced template folders: {sorted(folders - set(RANK))}"
 
 
-# Upward URL references that were there when this check was written (issue #27), each to be
-# removed, never added to: the project tabs and the Account tabs name the key pages (a lower
-# layout showing a higher layer's tabs: the higher layer should register its tab, as signals do
-# for events); the route sweep's registry (accounts/sensitive.py) names every route of the site
-# (it belongs with the composition root, keys_console/). A new upward reference fails the test, and
-# so does an entry here that no longer exists (the list only shrinks).
-KNOWN_UPWARD_URL_REFERENCES = {
-    "projects.sandbox": "the Sandbox opens on the Generate dialog (project_keys:key_new)",
-    "projects.views.questions": "after a question change, the link to the API Key tab",
-    "templates/accounts/_tabs.html": "the Account tabs: Personal API keys, Security log",
-    "templates/accounts/account.html": "links to Personal API keys and the Security log",
-    "templates/accounts/message.html": "a link back to the projects",
-    "templates/projects/_project_layout.html": "the project tabs: API Key, Usage, Settings",
-    "templates/projects/questions.html": "the link to the API Key tab when it unlocks",
-    "templates/projects/settings/_webhooks.html": "the Settings tab's Webhooks section (rendered by keys)",
-}
+# Upward URL references still allowed: none (issue #27 removed the last), and none is to be added. A
+# lower page that shows a higher app's page has the higher app register it from its
+# AppConfig.ready() (projects/tabs.py, accounts/tabs.py, keys/settings_sections.py,
+# projects.sandbox.open_new_sandboxes_on), as signals do for events. A new upward reference fails
+# the test, and so would an entry here that no longer exists.
+KNOWN_UPWARD_URL_REFERENCES: dict[str, str] = {}
 
 
 def test_no_app_names_the_urls_of_a_layer_above_it():

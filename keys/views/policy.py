@@ -11,13 +11,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from keys import policy as rules
-from keys import policy_actions
+from keys import policy_actions, settings_sections
 from keys.models import ApiKey
 from keys.policy_forms import KeyPolicyForm
 from keys.views.key_holders import ProjectKeys
@@ -30,15 +28,6 @@ from projects.views.confirm import Confirmation, confirm
 
 PAGE = "keys/settings/settings.html"
 POLICY_SECTION = "keys/settings/_key_policy.html"
-WEBHOOKS_SECTION = "projects/settings/_webhooks.html"  # another section of the tab, when installed
-
-
-def _section_exists(name: str) -> bool:
-    try:
-        get_template(name)
-    except TemplateDoesNotExist:
-        return False
-    return True
 
 
 def _plural(count: int, one: str, many: str) -> str:
@@ -58,8 +47,8 @@ def _context(membership, form=None) -> dict:
         "form": form or KeyPolicyForm(policy=policy, read_only=not is_owner),
         "out_of_policy": rules.out_of_policy_keys(project, policy),
         "outliving": rules.keys_outliving(project, policy.max_lifetime_days),
-        # Other sections of the tab (Webhooks) join by existing: see the template.
-        "webhooks_section": WEBHOOKS_SECTION if _section_exists(WEBHOOKS_SECTION) else None,
+        # The sections higher apps add below the policy (webhooks' Webhooks): keys/settings_sections.py.
+        "sections": settings_sections.sections(),
     }
 
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST
 
+from .. import tabs
 from ..access import membership_for
 from ..actors import Actor
 from ..forms import QuestionBulkForm, QuestionForm
@@ -69,13 +70,14 @@ def _render_tab(request, membership, *, form=None, bulk_form=None, status=200):
 
 
 def _gate_message(project, before, after) -> str:
-    """What crossing the question gate means, with a link to the API Key tab on unlocking."""
+    """What crossing the question gate means, with a link to the API Key tab on unlocking (the tab
+    keys registers: projects/tabs.py)."""
     if after.unlocked and not before.unlocked:
-        return format_html(
-            ' API keys are unlocked: {}. <a href="{}">Generate a key on the API Key tab</a>.',
-            counter_text(after.active, after.required, "questions"),
-            reverse("project_keys:api_keys", args=[project.slug]),
-        )
+        unlocked = format_html(" API keys are unlocked: {}.", counter_text(after.active, after.required, "questions"))
+        api_keys_url = tabs.url(project, "api_keys")
+        if api_keys_url is None:
+            return unlocked
+        return format_html('{} <a href="{}">Generate a key on the API Key tab</a>.', unlocked, api_keys_url)
     if before.unlocked and not after.unlocked:
         return (
             f" API keys are locked now: {counter_text(after.active, after.required, 'questions')}. "

@@ -139,10 +139,10 @@ def test_the_settings_partial_lists_endpoints_for_managers_only(endpoint, unlock
     from django.template.loader import render_to_string
 
     owner = Membership.objects.get(project=unlocked_project, user=user)
-    html = render_to_string("projects/settings/_webhooks.html", {"project": unlocked_project, "membership": owner})
+    html = render_to_string("webhooks/_settings_section.html", {"project": unlocked_project, "membership": owner})
     assert "http://127.0.0.1:9/hook" in html and "Add endpoint" in html and "Send test event" in html
     viewer = Membership(project=unlocked_project, user=UserFactory(), role=Role.VIEWER)
-    html = render_to_string("projects/settings/_webhooks.html", {"project": unlocked_project, "membership": viewer})
+    html = render_to_string("webhooks/_settings_section.html", {"project": unlocked_project, "membership": viewer})
     assert "127.0.0.1" not in html and "Add endpoint" not in html
 
 
