@@ -17,6 +17,33 @@ from .models import Attempt, Delivery, Endpoint
 from .services import endpoint_delete, endpoint_set_enabled
 
 
+# Shown, and read-only (never the secrets: secret_encrypted, previous_secret_encrypted).
+ENDPOINT_FIELDS = (
+    "project",
+    "url",
+    "description",
+    "all_events",
+    "event_types",
+    "enabled",
+    "disabled_reason",
+    "failing_since",
+    "previous_secret_until",
+    "created_by",
+    "created_at",
+)
+ATTEMPT_FIELDS = (
+    "number",
+    "manual",
+    "started_at",
+    "status_code",
+    "duration_ms",
+    "succeeded",
+    "error",
+    "response_excerpt",
+)
+DELIVERY_FIELDS = ("id", "endpoint", "event_type", "status", "attempts", "next_attempt_at", "created_at", "body")
+
+
 def _admin(request) -> Actor:
     return Actor.from_request(request, prefix="admin: ")
 
@@ -28,20 +55,7 @@ class EndpointAdmin(NoSecretLookups, admin.ModelAdmin):
     search_fields = ["url", "description", "project__name", "project__slug"]
     list_select_related = ["project"]
     # Never the secrets (secret_encrypted, previous_secret_encrypted): not even encrypted.
-    fields = [
-        "project",
-        "url",
-        "description",
-        "all_events",
-        "event_types",
-        "enabled",
-        "disabled_reason",
-        "failing_since",
-        "previous_secret_until",
-        "created_by",
-        "created_at",
-    ]
-    readonly_fields = fields
+    fields = readonly_fields = ENDPOINT_FIELDS
     actions = ["disable_selected", "enable_selected"]
     # Disabling only stops deliveries (like revoking a key): never held back by Confirm access.
     actions_without_confirm_access = ("disable_selected",)
@@ -82,8 +96,7 @@ class EndpointAdmin(NoSecretLookups, admin.ModelAdmin):
 
 class AttemptInline(admin.TabularInline):
     model = Attempt
-    fields = ["number", "manual", "started_at", "status_code", "duration_ms", "succeeded", "error", "response_excerpt"]
-    readonly_fields = fields
+    fields = readonly_fields = ATTEMPT_FIELDS
     extra = 0
     can_delete = False
 
@@ -103,8 +116,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     search_fields = ["id", "endpoint__url", "endpoint__project__name"]
     list_select_related = ["endpoint__project"]
     date_hierarchy = "created_at"
-    fields = ["id", "endpoint", "event_type", "status", "attempts", "next_attempt_at", "created_at", "body"]
-    readonly_fields = fields
+    fields = readonly_fields = DELIVERY_FIELDS
     inlines = [AttemptInline]
 
     @admin.display(description="Project", ordering="endpoint__project__name")
