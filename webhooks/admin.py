@@ -16,7 +16,6 @@ from projects.admin import NoSecretLookups
 from .models import Attempt, Delivery, Endpoint
 from .services import endpoint_delete, endpoint_set_enabled
 
-
 # Shown, and read-only (never the secrets: secret_encrypted, previous_secret_encrypted).
 ENDPOINT_FIELDS = (
     "project",
