@@ -840,7 +840,8 @@ def render(summaries: list[dict], busy_before: float) -> str:
         f"{', '.join(DATA_ROWS)}; health checks and the keys' periodic bookkeeping included). "
         "CPU ms/req: user+system time of the gunicorn workers (app)\nand of the PostgreSQL backends (PG), from /proc. "
         "log l/req: lines the server wrote to its log (stdout+stderr) per request, under load.\n"
-        "Servers: ours = gunicorn keys_console.wsgi, keys_console.settings, production environment only (DEBUG=0,\n"
+        "Servers: ours = gunicorn keys_console.wsgi -c keys_console/gunicorn_conf.py (as the image runs it),\n"
+        "keys_console.settings, production environment only (DEBUG=0, "
         "JSON request log at INFO); rows *q = the same with LOG_LEVEL=WARNING (request log off); bare and peer rows =\n"
         "gunicorn bench.peer.wsgi, a startproject project with DRF + djangorestframework-api-key, its own database."
     )
