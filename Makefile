@@ -31,6 +31,10 @@ SHARED := --inexact
 # The production profile (DEBUG=0) refuses to start without a SECRET_KEY; tests get a throwaway one
 # (pytest also sets it itself: tests/environment.py).
 TEST_SECRET_KEY := test-only-secret-key-not-for-production-6f1d0c9a2b7e4f3a8c5d
+# `make test` runs the suite on two pytest-xdist workers (these machines have 2 cores; much of a
+# browser or server test is waiting): PYTEST_WORKERS=0 runs it in one process. Each worker has its
+# own test database (test_<name>_gw0, _gw1) and its own private redis-server.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test check bench lock venv install collectstatic clean
 
@@ -58,7 +62,7 @@ install: $(UV)
 
 test: $(UV)
 	$(SYNC) --group dev $(SHARED)
-	SECRET_KEY="$${SECRET_KEY:-$(TEST_SECRET_KEY)}" $(PY) -m pytest $(PYTEST_ARGS)
+	SECRET_KEY="$${SECRET_KEY:-$(TEST_SECRET_KEY)}" $(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 check: $(UV)
 	$(SYNC) --group dev $(SHARED)

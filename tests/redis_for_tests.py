@@ -1,6 +1,8 @@
 """The Redis the tests use, and only that one: never whatever merely answers on the machine's usual port.
 
-- TEST_REDIS_URL when set (the tests flush that database: point it at one of your own);
+- TEST_REDIS_URL when set (the tests flush that database: point it at one of your own); under
+  pytest-xdist (`make test` runs two workers) worker N takes the database N above it (`/5`: gw0
+  `/5`, gw1 `/6`), so two workers never flush each other's;
 - otherwise a private `redis-server` on a free port, started on first use and stopped at the end
   of the session (tests/conftest.py), when the binary is installed;
 - otherwise the test is skipped, saying why; with REQUIRE_REDIS=1 it fails instead.
@@ -11,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -85,11 +88,22 @@ def where_from() -> str | None:
     return None
 
 
+def for_this_worker(url: str) -> str:
+    """`url` with its database moved up by the pytest-xdist worker's number (gw0 keeps it)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.lstrip("/") or 0) + int(worker[2:])
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
 def redis_for_tests() -> str:
     """The URL of the tests' Redis; skips (or, with REQUIRE_REDIS=1, fails) the test without one."""
     if _state["url"] is None and _state["problem"] is None:
         configured = os.environ.get("TEST_REDIS_URL")
         if configured:
+            configured = for_this_worker(configured)
             problem = ping(configured)
             if problem:
                 _state["problem"] = f"TEST_REDIS_URL={configured} does not answer ({problem})"

@@ -36,11 +36,25 @@ def test_without_test_redis_url_a_private_server_on_a_free_port_is_started_and_s
 
 
 def test_test_redis_url_wins_and_a_dead_one_is_named(fresh_state, monkeypatch):
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     monkeypatch.setenv("TEST_REDIS_URL", "redis://127.0.0.1:1/3")
     monkeypatch.setattr(r, "REQUIRE_REDIS", False)
     with pytest.raises(pytest.skip.Exception, match=r"TEST_REDIS_URL=redis://127\.0\.0\.1:1/3 does not answer"):
         r.redis_for_tests()
     assert fresh_state["server"] is None  # no private server behind the operator's back
+
+
+@pytest.mark.parametrize(("worker", "database"), [(None, 3), ("gw0", 3), ("gw1", 4), ("gw7", 10)])
+def test_each_xdist_worker_flushes_a_test_redis_url_database_of_its_own(fresh_state, monkeypatch, worker, database):
+    """`make test` runs two pytest-xdist workers: each flushes its own database of TEST_REDIS_URL."""
+    if worker is None:
+        monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    else:
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+    monkeypatch.setenv("TEST_REDIS_URL", "redis://:pw@127.0.0.1:1/3")
+    monkeypatch.setattr(r, "REQUIRE_REDIS", False)
+    with pytest.raises(pytest.skip.Exception, match=rf"TEST_REDIS_URL=redis://:pw@127\.0\.0\.1:1/{database} does not"):
+        r.redis_for_tests()
 
 
 @pytest.mark.parametrize("required", [False, True])
