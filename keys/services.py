@@ -20,7 +20,7 @@ from django.utils import timezone
 from projects.actors import Actor
 from projects.events import record_event
 from projects.gate import require_api_keys_unlocked
-from projects.models import KeyEvent, Project
+from projects.models import KeyEvent, KeyPolicy, Project
 from projects.models.event import EventKind
 
 from . import keygen, policy
@@ -389,6 +389,23 @@ def api_key_create(
     return key, plaintext
 
 
+def successor_expiry(
+    old: ApiKey, now: datetime, scope_now: list | None = None
+) -> tuple[str, datetime | None, KeyPolicy | None]:
+    """The expiration a rotation gives `old`'s successor: its expiration rule again (a fixed date
+    kept), unless a key policy set since allows less; then that policy's maximum lifetime, and the
+    policy (None when nothing was shortened). The Rotate dialog says so before anyone rotates."""
+    expires_at = old.expires_at if old.expiry_rule == ExpiryRule.DATE else expires_at_for(old.expiry_rule, now=now)
+    if scope_now is None:
+        scope_now = list(old.scope_projects.all()) if old.is_account_key else []
+    policies = policy.reached_policies(
+        project=old.project, owner=old.owner, all_projects=old.all_projects, projects=scope_now
+    )
+    rule, capped_at = policy.clamp_expiry(old.expiry_rule, expires_at, policies, now)
+    shortened_by = policy.strictest_lifetime(policies) if capped_at != expires_at else None
+    return rule, capped_at, shortened_by
+
+
 def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKey, str]:
     """Replace `key` with a new key of the same name, permissions, expiry rule and rate limit.
 
@@ -410,17 +427,8 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: str = "") -> tuple[ApiKe
         if not old.is_account_key:
             require_api_keys_unlocked(old.project)
         clean_rate_limit(old.rate_limit_per_minute)  # a limit stored before the range was enforced
-        expires_at = old.expires_at if old.expiry_rule == ExpiryRule.DATE else expires_at_for(old.expiry_rule, now=now)
-        # A maximum lifetime set since the key was made: the successor gets at most that (keys/policy.py).
         scope_now = list(old.scope_projects.all()) if old.is_account_key else []
-        expiry_rule, expires_at = policy.clamp_expiry(
-            old.expiry_rule,
-            expires_at,
-            policy.reached_policies(
-                project=old.project, owner=old.owner, all_projects=old.all_projects, projects=scope_now
-            ),
-            now,
-        )
+        expiry_rule, expires_at, _ = successor_expiry(old, now, scope_now)
         new, plaintext = _insert_key(
             project=old.project,
             name=old.name,

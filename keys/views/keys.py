@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
@@ -30,6 +31,7 @@ from keys.services import (
     api_key_rotate,
     api_key_update,
     rotating_predecessor,
+    successor_expiry,
 )
 from keys.usage import key_usage_by_endpoint, recent_addresses
 from keys.usage_chart import usage_chart
@@ -201,7 +203,15 @@ def key_rotate(request, key_id, slug=None):
     # Rotating ends the grace period of the key this one replaced, if it still works (a lineage
     # keeps at most two working keys): the dialog says so, as the Revoke dialog does.
     predecessor = rotating_predecessor(key) if key.can_rotate else None
-    context = {"key": key, "form": form, "predecessor": predecessor}
+    # A key policy set since the key was made shortens its successor's life: said before rotating.
+    _, successor_expires_at, shortened_by = successor_expiry(key, timezone.now()) if key.can_rotate else (None,) * 3
+    context = {
+        "key": key,
+        "form": form,
+        "predecessor": predecessor,
+        "shortened_by": shortened_by,
+        "successor_expires_at": successor_expires_at,
+    }
     return _dialog(request, holder, "keys/key/rotate_dialog.html", context, status)
 
 

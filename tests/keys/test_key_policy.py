@@ -84,6 +84,26 @@ def test_rotation_gives_the_successor_at_most_the_maximum(owner, demo):
     assert new.expiry_rule == "60" and new.expires_at <= timezone.now() + timedelta(days=60)
 
 
+def test_the_rotate_dialog_says_the_successor_is_shortened_before_anyone_rotates(client, owner, demo):
+    """#29: a maximum lifetime set since the key was made caps its successor; the Rotate dialog says
+    so (the policy, its maximum, the new key's date), and what it says is what rotating does."""
+    never, _ = api_key_create(project=demo, name="never", permissions=["read"], expiry_rule="never", actor=Actor.cli())
+    short, _ = api_key_create(project=demo, name="short", permissions=["read"], expiry_rule="7", actor=Actor.cli())
+    policy(demo, owner, max_lifetime_days=30)
+    client.force_login(owner)
+
+    def dialog(key):
+        return client.get(reverse("project_keys:key_rotate", args=[demo.slug, key.key_id])).content.decode()
+
+    page = dialog(never)
+    expected = (timezone.now() + timedelta(days=30)).date().isoformat()
+    assert "The key policy of <bdi>Demo</bdi> allows keys of at most 30 days" in page
+    assert f">{expected}</time>; this key never expires." in page
+    assert "rotate-policy" not in dialog(short)  # 7 days is within the policy: nothing is shortened
+    new, _ = api_key_rotate(key=never, actor=Actor.cli())
+    assert new.expiry_rule == "30" and new.expires_at.date().isoformat() == expected
+
+
 def test_allowed_permissions_and_required_ips_for_project_keys(owner, demo):
     policy(demo, owner, allowed_permissions=["read", "create"], require_allowed_ips=True)
     with pytest.raises(InvalidKeyRequest) as refused:
