@@ -1,5 +1,6 @@
-"""Console timings at scale: the API Key tab (10 keys), the Questions tab (5,000 questions), the
-project list (500 projects) and the event log (1,000,000 events), with its CSV export.
+"""Console timings at scale: the API Key tab (10 keys; and 1,000 dead keys of a project rotated
+daily for years, 50 a page), the Questions tab (5,000 questions), the project list (500 projects)
+and the event log (1,000,000 events), with its CSV export.
 
 Runs in-process (Django's test client through the full middleware stack) against PostgreSQL and
 prints, per page, the number of SQL queries and the median / p95 server time in ms; then the
@@ -35,6 +36,7 @@ os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.
 
 REPEAT = 30
 KEYS, QUESTIONS, PROJECTS = 10, 5_000, 500
+DEAD_KEYS = 1_000
 EVENTS = int(os.environ.get("BENCH_CONSOLE_EVENTS", "1000000"))
 
 
@@ -94,12 +96,48 @@ def build(user):
     )
     Membership.objects.bulk_create(Membership(project=p, user=user, role=Role.ADMIN) for p in others)
     Question.objects.bulk_create(Question(project=p, text=f"Q{i}?") for p in others[:50] for i in range(12))
+    build_rotated_daily(user)
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(EVENTS_SQL, {"project": project.pk, "events": EVENTS})
         cursor.execute("ANALYZE")
     print(f"built {EVENTS:,} events with generate_series in {time.perf_counter() - started:.1f} s")
     return project, keys
+
+
+def build_rotated_daily(user):
+    """A project whose automation rotated its one key every day for years: 1,000 revoked keys."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from keys import keygen
+    from keys.models import ApiKey
+    from keys.models.api_key import KeyState
+    from projects.models import Question
+    from projects.services import project_create
+
+    project = project_create(name="Rotated daily", owner=user, slug="rotated-daily")
+    Question.objects.bulk_create(Question(project=project, text=f"Q{i}?") for i in range(12))
+    now = timezone.now()
+    rows = []
+    for i in range(DEAD_KEYS):
+        plaintext = keygen.generate_key()
+        made = now - timedelta(days=DEAD_KEYS - i)
+        rows.append(
+            ApiKey(
+                project=project,
+                name="nightly job",
+                key_hash=keygen.hash_key(plaintext),
+                last4=plaintext[-4:],
+                permissions=["read"],
+                created_at=made,
+                expires_at=made + timedelta(days=90),
+                state=KeyState.REVOKED,
+                revoked_at=made + timedelta(days=1),
+            )
+        )
+    ApiKey.objects.bulk_create(rows)
 
 
 def timed(client, url, extra):
@@ -166,6 +204,9 @@ def main() -> None:
     pages = [
         ("API Key tab (full page)", f"{base}/keys/", {}),
         ("API Key tab (htmx fragment)", f"{base}/keys/", hx),
+        (f"API Key tab, {DEAD_KEYS:,} dead keys, page 1", "/projects/rotated-daily/keys/", {}),
+        ("API Key tab, dead keys, last page", f"/projects/rotated-daily/keys/?page={DEAD_KEYS // 50}", hx),
+        ("API Key tab, dead keys, search", "/projects/rotated-daily/keys/?q=nightly&sort=name", hx),
         (f"Questions tab, {QUESTIONS:,} questions, page 1", f"{base}/questions/", {}),
         ("Questions tab, last page", f"{base}/questions/?page={QUESTIONS // 50}", {}),
         ("Questions tab (htmx fragment)", f"{base}/questions/?page=2", hx),

@@ -124,7 +124,9 @@ class KeyHolder:
             row.list_status = key_list.list_status(row, now)
         query = self.list_query
         all_keys = lineage_order(rows)
-        keys = all_keys if query.is_default else query.apply(rows, now)
+        matched = all_keys if query.is_default else query.apply(rows, now)
+        pager = key_list.paginate(matched, query)
+        keys = pager.keys
         # The counter and the badges agree: "N of 10 active" counts the places under the limit (the
         # Active badges); a Rotating key shares its successor's place ("M rotating out").
         active_count = len(counted)
@@ -139,6 +141,8 @@ class KeyHolder:
             "key_limit": self.key_limit,
             "at_key_limit": active_count >= self.key_limit,
             "list_query": query,
+            "pager": pager,
+            "matched_count": len(matched),
             "total_count": len(rows),
             "list_choices": {
                 "status": key_list.STATUS_CHOICES,

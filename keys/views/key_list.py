@@ -4,7 +4,10 @@ the results only (and pushes the URL).
 
 Filtering is done on the holder's rows in Python, after the one query that lists them: a
 project holds at most a few hundred keys (10 active, the rest revoked or expired), and the status
-filter then uses `ApiKey.status_at` itself — the one status rule — instead of a second copy.
+filter then uses `ApiKey.status_at` itself — the one status rule — instead of a second copy. What
+is rendered is one page of the result (`KEYS_PER_PAGE` rows, `?page=` in the URL like the rest): a
+project whose automation rotates daily gathers thousands of dead keys, and rendering each row is
+what costs (docs/performance.md, "Console pages at scale").
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
+from django.core.paginator import Paginator
 from django.http import QueryDict
 
 from keys.models import ApiKey
@@ -49,7 +53,8 @@ SORT_CHOICES = [
     ("-expires", "Expires, latest first"),
 ]
 NO_CREATOR = "none"
-PARAMS = ("q", "status", "kind", "created_by", "expires", "sort")
+PARAMS = ("q", "status", "kind", "created_by", "expires", "sort", "page")
+KEYS_PER_PAGE = 50
 
 
 def _choice(value: str, choices) -> str:
@@ -64,6 +69,7 @@ class KeyListQuery:
     created_by: str = ""
     expires: str = ""
     sort: str = DEFAULT_SORT
+    page: int = 1
 
     @classmethod
     def from_params(cls, params: QueryDict) -> KeyListQuery:
@@ -80,6 +86,7 @@ class KeyListQuery:
             created_by=created_by,
             expires=_choice(params.get("expires", ""), EXPIRES_CHOICES),
             sort=sort,
+            page=_page_number(params.get("page", "")),
         )
 
     @classmethod
@@ -105,6 +112,8 @@ class KeyListQuery:
         values = {name: getattr(self, name) for name in PARAMS} | changes
         if values["sort"] == DEFAULT_SORT:
             values["sort"] = ""
+        if values["page"] == 1:
+            values["page"] = ""
         return urlencode({k: v for k, v in values.items() if v})
 
     def sort_link(self, column: str) -> str:
@@ -114,7 +123,7 @@ class KeyListQuery:
             new = column if self.sort.startswith("-") else "-" + column
         else:
             new = FIRST_DIRECTION[column] + column
-        return self.as_params(sort=new)
+        return self.as_params(sort=new, page=1)  # another order starts again at its first page
 
     def aria_sort(self, column: str) -> str:
         if self.sort.lstrip("-") != column:
@@ -160,6 +169,45 @@ class KeyListQuery:
         for key in chosen:
             key.lineage_depth = 0  # a filtered or re-sorted list is flat (no "replaced by" nesting)
         return chosen
+
+
+def _page_number(value: str) -> int:
+    """`?page=`: a positive number (anything else is page 1; one past the end is the last page)."""
+    value = value.strip()
+    return min(int(value), 1_000_000) if value.isdigit() and int(value) >= 1 else 1
+
+
+@dataclass(frozen=True)
+class Pager:
+    """One page of the listed keys, and the links to its neighbours (same search, filters, sort)."""
+
+    keys: list[ApiKey]
+    number: int
+    count: int  # pages
+    first: int  # the page's first and last row, counted from 1
+    last: int
+    total: int  # rows on every page
+    previous_href: str | None
+    next_href: str | None
+
+    @property
+    def several(self) -> bool:
+        return self.count > 1
+
+
+def paginate(keys: Sequence[ApiKey], query: KeyListQuery, per_page: int = KEYS_PER_PAGE) -> Pager:
+    page = Paginator(keys, per_page).get_page(query.page)  # out of range: the last page
+    number, count = page.number, page.paginator.num_pages
+    return Pager(
+        keys=list(page.object_list),
+        number=number,
+        count=count,
+        first=page.start_index(),
+        last=page.end_index(),
+        total=len(keys),
+        previous_href="?" + query.as_params(page=number - 1) if page.has_previous() else None,
+        next_href="?" + query.as_params(page=number + 1) if page.has_next() else None,
+    )
 
 
 def list_status(key: ApiKey, now: datetime) -> str:

@@ -155,7 +155,8 @@ def test_a_change_with_htmx_keeps_the_search_of_the_page(owner_client, unlocked_
 
 def test_created_by_is_in_every_row(owner_client, unlocked_project, fifty, user):
     cli_key = ApiKeyFactory(project=unlocked_project, name="From the CLI", created_by=None)
-    body = owner_client.get(_url(unlocked_project)).content.decode()
+    # 51 keys: two pages of the list (50 a page)
+    body = "".join(owner_client.get(_url(unlocked_project, page=n)).content.decode() for n in (1, 2))
     assert body.count(f'<small class="created-by">by {user.email}</small>') == 25
     assert body.count('<small class="created-by">by zoe@example.com</small>') == 25
     assert '<small class="created-by">by the CLI or a removed account</small>' in body
@@ -183,3 +184,47 @@ def test_the_list_is_read_in_one_query_whatever_the_filter(owner_client, unlocke
         owner_client.get(_url(unlocked_project, q="Service", status="active", sort="name"))
     assert len(filtered) <= len(plain)
     assert ApiKey.objects.filter(project=unlocked_project).count() == 50
+
+
+def test_past_fifty_keys_the_list_is_paged_and_each_page_keeps_the_view(owner_client, unlocked_project, fifty, user):
+    """A project whose automation rotates daily gathers hundreds of dead keys: the list renders 50
+    rows a page; the pages keep the search, filters and sort (without JavaScript and with htmx), a
+    new sort or search starts at page 1, and a page past the end shows the last one."""
+    now = timezone.now()
+    extra = [
+        ApiKeyFactory(
+            project=unlocked_project, name=f"Nightly {i:03d}", created_by=user, created_at=now - timedelta(days=90)
+        )
+        for i in range(70)
+    ]
+    for key in extra:
+        api_key_revoke(key=key, actor=Actor.cli())
+    first = owner_client.get(_url(unlocked_project))
+    assert len(_listed(first)) == 50
+    text = page_text(first)
+    assert "Page 1 of 3 · keys 1–50 of 120" in text and "← Previous" not in text
+    listed = set(_listed(first))
+    for number in (2, 3):
+        page = owner_client.get(_url(unlocked_project, page=number))
+        rows = _listed(page)
+        assert len(rows) == (50 if number == 2 else 20) and not listed & set(rows)
+        listed |= set(rows)
+    assert listed == {k.key_id for k in ApiKey.objects.filter(project=unlocked_project)}  # every key, once
+
+    # filtered and sorted: 70 "Nightly" keys by name, the second page keeps both in its links
+    second = owner_client.get(_url(unlocked_project, q="Nightly", sort="name", page=2))
+    names = re.findall(r"Nightly \d{3}", page_text(second))
+    assert names[0] == "Nightly 050" and "70 of 120 keys match." in page_text(second)
+    html = second.content.decode()
+    assert 'href="?q=Nightly&amp;sort=name"' in html  # ← Previous: page 1 is the plain view
+    assert 'href="?q=Nightly&amp;page=1&amp;sort=-name"' not in html  # a new sort starts over...
+    assert 'href="?q=Nightly&amp;sort=-name"' in html  # ...at page 1
+    # htmx: the same page, only the results
+    fragment = owner_client.get(
+        _url(unlocked_project, q="Nightly", sort="name", page=2), **HX, HTTP_HX_TARGET="key-results"
+    )
+    assert fragment.content.decode().lstrip().startswith('<div id="key-results">')
+    assert re.findall(r"Nightly \d{3}", page_text(fragment))[0] == "Nightly 050"
+    # out of range, or not a number
+    assert "Page 3 of 3" in page_text(owner_client.get(_url(unlocked_project, page=99)))
+    assert "Page 1 of 3" in page_text(owner_client.get(_url(unlocked_project, page="-2")))
