@@ -168,14 +168,22 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float = TIM
     connection.target = target
     # The timeout bounds each socket operation; this bounds the whole try, so a receiver that
     # answers one byte at a time cannot hold a worker: the socket is shut down at the deadline.
-    deadline = threading.Timer(timeout, _shut, args=(connection,))
+    # `expired` is set before the socket is shut, so a read that the shutdown ended always sees it
+    # (the timer's thread is still alive while `_shut` runs: is_alive() said "in time" then).
+    expired = threading.Event()
+
+    def at_deadline() -> None:
+        expired.set()
+        _shut(connection)
+
+    deadline = threading.Timer(timeout, at_deadline)
     deadline.daemon = True
     deadline.start()
     try:
         connection.request("POST", target.path, body=body, headers=headers)
         answer = connection.getresponse()
         excerpt = answer.read(RESPONSE_EXCERPT_BYTES).decode("utf-8", "replace")
-        if not deadline.is_alive():
+        if expired.is_set():
             return Response(None, "", f"No complete answer within {timeout:g} s", took())
         return Response(answer.status, excerpt, "", took())
     except UnsafeUrl as exc:
@@ -183,7 +191,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float = TIM
     except TimeoutError:
         return Response(None, "", f"No answer within {timeout:g} s", took())
     except (OSError, ValueError, http.client.HTTPException) as exc:
-        if not deadline.is_alive():
+        if expired.is_set():
             return Response(None, "", f"No complete answer within {timeout:g} s", took())
         return Response(None, "", f"{type(exc).__name__}: {str(exc)[:150]}", took())
     finally:

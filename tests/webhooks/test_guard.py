@@ -150,7 +150,11 @@ def test_the_environment_variable_is_strict():
     assert bad.returncode != 0 and "WEBHOOKS_ALLOW_PRIVATE" in bad.stderr
 
 
-def test_a_receiver_dripping_its_answer_cannot_hold_the_worker(allow_private):
+@pytest.mark.parametrize("slow_shutdown", [False, True])
+def test_a_receiver_dripping_its_answer_cannot_hold_the_worker(allow_private, monkeypatch, slow_shutdown):
+    """With `slow_shutdown`, the deadline's thread is still busy after the socket is shut (as on a
+    loaded machine): the cut-off answer must still count as no answer, never as a 200 (it did: the
+    check asked whether the timer's thread was alive)."""
     import socket as sockets
     import threading
     import time
@@ -173,6 +177,14 @@ def test_a_receiver_dripping_its_answer_cannot_hold_the_worker(allow_private):
             conn.close()
 
     threading.Thread(target=drip, daemon=True).start()
+    if slow_shutdown:
+        shut = guard._shut
+
+        def shut_then_linger(connection):
+            shut(connection)
+            time.sleep(0.5)
+
+        monkeypatch.setattr(guard, "_shut", shut_then_linger)
     started = time.monotonic()
     answer = guard.post(f"http://127.0.0.1:{port}/", b"{}", {}, timeout=1)
     server.close()
