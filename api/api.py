@@ -8,6 +8,7 @@ every response under /api/, JSON 404 / 405), schemas.py, endpoints/ (the routers
 
 import re
 
+from django.http import HttpResponse
 from django.urls import register_converter
 from ninja import NinjaAPI, Swagger
 from ninja.errors import ConfigError
@@ -143,6 +144,13 @@ def _error_response(details: dict, status: int, description: str, headers: dict 
 
 class RuntimeApi(NinjaAPI):
     """A NinjaAPI whose OpenAPI document shows both forms of every route (`RuntimeSchema`)."""
+
+    def create_temporal_response(self, request):
+        """django-ninja's response for a view to set headers on (made for every request), made
+        from empty bytes rather than an empty str, which HttpResponse would encode every time
+        (parsing the charset out of its content type): ~2 % of a served GET /key's CPU, so kept
+        (docs/performance.md); tests/api/test_library_internals.py compares it with django-ninja's."""
+        return HttpResponse(b"", content_type=self.get_content_type())
 
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         if path_prefix is None:
