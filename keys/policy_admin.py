@@ -4,25 +4,14 @@ records refreshed); approvals on its API Key tab. Imported by keys/admin.py."""
 
 from django.contrib import admin
 
-from projects.admin import NoSecretLookups
+from projects.admin import ReadOnlyAdmin
 from projects.models import KeyPolicy
 
 from .models import KeyApproval
 
 
-class ReadOnly(NoSecretLookups, admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(KeyPolicy)
-class KeyPolicyAdmin(ReadOnly):
+class KeyPolicyAdmin(ReadOnlyAdmin):
     list_display = [
         "project",
         "lifetime_label",
@@ -42,7 +31,7 @@ class KeyPolicyAdmin(ReadOnly):
 
 
 @admin.register(KeyApproval)
-class KeyApprovalAdmin(ReadOnly):
+class KeyApprovalAdmin(ReadOnlyAdmin):
     list_display = ["key", "project", "state", "requested_at", "decided_at", "decided_by"]
     list_filter = ["state"]
     search_fields = ["key__key_id", "key__name", "project__slug", "key__owner__email"]

@@ -33,6 +33,20 @@ class NoSecretLookups:
         return super().lookup_allowed(lookup, value, request)
 
 
+class ReadOnlyAdmin(NoSecretLookups, admin.ModelAdmin):
+    """A log or a record changed elsewhere: listed and shown, never added, changed or deleted here
+    (superusers included). The event log, key policies and approvals, webhook deliveries."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class MembershipAdminForm(forms.ModelForm):
     """Shows the membership rules' refusals on the form (the services in membership.py hold them):
     a project has one owner, and the owner's role is not changed here."""
@@ -318,24 +332,15 @@ class QuestionAdmin(NoSecretLookups, admin.ModelAdmin):
 
 
 @admin.register(KeyEvent)
-class KeyEventAdmin(NoSecretLookups, admin.ModelAdmin):
-    """The project event log, read-only: nothing is added, changed or deleted here."""
+class KeyEventAdmin(ReadOnlyAdmin):
+    """The project event log, read-only: append-only for everyone, superusers included (the audit
+    trail is not edited or pruned here)."""
 
     list_display = ["created_at", "kind", "description", "project", "account", "actor_label", "ip"]
     list_filter = ["kind", "project"]
     search_fields = ["key_id", "key_name", "subject", "actor_label", "project__name", "account__email"]
     list_select_related = ["project", "account"]
     date_hierarchy = "created_at"
-
-    # Append-only for everyone, superusers included: the audit trail is not edited or pruned here.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="What happened")
     def description(self, obj):

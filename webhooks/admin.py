@@ -11,7 +11,7 @@ Deliveries are a log: nothing is changed or deleted here.
 from django.contrib import admin, messages
 
 from projects.actors import Actor
-from projects.admin import NoSecretLookups
+from projects.admin import NoSecretLookups, ReadOnlyAdmin
 
 from .models import Attempt, Delivery, Endpoint
 from .services import endpoint_delete, endpoint_set_enabled
@@ -107,7 +107,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdmin):
     """Every message sent (or being retried) to an endpoint, with its attempts. Read-only."""
 
     list_display = ["id", "event_type", "endpoint", "project", "status", "attempts", "next_attempt_at", "created_at"]
@@ -121,12 +121,3 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="Project", ordering="endpoint__project__name")
     def project(self, obj):
         return obj.endpoint.project
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
