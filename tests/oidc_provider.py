@@ -14,6 +14,8 @@ import time
 
 import requests
 
+from tests.processes import stop_process
+
 
 class OidcProvider:
     def __init__(self) -> None:
@@ -47,13 +49,7 @@ class OidcProvider:
         raise RuntimeError(f"oidc-provider-mock did not start on port {self.port}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
     def __enter__(self) -> "OidcProvider":
         return self.start()

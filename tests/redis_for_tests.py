@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.processes import stop_process
+
 REQUIRE_REDIS = os.environ.get("REQUIRE_REDIS") == "1"
 NO_REDIS = (
     "needs Redis: set TEST_REDIS_URL=redis://host:port/db (a database the tests may flush), "
@@ -55,13 +57,7 @@ class PrivateRedisServer:
         raise RuntimeError(f"the private redis-server on port {self.port} did not start")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         self.process = None
 
 

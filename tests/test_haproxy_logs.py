@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests.processes import stop_process
 from tests.test_deploy import DEPLOY, self_signed_pem
 
 TOKEN_PARAMETERS = {"key", "token", "uidb36"}  # URL parameters that carry a secret
@@ -111,8 +112,7 @@ def test_haproxy_logs_no_token_and_no_query(tmp_path: Path):
             connection.close()
         time.sleep(0.5)
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_process(process, grace=10)
         log.close()
     text = (tmp_path / "haproxy.log").read_text()
     lines = [line for line in text.splitlines() if " 503 " in line]

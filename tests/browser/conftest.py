@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from tests.conftest import CHROMIUM
 
@@ -20,6 +21,19 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@pytest.fixture(scope="session")
+def playwright(django_db_setup, playwright):
+    """pytest-playwright's Playwright, stopped after the database connections made while it ran.
+
+    While Playwright's sync API is alive it marks this thread's event loop as running, and Django's
+    connections (asgiref's `Local`) then live in a second, per-context store. A connection a test
+    leaves open there (a `db` test does) is out of reach once Playwright stops, and PostgreSQL
+    refuses to drop the test database ("being accessed by other users"): close them while they can
+    be seen. Asking for `django_db_setup` first makes the test database outlive Playwright."""
+    yield playwright
+    connections.close_all()
 
 
 @pytest.fixture(scope="session")

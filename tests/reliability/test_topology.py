@@ -34,6 +34,7 @@ from django.conf import settings
 
 from keys.models import ApiKey
 from tests.factories import PASSWORD, ApiKeyFactory
+from tests.processes import stop_process
 from tests.test_deploy import self_signed_pem
 
 from . import live
@@ -153,13 +154,7 @@ admin_users = {user}
         return "\n".join(" ".join(str(c) for c in row) for row in rows)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process, grace=10)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -254,9 +249,7 @@ class HAProxy:
         raise AssertionError(f"{server} not {state} after {timeout} s: {self.states()}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
+        stop_process(self.process, grace=10)
         if self.process is not None:
             self.log_file.close()
 
