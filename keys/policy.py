@@ -11,7 +11,8 @@ members' two-factor rule `projects.policy`).
 - **Personal keys need approval** (`approval_state`, `request_approval`, `decide_approval`): a
   personal key acts in the project only once an owner or admin approved it there.
 - Keys made before a rule are **Out of policy** (`out_of_policy_reasons`): they keep working until
-  an owner revokes them (`revoke_out_of_policy`) or shortens their expiry (`shorten_expiry`).
+  an owner revokes them (`revoke_out_of_policy`) or shortens their expiry (`shorten_expiry`). A
+  personal key is, per project it reaches, for its holder to see (`personal_key_policy_reasons`).
 - A change of the policy (`save_policy`) is one line per rule in the project's event log.
 """
 
@@ -154,9 +155,11 @@ def permission_cap(project: Project) -> list[str] | None:
 
 # --- out of policy ----------------------------------------------------------------------------------
 def out_of_policy_reasons(key: ApiKey, policy: KeyPolicy, now: datetime | None = None) -> list[str]:
-    """Why a project key made before the rules breaks them (empty: it does not). Such a key keeps
-    working (its permissions capped at each request) until an owner acts."""
-    if key.is_account_key or policy.is_default:
+    """Why a key made before the rules of `policy`'s project breaks them (empty: it does not). Such
+    a key keeps working (its permissions capped at each request) until an owner acts. The allowed
+    IP addresses rule is for project keys; a personal key answers to the other two in every project
+    its scope reaches (`personal_key_policy_reasons`)."""
+    if policy.is_default:
         return []
     now = now or timezone.now()
     reasons = []
@@ -168,12 +171,29 @@ def out_of_policy_reasons(key: ApiKey, policy: KeyPolicy, now: datetime | None =
             if key.expires_at is None
             else f"expires later than the maximum key lifetime ({policy.lifetime_label} from now)"
         )
-    if policy.require_allowed_ips and not key.allowed_ips:
+    if policy.require_allowed_ips and not key.is_account_key and not key.allowed_ips:
         reasons.append("has no allowed IP addresses, which the policy requires")
     cap = policy.permission_cap
     if cap is not None and set(key.permissions) - set(cap):
         reasons.append(f"holds {_words(set(key.permissions) - set(cap))}, which the policy does not allow (not usable)")
     return reasons
+
+
+def personal_key_policy_reasons(key: ApiKey, policies, now: datetime | None = None) -> list[str]:
+    """Why a personal key breaks the policies of the projects its scope reaches, each reason naming
+    its project ("in Demo: never expires (…)"); empty: it breaks none. `policies`: its holder's
+    (`reached_policies(owner=…, all_projects=True)`, read once for a whole list); those of projects
+    outside the key's scope are left out here. Its holder sees them (Account → API keys): rotating
+    brings the successor within every maximum lifetime (`clamp_expiry`)."""
+    if not key.is_account_key:
+        return []
+    chosen = None if key.all_projects else {project.pk for project in key.scope_projects.all()}
+    return [
+        f"in {policy.project.name}: {reason}"
+        for policy in policies
+        if chosen is None or policy.project_id in chosen
+        for reason in out_of_policy_reasons(key, policy, now)
+    ]
 
 
 def out_of_policy_keys(project: Project, policy: KeyPolicy | None = None, now=None) -> list[ApiKey]:

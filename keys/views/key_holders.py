@@ -290,6 +290,19 @@ class AccountKeys(KeyHolder):
         slug = first.slug if first is not None else "SLUG"
         return request.build_absolute_uri(f"/api/v1/projects/{slug}/questions")
 
+    def panel_context(self):
+        """The key list, each personal key with why it breaks the policy of a project it reaches."""
+        context = super().panel_context()
+        policies = self.reached_policies()
+        for key in context["keys"]:
+            key.policy_reasons = (
+                key_policy.personal_key_policy_reasons(key, policies, context["now"]) if key.authenticates else []
+            )
+        return context
+
+    def reached_policies(self):
+        return [p for p in key_policy.reached_policies(owner=self.user, all_projects=True) if not p.is_default]
+
     def detail_context(self, key):
         reach = []
         for project in projects_in_scope(key):
@@ -303,6 +316,9 @@ class AccountKeys(KeyHolder):
             "reach": reach,
             "events": KeyEvent.objects.filter(account=self.user, key_id=key.key_id).select_related("project")[:8],
             "project_usage": usage_by_project(key),
+            "policy_reasons": key_policy.personal_key_policy_reasons(key, self.reached_policies())
+            if key.authenticates
+            else [],
         }
 
 

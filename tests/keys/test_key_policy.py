@@ -13,7 +13,13 @@ from django.utils import timezone
 from keys.errors import InvalidKeyRequest
 from keys.models import ApiKey
 from keys.models.api_key import ExpiryRule, Status
-from keys.policy import PolicyRefused, out_of_policy_keys, save_policy
+from keys.policy import (
+    PolicyRefused,
+    out_of_policy_keys,
+    personal_key_policy_reasons,
+    reached_policies,
+    save_policy,
+)
 from keys.services import api_key_create, api_key_rotate, api_key_update
 from projects.actors import Actor
 from projects.models import KeyEvent, Role
@@ -113,6 +119,39 @@ def test_allowed_permissions_and_required_ips_for_project_keys(owner, demo):
     key, _ = api_key_create(project=demo, name="k", permissions=["read"], allowed_ips="10.0.0.0/8", actor=Actor.cli())
     with pytest.raises(InvalidKeyRequest):
         api_key_update(key=key, actor=Actor.cli(), name="k", permissions=["read", "write"], rate_limit_per_minute=None)
+
+
+def test_a_personal_key_that_breaks_a_policy_it_reaches_says_so_to_its_holder(client, owner, demo):
+    member = UserFactory(email="bo@example.com")
+    MembershipFactory(project=demo, user=member, role=Role.ADMIN)
+    other = ProjectFactory(name="Other", active_questions=12)
+    MembershipFactory(project=other, user=member, role=Role.ADMIN)
+    made = {"owner": member, "permissions": ["read", "delete"], "expiry_rule": ExpiryRule.NEVER, "actor": Actor.cli()}
+    everywhere, _ = api_key_create(all_projects=True, name="everywhere", **made)
+    elsewhere, _ = api_key_create(projects=[other], name="elsewhere", **made)
+    policy(demo, owner, max_lifetime_days=30, allowed_permissions=["read"], require_allowed_ips=True)
+
+    policies = reached_policies(owner=member, all_projects=True)
+    assert personal_key_policy_reasons(everywhere, policies) == [  # no IP addresses rule: project keys only
+        "in Demo: never expires (the maximum key lifetime is 30 days)",
+        "in Demo: holds delete, which the policy does not allow (not usable)",
+    ]
+    assert personal_key_policy_reasons(elsewhere, policies) == []  # Demo is outside its scope
+    assert out_of_policy_keys(demo) == []  # the project's own list and its Revoke are for project keys
+
+    client.force_login(member)
+    page = client.get(reverse("account_keys:api_keys")).content.decode()
+    assert page.count(">Out of policy</span>") == 1
+    assert 'title="In Demo: never expires (the maximum key lifetime is 30 days); in Demo: holds delete' in page
+    details = client.get(reverse("account_keys:key_detail", args=[everywhere.key_id])).content.decode()
+    assert "<dt>Out of policy</dt>" in details and "rotate it to get a key within every maximum lifetime" in details
+    assert (
+        "<dt>Out of policy</dt>"
+        not in client.get(reverse("account_keys:key_detail", args=[elsewhere.key_id])).content.decode()
+    )
+
+    successor, _ = api_key_rotate(key=everywhere, actor=Actor.cli())  # what the page tells its holder to do
+    assert not any("expires" in reason for reason in personal_key_policy_reasons(successor, policies))
 
 
 def test_saving_counts_out_of_policy_keys_logs_each_rule_and_only_the_owner_may(owner, demo):
