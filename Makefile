@@ -4,7 +4,8 @@
 # .tools/ (`pip install --target`: no venv to build), never by a curl installer. It uses the
 # Python of .python-version (pyenv's 3.13.0) or any python3 >= 3.12, and never downloads one.
 #   make run    — only what serving needs (no dev/bench groups), migrate, seed the demo, serve
-#   make test   — adds the dev group (pytest, Playwright, ruff, mypy, ...) and runs the suite
+#   make test   — adds the dev group (pytest, Playwright, ruff, mypy, ...) and the bench group (one
+#                 test loads the bench's peer project), and runs the suite
 #   make check  — ruff (lint + format), mypy and lint-imports (the layers in pyproject.toml), as .ci/run does
 #   make bench  — adds the bench group (DRF + djangorestframework-api-key), runs bench/run.sh
 #   make lock   — re-resolve uv.lock after editing pyproject.toml
@@ -61,7 +62,7 @@ install: $(UV)
 	$(SYNC) --no-dev
 
 test: $(UV)
-	$(SYNC) --group dev $(SHARED)
+	$(SYNC) --group dev --group bench $(SHARED)
 	SECRET_KEY="$${SECRET_KEY:-$(TEST_SECRET_KEY)}" $(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 check: $(UV)
