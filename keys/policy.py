@@ -210,6 +210,30 @@ def out_of_policy_keys(project: Project, policy: KeyPolicy | None = None, now=No
     return found
 
 
+def out_of_policy_personal_keys(project: Project, policy: KeyPolicy | None = None, now=None) -> list[ApiKey]:
+    """The members' personal keys that reach the project now (`account_key_reach`, the one rule)
+    and break its policy, each with `policy_reasons` and its holder. For the project to see: their
+    holders rotate or revoke them; the approval and the permission cap are the project's levers."""
+    policy = policy or policy_of(project)
+    now = now or timezone.now()
+    if policy.is_default:
+        return []
+    members = Membership.objects.filter(project=project).values("user_id")
+    candidates = (
+        ApiKey.objects.filter(authenticating_q(now), owner__in=members)
+        .filter(Q(all_projects=True) | Q(scope_projects=project))
+        .distinct()
+        .select_related("owner")
+        .order_by("owner__email", "-created_at", "-id")
+    )
+    found = []
+    for key in candidates:
+        key.policy_reasons = out_of_policy_reasons(key, policy, now)
+        if key.policy_reasons and account_key_reach(key).filter(project=project).exists():
+            found.append(key)
+    return found
+
+
 def keys_outliving(project: Project, max_days: int | None, now=None) -> list[ApiKey]:
     """The project's live keys that expire later than `max_days` from now (or never)."""
     if not max_days:

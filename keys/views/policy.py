@@ -46,6 +46,7 @@ def _context(membership, form=None) -> dict:
         "is_owner": is_owner,
         "form": form or KeyPolicyForm(policy=policy, read_only=not is_owner),
         "out_of_policy": rules.out_of_policy_keys(project, policy),
+        "out_of_policy_personal": rules.out_of_policy_personal_keys(project, policy),
         "outliving": rules.keys_outliving(project, policy.max_lifetime_days),
         # The sections higher apps add below the policy (webhooks' Webhooks): keys/settings_sections.py.
         "sections": settings_sections.sections(),

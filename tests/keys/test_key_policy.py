@@ -16,6 +16,7 @@ from keys.models.api_key import ExpiryRule, Status
 from keys.policy import (
     PolicyRefused,
     out_of_policy_keys,
+    out_of_policy_personal_keys,
     personal_key_policy_reasons,
     reached_policies,
     save_policy,
@@ -150,8 +151,22 @@ def test_a_personal_key_that_breaks_a_policy_it_reaches_says_so_to_its_holder(cl
         not in client.get(reverse("account_keys:key_detail", args=[elsewhere.key_id])).content.decode()
     )
 
+    # The project's owner sees them too (Settings), read-only: the holder's to rotate or revoke.
+    assert [k.name for k in out_of_policy_personal_keys(demo)] == ["everywhere"]
+    client.force_login(owner)
+    settings_page = client.get(reverse("project_settings:settings", args=["demo"])).content.decode()
+    assert "Members' personal keys" in settings_page
+    assert f"<code>{everywhere.key_id}</code> of bo@example.com" in settings_page
+    assert elsewhere.key_id not in settings_page
+
     successor, _ = api_key_rotate(key=everywhere, actor=Actor.cli())  # what the page tells its holder to do
     assert not any("expires" in reason for reason in personal_key_policy_reasons(successor, policies))
+    member.is_active = False  # a deactivated holder's keys reach nothing (keys/scope.py)
+    member.save()
+    api_key_update(
+        key=successor, actor=Actor.cli(), name="still", permissions=["read", "delete"], rate_limit_per_minute=None
+    )
+    assert out_of_policy_personal_keys(demo) == []
 
 
 def test_saving_counts_out_of_policy_keys_logs_each_rule_and_only_the_owner_may(owner, demo):
