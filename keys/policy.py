@@ -40,7 +40,7 @@ from projects.policy import has_two_factor, policy_of
 from .errors import InvalidKeyRequest
 from .models import ApiKey, ApprovalState, KeyApproval
 from .models.api_key import PERMISSION_ORDER, ExpiryRule, authenticating_q
-from .scope import account_key_reach
+from .scope import account_key_reach, account_keys_reaching
 
 assert list(POLICY_PERMISSIONS) == PERMISSION_ORDER, "projects.models.policy.POLICY_PERMISSIONS is out of date"
 
@@ -211,25 +211,21 @@ def out_of_policy_keys(project: Project, policy: KeyPolicy | None = None, now=No
 
 
 def out_of_policy_personal_keys(project: Project, policy: KeyPolicy | None = None, now=None) -> list[ApiKey]:
-    """The members' personal keys that reach the project now (`account_key_reach`, the one rule)
-    and break its policy, each with `policy_reasons` and its holder. For the project to see: their
-    holders rotate or revoke them; the approval and the permission cap are the project's levers."""
+    """The members' personal keys that reach the project now (`account_keys_reaching`, the reach
+    rule) and break its policy, each with `policy_reasons` and its holder: one query. For the
+    project to see: their holders rotate or revoke them; the approval and the permission cap are
+    the project's levers."""
     policy = policy or policy_of(project)
     now = now or timezone.now()
     if policy.is_default:
         return []
-    members = Membership.objects.filter(project=project).values("user_id")
-    candidates = (
-        ApiKey.objects.filter(authenticating_q(now), owner__in=members)
-        .filter(Q(all_projects=True) | Q(scope_projects=project))
-        .distinct()
-        .select_related("owner")
-        .order_by("owner__email", "-created_at", "-id")
-    )
+    live = ApiKey.objects.filter(authenticating_q(now))
     found = []
-    for key in candidates:
+    for key in (
+        account_keys_reaching(project, live).select_related("owner").order_by("owner__email", "-created_at", "-id")
+    ):
         key.policy_reasons = out_of_policy_reasons(key, policy, now)
-        if key.policy_reasons and account_key_reach(key).filter(project=project).exists():
+        if key.policy_reasons:
             found.append(key)
     return found
 

@@ -7,6 +7,7 @@ details show) is here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet
@@ -293,15 +294,18 @@ class AccountKeys(KeyHolder):
     def panel_context(self):
         """The key list, each personal key with why it breaks the policy of a project it reaches."""
         context = super().panel_context()
-        policies = self.reached_policies()
         for key in context["keys"]:
             key.policy_reasons = (
-                key_policy.personal_key_policy_reasons(key, policies, context["now"]) if key.authenticates else []
+                key_policy.personal_key_policy_reasons(key, self.reached_policies, context["now"])
+                if key.authenticates
+                else []
             )
         return context
 
+    @cached_property
     def reached_policies(self):
-        return [p for p in key_policy.reached_policies(owner=self.user, all_projects=True) if not p.is_default]
+        """The policies of every project the holder could reach: read once for the list and Details."""
+        return key_policy.reached_policies(owner=self.user, all_projects=True)
 
     def detail_context(self, key):
         reach = []
@@ -316,7 +320,7 @@ class AccountKeys(KeyHolder):
             "reach": reach,
             "events": KeyEvent.objects.filter(account=self.user, key_id=key.key_id).select_related("project")[:8],
             "project_usage": usage_by_project(key),
-            "policy_reasons": key_policy.personal_key_policy_reasons(key, self.reached_policies())
+            "policy_reasons": key_policy.personal_key_policy_reasons(key, self.reached_policies)
             if key.authenticates
             else [],
         }

@@ -21,6 +21,7 @@ from keys.policy import (
     reached_policies,
     save_policy,
 )
+from keys.scope import account_key_reach, account_keys_reaching
 from keys.services import api_key_create, api_key_rotate, api_key_update
 from projects.actors import Actor
 from projects.models import KeyEvent, Role
@@ -167,6 +168,12 @@ def test_a_personal_key_that_breaks_a_policy_it_reaches_says_so_to_its_holder(cl
         key=successor, actor=Actor.cli(), name="still", permissions=["read", "delete"], rate_limit_per_minute=None
     )
     assert out_of_policy_personal_keys(demo) == []
+    for key in (everywhere, elsewhere, successor):  # the reach rule from either side, holder active or not
+        member.is_active = not member.is_active
+        member.save()
+        for project in (demo, other):
+            by_key = account_key_reach(key).filter(project=project).exists()
+            assert (key in account_keys_reaching(project, ApiKey.objects.all())) == by_key
 
 
 def test_saving_counts_out_of_policy_keys_logs_each_rule_and_only_the_owner_may(owner, demo):
