@@ -116,7 +116,9 @@ def call(
 ) -> Reply:
     """One request on a fresh connection (`Connection: close`), as a separate client would send it.
     Plain HTTP carries the TLS proxy's header, as gunicorn behind the proxy sees it; with `tls`, the
-    request goes over TLS to the proxy itself, which sets that header."""
+    request goes over TLS to the proxy itself, which sets that header. An answer that breaks off
+    (a worker killed mid-body: http.client's IncompleteRead) raises ConnectionError, an OSError as
+    every other transport failure, so the load loops that count those count it too."""
     probe = uuid.uuid4().hex
     proxy = {} if tls is not None else PROXY_HEADERS
     all_headers = {**proxy, "Connection": "close", "X-Probe": probe, **(headers or {})}
@@ -142,6 +144,8 @@ def call(
             probe,
             [v for k, v in raw if k.lower() == "set-cookie"],
         )
+    except http.client.HTTPException as exc:
+        raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
     finally:
         conn.close()
 
